@@ -1,0 +1,1 @@
+"""Alert routing, rendering and delivery (email, webhook)."""

@@ -1,0 +1,79 @@
+"""run_scan: source -> records -> findings -> store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from scanner.config import Config
+from scanner.inventory.source import InventorySource
+from scanner.models import ScanStats
+from scanner.rules.base import Rule, RuleContext
+from scanner.rules.catalog import RULES
+from scanner.rules.verdict import assess
+from scanner.store import scans
+from scanner.store.history import HistoryWriter
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    scan_id: int
+    stats: ScanStats
+
+
+def enabled_rules(config: Config, usage_available: bool) -> tuple[Rule, ...]:
+    disabled = set(config.rules.disabled)
+    return tuple(
+        rule
+        for rule in RULES
+        if rule.meta.id not in disabled and (rule.meta.needs != "usage" or usage_available)
+    )
+
+
+def _notes(config: Config, usage_available: bool, services_known: bool) -> list[str]:
+    notes = []
+    if not usage_available and "gemini-dormant-unrestricted-key" not in config.rules.disabled:
+        notes.append("dormancy not evaluated: no usage data")
+    if not services_known:
+        notes.append("enabled services not in the inventory: Gemini treated as possibly enabled")
+    if config.rules.disabled:
+        notes.append("rules disabled by configuration: " + ", ".join(config.rules.disabled))
+    return notes
+
+
+def run_scan(
+    source: InventorySource, engine: Engine, config: Config, evaluated_at: datetime
+) -> ScanOutcome:
+    """Scan SOURCE into the store. On any failure the scan row records the
+    error, nothing else in history changes, and the exception propagates."""
+    scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
+    try:
+        context = source.load_context()
+        scans.set_scope(engine, scan_id, context.scope)
+        usage_available = False  # no usage source yet: dormancy cannot be judged
+        ctx = RuleContext(config, evaluated_at, usage_available)
+        rules = enabled_rules(config, usage_available)
+        stats = ScanStats(notes=_notes(config, usage_available, context.services_known))
+        by_status: Counter[str] = Counter()
+        by_severity: Counter[str] = Counter()
+        with HistoryWriter(engine, scan_id, evaluated_at) as writer:
+            for key in source.iter_keys(context):
+                assessment = assess(key, rules, ctx)
+                writer.add(assessment)
+                by_status[assessment.status.value] += 1
+                by_severity.update(f.severity.value for f in assessment.findings)
+            stats.keys_total = sum(by_status.values())
+            stats.assets_read = source.assets_read
+            stats.by_status = dict(by_status)
+            stats.by_severity = dict(by_severity)
+            writer.finish(stats)
+    except BaseException as exc:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, KeyboardInterrupt):
+            message = "interrupted"
+        scans.fail_scan(engine, scan_id, message, source.assets_read)
+        raise
+    return ScanOutcome(scan_id, stats)

@@ -1,0 +1,177 @@
+"""Reads Cloud Asset exports: the newline-delimited JSON of `gcloud asset
+export` (snake_case), or the JSON array of `gcloud asset list --format=json`
+(camelCase); either may be gzipped. Every error names the file and line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from scanner.errors import InputError
+from scanner.inventory.normalize import (
+    KEY_TYPE,
+    PROJECT_TYPE,
+    SERVICE_TYPE,
+    AssetDataError,
+    enabled_gemini_project,
+    normalize_key,
+    normalize_project,
+    scope_of,
+)
+from scanner.inventory.source import Progress
+from scanner.models import InventoryContext, KeyRecord, ProjectRecord
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# Lines that cannot be a project or service are not parsed on the first pass.
+_CONTEXT_MARKERS = (PROJECT_TYPE.encode(), SERVICE_TYPE.encode())
+
+
+class _Envelope:
+    """The fields keysentry reads from one asset, whichever casing the file uses."""
+
+    __slots__ = ("ancestors", "asset_type", "data", "name")
+
+    def __init__(self, raw: Any) -> None:
+        if not isinstance(raw, dict):
+            raise AssetDataError(f"expected a JSON object, got {type(raw).__name__}")
+        self.name = raw.get("name")
+        self.asset_type = raw.get("asset_type", raw.get("assetType"))
+        if not isinstance(self.name, str) or not isinstance(self.asset_type, str):
+            raise AssetDataError("an asset needs 'name' and 'asset_type' (or 'assetType')")
+        resource = raw.get("resource") or {}
+        data = resource.get("data") if isinstance(resource, dict) else None
+        if data is not None and not isinstance(data, dict):
+            raise AssetDataError("resource.data: expected an object")
+        self.data: dict[str, Any] | None = data
+        ancestors = raw.get("ancestors")
+        self.ancestors: list[str] | None = ancestors if isinstance(ancestors, list) else None
+
+
+class ExportSource:
+    def __init__(
+        self,
+        paths: list[Path],
+        gemini_services: list[str],
+        progress: Progress | None = None,
+    ) -> None:
+        if not paths:
+            raise InputError("--from-export: no file given")
+        self.paths = paths
+        self.description = "export:" + ",".join(str(p) for p in paths)
+        self._gemini_services = gemini_services
+        self._progress = progress
+        self._assets_read = 0
+        self._arrays: dict[Path, list[Any]] = {}
+
+    @property
+    def assets_read(self) -> int:
+        return self._assets_read
+
+    def _open(self, path: Path) -> IO[bytes]:
+        try:
+            handle: IO[bytes] = path.open("rb")
+            magic = handle.read(2)
+            handle.seek(0)
+            if magic == _GZIP_MAGIC:
+                handle.close()
+                handle = gzip.open(path, "rb")
+            return handle
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+    def _lines(self, path: Path, only_context: bool) -> Iterator[tuple[int, _Envelope]]:
+        """(line number, envelope) for each asset in PATH."""
+        if path in self._arrays:
+            yield from self._array_items(path)
+            return
+        with self._open(path) as handle:
+            try:
+                first = handle.read(1)
+                while first in (b" ", b"\n", b"\r", b"\t"):
+                    first = handle.read(1)
+                handle.seek(0)
+                if first == b"[":
+                    self._arrays[path] = self._load_array(path, handle)
+                    yield from self._array_items(path)
+                    return
+                for lineno, raw in enumerate(handle, start=1):
+                    if not raw.strip():
+                        continue
+                    if only_context and not any(m in raw for m in _CONTEXT_MARKERS):
+                        continue
+                    yield lineno, self._parse_line(path, lineno, raw)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise InputError(f"{path}: cannot read: {exc}") from None
+
+    @staticmethod
+    def _parse_line(path: Path, lineno: int, raw: bytes) -> _Envelope:
+        try:
+            return _Envelope(json.loads(raw))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            raise InputError(f"{path}:{lineno}: malformed JSON: {detail}") from None
+        except AssetDataError as exc:
+            raise InputError(f"{path}:{lineno}: {exc}") from None
+
+    @staticmethod
+    def _load_array(path: Path, handle: IO[bytes]) -> list[Any]:
+        try:
+            items = json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8") from None
+        if not isinstance(items, list):
+            raise InputError(f"{path}: expected a JSON array of assets")
+        return items
+
+    def _array_items(self, path: Path) -> Iterator[tuple[int, _Envelope]]:
+        # A JSON array has no useful line numbers once parsed: name the item instead.
+        for index, item in enumerate(self._arrays[path]):
+            try:
+                yield index + 1, _Envelope(item)
+            except AssetDataError as exc:
+                raise InputError(f"{path}: item {index + 1}: {exc}") from None
+
+    def load_context(self) -> InventoryContext:
+        projects: dict[str, ProjectRecord] = {}
+        gemini: set[str] = set()
+        services_known = False
+        scope: str | None = None
+        for path in self.paths:
+            for lineno, env in self._lines(path, only_context=True):
+                if env.data is None:
+                    continue
+                try:
+                    if env.asset_type == PROJECT_TYPE:
+                        project = normalize_project(env.data, env.name)
+                        projects[project.number] = project
+                        scope = scope or scope_of(env.ancestors)
+                    elif env.asset_type == SERVICE_TYPE:
+                        services_known = True
+                        number = enabled_gemini_project(env.data, env.name, self._gemini_services)
+                        if number is not None:
+                            gemini.add(number)
+                except AssetDataError as exc:
+                    raise InputError(f"{path}:{lineno}: {exc}") from None
+        return InventoryContext(projects, frozenset(gemini), services_known, scope)
+
+    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
+        for path in self.paths:
+            for lineno, env in self._lines(path, only_context=False):
+                self._assets_read += 1
+                if self._progress is not None and self._assets_read % 1000 == 0:
+                    self._progress(self._assets_read)
+                if env.asset_type != KEY_TYPE or env.data is None:
+                    continue
+                try:
+                    yield normalize_key(
+                        env.data, context.projects, context.gemini_projects, context.services_known
+                    )
+                except AssetDataError as exc:
+                    raise InputError(f"{path}:{lineno}: {exc}") from None
+        if self._progress is not None:
+            self._progress(self._assets_read)

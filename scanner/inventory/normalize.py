@@ -1,0 +1,167 @@
+"""Turns Cloud Asset envelopes (from the live API or an export file) into
+records. An envelope is a plain dict with the snake_case fields of the export
+format: name, asset_type, resource.data, ancestors, update_time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from scanner.models import AppRestriction, KeyRecord, KeyType, ProjectRecord
+
+KEY_TYPE = "apikeys.googleapis.com/Key"
+PROJECT_TYPE = "cloudresourcemanager.googleapis.com/Project"
+SERVICE_TYPE = "serviceusage.googleapis.com/Service"
+ASSET_TYPES = (KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE)
+
+# A target of this service restricts nothing: it stands for every Cloud API.
+ALL_APIS_TARGET = "cloudapis.googleapis.com"
+
+
+class AssetDataError(ValueError):
+    """An asset lacks a field keysentry needs; the message names the field."""
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise AssetDataError(f"{field}: expected an RFC 3339 timestamp, got {value!r}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Python 3.11 accepts at most microseconds; Cloud timestamps may carry nanoseconds.
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        rest = digits[:6] + rest[len(digits) :]
+        text = f"{head}.{rest}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise AssetDataError(f"{field}: not an RFC 3339 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise AssetDataError(f"{field}: timestamp has no time zone: {value!r}")
+    return parsed
+
+
+def _strings(values: Any, field: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise AssetDataError(f"{field}: expected a list of strings")
+    return tuple(values)
+
+
+def _application_restriction(
+    restrictions: Mapping[str, Any],
+) -> tuple[AppRestriction, tuple[str, ...]]:
+    if "browserKeyRestrictions" in restrictions:
+        refs = restrictions["browserKeyRestrictions"].get("allowedReferrers")
+        return AppRestriction.BROWSER, _strings(refs, "browserKeyRestrictions.allowedReferrers")
+    if "serverKeyRestrictions" in restrictions:
+        ips = restrictions["serverKeyRestrictions"].get("allowedIps")
+        return AppRestriction.SERVER, _strings(ips, "serverKeyRestrictions.allowedIps")
+    if "androidKeyRestrictions" in restrictions:
+        apps = restrictions["androidKeyRestrictions"].get("allowedApplications") or []
+        return AppRestriction.ANDROID, tuple(
+            f"{a.get('packageName', '')}:{a.get('sha1Fingerprint', '')}" for a in apps
+        )
+    if "iosKeyRestrictions" in restrictions:
+        ids = restrictions["iosKeyRestrictions"].get("allowedBundleIds")
+        return AppRestriction.IOS, _strings(ids, "iosKeyRestrictions.allowedBundleIds")
+    return AppRestriction.NONE, ()
+
+
+def _api_targets(restrictions: Mapping[str, Any]) -> tuple[str, ...]:
+    targets = restrictions.get("apiTargets") or []
+    if not isinstance(targets, list):
+        raise AssetDataError("restrictions.apiTargets: expected a list")
+    services = set()
+    for index, target in enumerate(targets):
+        service = target.get("service") if isinstance(target, dict) else None
+        if not isinstance(service, str) or not service:
+            raise AssetDataError(f"restrictions.apiTargets[{index}].service: missing")
+        services.add(service)
+    if ALL_APIS_TARGET in services:
+        return ()
+    return tuple(sorted(services))
+
+
+def project_number_of(name: str) -> str:
+    """The project number in a key or service name such as projects/123/..."""
+    parts = name.split("/")
+    if len(parts) < 2 or parts[0] != "projects" or not parts[1]:
+        raise AssetDataError(f"name: expected projects/<number>/..., got {name!r}")
+    return parts[1]
+
+
+def normalize_key(
+    data: Mapping[str, Any],
+    projects: Mapping[str, ProjectRecord],
+    gemini_projects: frozenset[str],
+    services_known: bool,
+) -> KeyRecord:
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise AssetDataError("resource.data.name: missing")
+    number = project_number_of(name)
+    uid = data.get("uid") or name.rsplit("/", 1)[-1]
+    restrictions = data.get("restrictions") or {}
+    if not isinstance(restrictions, dict):
+        raise AssetDataError("resource.data.restrictions: expected an object")
+    app_kind, app_values = _application_restriction(restrictions)
+    service_account = data.get("serviceAccountEmail") or None
+    annotations = data.get("annotations") or {}
+    project = projects.get(number)
+    if number in gemini_projects:
+        gemini: bool | None = True
+    else:
+        gemini = False if services_known and project is not None else None
+    return KeyRecord(
+        name=name,
+        uid=str(uid),
+        project_number=number,
+        project_id=project.project_id if project else None,
+        display_name=str(data.get("displayName") or ""),
+        created=parse_time(data.get("createTime"), "resource.data.createTime"),
+        updated=parse_time(data.get("updateTime"), "resource.data.updateTime"),
+        deleted=parse_time(data.get("deleteTime"), "resource.data.deleteTime"),
+        key_type=KeyType.AUTH if service_account else KeyType.STANDARD,
+        service_account=service_account,
+        api_targets=_api_targets(restrictions),
+        application_restriction=app_kind,
+        application_values=app_values,
+        annotations=tuple(sorted((str(k), str(v)) for k, v in annotations.items())),
+        gemini_enabled=gemini,
+    )
+
+
+def normalize_project(data: Mapping[str, Any], asset_name: str) -> ProjectRecord:
+    number = data.get("projectNumber")
+    if number is None:
+        number = asset_name.rsplit("/", 1)[-1]
+    return ProjectRecord(
+        number=str(number),
+        project_id=data.get("projectId"),
+        display_name=data.get("name") or data.get("displayName"),
+        lifecycle_state=data.get("lifecycleState") or data.get("state"),
+    )
+
+
+def enabled_gemini_project(
+    data: Mapping[str, Any], asset_name: str, gemini_services: list[str]
+) -> str | None:
+    """The project number when this Service asset is an enabled Gemini service."""
+    service_name = str(data.get("name") or asset_name.removeprefix("//serviceusage.googleapis.com/"))
+    service = service_name.rsplit("/", 1)[-1]
+    if service not in gemini_services or data.get("state") != "ENABLED":
+        return None
+    parent = str(data.get("parent") or service_name)
+    return project_number_of(parent)
+
+
+def scope_of(ancestors: list[str] | None) -> str | None:
+    """The outermost ancestor (organizations/N or folders/N), if any."""
+    return ancestors[-1] if ancestors else None

@@ -1,0 +1,25 @@
+"""What the engine needs of an inventory source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from scanner.models import InventoryContext, KeyRecord
+
+Progress = Callable[[int], None]  # called with the number of assets read so far
+
+
+class InventorySource(Protocol):
+    description: str  # recorded on the scan row, e.g. "export:assets.jsonl"
+
+    @property
+    def assets_read(self) -> int: ...
+
+    def load_context(self) -> InventoryContext:
+        """Projects and enabled services: small, read before the keys."""
+        ...
+
+    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
+        """The keys, streamed; raises on bad input."""
+        ...

@@ -1,0 +1,145 @@
+"""The plain records that flow between pipeline stages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class KeyType(enum.StrEnum):
+    STANDARD = "standard"
+    AUTH = "auth"
+
+
+class AppRestriction(enum.StrEnum):
+    NONE = "none"
+    BROWSER = "browser"
+    SERVER = "server"
+    ANDROID = "android"
+    IOS = "ios"
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+
+
+class KeyStatus(enum.StrEnum):
+    """Ordered worst first: reports sort by this order."""
+
+    BLOCKED = "blocked"
+    NON_COMPLIANT = "non_compliant"
+    AT_RISK = "at_risk"
+    COMPLIANT = "compliant"
+    DELETED = "deleted"
+
+    @property
+    def rank(self) -> int:
+        return list(KeyStatus).index(self)
+
+
+class DeadlineKind(enum.StrEnum):
+    ENFORCED = "enforced"  # a timeline entry Google enforces now or on its date
+    ANNOUNCED = "announced"  # a timeline entry whose date Google has not confirmed
+    POLICY = "policy"  # the organization's own hygiene deadline (rotation)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUsage:
+    """What Cloud Monitoring says about a key's traffic over the lookback window."""
+
+    last_used: datetime | None
+    lookback_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """One API key, normalized from its Cloud Asset resource. Never holds the key string."""
+
+    name: str  # projects/<number>/locations/global/keys/<uid>
+    uid: str
+    project_number: str
+    project_id: str | None
+    display_name: str
+    created: datetime | None
+    updated: datetime | None
+    deleted: datetime | None
+    key_type: KeyType
+    service_account: str | None
+    api_targets: tuple[str, ...]  # empty = unrestricted
+    application_restriction: AppRestriction
+    application_values: tuple[str, ...]
+    annotations: tuple[tuple[str, str], ...]
+    gemini_enabled: bool | None  # None = the source did not say
+    usage: KeyUsage | None = None
+
+    @property
+    def api_unrestricted(self) -> bool:
+        return not self.api_targets
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    number: str
+    project_id: str | None
+    display_name: str | None
+    lifecycle_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    subject: str  # the key name the finding is about
+    severity: Severity
+    summary: str
+    checklist: str
+    deadline: date | None = None
+    deadline_kind: DeadlineKind | None = None
+    timeline_entry: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAssessment:
+    """A key with its findings and the verdict the rules reached."""
+
+    key: KeyRecord
+    findings: tuple[Finding, ...]
+    status: KeyStatus
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryContext:
+    """What a source knows about projects before it streams keys."""
+
+    projects: dict[str, ProjectRecord]  # by project number
+    gemini_projects: frozenset[str]  # project numbers with a Gemini service enabled
+    services_known: bool  # False: the source listed no services, so Gemini is unknown
+    scope: str | None  # organizations/N, folders/N or projects/ID, when known
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """Counts a scan accumulates; stored on its scan row."""
+
+    assets_read: int = 0
+    keys_total: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_severity: dict[str, int] = field(default_factory=dict)
+    rows_written: int = 0
+    notes: list[str] = field(default_factory=list)

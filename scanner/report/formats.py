@@ -1,0 +1,127 @@
+"""Renders a report as JSON, CSV or a terminal table. User-controlled text
+(display names, project ids) is neutralized for each medium: formula prefixes
+in CSV, control characters and markup in the terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections import Counter
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from scanner.models import KeyStatus
+from scanner.report.build import Report, to_document
+
+TABLE_WIDTH = 100
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_STATUS_STYLE = {
+    KeyStatus.BLOCKED: "bold red",
+    KeyStatus.NON_COMPLIANT: "red",
+    KeyStatus.AT_RISK: "yellow",
+    KeyStatus.COMPLIANT: "green",
+    KeyStatus.DELETED: "dim",
+}
+CSV_COLUMNS = (
+    "key_name", "project", "project_number", "display_name", "key_type", "status", "score",
+    "rule", "severity", "deadline", "days_to_deadline", "checklist", "summary",
+)
+
+
+def csv_safe(value: object) -> object:
+    """Neutralizes spreadsheet formulas in text; numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def terminal_safe(value: str) -> str:
+    """Replaces control characters (escape sequences, newlines) with U+FFFD."""
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value
+    )
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(to_document(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for k in report.keys:
+        base = [k.name, k.project, k.project_number, k.display_name, k.key_type,
+                k.status.value, k.score]
+        rows = [
+            [f.rule, f.severity.value, f.deadline.isoformat() if f.deadline else "",
+             f.days_to_deadline if f.days_to_deadline is not None else "", f.checklist, f.summary]
+            for f in k.findings
+        ] or [["", "", "", "", "", ""]]
+        for rest in rows:
+            writer.writerow([csv_safe(v) for v in base + rest])
+    return out.getvalue()
+
+
+def _deadline_text(days: int | None) -> str:
+    if days is None:
+        return ""
+    if days < 0:
+        return f"{-days}d ago"
+    return "today" if days == 0 else f"in {days}d"
+
+
+def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None,
+                      force_terminal=False)
+    scan = report.scan
+    by_status = Counter({s.value: 0 for s in KeyStatus}) | Counter(
+        (scan.counts or {}).get("by_status", {})
+    )
+    title = (
+        f"Scan {scan.id} of {terminal_safe(scan.source)} at "
+        f"{scan.evaluated_at:%Y-%m-%d %H:%M}Z: {scan.keys_total} keys"
+    )
+    table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False,
+                  collapse_padding=True)
+    # Fixed widths plus the box's separators fit TABLE_WIDTH: one line per key.
+    table.add_column("Status", width=13, no_wrap=True)
+    table.add_column("Score", width=5, justify="right", no_wrap=True)
+    table.add_column("Project", width=12, no_wrap=True, overflow="ellipsis")
+    table.add_column("Key", width=15, no_wrap=True, overflow="ellipsis")
+    table.add_column("Type", width=4, no_wrap=True)
+    table.add_column("#", width=2, justify="right", no_wrap=True)
+    table.add_column("Worst finding", width=32, no_wrap=True, overflow="ellipsis")
+    table.add_column("Due", width=8, justify="right", no_wrap=True)
+    for k in report.keys:
+        worst = k.findings[0] if k.findings else None
+        table.add_row(
+            Text(k.status.value, style=_STATUS_STYLE[k.status]),
+            str(k.score),
+            Text(terminal_safe(k.project)),
+            Text(terminal_safe(k.display_name or k.uid)),
+            "std" if k.key_type == "standard" else k.key_type,
+            str(len(k.findings)) if k.findings else "",
+            Text(worst.rule if worst else "-"),
+            _deadline_text(worst.days_to_deadline if worst else None),
+        )
+    console.print(table)
+    console.print(
+        Text("  ".join(f"{name}: {count}" for name, count in by_status.items()))
+    )
+    for note in scan.notes or []:
+        console.print(Text(f"note: {terminal_safe(note)}"))
+    return console.export_text()
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "csv":
+        return render_csv(report)
+    return render_table(report)

@@ -1,0 +1,30 @@
+"""The short "what to do next" after a scan: which checklist to run on how many keys."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from scanner.models import KeyStatus
+from scanner.report.build import Report
+from scanner.rules.checklists import CHECKLISTS
+
+
+def next_steps(report: Report) -> list[str]:
+    blocked = [k for k in report.keys if k.status is KeyStatus.BLOCKED]
+    lines = []
+    if blocked:
+        lines.append(
+            f"{len(blocked)} key(s) are rejected by the Gemini API now: any service still "
+            "using them is failing. Fix these first."
+        )
+    per_checklist: Counter[str] = Counter()
+    for key in report.keys:
+        if key.findings:
+            per_checklist[key.findings[0].checklist] += 1
+    for checklist_id, count in per_checklist.most_common():
+        checklist = CHECKLISTS[checklist_id]
+        lines.append(f"{checklist.title} ({checklist_id}): {count} key(s).")
+        lines.extend(f"    {n}. {step}" for n, step in enumerate(checklist.steps, start=1))
+    if not lines:
+        lines.append("Nothing to do: every key is compliant.")
+    return lines

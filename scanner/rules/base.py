@@ -1,0 +1,71 @@
+"""What every rule module shares: its metadata type, the context it is
+evaluated in, and the few predicates several rules ask of a key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from scanner.config import Config
+from scanner.models import DeadlineKind, Finding, KeyRecord, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMeta:
+    id: str
+    title: str
+    severity: Severity  # the usual severity; a rule may raise or lower it per key
+    rationale: str
+    checklist: str
+    references: tuple[str, ...] = ()
+    needs: str | None = None  # a data source the rule cannot run without
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    config: Config
+    evaluated_at: datetime
+    usage_available: bool
+
+
+Evaluate = Callable[[KeyRecord, RuleContext], Finding | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    meta: RuleMeta
+    evaluate: Evaluate
+
+
+def targets_gemini(key: KeyRecord, ctx: RuleContext) -> bool:
+    services = ctx.config.gemini.api_services
+    return any(target in services for target in key.api_targets)
+
+
+def can_reach_gemini(key: KeyRecord, ctx: RuleContext) -> bool:
+    """The key may call the Gemini API: its targets allow it and the API is not
+    known to be off in its project."""
+    allowed = key.api_unrestricted or targets_gemini(key, ctx)
+    return allowed and key.gemini_enabled is not False
+
+
+def finding(
+    meta: RuleMeta,
+    key: KeyRecord,
+    ctx: RuleContext,
+    summary: str,
+    severity: Severity | None = None,
+) -> Finding:
+    """A finding for META on KEY, with the deadline the timeline gives the rule."""
+    entry = ctx.config.timeline_entry_for(meta.id)
+    return Finding(
+        rule_id=meta.id,
+        subject=key.name,
+        severity=severity or meta.severity,
+        summary=summary,
+        checklist=meta.checklist,
+        deadline=entry.date if entry else None,
+        deadline_kind=DeadlineKind(entry.status) if entry else None,
+        timeline_entry=entry.id if entry else None,
+    )

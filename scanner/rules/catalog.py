@@ -1,0 +1,36 @@
+"""The rule catalog: an explicit, ordered list. Adding a rule means adding its
+module and one line here."""
+
+from scanner.rules import (
+    gemini_browser_key,
+    gemini_dormant_unrestricted_key,
+    gemini_shared_key,
+    gemini_standard_key,
+    gemini_unrestricted_standard_key,
+    key_api_unrestricted,
+    key_application_unrestricted,
+    key_not_rotated,
+    key_weak_application_restriction,
+)
+from scanner.rules.base import Rule
+
+RULES: tuple[Rule, ...] = (
+    Rule(gemini_unrestricted_standard_key.META, gemini_unrestricted_standard_key.evaluate),
+    Rule(gemini_dormant_unrestricted_key.META, gemini_dormant_unrestricted_key.evaluate),
+    Rule(gemini_standard_key.META, gemini_standard_key.evaluate),
+    Rule(gemini_shared_key.META, gemini_shared_key.evaluate),
+    Rule(gemini_browser_key.META, gemini_browser_key.evaluate),
+    Rule(key_api_unrestricted.META, key_api_unrestricted.evaluate),
+    Rule(key_application_unrestricted.META, key_application_unrestricted.evaluate),
+    Rule(key_weak_application_restriction.META, key_weak_application_restriction.evaluate),
+    Rule(key_not_rotated.META, key_not_rotated.evaluate),
+)
+
+RULE_IDS: frozenset[str] = frozenset(rule.meta.id for rule in RULES)
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    for rule in RULES:
+        if rule.meta.id == rule_id:
+            return rule
+    raise KeyError(rule_id)

@@ -1,0 +1,33 @@
+"""An unrestricted standard key nobody used for the dormancy period: blocked."""
+
+from datetime import timedelta
+
+from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.rules.base import RuleContext, RuleMeta, finding
+
+META = RuleMeta(
+    id="gemini-dormant-unrestricted-key",
+    title="Dormant unrestricted key blocked by the Gemini API",
+    severity=Severity.CRITICAL,
+    rationale="The Gemini API blocks unrestricted keys that have been dormant for an extended "
+    "period (Google does not publish the length; rules.dormancy_days sets it). A blocked "
+    "key shows a Blocked tag in AI Studio.",
+    checklist="restrict-key",
+    references=("https://ai.google.dev/gemini-api/docs/api-key",),
+    needs="usage",
+)
+
+
+def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
+    if key.key_type is not KeyType.STANDARD or not key.api_unrestricted:
+        return None
+    if key.usage is None:  # no data is "unknown", never "unused"
+        return None
+    days = ctx.config.rules.dormancy_days
+    cutoff = ctx.evaluated_at - timedelta(days=days)
+    last_used = key.usage.last_used
+    if last_used is not None and last_used >= cutoff:
+        return None
+    if key.usage.lookback_days < days and last_used is None:
+        return None  # the window is too short to call it dormant
+    return finding(META, key, ctx, f"Unrestricted standard key unused for {days} days or more.")

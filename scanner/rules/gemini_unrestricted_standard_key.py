@@ -1,0 +1,26 @@
+"""A standard key with no API restriction: the Gemini API rejects it."""
+
+from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.rules.base import RuleContext, RuleMeta, finding
+
+META = RuleMeta(
+    id="gemini-unrestricted-standard-key",
+    title="Unrestricted standard key rejected by the Gemini API",
+    severity=Severity.CRITICAL,
+    rationale="Since the timeline date the Gemini API rejects requests from standard keys "
+    "that have no API restriction. Any service still calling Gemini with this key is failing.",
+    checklist="restrict-key",
+    references=("https://ai.google.dev/gemini-api/docs/api-key",),
+)
+
+
+def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
+    if key.key_type is not KeyType.STANDARD or not key.api_unrestricted:
+        return None
+    if key.gemini_enabled is False:
+        return finding(
+            META, key, ctx,
+            "Standard key without API restrictions; the Gemini API is off in its project.",
+            Severity.HIGH,
+        )
+    return finding(META, key, ctx, "Standard key without API restrictions can call Gemini.")

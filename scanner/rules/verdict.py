@@ -1,0 +1,59 @@
+"""Evaluates the catalog on one key and turns its findings into a status and a
+score. The score depends only on the findings and the status, so it does not
+drift from day to day while nothing changes.
+
+score = min(100, sum of severity weights of the findings + 20 if blocked)
+weights: critical 40, high 20, medium 8, low 3, info 0.
+"""
+
+from datetime import timedelta
+
+from scanner.models import DeadlineKind, Finding, KeyAssessment, KeyRecord, KeyStatus, Severity
+from scanner.rules.base import Rule, RuleContext, can_reach_gemini
+
+SEVERITY_WEIGHTS = {
+    Severity.CRITICAL: 40,
+    Severity.HIGH: 20,
+    Severity.MEDIUM: 8,
+    Severity.LOW: 3,
+    Severity.INFO: 0,
+}
+BLOCKED_BONUS = 20
+
+
+def key_status(key: KeyRecord, findings: tuple[Finding, ...], ctx: RuleContext) -> KeyStatus:
+    if key.is_deleted:
+        return KeyStatus.DELETED
+    today = ctx.evaluated_at.date()
+    reachable = can_reach_gemini(key, ctx)
+    for f in findings:
+        enforced = f.deadline_kind is DeadlineKind.ENFORCED
+        if enforced and f.deadline is not None and f.deadline <= today and reachable:
+            return KeyStatus.BLOCKED
+    if any(f.severity.rank >= Severity.MEDIUM.rank for f in findings):
+        return KeyStatus.NON_COMPLIANT
+    horizon = today + timedelta(days=ctx.config.rules.warn_days)
+    if any(f.deadline is not None and today < f.deadline <= horizon for f in findings):
+        return KeyStatus.AT_RISK
+    return KeyStatus.COMPLIANT
+
+
+def score(findings: tuple[Finding, ...], status: KeyStatus) -> int:
+    total = sum(SEVERITY_WEIGHTS[f.severity] for f in findings)
+    if status is KeyStatus.BLOCKED:
+        total += BLOCKED_BONUS
+    return min(100, total)
+
+
+def assess(key: KeyRecord, rules: tuple[Rule, ...], ctx: RuleContext) -> KeyAssessment:
+    """Run RULES on KEY. A deleted key raises no findings."""
+    if key.is_deleted:
+        return KeyAssessment(key, (), KeyStatus.DELETED, 0)
+    found = []
+    for rule in rules:
+        result = rule.evaluate(key, ctx)
+        if result is not None:
+            found.append(result)
+    findings = tuple(found)
+    status = key_status(key, findings, ctx)
+    return KeyAssessment(key, findings, status, score(findings, status))

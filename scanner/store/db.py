@@ -1,0 +1,113 @@
+"""Opens the history database and keeps its schema current with alembic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from scanner.errors import StoreError
+
+DEFAULT_DATABASE_URL = "sqlite:///keysentry.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_url(option: str | None, configured: str | None) -> str:
+    """--db, else $KEYSENTRY_DATABASE_URL, else the config file, else ./keysentry.db."""
+    url = option or os.environ.get("KEYSENTRY_DATABASE_URL") or configured
+    url = url or DEFAULT_DATABASE_URL
+    # Plain postgresql:// would pick psycopg2; psycopg (3) is the driver we ship.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"--db: not a database URL: {redact(url)}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        parent = Path(parsed.database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"--db: directory {parent} does not exist")
+    try:
+        engine = create_engine(parsed)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"--db {redact(url)}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Apply pending migrations; returns (revision before, revision after)."""
+    try:
+        before = current_revision(engine)
+        command.upgrade(_alembic_config(engine), "head")
+        return before, head_revision()
+    except OperationalError as exc:
+        raise StoreError(f"database {redact(str(engine.url))}: {exc.orig}") from None
+
+
+def ensure_current(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse an outdated one."""
+    try:
+        revision = current_revision(engine)
+        if revision is None:
+            if inspect(engine).get_table_names():
+                raise StoreError(
+                    f"database {redact(str(engine.url))} has tables but no keysentry schema "
+                    "version; point --db at an empty database or a keysentry one"
+                )
+            upgrade(engine)
+            return
+    except OperationalError as exc:
+        raise StoreError(f"database {redact(str(engine.url))}: {exc.orig}") from None
+    if revision != head_revision():
+        raise StoreError(
+            f"database {redact(str(engine.url))} is at schema {revision}, this version needs "
+            f"{head_revision()}: run `keysentry db upgrade`"
+        )

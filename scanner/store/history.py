@@ -1,0 +1,286 @@
+"""Writes one scan into history as a diff against what is current.
+
+All of a scan's writes happen in one transaction: if the scan fails, none of
+them lands. Memory holds one small tuple per current key and finding (what the
+diff needs) plus a bounded write buffer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from scanner.errors import InputError
+from scanner.models import Finding, KeyAssessment, ScanStats
+from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition
+
+BATCH = 2000
+
+
+def fingerprint(rule_id: str, subject: str) -> str:
+    """Stable identity of a finding across scans: the rule and what it is about."""
+    return hashlib.sha256(f"{rule_id}\x00{subject}".encode()).hexdigest()[:32]
+
+
+def _digest(values: dict[str, Any]) -> str:
+    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def key_row(assessment: KeyAssessment) -> dict[str, Any]:
+    key = assessment.key
+    row: dict[str, Any] = {
+        "key_name": key.name,
+        "uid": key.uid,
+        "project_number": key.project_number,
+        "project_id": key.project_id,
+        "display_name": key.display_name,
+        "created_at": key.created,
+        "updated_at": key.updated,
+        "deleted_at": key.deleted,
+        "key_type": key.key_type.value,
+        "service_account": key.service_account,
+        "api_targets": list(key.api_targets),
+        "application_restriction": key.application_restriction.value,
+        "application_values": list(key.application_values),
+        "annotations": dict(key.annotations),
+        "gemini_enabled": key.gemini_enabled,
+        "status": assessment.status.value,
+        "score": assessment.score,
+    }
+    row["content_hash"] = _digest(row)
+    return row
+
+
+def finding_row(f: Finding) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "fingerprint": fingerprint(f.rule_id, f.subject),
+        "rule_id": f.rule_id,
+        "key_name": f.subject,
+        "severity": f.severity.value,
+        "summary": f.summary,
+        "checklist": f.checklist,
+        "deadline": f.deadline,
+        "deadline_kind": f.deadline_kind.value if f.deadline_kind else None,
+        "timeline_entry": f.timeline_entry,
+    }
+    row["state_hash"] = _digest(row)
+    return row
+
+
+class _OpenKey(NamedTuple):
+    id: int
+    content_hash: str
+    status: str
+
+
+class _OpenFinding(NamedTuple):
+    id: int
+    state_hash: str
+    severity: str
+    rule_id: str
+    key_name: str
+
+
+@dataclass
+class _Buffers:
+    key_inserts: list[dict[str, Any]]
+    key_closes: list[int]
+    finding_inserts: list[dict[str, Any]]
+    finding_closes: list[int]
+    transitions: list[dict[str, Any]]
+
+    def size(self) -> int:
+        return (
+            len(self.key_inserts)
+            + len(self.key_closes)
+            + len(self.finding_inserts)
+            + len(self.finding_closes)
+            + len(self.transitions)
+        )
+
+
+class HistoryWriter:
+    """Use as a context manager: commits on a clean exit after finish(), rolls
+    back on any exception."""
+
+    def __init__(self, engine: Engine, scan_id: int, evaluated_at: datetime) -> None:
+        self._engine = engine
+        self._scan_id = scan_id
+        self._at = evaluated_at
+        self._conn: Connection | None = None
+        self._keys: dict[str, _OpenKey] = {}
+        self._findings: dict[str, _OpenFinding] = {}
+        self._seen: set[str] = set()
+        self._buf = _Buffers([], [], [], [], [])
+        self._new_fingerprints: list[dict[str, Any]] = []
+        self.rows_written = 0
+        self.findings_open = 0
+        self._finished = False
+
+    def __enter__(self) -> HistoryWriter:
+        self._conn = self._engine.connect()
+        self._conn.begin()
+        kv, fv = KeyVersion, FindingVersion
+        open_keys = select(kv.id, kv.key_name, kv.content_hash, kv.status).where(
+            kv.valid_to_scan_id.is_(None)
+        )
+        for row in self._conn.execute(open_keys):
+            self._keys[row.key_name] = _OpenKey(row.id, row.content_hash, row.status)
+        open_findings = select(
+            fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name
+        ).where(fv.valid_to_scan_id.is_(None))
+        for row in self._conn.execute(open_findings):
+            self._findings[row.fingerprint] = _OpenFinding(
+                row.id, row.state_hash, row.severity, row.rule_id, row.key_name
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if exc_type is None and self._finished:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+
+    def _transition(self, kind: str, key_name: str, **values: str | None) -> None:
+        self._buf.transitions.append(
+            {
+                "scan_id": self._scan_id,
+                "at": self._at,
+                "kind": kind,
+                "key_name": key_name,
+                "fingerprint": values.get("fingerprint"),
+                "rule_id": values.get("rule_id"),
+                "from_value": values.get("from_value"),
+                "to_value": values.get("to_value"),
+            }
+        )
+
+    def add(self, assessment: KeyAssessment) -> None:
+        name = assessment.key.name
+        if name in self._seen:
+            raise InputError(f"key {name} appears twice in the inventory")
+        self._seen.add(name)
+        row = key_row(assessment)
+        previous = self._keys.pop(name, None)
+        if previous is None or previous.content_hash != row["content_hash"]:
+            if previous is not None:
+                self._buf.key_closes.append(previous.id)
+            self._buf.key_inserts.append(row | {"valid_from_scan_id": self._scan_id})
+            old_status = previous.status if previous else None
+            if old_status != row["status"]:
+                self._transition("status_changed", name, from_value=old_status,
+                                 to_value=row["status"])
+        for f in assessment.findings:
+            self._add_finding(finding_row(f))
+        if self._buf.size() >= BATCH:
+            self._flush()
+
+    def _add_finding(self, row: dict[str, Any]) -> None:
+        self.findings_open += 1
+        fp = row["fingerprint"]
+        previous = self._findings.pop(fp, None)
+        if previous is not None and previous.state_hash == row["state_hash"]:
+            return
+        self._buf.finding_inserts.append(row | {"valid_from_scan_id": self._scan_id})
+        ids = {"fingerprint": fp, "rule_id": row["rule_id"]}
+        if previous is None:
+            self._new_fingerprints.append(ids | {"key_name": row["key_name"],
+                                                 "severity": row["severity"]})
+            return
+        self._buf.finding_closes.append(previous.id)
+        if previous.severity != row["severity"]:
+            self._transition("severity_changed", row["key_name"], **ids,
+                             from_value=previous.severity, to_value=row["severity"])
+
+    def _classify_new_findings(self, conn: Connection) -> None:
+        """opened, or reopened when the fingerprint was resolved before."""
+        if not self._new_fingerprints:
+            return
+        fps = [item["fingerprint"] for item in self._new_fingerprints]
+        seen_before = set(
+            conn.scalars(
+                select(FindingVersion.fingerprint)
+                .where(FindingVersion.fingerprint.in_(fps))
+                .where(FindingVersion.valid_to_scan_id.is_not(None))
+                .distinct()
+            )
+        )
+        for item in self._new_fingerprints:
+            kind = "reopened" if item["fingerprint"] in seen_before else "opened"
+            self._transition(kind, item["key_name"], fingerprint=item["fingerprint"],
+                             rule_id=item["rule_id"], to_value=item["severity"])
+        self._new_fingerprints = []
+
+    def _flush(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        # Classify before inserting, so this scan's own rows do not count as "before".
+        self._classify_new_findings(conn)
+        buf = self._buf
+        close_key = (
+            update(KeyVersion)
+            .where(KeyVersion.id == bindparam("row_id"))
+            .values(valid_to_scan_id=self._scan_id)
+        )
+        close_finding = (
+            update(FindingVersion)
+            .where(FindingVersion.id == bindparam("row_id"))
+            .values(valid_to_scan_id=self._scan_id)
+        )
+        if buf.key_closes:
+            conn.execute(close_key, [{"row_id": i} for i in buf.key_closes])
+        if buf.finding_closes:
+            conn.execute(close_finding, [{"row_id": i} for i in buf.finding_closes])
+        if buf.key_inserts:
+            conn.execute(insert(KeyVersion), buf.key_inserts)
+        if buf.finding_inserts:
+            conn.execute(insert(FindingVersion), buf.finding_inserts)
+        if buf.transitions:
+            conn.execute(insert(Transition), buf.transitions)
+        self.rows_written += buf.size()
+        self._buf = _Buffers([], [], [], [], [])
+
+    def finish(self, stats: ScanStats) -> None:
+        """Close what this scan did not see, then mark the scan succeeded."""
+        for name, gone in self._keys.items():
+            self._buf.key_closes.append(gone.id)
+            self._transition("status_changed", name, from_value=gone.status, to_value=None)
+        for fp, gone_finding in self._findings.items():
+            self._buf.finding_closes.append(gone_finding.id)
+            self._transition("resolved", gone_finding.key_name, fingerprint=fp,
+                             rule_id=gone_finding.rule_id, from_value=gone_finding.severity)
+        self._keys.clear()
+        self._findings.clear()
+        self._flush()
+        stats.rows_written = self.rows_written
+        assert self._conn is not None
+        self._conn.execute(
+            update(Scan)
+            .where(Scan.id == self._scan_id)
+            .values(
+                status="succeeded",
+                finished_at=datetime.now(UTC),
+                assets_read=stats.assets_read,
+                keys_total=stats.keys_total,
+                findings_open=self.findings_open,
+                rows_written=self.rows_written,
+                counts={"by_status": stats.by_status, "by_severity": stats.by_severity},
+                notes=stats.notes,
+            )
+        )
+        self._finished = True

@@ -1,0 +1,66 @@
+"""Reads history as it stood at a given scan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Engine, or_, select
+from sqlalchemy.orm import Session
+
+from scanner.errors import StoreError
+from scanner.store.tables import FindingVersion, KeyVersion, Scan
+
+
+def _valid_at(model: type[KeyVersion] | type[FindingVersion], scan_id: int) -> ColumnElement[bool]:
+    return (model.valid_from_scan_id <= scan_id) & or_(
+        model.valid_to_scan_id.is_(None), model.valid_to_scan_id > scan_id
+    )
+
+
+def latest_succeeded_scan(engine: Engine) -> Scan | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalars(
+            select(Scan).where(Scan.status == "succeeded").order_by(Scan.id.desc()).limit(1)
+        ).first()
+
+
+def get_scan(engine: Engine, scan_id: int) -> Scan:
+    with Session(engine, expire_on_commit=False) as session:
+        scan = session.get(Scan, scan_id)
+    if scan is None:
+        raise StoreError(f"--scan {scan_id}: no such scan")
+    return scan
+
+
+def scan_for_report(engine: Engine, scan_id: int | None) -> Scan:
+    """The scan a report shows: SCAN_ID, else the latest that succeeded."""
+    if scan_id is None:
+        scan = latest_succeeded_scan(engine)
+        if scan is None:
+            raise StoreError("no successful scan in the database yet: run `keysentry scan` first")
+        return scan
+    scan = get_scan(engine, scan_id)
+    if scan.status != "succeeded":
+        raise StoreError(
+            f"--scan {scan_id}: that scan {scan.status}"
+            + (f" ({scan.error})" if scan.error else "")
+            + "; it recorded no history"
+        )
+    return scan
+
+
+def keys_at(engine: Engine, scan_id: int) -> Sequence[KeyVersion]:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalars(select(KeyVersion).where(_valid_at(KeyVersion, scan_id))).all()
+
+
+def findings_at(engine: Engine, scan_id: int) -> Sequence[FindingVersion]:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalars(
+            select(FindingVersion).where(_valid_at(FindingVersion, scan_id))
+        ).all()
+
+
+def list_scans(engine: Engine, limit: int = 20) -> Sequence[Scan]:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit)).all()

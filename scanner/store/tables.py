@@ -1,0 +1,131 @@
+"""The history schema. Key versions and findings are validity intervals:
+a row is valid from the scan that wrote it until the scan that closed it
+(valid_to_scan_id NULL while it is current). A scan that changes nothing
+writes only its own row."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no time zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running|succeeded|failed
+    source: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(String(255))
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assets_read: Mapped[int] = mapped_column(Integer, default=0)
+    keys_total: Mapped[int] = mapped_column(Integer, default=0)
+    findings_open: Mapped[int] = mapped_column(Integer, default=0)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(32))
+
+
+class KeyVersion(Base):
+    __tablename__ = "key_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_name: Mapped[str] = mapped_column(String(255))
+    valid_from_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    valid_to_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    content_hash: Mapped[str] = mapped_column(String(32))
+    uid: Mapped[str] = mapped_column(String(255))
+    project_number: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    key_type: Mapped[str] = mapped_column(String(16))
+    service_account: Mapped[str | None] = mapped_column(String(320))
+    api_targets: Mapped[list[str]] = mapped_column(JSON)
+    application_restriction: Mapped[str] = mapped_column(String(16))
+    application_values: Mapped[list[str]] = mapped_column(JSON)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON)
+    gemini_enabled: Mapped[bool | None]
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_key_versions_open", "valid_to_scan_id"),
+        Index("ix_key_versions_name", "key_name", "valid_from_scan_id"),
+        Index("ix_key_versions_from", "valid_from_scan_id"),
+    )
+
+
+class FindingVersion(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    key_name: Mapped[str] = mapped_column(String(255))
+    valid_from_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    valid_to_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    state_hash: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    checklist: Mapped[str] = mapped_column(String(64))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    deadline_kind: Mapped[str | None] = mapped_column(String(16))
+    timeline_entry: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_findings_open", "valid_to_scan_id"),
+        Index("ix_findings_fingerprint", "fingerprint", "valid_from_scan_id"),
+        Index("ix_findings_from", "valid_from_scan_id"),
+    )
+
+
+class Transition(Base):
+    """What changed in a scan; alerts consume these."""
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # opened | reopened | resolved | severity_changed | status_changed
+    kind: Mapped[str] = mapped_column(String(32))
+    key_name: Mapped[str] = mapped_column(String(255), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
+    rule_id: Mapped[str | None] = mapped_column(String(64))
+    from_value: Mapped[str | None] = mapped_column(String(32))
+    to_value: Mapped[str | None] = mapped_column(String(32))
