@@ -54,22 +54,42 @@ def parse_now(value: str | None) -> datetime:
 
 
 def common_options(func: F) -> F:
-    func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                        help="YAML config file [env KEYSENTRY_CONFIG].")(func)
-    func = click.option("--db", "db_url", metavar="URL",
-                        help="SQLAlchemy database URL [env KEYSENTRY_DATABASE_URL; "
-                        "default sqlite:///keysentry.db].")(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="YAML config file [env KEYSENTRY_CONFIG].",
+    )(func)
+    func = click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        help="SQLAlchemy database URL [env KEYSENTRY_DATABASE_URL; "
+        "default sqlite:///keysentry.db].",
+    )(func)
     return func
 
 
 def output_options(func: F) -> F:
-    func = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                        default="table", show_default=True)(func)
-    func = click.option("--output", type=click.Path(dir_okay=False),
-                        help="Write the report to this file instead of stdout.")(func)
-    func = click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS), default="never",
-                        show_default=True,
-                        help="Exit 1 when a key at or above this level exists.")(func)
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "csv"]),
+        default="table",
+        show_default=True,
+    )(func)
+    func = click.option(
+        "--output",
+        type=click.Path(dir_okay=False),
+        help="Write the report to this file instead of stdout.",
+    )(func)
+    func = click.option(
+        "--fail-on",
+        type=click.Choice(FAIL_ON_LEVELS),
+        default="never",
+        show_default=True,
+        help="Exit 1 when a key at or above this level exists.",
+    )(func)
     return func
 
 
@@ -124,14 +144,20 @@ def progress_display() -> Iterator[Progress | None]:
     from rich.progress import Progress as RichProgress
     from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with RichProgress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
+    with RichProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task("reading inventory", total=None)
         yield lambda n: bar.update(task, description=f"read {n:,} assets")
 
 
-def finish_report(engine: Engine, scan_id: int | None, fmt: str, output: str | None,
-                  fail_on: str) -> None:
+def finish_report(
+    engine: Engine, scan_id: int | None, fmt: str, output: str | None, fail_on: str
+) -> None:
     report = build_report(engine, scan_id)
     write_output(render(report, fmt), output)
     if fails(report, fail_on):
@@ -141,8 +167,10 @@ def finish_report(engine: Engine, scan_id: int | None, fmt: str, output: str | N
 
 def scan_summary(outcome: ScanOutcome) -> str:
     stats = outcome.stats
-    return (f"scan {outcome.scan_id} succeeded: {stats.keys_total} keys from "
-            f"{stats.assets_read} assets, {stats.rows_written} history rows written")
+    return (
+        f"scan {outcome.scan_id} succeeded: {stats.keys_total} keys from "
+        f"{stats.assets_read} assets, {stats.rows_written} history rows written"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,31 +186,58 @@ def main() -> None:
 @click.option("--org", help="Organization number: scan organizations/ORG live.")
 @click.option("--folder", help="Folder number: scan folders/FOLDER live.")
 @click.option("--project", help="Project id: scan projects/PROJECT live.")
-@click.option("--from-export", "exports", multiple=True, type=click.Path(dir_okay=False),
-              help="Cloud Asset export file (NDJSON or JSON array, optionally .gz); repeatable.")
+@click.option(
+    "--from-export",
+    "exports",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Cloud Asset export file (NDJSON or JSON array, optionally .gz); repeatable.",
+)
 @click.option("--now", help="Evaluate as of this instant (ISO 8601), e.g. 2026-11-21T00:00:00Z.")
 @handle_errors
-def scan(config_path: str | None, db_url: str | None, fmt: str, output: str | None,
-         fail_on: str, org: str | None, folder: str | None, project: str | None,
-         exports: tuple[str, ...], now: str | None) -> None:
+def scan(
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    org: str | None,
+    folder: str | None,
+    project: str | None,
+    exports: tuple[str, ...],
+    now: str | None,
+) -> None:
     """Scan the inventory, store the result and print the report."""
     config = load_config(config_path)
     evaluated_at = parse_now(now)
-    scopes = [s for s in (org and f"organizations/{org}", folder and f"folders/{folder}",
-                          project and f"projects/{project}") if s]
+    scopes = [
+        s
+        for s in (
+            org and f"organizations/{org}",
+            folder and f"folders/{folder}",
+            project and f"projects/{project}",
+        )
+        if s
+    ]
     if len(scopes) + bool(exports) != 1:
         raise ConfigError("give exactly one of --org, --folder, --project or --from-export")
     engine = open_store(config, db_url)
     with progress_display() as progress:
         source: InventorySource
         if exports:
-            source = ExportSource([Path(p) for p in exports], config.gemini.project_services,
-                                  progress)
+            source = ExportSource(
+                [Path(p) for p in exports], config.gemini.project_services, progress
+            )
         else:
             from scanner.inventory.asset import CloudAssetSource, make_client
 
-            source = CloudAssetSource(make_client(config.inventory), scopes[0],
-                                      config.inventory, config.gemini.project_services, progress)
+            source = CloudAssetSource(
+                make_client(config.inventory),
+                scopes[0],
+                config.inventory,
+                config.gemini.project_services,
+                progress,
+            )
         outcome = run_scan(source, engine, config, evaluated_at)
     click.echo(scan_summary(outcome), err=True)
     finish_report(engine, outcome.scan_id, fmt, output, fail_on)
@@ -193,8 +248,14 @@ def scan(config_path: str | None, db_url: str | None, fmt: str, output: str | No
 @output_options
 @click.option("--scan", "scan_id", type=int, help="Report this scan instead of the latest.")
 @handle_errors
-def report(config_path: str | None, db_url: str | None, fmt: str, output: str | None,
-           fail_on: str, scan_id: int | None) -> None:
+def report(
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    scan_id: int | None,
+) -> None:
     """Print the report of the latest successful scan, or of --scan ID."""
     engine = open_store(load_config(config_path), db_url)
     finish_report(engine, scan_id, fmt, output, fail_on)
@@ -208,8 +269,10 @@ def scans(config_path: str | None, db_url: str | None, limit: int) -> None:
     """List recent scans with their outcome."""
     engine = open_store(load_config(config_path), db_url)
     for s in list_scans(engine, limit):
-        line = (f"{s.id:>6}  {s.status:<9}  {s.evaluated_at:%Y-%m-%dT%H:%M:%SZ}  "
-                f"keys={s.keys_total:<7} rows={s.rows_written:<7} {terminal_safe(s.source)}")
+        line = (
+            f"{s.id:>6}  {s.status:<9}  {s.evaluated_at:%Y-%m-%dT%H:%M:%SZ}  "
+            f"keys={s.keys_total:<7} rows={s.rows_written:<7} {terminal_safe(s.source)}"
+        )
         if s.error:
             line += f"  error: {terminal_safe(s.error)}"
         click.echo(line)
@@ -217,36 +280,46 @@ def scans(config_path: str | None, db_url: str | None, limit: int) -> None:
 
 @main.command()
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @handle_errors
 def rules(config_path: str | None, db_url: str | None, fmt: str) -> None:
     """The rule catalog with its metadata and the deadlines configured for it."""
     config = load_config(config_path)
-    items = []
+    items: list[dict[str, Any]] = []
     for rule in RULES:
         m = rule.meta
         entry = config.timeline_entry_for(m.id)
-        items.append({
-            "id": m.id, "title": m.title, "severity": m.severity.value,
-            "rationale": m.rationale, "checklist": m.checklist,
-            "checklist_title": CHECKLISTS[m.checklist].title,
-            "references": list(m.references), "needs": m.needs,
-            "enabled": m.id not in config.rules.disabled,
-            "deadline": entry.date.isoformat() if entry else None,
-            "deadline_status": entry.status if entry else None,
-        })
+        items.append(
+            {
+                "id": m.id,
+                "title": m.title,
+                "severity": m.severity.value,
+                "rationale": m.rationale,
+                "checklist": m.checklist,
+                "checklist_title": CHECKLISTS[m.checklist].title,
+                "references": list(m.references),
+                "needs": m.needs,
+                "enabled": m.id not in config.rules.disabled,
+                "deadline": entry.date.isoformat() if entry else None,
+                "deadline_status": entry.status if entry else None,
+            }
+        )
     if fmt == "json":
         click.echo(json.dumps(items, indent=2))
         return
     for item in items:
-        deadline = f"  deadline {item['deadline']} ({item['deadline_status']})" \
-            if item["deadline"] else ""
+        deadline = (
+            f"  deadline {item['deadline']} ({item['deadline_status']})" if item["deadline"] else ""
+        )
         state = "" if item["enabled"] else "  [disabled]"
         click.echo(f"{item['id']}  [{item['severity']}]{deadline}{state}")
         click.echo(f"    {item['title']}")
-        click.echo(f"    checklist: {item['checklist']}; references: "
-                   f"{'; '.join(item['references']) or '-'}")
+        click.echo(
+            f"    checklist: {item['checklist']}; references: "
+            f"{'; '.join(item['references']) or '-'}"
+        )
 
 
 @main.group("config")
@@ -286,11 +359,21 @@ def db_upgrade(config_path: str | None, db_url: str | None) -> None:
 @main.command()
 @common_options
 @output_options
-@click.option("--now", default=DEMO_EVALUATED_AT, show_default=True,
-              help="Evaluate as of this instant (ISO 8601).")
+@click.option(
+    "--now",
+    default=DEMO_EVALUATED_AT,
+    show_default=True,
+    help="Evaluate as of this instant (ISO 8601).",
+)
 @handle_errors
-def demo(config_path: str | None, db_url: str | None, fmt: str, output: str | None,
-         fail_on: str, now: str) -> None:
+def demo(
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    now: str,
+) -> None:
     """Scan the bundled sample organization into ./.keysentry-demo/ and report."""
     config = load_config(config_path)
     if db_url is None:
@@ -306,7 +389,9 @@ def demo(config_path: str | None, db_url: str | None, fmt: str, output: str | No
         click.echo("\nWhat to do next:")
         for line in next_steps(report_obj):
             click.echo(f"  {line}")
-        click.echo(f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
-                   "--format json` or `keysentry rules`.\n")
+        click.echo(
+            f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
+            "--format json` or `keysentry rules`.\n"
+        )
     if fails(report_obj, fail_on):
         sys.exit(1)

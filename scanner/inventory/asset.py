@@ -138,7 +138,9 @@ class CloudAssetSource:
                     if number is not None:
                         gemini.add(number)
             except AssetDataError as exc:
-                raise SourceError(f"Cloud Asset returned an unreadable asset {name}: {exc}") from None
+                raise SourceError(
+                    f"Cloud Asset returned an unreadable asset {name}: {exc}"
+                ) from None
         return InventoryContext(projects, frozenset(gemini), True, self.scope)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:

@@ -8,7 +8,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from scanner.errors import InputError
 from scanner.inventory.normalize import (
@@ -37,10 +37,12 @@ class _Envelope:
     def __init__(self, raw: Any) -> None:
         if not isinstance(raw, dict):
             raise AssetDataError(f"expected a JSON object, got {type(raw).__name__}")
-        self.name = raw.get("name")
-        self.asset_type = raw.get("asset_type", raw.get("assetType"))
-        if not isinstance(self.name, str) or not isinstance(self.asset_type, str):
+        name = raw.get("name")
+        asset_type = raw.get("asset_type", raw.get("assetType"))
+        if not isinstance(name, str) or not isinstance(asset_type, str):
             raise AssetDataError("an asset needs 'name' and 'asset_type' (or 'assetType')")
+        self.name: str = name
+        self.asset_type: str = asset_type
         resource = raw.get("resource") or {}
         data = resource.get("data") if isinstance(resource, dict) else None
         if data is not None and not isinstance(data, dict):
@@ -77,7 +79,8 @@ class ExportSource:
             handle.seek(0)
             if magic == _GZIP_MAGIC:
                 handle.close()
-                handle = gzip.open(path, "rb")
+                # The caller closes it: this only picks the reader.
+                handle = cast(IO[bytes], gzip.GzipFile(path, "rb"))
             return handle
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

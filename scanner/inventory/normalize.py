@@ -154,7 +154,9 @@ def enabled_gemini_project(
     data: Mapping[str, Any], asset_name: str, gemini_services: list[str]
 ) -> str | None:
     """The project number when this Service asset is an enabled Gemini service."""
-    service_name = str(data.get("name") or asset_name.removeprefix("//serviceusage.googleapis.com/"))
+    service_name = str(
+        data.get("name") or asset_name.removeprefix("//serviceusage.googleapis.com/")
+    )
     service = service_name.rsplit("/", 1)[-1]
     if service not in gemini_services or data.get("state") != "ENABLED":
         return None

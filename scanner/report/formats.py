@@ -28,8 +28,19 @@ _STATUS_STYLE = {
     KeyStatus.DELETED: "dim",
 }
 CSV_COLUMNS = (
-    "key_name", "project", "project_number", "display_name", "key_type", "status", "score",
-    "rule", "severity", "deadline", "days_to_deadline", "checklist", "summary",
+    "key_name",
+    "project",
+    "project_number",
+    "display_name",
+    "key_type",
+    "status",
+    "score",
+    "rule",
+    "severity",
+    "deadline",
+    "days_to_deadline",
+    "checklist",
+    "summary",
 )
 
 
@@ -42,9 +53,7 @@ def csv_safe(value: object) -> object:
 
 def terminal_safe(value: str) -> str:
     """Replaces control characters (escape sequences, newlines) with U+FFFD."""
-    return "".join(
-        "\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value
-    )
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value)
 
 
 def render_json(report: Report) -> str:
@@ -56,11 +65,24 @@ def render_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for k in report.keys:
-        base = [k.name, k.project, k.project_number, k.display_name, k.key_type,
-                k.status.value, k.score]
+        base = [
+            k.name,
+            k.project,
+            k.project_number,
+            k.display_name,
+            k.key_type,
+            k.status.value,
+            k.score,
+        ]
         rows = [
-            [f.rule, f.severity.value, f.deadline.isoformat() if f.deadline else "",
-             f.days_to_deadline if f.days_to_deadline is not None else "", f.checklist, f.summary]
+            [
+                f.rule,
+                f.severity.value,
+                f.deadline.isoformat() if f.deadline else "",
+                f.days_to_deadline if f.days_to_deadline is not None else "",
+                f.checklist,
+                f.summary,
+            ]
             for f in k.findings
         ] or [["", "", "", "", "", ""]]
         for rest in rows:
@@ -77,8 +99,9 @@ def _deadline_text(days: int | None) -> str:
 
 
 def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
-    console = Console(width=width, file=io.StringIO(), record=True, color_system=None,
-                      force_terminal=False)
+    console = Console(
+        width=width, file=io.StringIO(), record=True, color_system=None, force_terminal=False
+    )
     scan = report.scan
     by_status = Counter({s.value: 0 for s in KeyStatus}) | Counter(
         (scan.counts or {}).get("by_status", {})
@@ -87,8 +110,13 @@ def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
         f"Scan {scan.id} of {terminal_safe(scan.source)} at "
         f"{scan.evaluated_at:%Y-%m-%d %H:%M}Z: {scan.keys_total} keys"
     )
-    table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False,
-                  collapse_padding=True)
+    table = Table(
+        title=Text(title),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        pad_edge=False,
+        collapse_padding=True,
+    )
     # Fixed widths plus the box's separators fit TABLE_WIDTH: one line per key.
     table.add_column("Status", width=13, no_wrap=True)
     table.add_column("Score", width=5, justify="right", no_wrap=True)
@@ -111,9 +139,7 @@ def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
             _deadline_text(worst.days_to_deadline if worst else None),
         )
     console.print(table)
-    console.print(
-        Text("  ".join(f"{name}: {count}" for name, count in by_status.items()))
-    )
+    console.print(Text("  ".join(f"{name}: {count}" for name, count in by_status.items())))
     for note in scan.notes or []:
         console.print(Text(f"note: {terminal_safe(note)}"))
     return console.export_text()

@@ -19,7 +19,9 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
         return None
     if key.gemini_enabled is False:
         return finding(
-            META, key, ctx,
+            META,
+            key,
+            ctx,
             "Standard key without API restrictions; the Gemini API is off in its project.",
             Severity.HIGH,
         )

@@ -135,9 +135,9 @@ class HistoryWriter:
         open_findings = select(
             fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name
         ).where(fv.valid_to_scan_id.is_(None))
-        for row in self._conn.execute(open_findings):
-            self._findings[row.fingerprint] = _OpenFinding(
-                row.id, row.state_hash, row.severity, row.rule_id, row.key_name
+        for f in self._conn.execute(open_findings):
+            self._findings[f.fingerprint] = _OpenFinding(
+                f.id, f.state_hash, f.severity, f.rule_id, f.key_name
             )
         return self
 
@@ -183,8 +183,9 @@ class HistoryWriter:
             self._buf.key_inserts.append(row | {"valid_from_scan_id": self._scan_id})
             old_status = previous.status if previous else None
             if old_status != row["status"]:
-                self._transition("status_changed", name, from_value=old_status,
-                                 to_value=row["status"])
+                self._transition(
+                    "status_changed", name, from_value=old_status, to_value=row["status"]
+                )
         for f in assessment.findings:
             self._add_finding(finding_row(f))
         if self._buf.size() >= BATCH:
@@ -199,13 +200,19 @@ class HistoryWriter:
         self._buf.finding_inserts.append(row | {"valid_from_scan_id": self._scan_id})
         ids = {"fingerprint": fp, "rule_id": row["rule_id"]}
         if previous is None:
-            self._new_fingerprints.append(ids | {"key_name": row["key_name"],
-                                                 "severity": row["severity"]})
+            self._new_fingerprints.append(
+                ids | {"key_name": row["key_name"], "severity": row["severity"]}
+            )
             return
         self._buf.finding_closes.append(previous.id)
         if previous.severity != row["severity"]:
-            self._transition("severity_changed", row["key_name"], **ids,
-                             from_value=previous.severity, to_value=row["severity"])
+            self._transition(
+                "severity_changed",
+                row["key_name"],
+                **ids,
+                from_value=previous.severity,
+                to_value=row["severity"],
+            )
 
     def _classify_new_findings(self, conn: Connection) -> None:
         """opened, or reopened when the fingerprint was resolved before."""
@@ -222,8 +229,13 @@ class HistoryWriter:
         )
         for item in self._new_fingerprints:
             kind = "reopened" if item["fingerprint"] in seen_before else "opened"
-            self._transition(kind, item["key_name"], fingerprint=item["fingerprint"],
-                             rule_id=item["rule_id"], to_value=item["severity"])
+            self._transition(
+                kind,
+                item["key_name"],
+                fingerprint=item["fingerprint"],
+                rule_id=item["rule_id"],
+                to_value=item["severity"],
+            )
         self._new_fingerprints = []
 
     def _flush(self) -> None:
@@ -262,8 +274,13 @@ class HistoryWriter:
             self._transition("status_changed", name, from_value=gone.status, to_value=None)
         for fp, gone_finding in self._findings.items():
             self._buf.finding_closes.append(gone_finding.id)
-            self._transition("resolved", gone_finding.key_name, fingerprint=fp,
-                             rule_id=gone_finding.rule_id, from_value=gone_finding.severity)
+            self._transition(
+                "resolved",
+                gone_finding.key_name,
+                fingerprint=fp,
+                rule_id=gone_finding.rule_id,
+                from_value=gone_finding.severity,
+            )
         self._keys.clear()
         self._findings.clear()
         self._flush()

@@ -1,0 +1,71 @@
+"""Status and score of a key from its findings and the timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from scanner.config import Config
+from scanner.engine import enabled_rules
+from scanner.models import AppRestriction, KeyStatus, KeyType
+from scanner.rules.base import RuleContext
+from scanner.rules.verdict import assess
+from tests.test_rules import NOW, make_key
+
+RULES = enabled_rules(Config(), usage_available=False)
+
+
+def verdict(now: datetime = NOW, **changes: object) -> tuple[KeyStatus, int, list[str]]:
+    result = assess(make_key(**changes), RULES, RuleContext(Config(), now, False))
+    return result.status, result.score, [f.rule_id for f in result.findings]
+
+
+def test_unrestricted_standard_key_is_blocked_on_and_after_the_date() -> None:
+    before = datetime(2026, 6, 18, tzinfo=UTC)
+    on = datetime(2026, 6, 19, tzinfo=UTC)
+    status_before, _, _ = verdict(before, api_targets=(), created=before - timedelta(days=5))
+    status_on, score_on, rules = verdict(on, api_targets=(), created=on - timedelta(days=5))
+    assert status_before is KeyStatus.NON_COMPLIANT
+    assert status_on is KeyStatus.BLOCKED
+    assert "gemini-unrestricted-standard-key" in rules
+    # critical 40 + api-unrestricted high 20 + blocked 20
+    assert score_on == 80
+
+
+def test_gemini_off_means_not_blocked() -> None:
+    status, _, _ = verdict(api_targets=(), gemini_enabled=False)
+    assert status is KeyStatus.NON_COMPLIANT
+
+
+def test_gemini_unknown_is_treated_as_reachable() -> None:
+    status, _, _ = verdict(api_targets=(), gemini_enabled=None)
+    assert status is KeyStatus.BLOCKED
+
+
+def test_announced_deadline_never_blocks() -> None:
+    status, score, rules = verdict()  # standard key restricted to Gemini, past 2026-09-01
+    assert rules == ["gemini-standard-key"]
+    assert status is KeyStatus.NON_COMPLIANT
+    assert score == 20
+
+
+def test_at_risk_when_a_deadline_is_near_and_nothing_worse() -> None:
+    status, score, rules = verdict(**{"key_type": KeyType.AUTH, "service_account": "sa@x",
+                                      "created": NOW - timedelta(days=80)})
+    assert rules == ["key-not-rotated"]
+    assert status is KeyStatus.AT_RISK
+    assert score == 3
+
+
+def test_compliant_and_deleted() -> None:
+    auth = {"key_type": KeyType.AUTH, "service_account": "sa@x"}
+    assert verdict(**auth)[:2] == (KeyStatus.COMPLIANT, 0)
+    deleted = verdict(api_targets=(), application_restriction=AppRestriction.NONE,
+                      deleted=NOW - timedelta(days=1))
+    assert deleted == (KeyStatus.DELETED, 0, [])
+
+
+def test_score_is_capped_at_100() -> None:
+    _, score, rules = verdict(api_targets=(), application_restriction=AppRestriction.BROWSER,
+                              application_values=("*",), created=NOW - timedelta(days=400))
+    assert len(rules) == 5  # 40 + 20 + 20 + 20 + 8, +20 blocked = 128
+    assert score == 100
