@@ -128,9 +128,10 @@ def write_output(text: str, output: str | None) -> None:
 
 
 def open_store(config: Config, db_url: str | None, *, create: bool = True) -> Engine:
-    engine = db.open_engine(db.resolve_url(db_url, config.database_url))
-    if create:
-        db.ensure_current(engine)
+    """The history database; CREATE=False for commands that only read it."""
+    url = db.resolve_url(db_url, config.database_url)
+    engine = db.open_engine(url, must_exist=not create)
+    db.ensure_current(engine, create=create)
     return engine
 
 
@@ -257,7 +258,7 @@ def report(
     scan_id: int | None,
 ) -> None:
     """Print the report of the latest successful scan, or of --scan ID."""
-    engine = open_store(load_config(config_path), db_url)
+    engine = open_store(load_config(config_path), db_url, create=False)
     finish_report(engine, scan_id, fmt, output, fail_on)
 
 
@@ -267,7 +268,7 @@ def report(
 @handle_errors
 def scans(config_path: str | None, db_url: str | None, limit: int) -> None:
     """List recent scans with their outcome."""
-    engine = open_store(load_config(config_path), db_url)
+    engine = open_store(load_config(config_path), db_url, create=False)
     for s in list_scans(engine, limit):
         line = (
             f"{s.id:>6}  {s.status:<9}  {s.evaluated_at:%Y-%m-%dT%H:%M:%SZ}  "
@@ -347,7 +348,8 @@ def db_group() -> None:
 @handle_errors
 def db_upgrade(config_path: str | None, db_url: str | None) -> None:
     """Apply pending schema migrations."""
-    engine = open_store(load_config(config_path), db_url, create=False)
+    config = load_config(config_path)
+    engine = db.open_engine(db.resolve_url(db_url, config.database_url))
     before, after = db.upgrade(engine)
     where = db.redact(str(engine.url))
     if before == after:

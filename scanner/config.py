@@ -127,7 +127,8 @@ class Config(_Strict):
 def _format_validation_error(source: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        path = path.lstrip(".") or "(top level)"
         message = item["msg"]
         if item["type"] == "value_error":
             message = message.removeprefix("Value error, ")

@@ -19,8 +19,12 @@ def project(number: str, project_id: str, name: str = "A project") -> dict[str, 
         "resource": {
             "version": "v1",
             "discovery_name": "Project",
-            "data": {"projectNumber": number, "projectId": project_id, "name": name,
-                     "lifecycleState": "ACTIVE"},
+            "data": {
+                "projectNumber": number,
+                "projectId": project_id,
+                "name": name,
+                "lifecycleState": "ACTIVE",
+            },
         },
         "ancestors": [f"projects/{number}", ORG],
     }
@@ -33,8 +37,11 @@ def service(number: str, service_name: str, state: str = "ENABLED") -> dict[str,
         "resource": {
             "version": "v1",
             "discovery_name": "Service",
-            "data": {"name": f"projects/{number}/services/{service_name}",
-                     "parent": f"projects/{number}", "state": state},
+            "data": {
+                "name": f"projects/{number}/services/{service_name}",
+                "parent": f"projects/{number}",
+                "state": state,
+            },
         },
         "ancestors": [f"projects/{number}", ORG],
     }
@@ -104,8 +111,13 @@ def small_org() -> list[dict[str, Any]]:
         service("200", "maps-backend.googleapis.com"),
         key("100", uid="k-unrestricted", display_name="unrestricted std"),
         key("100", uid="k-gemini-std", targets=[GEMINI], server=["192.0.2.1/32"]),
-        key("100", uid="k-auth", targets=[GEMINI], server=["192.0.2.2/32"],
-            service_account="sa@alpha.iam.gserviceaccount.com"),
+        key(
+            "100",
+            uid="k-auth",
+            targets=[GEMINI],
+            server=["192.0.2.2/32"],
+            service_account="sa@alpha.iam.gserviceaccount.com",
+        ),
         key("200", uid="k-maps", targets=["maps-backend.googleapis.com"], browser=["*"]),
         key("200", uid="k-deleted", deleted="2026-10-01T00:00:00Z"),
     ]

@@ -49,8 +49,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object, postgres_server: st
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/history.db"
     if postgres_server is None:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV}, e.g. "
-                    "postgresql://postgres@127.0.0.1:5432/test")
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV}, e.g. postgresql://postgres@127.0.0.1:5432/test"
+        )
     engine = db.open_engine(postgres_server)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")

@@ -51,18 +51,22 @@ def test_gzip_by_content_not_name(tmp_path: Path) -> None:
 
 
 def test_cloudapis_target_means_unrestricted(tmp_path: Path) -> None:
-    path = assets.write_ndjson(tmp_path / "a.jsonl", [
-        assets.project("100", "alpha"),
-        assets.key("100", uid="all", targets=["cloudapis.googleapis.com"]),
-        assets.key("100", uid="empty", targets=[]),
-    ])
+    path = assets.write_ndjson(
+        tmp_path / "a.jsonl",
+        [
+            assets.project("100", "alpha"),
+            assets.key("100", uid="all", targets=["cloudapis.googleapis.com"]),
+            assets.key("100", uid="empty", targets=[]),
+        ],
+    )
     keys = read(path)
     assert keys["all"].api_targets == () and keys["empty"].api_targets == ()
 
 
 def test_gemini_unknown_without_service_assets(tmp_path: Path) -> None:
-    path = assets.write_ndjson(tmp_path / "a.jsonl",
-                               [assets.project("100", "alpha"), assets.key("100", uid="x")])
+    path = assets.write_ndjson(
+        tmp_path / "a.jsonl", [assets.project("100", "alpha"), assets.key("100", uid="x")]
+    )
     assert read(path)["x"].gemini_enabled is None
 
 

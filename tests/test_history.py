@@ -25,12 +25,19 @@ TABLES = (KeyVersion, FindingVersion, Transition)
 
 def counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t.__tablename__: conn.scalar(select(func.count()).select_from(t)) or 0
-                for t in (*TABLES, Scan)}
+        return {
+            t.__tablename__: conn.scalar(select(func.count()).select_from(t)) or 0
+            for t in (*TABLES, Scan)
+        }
 
 
-def scan(engine: Engine, tmp_path: Path, envelopes: list[dict[str, Any]],
-         now_offset_days: int = 0, name: str = "org.jsonl") -> ScanOutcome:
+def scan(
+    engine: Engine,
+    tmp_path: Path,
+    envelopes: list[dict[str, Any]],
+    now_offset_days: int = 0,
+    name: str = "org.jsonl",
+) -> ScanOutcome:
     path = assets.write_ndjson(tmp_path / name, envelopes)
     source = ExportSource([path], Config().gemini.project_services)
     return run_scan(source, engine, Config(), NOW + timedelta(days=now_offset_days))
@@ -39,8 +46,9 @@ def scan(engine: Engine, tmp_path: Path, envelopes: list[dict[str, Any]],
 def transitions(engine: Engine, scan_id: int) -> list[tuple[str, str, str | None, str | None]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Transition.kind, Transition.key_name, Transition.rule_id,
-                   Transition.to_value).where(Transition.scan_id == scan_id)
+            select(
+                Transition.kind, Transition.key_name, Transition.rule_id, Transition.to_value
+            ).where(Transition.scan_id == scan_id)
         ).all()
     return sorted((r.kind, r.key_name.rsplit("/", 1)[-1], r.rule_id, r.to_value) for r in rows)
 
@@ -61,8 +69,12 @@ def test_repeat_scan_with_no_change_writes_only_the_scan_row(
 def test_changes_write_new_versions_and_transitions(engine: Engine, tmp_path: Path) -> None:
     org = assets.small_org()
     first = scan(engine, tmp_path, org)
-    assert ("opened", "k-unrestricted", "gemini-unrestricted-standard-key", "critical") in \
-        transitions(engine, first.scan_id)
+    assert (
+        "opened",
+        "k-unrestricted",
+        "gemini-unrestricted-standard-key",
+        "critical",
+    ) in transitions(engine, first.scan_id)
     # Restrict the unrestricted key to Gemini; drop the maps key from inventory.
     changed = [e for e in org if not e["name"].endswith("k-maps")]
     for envelope in changed:
@@ -84,29 +96,37 @@ def test_changes_write_new_versions_and_transitions(engine: Engine, tmp_path: Pa
             .where(KeyVersion.key_name.like("%k-unrestricted"))
             .order_by(KeyVersion.id)
         ).all()
-    assert [tuple(v) for v in versions] == [(first.scan_id, second.scan_id),
-                                            (second.scan_id, None)]
+    assert [tuple(v) for v in versions] == [(first.scan_id, second.scan_id), (second.scan_id, None)]
 
 
 def test_reopened_and_severity_changed(engine: Engine, tmp_path: Path) -> None:
-    org = [assets.project("100", "alpha"), assets.service("100", assets.GEMINI),
-           assets.key("100", uid="k", targets=[assets.GEMINI, "translate.googleapis.com"],
-                      server=["192.0.2.1/32"])]
+    org = [
+        assets.project("100", "alpha"),
+        assets.service("100", assets.GEMINI),
+        assets.key(
+            "100",
+            uid="k",
+            targets=[assets.GEMINI, "translate.googleapis.com"],
+            server=["192.0.2.1/32"],
+        ),
+    ]
     scan(engine, tmp_path, org)
     gemini_only = json.loads(json.dumps(org))
-    gemini_only[2]["resource"]["data"]["restrictions"]["apiTargets"] = [
-        {"service": assets.GEMINI}]
+    gemini_only[2]["resource"]["data"]["restrictions"]["apiTargets"] = [{"service": assets.GEMINI}]
     second = scan(engine, tmp_path, gemini_only)
     assert ("resolved", "k", "gemini-shared-key", None) in transitions(engine, second.scan_id)
     third = scan(engine, tmp_path, org)
     assert ("reopened", "k", "gemini-shared-key", "medium") in transitions(engine, third.scan_id)
     # Unrestricted with Gemini off: high; turning Gemini on raises it to critical.
-    unrestricted = [assets.project("100", "alpha"),
-                    assets.service("100", assets.GEMINI, state="DISABLED"),
-                    assets.key("100", uid="k", server=["192.0.2.1/32"])]
+    unrestricted = [
+        assets.project("100", "alpha"),
+        assets.service("100", assets.GEMINI, state="DISABLED"),
+        assets.key("100", uid="k", server=["192.0.2.1/32"]),
+    ]
     fourth = scan(engine, tmp_path, unrestricted)
-    assert ("opened", "k", "gemini-unrestricted-standard-key", "high") in \
-        transitions(engine, fourth.scan_id)
+    assert ("opened", "k", "gemini-unrestricted-standard-key", "high") in transitions(
+        engine, fourth.scan_id
+    )
     unrestricted[1] = assets.service("100", assets.GEMINI)
     fifth = scan(engine, tmp_path, unrestricted)
     got = transitions(engine, fifth.scan_id)

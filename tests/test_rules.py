@@ -85,9 +85,19 @@ class TestUnrestrictedStandard:
         assert self.rule.evaluate(make_key(api_targets=(), **AUTH), ctx()) is None
 
     def test_deadline_follows_configuration(self) -> None:
-        config = Config.model_validate({"timeline": [{
-            "id": "moved", "date": "2027-01-15", "rules": [self.rule.META.id],
-            "effect": "moved", "status": "announced"}]})
+        config = Config.model_validate(
+            {
+                "timeline": [
+                    {
+                        "id": "moved",
+                        "date": "2027-01-15",
+                        "rules": [self.rule.META.id],
+                        "effect": "moved",
+                        "status": "announced",
+                    }
+                ]
+            }
+        )
         f = self.rule.evaluate(make_key(api_targets=()), ctx(config=config))
         assert f is not None and f.deadline == date(2027, 1, 15)
         assert f.deadline_kind is DeadlineKind.ANNOUNCED
@@ -128,8 +138,10 @@ class TestStandardKey:
         assert f.checklist == "migrate-to-auth-key"
 
     def test_other_targets_auth_and_unrestricted_do_not_fire(self) -> None:
-        assert self.rule.evaluate(make_key(api_targets=("maps-backend.googleapis.com",)),
-                                  ctx()) is None
+        assert (
+            self.rule.evaluate(make_key(api_targets=("maps-backend.googleapis.com",)), ctx())
+            is None
+        )
         assert self.rule.evaluate(make_key(**AUTH), ctx()) is None
         assert self.rule.evaluate(make_key(api_targets=()), ctx()) is None
 
@@ -151,8 +163,11 @@ class TestBrowser:
     rule = gemini_browser_key
 
     def browser(self, **changes: object) -> KeyRecord:
-        return make_key(application_restriction=AppRestriction.BROWSER,
-                        application_values=("https://a.example/*",), **changes)
+        return make_key(
+            application_restriction=AppRestriction.BROWSER,
+            application_values=("https://a.example/*",),
+            **changes,
+        )
 
     def test_browser_key_reaching_gemini(self) -> None:
         assert self.rule.evaluate(self.browser(), ctx()) is not None
@@ -183,22 +198,33 @@ class TestWeakApplicationRestriction:
 
     @pytest.mark.parametrize("referrer", ["*", "*.*", "*/*", "https://*.com/*", "*.", "*.app"])
     def test_weak_referrers(self, referrer: str) -> None:
-        key = make_key(application_restriction=AppRestriction.BROWSER,
-                       application_values=("https://ok.example.com/*", referrer))
+        key = make_key(
+            application_restriction=AppRestriction.BROWSER,
+            application_values=("https://ok.example.com/*", referrer),
+        )
         f = self.rule.evaluate(key, ctx())
         assert f is not None and referrer in f.summary
 
-    @pytest.mark.parametrize("referrer", ["*.example.com/*", "https://app.example.org/*",
-                                          "localhost:8080/*"])
+    @pytest.mark.parametrize(
+        "referrer", ["*.example.com/*", "https://app.example.org/*", "localhost:8080/*"]
+    )
     def test_specific_referrers(self, referrer: str) -> None:
-        key = make_key(application_restriction=AppRestriction.BROWSER,
-                       application_values=(referrer,))
+        key = make_key(
+            application_restriction=AppRestriction.BROWSER, application_values=(referrer,)
+        )
         assert self.rule.evaluate(key, ctx()) is None
 
-    @pytest.mark.parametrize(("ips", "weak"), [
-        (("0.0.0.0/0",), True), (("::/0",), True), (("10.0.0.0/8",), False),
-        (("203.0.113.4",), False), (("2001:db8::/32",), False), (("not-an-ip",), False),
-    ])
+    @pytest.mark.parametrize(
+        ("ips", "weak"),
+        [
+            (("0.0.0.0/0",), True),
+            (("::/0",), True),
+            (("10.0.0.0/8",), False),
+            (("203.0.113.4",), False),
+            (("2001:db8::/32",), False),
+            (("not-an-ip",), False),
+        ],
+    )
     def test_server_ranges(self, ips: tuple[str, ...], weak: bool) -> None:
         key = make_key(application_restriction=AppRestriction.SERVER, application_values=ips)
         assert (self.rule.evaluate(key, ctx()) is not None) is weak
@@ -221,10 +247,14 @@ class TestNotRotated:
 
     def test_threshold_from_config(self) -> None:
         config = Config(rules=RulesConfig(rotation_days=365, warn_days=0))
-        assert self.rule.evaluate(make_key(created=NOW - timedelta(days=364)),
-                                  ctx(config=config)) is None
-        assert self.rule.evaluate(make_key(created=NOW - timedelta(days=365)),
-                                  ctx(config=config)) is not None
+        assert (
+            self.rule.evaluate(make_key(created=NOW - timedelta(days=364)), ctx(config=config))
+            is None
+        )
+        assert (
+            self.rule.evaluate(make_key(created=NOW - timedelta(days=365)), ctx(config=config))
+            is not None
+        )
 
     def test_unknown_creation_time(self) -> None:
         assert self.rule.evaluate(make_key(created=None), ctx()) is None

@@ -49,8 +49,9 @@ def test_announced_deadline_never_blocks() -> None:
 
 
 def test_at_risk_when_a_deadline_is_near_and_nothing_worse() -> None:
-    status, score, rules = verdict(**{"key_type": KeyType.AUTH, "service_account": "sa@x",
-                                      "created": NOW - timedelta(days=80)})
+    status, score, rules = verdict(
+        **{"key_type": KeyType.AUTH, "service_account": "sa@x", "created": NOW - timedelta(days=80)}
+    )
     assert rules == ["key-not-rotated"]
     assert status is KeyStatus.AT_RISK
     assert score == 3
@@ -59,13 +60,18 @@ def test_at_risk_when_a_deadline_is_near_and_nothing_worse() -> None:
 def test_compliant_and_deleted() -> None:
     auth = {"key_type": KeyType.AUTH, "service_account": "sa@x"}
     assert verdict(**auth)[:2] == (KeyStatus.COMPLIANT, 0)
-    deleted = verdict(api_targets=(), application_restriction=AppRestriction.NONE,
-                      deleted=NOW - timedelta(days=1))
+    deleted = verdict(
+        api_targets=(), application_restriction=AppRestriction.NONE, deleted=NOW - timedelta(days=1)
+    )
     assert deleted == (KeyStatus.DELETED, 0, [])
 
 
 def test_score_is_capped_at_100() -> None:
-    _, score, rules = verdict(api_targets=(), application_restriction=AppRestriction.BROWSER,
-                              application_values=("*",), created=NOW - timedelta(days=400))
+    _, score, rules = verdict(
+        api_targets=(),
+        application_restriction=AppRestriction.BROWSER,
+        application_values=("*",),
+        created=NOW - timedelta(days=400),
+    )
     assert len(rules) == 5  # 40 + 20 + 20 + 20 + 8, +20 blocked = 128
     assert score == 100

@@ -45,15 +45,18 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, must_exist: bool = False) -> Engine:
+    """An engine for URL. MUST_EXIST: a SQLite file is not created by reading it."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreError(f"--db: not a database URL: {redact(url)}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        parent = Path(parsed.database).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StoreError(f"--db: directory {parent} does not exist")
+        path = Path(parsed.database).expanduser().resolve()
+        if not path.parent.is_dir():
+            raise StoreError(f"--db: directory {path.parent} does not exist")
+        if must_exist and not path.exists():
+            raise StoreError(f"no history database at {path}: run `keysentry scan` first")
     try:
         engine = create_engine(parsed)
     except (SQLAlchemyError, ImportError) as exc:
@@ -92,10 +95,15 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         raise StoreError(f"database {redact(str(engine.url))}: {exc.orig}") from None
 
 
-def ensure_current(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse an outdated one."""
+def ensure_current(engine: Engine, *, create: bool = True) -> None:
+    """Create the schema in an empty database (if CREATE); refuse an outdated one."""
     try:
         revision = current_revision(engine)
+        if revision is None and not create:
+            raise StoreError(
+                f"database {redact(str(engine.url))} holds no keysentry history: "
+                "run `keysentry scan` first"
+            )
         if revision is None:
             if inspect(engine).get_table_names():
                 raise StoreError(

@@ -1,0 +1,255 @@
+"""The `keysentry` command end to end: output, history, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import main
+from tests import assets
+
+BIN = Path(sys.executable).parent / "keysentry"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    return assets.write_ndjson(tmp_path / "org.jsonl", assets.small_org())
+
+
+def test_scan_then_report_in_each_format(export: Path, db_url: str, tmp_path: Path) -> None:
+    code, out, err = run(
+        "scan",
+        "--from-export",
+        str(export),
+        "--db",
+        db_url,
+        "--now",
+        "2026-11-21T00:00:00Z",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert "scan 1 succeeded: 5 keys from 9 assets" in err
+    doc = json.loads(out)
+    assert doc["scan"]["by_status"] == {
+        "blocked": 1,
+        "non_compliant": 2,
+        "compliant": 1,
+        "deleted": 1,
+    }
+    code, out, _ = run("report", "--db", db_url, "--format", "csv")
+    assert code == 0 and out.startswith("key_name,project,")
+    target = tmp_path / "report.json"
+    code, out, _ = run("report", "--db", db_url, "--format", "json", "--output", str(target))
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text())["keys"] == doc["keys"]
+    code, out, _ = run("report", "--db", db_url)
+    assert code == 0 and "blocked: 1" in out
+
+
+def test_fail_on_exit_codes(export: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/h.db"
+    common = ["scan", "--from-export", str(export), "--db", db, "--format", "json"]
+    assert run(*common, "--fail-on", "never")[0] == 0
+    assert run(*common, "--fail-on", "blocked")[0] == 1
+    assert run("report", "--db", db, "--fail-on", "critical")[0] == 1
+    auth_only = assets.write_ndjson(
+        tmp_path / "auth.jsonl",
+        [
+            assets.project("100", "alpha"),
+            assets.key(
+                "100",
+                uid="a",
+                targets=[assets.GEMINI],
+                server=["192.0.2.1/32"],
+                service_account="sa@alpha.iam.gserviceaccount.com",
+            ),
+        ],
+    )
+    clean = ["scan", "--from-export", str(auth_only), "--db", f"sqlite:///{tmp_path}/c.db"]
+    assert run(*clean, "--fail-on", "high")[0] == 0
+
+
+def test_now_changes_the_verdict(export: Path, tmp_path: Path) -> None:
+    """An owner can ask what breaks on a date: before 2026-06-19 nothing is blocked."""
+    db = f"sqlite:///{tmp_path}/h.db"
+    code, out, _ = run(
+        "scan", "--from-export", str(export), "--db", db, "--now", "2026-06-01", "--format", "json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert "blocked" not in doc["scan"]["by_status"]
+    deadline = next(
+        f
+        for k in doc["keys"]
+        for f in k["findings"]
+        if f["rule"] == "gemini-unrestricted-standard-key"
+    )
+    assert deadline["days_to_deadline"] == 18
+
+
+def test_report_of_a_past_scan_and_scans_listing(export: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/h.db"
+    run("scan", "--from-export", str(export), "--db", db)
+    smaller = assets.write_ndjson(tmp_path / "s.jsonl", assets.small_org()[:5])
+    run("scan", "--from-export", str(smaller), "--db", db)
+    first = json.loads(run("report", "--db", db, "--scan", "1", "--format", "json")[1])
+    latest = json.loads(run("report", "--db", db, "--format", "json")[1])
+    assert len(first["keys"]) == 5 and len(latest["keys"]) == 1
+    code, out, _ = run("scans", "--db", db)
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["2", "succeeded"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "--from-export", "/nonexistent.jsonl"], "/nonexistent.jsonl: cannot read"),
+        (["scan"], "give exactly one of --org, --folder, --project or --from-export"),
+        (["scan", "--org", "1", "--from-export", "x"], "give exactly one"),
+        (["scan", "--from-export", "x", "--now", "yesterday"], "--now: not an ISO 8601 instant"),
+        (["report"], "no history database at"),
+        (["scans"], "no history database at"),
+        (["scan", "--from-export", "x", "--db", "nonsense"], "--db: not a database URL"),
+        (["scan", "--from-export", "x", "--db", "sqlite:////no/such/dir/h.db"], "does not exist"),
+        (["config", "check", "/nonexistent.yaml"], "/nonexistent.yaml: cannot read config"),
+    ],
+)
+def test_errors_exit_2_with_one_message(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(*args)
+    assert code == 2
+    assert message in err
+    assert err.startswith("keysentry: error:") or err.startswith("Usage:")
+
+
+def test_unknown_scan_id(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/h.db"
+    assert run("db", "upgrade", "--db", db)[0] == 0
+    code, _, err = run("report", "--db", db, "--scan", "7")
+    assert code == 2 and "--scan 7: no such scan" in err
+    code, _, err = run("report", "--db", db)
+    assert code == 2 and "no successful scan in the database yet" in err
+
+
+def test_malformed_export_stores_nothing_and_exits_2(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/h.db"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(assets.small_org()[4]) + "\n{oops\n")
+    code, _, err = run("scan", "--from-export", str(bad), "--db", db)
+    assert code == 2 and f"{bad}:2: malformed JSON" in err
+    code, out, _ = run("scans", "--db", db)
+    assert out.split()[:2] == ["1", "failed"]
+    assert run("report", "--db", db)[0] == 2
+
+
+def test_failed_scan_report_refused(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/h.db"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    run("scan", "--from-export", str(bad), "--db", db)
+    code, _, err = run("report", "--db", db, "--scan", "1")
+    assert code == 2 and "that scan failed" in err and "recorded no history" in err
+
+
+def test_output_is_all_or_nothing(export: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "r.json"
+    code, _, err = run(
+        "scan",
+        "--from-export",
+        str(export),
+        "--db",
+        f"sqlite:///{tmp_path}/h.db",
+        "--output",
+        str(target),
+    )
+    assert code == 2 and "--output: directory" in err
+    assert not target.parent.exists()
+
+
+def test_rules_and_config_check(tmp_path: Path) -> None:
+    code, out, _ = run("rules", "--format", "json")
+    rules = {r["id"]: r for r in json.loads(out)}
+    assert code == 0 and len(rules) == 9
+    assert rules["gemini-unrestricted-standard-key"]["deadline"] == "2026-06-19"
+    assert rules["gemini-dormant-unrestricted-key"]["needs"] == "usage"
+    config = tmp_path / "c.yaml"
+    config.write_text("rules:\n  disabled: [key-not-rotated]\n")
+    code, out, _ = run("config", "check", str(config))
+    assert code == 0 and "8 rules enabled" in out
+    code, out, _ = run("rules", "--config", str(config))
+    assert "key-not-rotated  [medium]  [disabled]" in out
+    config.write_text("rules:\n  warn_days: soon\n")
+    code, _, err = run("config", "check", str(config))
+    assert code == 2 and f"{config}: rules.warn_days:" in err
+
+
+def test_db_upgrade_and_outdated_schema(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/h.db"
+    code, out, _ = run("db", "upgrade", "--db", db)
+    assert code == 0 and "schema (empty) -> 0001" in out
+    code, out, _ = run("db", "upgrade", "--db", db)
+    assert "already at 0001" in out
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    code, _, err = run("report", "--db", db)
+    assert code == 2 and "run `keysentry db upgrade`" in err
+
+
+def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
+    """The installed console script, in a fresh directory, as `make demo` runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
+    result = subprocess.run(
+        [str(BIN), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "blocked: 5  non_compliant: 12  at_risk: 2  compliant: 8  deleted: 3" in result.stdout
+    assert "What to do next:" in result.stdout
+    assert (tmp_path / ".keysentry-demo" / "keysentry.db").exists()
+    again = subprocess.run(
+        [str(BIN), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "scan 2 succeeded: 30 keys from 45 assets, 0 history rows written" in again.stderr
+
+
+def test_console_script_exit_code_on_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n")
+    result = subprocess.run(
+        [str(BIN), "scan", "--from-export", str(bad), "--db", f"sqlite:///{tmp_path}/h.db"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"keysentry: error: {bad}:1: an asset needs 'name' and 'asset_type' (or 'assetType')"
+    ]

@@ -1,0 +1,126 @@
+"""Report formats: the JSON schema, CSV formula neutralization, the table's width
+and the escaping of user-controlled text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from scanner.config import Config
+from scanner.engine import run_scan
+from scanner.inventory.export import ExportSource
+from scanner.report.build import Report, build_report, fails
+from scanner.report.formats import (
+    TABLE_WIDTH,
+    render_csv,
+    render_json,
+    render_table,
+    terminal_safe,
+)
+from tests import assets
+from tests.conftest import NOW
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+1+2",
+    "-cmd",
+    "@SUM(A1)",
+    "[bold red]markup[/]\x1b[31mred\x1b[0m\nsecond line",
+]
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Report:
+    from scanner.store import db
+
+    engine: Engine = db.open_engine(f"sqlite:///{tmp_path}/r.db")
+    db.ensure_current(engine)
+    envelopes = [
+        *assets.small_org(),
+        *(
+            assets.key("100", uid=f"hostile-{i}", display_name=name)
+            for i, name in enumerate(HOSTILE)
+        ),
+    ]
+    path = assets.write_ndjson(tmp_path / "org.jsonl", envelopes)
+    run_scan(ExportSource([path], Config().gemini.project_services), engine, Config(), NOW)
+    return build_report(engine)
+
+
+def test_json_document(report: Report) -> None:
+    import json
+
+    doc = json.loads(render_json(report))
+    assert doc["schema"] == "keysentry.report/v1"
+    assert doc["evaluated_at"] == "2026-11-21T00:00:00Z"
+    assert doc["scan"]["keys_total"] == 10
+    assert doc["scan"]["notes"] == ["dormancy not evaluated: no usage data"]
+    statuses = [k["status"] for k in doc["keys"]]
+    order = ["blocked", "non_compliant", "at_risk", "compliant", "deleted"]
+    assert statuses == sorted(statuses, key=order.index)
+    first = doc["keys"][0]
+    assert set(first) >= {
+        "name",
+        "uid",
+        "project",
+        "project_number",
+        "display_name",
+        "key_type",
+        "service_account",
+        "api_targets",
+        "application_restriction",
+        "gemini_enabled",
+        "created",
+        "last_used",
+        "status",
+        "score",
+        "findings",
+    }
+    finding = next(
+        f
+        for k in doc["keys"]
+        for f in k["findings"]
+        if f["rule"] == "gemini-unrestricted-standard-key"
+    )
+    assert finding == finding | {
+        "severity": "critical",
+        "deadline": "2026-06-19",
+        "days_to_deadline": -155,
+        "checklist": "restrict-key",
+    }
+    scores = [k["score"] for k in doc["keys"] if k["status"] == "blocked"]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_csv_neutralizes_formulas_and_keeps_numbers(report: Report) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_csv(report))))
+    names = {r["display_name"] for r in rows}
+    for hostile in HOSTILE[:4]:
+        assert "'" + hostile in names
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    days = {r["days_to_deadline"] for r in rows if r["rule"] == "gemini-unrestricted-standard-key"}
+    assert days == {"-155"}  # our own numbers are not user text: left as numbers
+    # one row per finding, one per key without findings
+    keys_without = sum(1 for k in report.keys if not k.findings)
+    assert len(rows) == sum(len(k.findings) for k in report.keys) + keys_without
+
+
+def test_table_fits_100_columns_and_escapes(report: Report) -> None:
+    text = render_table(report)
+    assert max(len(line) for line in text.splitlines()) <= TABLE_WIDTH
+    assert "\x1b" not in text
+    assert "[bold red]mark" in text  # shown as text, not applied as markup
+    assert len([line for line in text.splitlines() if "blocked" in line]) >= 2
+
+
+def test_fail_on_levels(report: Report) -> None:
+    assert not fails(report, "never")
+    assert fails(report, "high") and fails(report, "critical") and fails(report, "blocked")
+
+
+def test_terminal_safe_replaces_control_characters() -> None:
+    assert terminal_safe("a\x1b[31m\nb\u202e") == "a\ufffd[31m\ufffdb\ufffd"
