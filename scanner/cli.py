@@ -24,8 +24,8 @@ from scanner.engine import ScanOutcome, run_scan
 from scanner.errors import ConfigError, InputError, KeysentryError
 from scanner.inventory.export import ExportSource
 from scanner.inventory.source import InventorySource, Progress
-from scanner.report.build import FAIL_ON_LEVELS, build_report, fails
-from scanner.report.formats import render, terminal_safe
+from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, fails
+from scanner.report.formats import terminal_safe, write
 from scanner.report.summary import next_steps
 from scanner.rules.catalog import RULES
 from scanner.rules.checklists import CHECKLISTS
@@ -109,10 +109,10 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def write_output(text: str, output: str | None) -> None:
-    """stdout, or OUTPUT written whole (temp file + rename) or not at all."""
+def write_report(report: Report, fmt: str, output: str | None) -> None:
+    """To stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
     if output is None:
-        click.echo(text, nl=False)
+        write(report, fmt, sys.stdout)
         return
     target = Path(output)
     if not target.parent.resolve().is_dir():
@@ -120,7 +120,7 @@ def write_output(text: str, output: str | None) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            write(report, fmt, handle)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -160,7 +160,7 @@ def finish_report(
     engine: Engine, scan_id: int | None, fmt: str, output: str | None, fail_on: str
 ) -> None:
     report = build_report(engine, scan_id)
-    write_output(render(report, fmt), output)
+    write_report(report, fmt, output)
     if fails(report, fail_on):
         click.echo(f"keysentry: keys at or above --fail-on {fail_on} exist", err=True)
         sys.exit(1)
@@ -386,7 +386,7 @@ def demo(
     outcome = run_scan(source, engine, config, parse_now(now))
     click.echo(scan_summary(outcome), err=True)
     report_obj = build_report(engine, outcome.scan_id)
-    write_output(render(report_obj, fmt), output)
+    write_report(report_obj, fmt, output)
     if fmt == "table":
         click.echo("\nWhat to do next:")
         for line in next_steps(report_obj):

@@ -105,8 +105,8 @@ def test_csv_neutralizes_formulas_and_keeps_numbers(report: Report) -> None:
     days = {r["days_to_deadline"] for r in rows if r["rule"] == "gemini-unrestricted-standard-key"}
     assert days == {"-155"}  # our own numbers are not user text: left as numbers
     # one row per finding, one per key without findings
-    keys_without = sum(1 for k in report.keys if not k.findings)
-    assert len(rows) == sum(len(k.findings) for k in report.keys) + keys_without
+    keys_without = sum(1 for k in report.iter_keys() if not k.findings)
+    assert len(rows) == sum(len(k.findings) for k in report.iter_keys()) + keys_without
 
 
 def test_table_fits_100_columns_and_escapes(report: Report) -> None:

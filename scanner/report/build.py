@@ -1,20 +1,24 @@
-"""Builds the report of one stored scan: what was known at that scan."""
+"""The report of one stored scan: what was known at that scan. Keys are
+streamed from the store in report order, so a report of a large organization
+never holds every key in memory at once."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, case, func, select
 
 from scanner.models import KeyStatus, Severity
-from scanner.store.queries import findings_at, keys_at, scan_for_report
+from scanner.store.queries import scan_for_report, valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Scan
 
 SCHEMA = "keysentry.report/v1"
 FAIL_ON_LEVELS = ("never", "high", "critical", "blocked")
+_STREAM_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,31 +53,76 @@ class ReportKey:
 @dataclass(frozen=True, slots=True)
 class Report:
     scan: Scan
-    keys: list[ReportKey]
+    engine: Engine
 
     @property
     def evaluated_at(self) -> datetime:
         return self.scan.evaluated_at
 
+    def counts(self, kind: str) -> dict[str, int]:
+        """by_status or by_severity, as recorded on the scan row."""
+        return dict((self.scan.counts or {}).get(kind, {}))
 
-def _finding(row: FindingVersion, today: date) -> ReportFinding:
-    days = (row.deadline - today).days if row.deadline else None
-    return ReportFinding(
-        rule=row.rule_id,
-        severity=Severity(row.severity),
-        deadline=row.deadline,
-        days_to_deadline=days,
-        summary=row.summary,
-        checklist=row.checklist,
-    )
+    def iter_keys(self) -> Iterator[ReportKey]:
+        """The keys, worst first: by status, then score, project and name."""
+        findings = _findings_by_key(self.engine, self.scan.id, self.scan.evaluated_at.date())
+        kv = KeyVersion
+        status_rank = case({s.value: s.rank for s in KeyStatus}, value=kv.status, else_=99)
+        project = func.coalesce(kv.project_id, kv.project_number)
+        query = (
+            select(
+                kv.key_name,
+                kv.uid,
+                project.label("project"),
+                kv.project_number,
+                kv.display_name,
+                kv.key_type,
+                kv.service_account,
+                kv.api_targets,
+                kv.application_restriction,
+                kv.gemini_enabled,
+                kv.created_at,
+                kv.status,
+                kv.score,
+            )
+            .where(valid_at(kv, self.scan.id))
+            .order_by(status_rank, kv.score.desc(), project, kv.key_name)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(query)
+            for row in rows:
+                yield _key(row, findings.pop(row.key_name, []))
 
 
-def _key(row: KeyVersion, findings: list[ReportFinding]) -> ReportKey:
-    findings.sort(key=lambda f: (-f.severity.rank, f.rule))
+def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:
+    fv = FindingVersion
+    query = select(
+        fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist
+    ).where(valid_at(fv, scan_id))
+    grouped: dict[str, list[ReportFinding]] = defaultdict(list)
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
+            days = (row.deadline - today).days if row.deadline else None
+            grouped[row.key_name].append(
+                ReportFinding(
+                    rule=row.rule_id,
+                    severity=Severity(row.severity),
+                    deadline=row.deadline,
+                    days_to_deadline=days,
+                    summary=row.summary,
+                    checklist=row.checklist,
+                )
+            )
+    for items in grouped.values():
+        items.sort(key=lambda f: (-f.severity.rank, f.rule))
+    return grouped
+
+
+def _key(row: Any, findings: list[ReportFinding]) -> ReportKey:
     return ReportKey(
         name=row.key_name,
         uid=row.uid,
-        project=row.project_id or row.project_number,
+        project=row.project,
         project_number=row.project_number,
         display_name=row.display_name,
         key_type=row.key_type,
@@ -90,78 +139,76 @@ def _key(row: KeyVersion, findings: list[ReportFinding]) -> ReportKey:
 
 
 def build_report(engine: Engine, scan_id: int | None = None) -> Report:
-    scan = scan_for_report(engine, scan_id)
-    today = scan.evaluated_at.date()
-    by_key: dict[str, list[ReportFinding]] = defaultdict(list)
-    for row in findings_at(engine, scan.id):
-        by_key[row.key_name].append(_finding(row, today))
-    keys = [_key(row, by_key.get(row.key_name, [])) for row in keys_at(engine, scan.id)]
-    keys.sort(key=lambda k: (k.status.rank, -k.score, k.project, k.name))
-    return Report(scan, keys)
+    return Report(scan_for_report(engine, scan_id), engine)
 
 
 def fails(report: Report, level: str) -> bool:
-    """True when a key at or above LEVEL exists (for --fail-on)."""
+    """True when a key at or above LEVEL exists (for --fail-on), from the scan's counts."""
     if level == "never":
         return False
     if level == "blocked":
-        return any(k.status is KeyStatus.BLOCKED for k in report.keys)
+        return report.counts("by_status").get(KeyStatus.BLOCKED.value, 0) > 0
     threshold = Severity(level).rank
-    return any(f.severity.rank >= threshold for k in report.keys for f in k.findings)
+    by_severity = report.counts("by_severity")
+    return any(n > 0 and Severity(s).rank >= threshold for s, n in by_severity.items())
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")
 
 
-def to_document(report: Report) -> dict[str, Any]:
+def header_document(report: Report) -> dict[str, Any]:
     scan = report.scan
-    counts = scan.counts or {}
     return {
         "schema": SCHEMA,
-        "evaluated_at": _iso(scan.evaluated_at),
+        "evaluated_at": iso(scan.evaluated_at),
         "scan": {
             "id": scan.id,
             "source": scan.source,
             "scope": scan.scope,
             "status": scan.status,
-            "started_at": _iso(scan.started_at),
-            "finished_at": _iso(scan.finished_at),
+            "started_at": iso(scan.started_at),
+            "finished_at": iso(scan.finished_at),
             "keys_total": scan.keys_total,
-            "by_status": counts.get("by_status", {}),
-            "by_severity": counts.get("by_severity", {}),
+            "by_status": report.counts("by_status"),
+            "by_severity": report.counts("by_severity"),
             "notes": list(scan.notes or []),
         },
-        "keys": [
+    }
+
+
+def key_document(k: ReportKey) -> dict[str, Any]:
+    return {
+        "name": k.name,
+        "uid": k.uid,
+        "project": k.project,
+        "project_number": k.project_number,
+        "display_name": k.display_name,
+        "key_type": k.key_type,
+        "service_account": k.service_account,
+        "api_targets": k.api_targets,
+        "application_restriction": k.application_restriction,
+        "gemini_enabled": k.gemini_enabled,
+        "created": iso(k.created),
+        "last_used": iso(k.last_used),
+        "status": k.status.value,
+        "score": k.score,
+        "findings": [
             {
-                "name": k.name,
-                "uid": k.uid,
-                "project": k.project,
-                "project_number": k.project_number,
-                "display_name": k.display_name,
-                "key_type": k.key_type,
-                "service_account": k.service_account,
-                "api_targets": k.api_targets,
-                "application_restriction": k.application_restriction,
-                "gemini_enabled": k.gemini_enabled,
-                "created": _iso(k.created),
-                "last_used": _iso(k.last_used),
-                "status": k.status.value,
-                "score": k.score,
-                "findings": [
-                    {
-                        "rule": f.rule,
-                        "severity": f.severity.value,
-                        "deadline": f.deadline.isoformat() if f.deadline else None,
-                        "days_to_deadline": f.days_to_deadline,
-                        "summary": f.summary,
-                        "checklist": f.checklist,
-                    }
-                    for f in k.findings
-                ],
+                "rule": f.rule,
+                "severity": f.severity.value,
+                "deadline": f.deadline.isoformat() if f.deadline else None,
+                "days_to_deadline": f.days_to_deadline,
+                "summary": f.summary,
+                "checklist": f.checklist,
             }
-            for k in report.keys
+            for f in k.findings
         ],
     }
+
+
+def to_document(report: Report) -> dict[str, Any]:
+    """The whole report as one document (for small reports and tests)."""
+    return header_document(report) | {"keys": [key_document(k) for k in report.iter_keys()]}

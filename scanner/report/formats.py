@@ -8,7 +8,8 @@ import csv
 import io
 import json
 import unicodedata
-from collections import Counter
+from collections.abc import Callable
+from typing import TextIO
 
 from rich import box
 from rich.console import Console
@@ -16,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.models import KeyStatus
-from scanner.report.build import Report, to_document
+from scanner.report.build import Report, header_document, key_document
 
 TABLE_WIDTH = 100
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -56,15 +57,21 @@ def terminal_safe(value: str) -> str:
     return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value)
 
 
-def render_json(report: Report) -> str:
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False) + "\n"
+def write_json(report: Report, out: TextIO) -> None:
+    """The document, streamed: the header indented, then one key per line."""
+    header = json.dumps(header_document(report), indent=2, ensure_ascii=False)
+    out.write(header[:-2] + ',\n  "keys": [')
+    separator = "\n    "
+    for k in report.iter_keys():
+        out.write(separator + json.dumps(key_document(k), ensure_ascii=False))
+        separator = ",\n    "
+    out.write("\n  ]\n}\n")
 
 
-def render_csv(report: Report) -> str:
-    out = io.StringIO()
+def write_csv(report: Report, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for k in report.keys:
+    for k in report.iter_keys():
         base = [
             k.name,
             k.project,
@@ -87,7 +94,6 @@ def render_csv(report: Report) -> str:
         ] or [["", "", "", "", "", ""]]
         for rest in rows:
             writer.writerow([csv_safe(v) for v in base + rest])
-    return out.getvalue()
 
 
 def _deadline_text(days: int | None) -> str:
@@ -98,14 +104,10 @@ def _deadline_text(days: int | None) -> str:
     return "today" if days == 0 else f"in {days}d"
 
 
-def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
-    console = Console(
-        width=width, file=io.StringIO(), record=True, color_system=None, force_terminal=False
-    )
+def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
+    console = Console(width=width, file=out, color_system=None, force_terminal=False)
     scan = report.scan
-    by_status = Counter({s.value: 0 for s in KeyStatus}) | Counter(
-        (scan.counts or {}).get("by_status", {})
-    )
+    by_status = {s.value: 0 for s in KeyStatus} | report.counts("by_status")
     title = (
         f"Scan {scan.id} of {terminal_safe(scan.source)} at "
         f"{scan.evaluated_at:%Y-%m-%d %H:%M}Z: {scan.keys_total} keys"
@@ -126,7 +128,7 @@ def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
     table.add_column("#", width=2, justify="right", no_wrap=True)
     table.add_column("Worst finding", width=32, no_wrap=True, overflow="ellipsis")
     table.add_column("Due", width=8, justify="right", no_wrap=True)
-    for k in report.keys:
+    for k in report.iter_keys():
         worst = k.findings[0] if k.findings else None
         table.add_row(
             Text(k.status.value, style=_STATUS_STYLE[k.status]),
@@ -142,12 +144,32 @@ def render_table(report: Report, width: int = TABLE_WIDTH) -> str:
     console.print(Text("  ".join(f"{name}: {count}" for name, count in by_status.items())))
     for note in scan.notes or []:
         console.print(Text(f"note: {terminal_safe(note)}"))
-    return console.export_text()
+
+
+WRITERS: dict[str, Callable[[Report, TextIO], None]] = {
+    "json": write_json,
+    "csv": write_csv,
+    "table": write_table,
+}
+
+
+def write(report: Report, fmt: str, out: TextIO) -> None:
+    WRITERS[fmt](report, out)
 
 
 def render(report: Report, fmt: str) -> str:
-    if fmt == "json":
-        return render_json(report)
-    if fmt == "csv":
-        return render_csv(report)
-    return render_table(report)
+    out = io.StringIO()
+    write(report, fmt, out)
+    return out.getvalue()
+
+
+def render_json(report: Report) -> str:
+    return render(report, "json")
+
+
+def render_csv(report: Report) -> str:
+    return render(report, "csv")
+
+
+def render_table(report: Report) -> str:
+    return render(report, "table")

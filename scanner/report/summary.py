@@ -10,15 +10,15 @@ from scanner.rules.checklists import CHECKLISTS
 
 
 def next_steps(report: Report) -> list[str]:
-    blocked = [k for k in report.keys if k.status is KeyStatus.BLOCKED]
+    blocked = report.counts("by_status").get(KeyStatus.BLOCKED.value, 0)
     lines = []
     if blocked:
         lines.append(
-            f"{len(blocked)} key(s) are rejected by the Gemini API now: any service still "
+            f"{blocked} key(s) are rejected by the Gemini API now: any service still "
             "using them is failing. Fix these first."
         )
     per_checklist: Counter[str] = Counter()
-    for key in report.keys:
+    for key in report.iter_keys():
         if key.findings:
             per_checklist[key.findings[0].checklist] += 1
     for checklist_id, count in per_checklist.most_common():

@@ -11,7 +11,7 @@ from scanner.errors import StoreError
 from scanner.store.tables import FindingVersion, KeyVersion, Scan
 
 
-def _valid_at(model: type[KeyVersion] | type[FindingVersion], scan_id: int) -> ColumnElement[bool]:
+def valid_at(model: type[KeyVersion] | type[FindingVersion], scan_id: int) -> ColumnElement[bool]:
     return (model.valid_from_scan_id <= scan_id) & or_(
         model.valid_to_scan_id.is_(None), model.valid_to_scan_id > scan_id
     )
@@ -47,18 +47,6 @@ def scan_for_report(engine: Engine, scan_id: int | None) -> Scan:
             + "; it recorded no history"
         )
     return scan
-
-
-def keys_at(engine: Engine, scan_id: int) -> Sequence[KeyVersion]:
-    with Session(engine, expire_on_commit=False) as session:
-        return session.scalars(select(KeyVersion).where(_valid_at(KeyVersion, scan_id))).all()
-
-
-def findings_at(engine: Engine, scan_id: int) -> Sequence[FindingVersion]:
-    with Session(engine, expire_on_commit=False) as session:
-        return session.scalars(
-            select(FindingVersion).where(_valid_at(FindingVersion, scan_id))
-        ).all()
 
 
 def list_scans(engine: Engine, limit: int = 20) -> Sequence[Scan]:
