@@ -121,6 +121,9 @@ def write_report(report: Report, fmt: str, output: str | None) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             write(report, fmt, handle)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -222,22 +225,21 @@ def scan(
     ]
     if len(scopes) + bool(exports) != 1:
         raise ConfigError("give exactly one of --org, --folder, --project or --from-export")
+    client = None
+    if not exports:  # credentials first: a missing one should not leave a database behind
+        from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
+
+        validate_scope(scopes[0])
+        client = make_client(config.inventory)
     engine = open_store(config, db_url)
     with progress_display() as progress:
         source: InventorySource
-        if exports:
-            source = ExportSource(
-                [Path(p) for p in exports], config.gemini.project_services, progress
-            )
+        if client is None:
+            paths = [Path(p) for p in exports]
+            source = ExportSource(paths, config.gemini.project_services, progress)
         else:
-            from scanner.inventory.asset import CloudAssetSource, make_client
-
             source = CloudAssetSource(
-                make_client(config.inventory),
-                scopes[0],
-                config.inventory,
-                config.gemini.project_services,
-                progress,
+                client, scopes[0], config.inventory, config.gemini.project_services, progress
             )
         outcome = run_scan(source, engine, config, evaluated_at)
     click.echo(scan_summary(outcome), err=True)

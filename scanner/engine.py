@@ -74,6 +74,9 @@ def run_scan(
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
             message = "interrupted"
-        scans.fail_scan(engine, scan_id, message, source.assets_read)
+        try:
+            scans.fail_scan(engine, scan_id, message, source.assets_read)
+        except Exception as record_error:  # the scan's own error matters more
+            exc.add_note(f"the failure could not be recorded on scan {scan_id}: {record_error}")
         raise
     return ScanOutcome(scan_id, stats)

@@ -117,6 +117,7 @@ def test_report_of_a_past_scan_and_scans_listing(export: Path, tmp_path: Path) -
         (["scan", "--from-export", "/nonexistent.jsonl"], "/nonexistent.jsonl: cannot read"),
         (["scan"], "give exactly one of --org, --folder, --project or --from-export"),
         (["scan", "--org", "1", "--from-export", "x"], "give exactly one"),
+        (["scan", "--org", "acme"], "scope 'organizations/acme': expected organizations/NUMBER"),
         (["scan", "--from-export", "x", "--now", "yesterday"], "--now: not an ISO 8601 instant"),
         (["report"], "no history database at"),
         (["scans"], "no history database at"),
@@ -253,3 +254,69 @@ def test_console_script_exit_code_on_bad_input(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"keysentry: error: {bad}:1: an asset needs 'name' and 'asset_type' (or 'assetType')"
     ]
+
+
+def test_a_key_string_in_the_input_is_never_stored_or_printed(tmp_path: Path) -> None:
+    """Cloud Asset never sends key strings, but a hand-made export might carry one."""
+    secret = "AIzaSy" + "FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE0"  # synthetic, 39 characters
+    envelope = assets.key("100", uid="leaky")
+    envelope["resource"]["data"]["keyString"] = secret
+    export = assets.write_ndjson(tmp_path / "org.jsonl", [assets.project("100", "alpha"), envelope])
+    db_file = tmp_path / "h.db"
+    outputs = []
+    for fmt in ("json", "csv", "table"):
+        code, out, err = run(
+            "scan", "--from-export", str(export), "--db", f"sqlite:///{db_file}", "--format", fmt
+        )
+        assert code == 0
+        outputs.append(out + err)
+    assert all(secret not in text for text in outputs)
+    for path in tmp_path.glob("h.db*"):
+        assert secret.encode() not in path.read_bytes()
+
+
+def test_output_file_gets_the_usual_mode(export: Path, tmp_path: Path) -> None:
+    target = tmp_path / "r.csv"
+    old = os.umask(0o022)
+    try:
+        code, _, _ = run(
+            "scan",
+            "--from-export",
+            str(export),
+            "--db",
+            f"sqlite:///{tmp_path}/h.db",
+            "--format",
+            "csv",
+            "--output",
+            str(target),
+        )
+    finally:
+        os.umask(old)
+    assert code == 0 and target.stat().st_mode & 0o777 == 0o644
+
+
+def test_live_scan_without_credentials_exits_2(tmp_path: Path) -> None:
+    # NO_GCE_CHECK keeps google-auth from probing the metadata server off this machine.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KEYSENTRY_", "GOOGLE_", "CLOUDSDK_"))
+    }
+    env |= {
+        "HOME": str(tmp_path),
+        "NO_GCE_CHECK": "true",
+        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+    }
+    result = subprocess.run(
+        [str(BIN), "scan", "--org", "123456789012", "--db", f"sqlite:///{tmp_path}/h.db"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keysentry: error: no Google credentials")
+    assert "gcloud auth application-default login" in lines[0]
+    assert not (tmp_path / "h.db").exists()
