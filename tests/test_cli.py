@@ -17,6 +17,23 @@ from tests import assets
 BIN = Path(sys.executable).parent / "keysentry"
 
 
+def run_installed(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
+    return subprocess.run(
+        [str(BIN), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -214,42 +231,19 @@ def test_db_upgrade_and_outdated_schema(tmp_path: Path) -> None:
 
 def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     """The installed console script, in a fresh directory, as `make demo` runs it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSENTRY_")}
-    result = subprocess.run(
-        [str(BIN), "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_installed("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "blocked: 5  non_compliant: 12  at_risk: 2  compliant: 8  deleted: 3" in result.stdout
     assert "What to do next:" in result.stdout
     assert (tmp_path / ".keysentry-demo" / "keysentry.db").exists()
-    again = subprocess.run(
-        [str(BIN), "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    again = run_installed("demo", cwd=tmp_path)
     assert "scan 2 succeeded: 30 keys from 45 assets, 0 history rows written" in again.stderr
 
 
 def test_console_script_exit_code_on_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{}\n")
-    result = subprocess.run(
-        [str(BIN), "scan", "--from-export", str(bad), "--db", f"sqlite:///{tmp_path}/h.db"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_installed("scan", "--from-export", str(bad), "--db", f"sqlite:///{tmp_path}/h.db")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"keysentry: error: {bad}:1: an asset needs 'name' and 'asset_type' (or 'assetType')"
@@ -307,13 +301,8 @@ def test_live_scan_without_credentials_exits_2(tmp_path: Path) -> None:
         "NO_GCE_CHECK": "true",
         "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
     }
-    result = subprocess.run(
-        [str(BIN), "scan", "--org", "123456789012", "--db", f"sqlite:///{tmp_path}/h.db"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_installed(
+        "scan", "--org", "123456789012", "--db", f"sqlite:///{tmp_path}/h.db", env=env
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

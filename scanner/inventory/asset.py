@@ -18,12 +18,11 @@ from scanner.inventory.normalize import (
     PROJECT_TYPE,
     SERVICE_TYPE,
     AssetDataError,
-    enabled_gemini_project,
+    ContextBuilder,
     normalize_key,
-    normalize_project,
 )
 from scanner.inventory.source import Progress
-from scanner.models import InventoryContext, KeyRecord, ProjectRecord
+from scanner.models import InventoryContext, KeyRecord
 
 _SCOPE = re.compile(r"^(organizations/\d+|folders/\d+|projects/[a-z0-9][a-z0-9:.-]{4,62})$")
 _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
@@ -126,22 +125,16 @@ class CloudAssetSource:
             raise SourceError(f"{what}: {exc.code} {exc.message}") from None
 
     def load_context(self) -> InventoryContext:
-        projects: dict[str, ProjectRecord] = {}
-        gemini: set[str] = set()
+        builder = ContextBuilder(self._gemini_services)
         for asset_type, name, data in self._assets([PROJECT_TYPE, SERVICE_TYPE]):
             try:
-                if asset_type == PROJECT_TYPE:
-                    project = normalize_project(data, name)
-                    projects[project.number] = project
-                elif asset_type == SERVICE_TYPE:
-                    number = enabled_gemini_project(data, name, self._gemini_services)
-                    if number is not None:
-                        gemini.add(number)
+                builder.add(asset_type, name, data, None)
             except AssetDataError as exc:
                 raise SourceError(
                     f"Cloud Asset returned an unreadable asset {name}: {exc}"
                 ) from None
-        return InventoryContext(projects, frozenset(gemini), True, self.scope)
+        # Services were listed for the whole scope: a project without Gemini has it off.
+        return builder.build(True, self.scope)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         for _, name, data in self._assets([KEY_TYPE]):

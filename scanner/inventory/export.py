@@ -16,13 +16,11 @@ from scanner.inventory.normalize import (
     PROJECT_TYPE,
     SERVICE_TYPE,
     AssetDataError,
-    enabled_gemini_project,
+    ContextBuilder,
     normalize_key,
-    normalize_project,
-    scope_of,
 )
 from scanner.inventory.source import Progress
-from scanner.models import InventoryContext, KeyRecord, ProjectRecord
+from scanner.models import InventoryContext, KeyRecord
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # Lines that cannot be a project or service are not parsed on the first pass.
@@ -140,27 +138,17 @@ class ExportSource:
                 raise InputError(f"{path}: item {index + 1}: {exc}") from None
 
     def load_context(self) -> InventoryContext:
-        projects: dict[str, ProjectRecord] = {}
-        gemini: set[str] = set()
-        services_known = False
-        scope: str | None = None
+        builder = ContextBuilder(self._gemini_services)
         for path in self.paths:
             for lineno, env in self._lines(path, only_context=True):
                 if env.data is None:
                     continue
                 try:
-                    if env.asset_type == PROJECT_TYPE:
-                        project = normalize_project(env.data, env.name)
-                        projects[project.number] = project
-                        scope = scope or scope_of(env.ancestors)
-                    elif env.asset_type == SERVICE_TYPE:
-                        services_known = True
-                        number = enabled_gemini_project(env.data, env.name, self._gemini_services)
-                        if number is not None:
-                            gemini.add(number)
+                    builder.add(env.asset_type, env.name, env.data, env.ancestors)
                 except AssetDataError as exc:
                     raise InputError(f"{path}:{lineno}: {exc}") from None
-        return InventoryContext(projects, frozenset(gemini), services_known, scope)
+        # An export without Service assets says nothing about where Gemini is on.
+        return builder.build(builder.services_seen, builder.scope)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         for path in self.paths:

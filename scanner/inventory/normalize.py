@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from scanner.models import AppRestriction, KeyRecord, KeyType, ProjectRecord
+from scanner.models import AppRestriction, InventoryContext, KeyRecord, KeyType, ProjectRecord
 
 KEY_TYPE = "apikeys.googleapis.com/Key"
 PROJECT_TYPE = "cloudresourcemanager.googleapis.com/Project"
@@ -164,6 +164,33 @@ def enabled_gemini_project(
     return project_number_of(parent)
 
 
-def scope_of(ancestors: list[str] | None) -> str | None:
-    """The outermost ancestor (organizations/N or folders/N), if any."""
-    return ancestors[-1] if ancestors else None
+class ContextBuilder:
+    """Collects projects and enabled Gemini services, whichever source reads them."""
+
+    def __init__(self, gemini_services: list[str]) -> None:
+        self._gemini_services = gemini_services
+        self.projects: dict[str, ProjectRecord] = {}
+        self.gemini_projects: set[str] = set()
+        self.services_seen = False
+        self.scope: str | None = None
+
+    def add(
+        self, asset_type: str, name: str, data: Mapping[str, Any], ancestors: list[str] | None
+    ) -> None:
+        """Take one asset; raises AssetDataError when it is unreadable."""
+        if asset_type == PROJECT_TYPE:
+            project = normalize_project(data, name)
+            self.projects[project.number] = project
+            # The outermost ancestor (organizations/N or folders/N) is the scope.
+            if self.scope is None and ancestors:
+                self.scope = ancestors[-1]
+        elif asset_type == SERVICE_TYPE:
+            self.services_seen = True
+            number = enabled_gemini_project(data, name, self._gemini_services)
+            if number is not None:
+                self.gemini_projects.add(number)
+
+    def build(self, services_known: bool, scope: str | None) -> InventoryContext:
+        return InventoryContext(
+            self.projects, frozenset(self.gemini_projects), services_known, scope
+        )
