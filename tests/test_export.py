@@ -122,3 +122,27 @@ def test_array_error_names_line(tmp_path: Path) -> None:
     path.write_text('[\n  {"name": "a",\n  "assetType": }\n]\n')
     with pytest.raises(InputError, match=rf"^{path}:3: malformed JSON"):
         read(path)
+
+
+@pytest.mark.parametrize(
+    ("restrictions", "field"),
+    [
+        (
+            {"browserKeyRestrictions": ["*"]},
+            "restrictions.browserKeyRestrictions: expected an object",
+        ),
+        ({"serverKeyRestrictions": {"allowedIps": "0.0.0.0/0"}}, "allowedIps: expected a list"),
+        ({"androidKeyRestrictions": {"allowedApplications": ["x"]}}, "expected a list of objects"),
+        ({"apiTargets": [{"methods": ["*"]}]}, "apiTargets[0].service: missing"),
+        ("none", "resource.data.restrictions: expected an object"),
+    ],
+)
+def test_odd_restriction_shapes_name_the_field(
+    tmp_path: Path, restrictions: object, field: str
+) -> None:
+    envelope = assets.key("100", uid="odd")
+    envelope["resource"]["data"]["restrictions"] = restrictions
+    path = assets.write_ndjson(tmp_path / "a.jsonl", [envelope])
+    with pytest.raises(InputError) as caught:
+        read(path)
+    assert str(caught.value).startswith(f"{path}:1: ") and field in str(caught.value)

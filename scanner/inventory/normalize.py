@@ -54,35 +54,53 @@ def _strings(values: Any, field: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _object(parent: Mapping[str, Any], field: str, path: str) -> Mapping[str, Any]:
+    value = parent.get(field) or {}
+    if not isinstance(value, dict):
+        raise AssetDataError(f"{path}.{field}: expected an object")
+    return value
+
+
 def _application_restriction(
     restrictions: Mapping[str, Any],
 ) -> tuple[AppRestriction, tuple[str, ...]]:
+    path = "resource.data.restrictions"
     if "browserKeyRestrictions" in restrictions:
-        refs = restrictions["browserKeyRestrictions"].get("allowedReferrers")
-        return AppRestriction.BROWSER, _strings(refs, "browserKeyRestrictions.allowedReferrers")
+        browser = _object(restrictions, "browserKeyRestrictions", path)
+        refs = browser.get("allowedReferrers")
+        return AppRestriction.BROWSER, _strings(refs, f"{path}.browserKeyRestrictions")
     if "serverKeyRestrictions" in restrictions:
-        ips = restrictions["serverKeyRestrictions"].get("allowedIps")
-        return AppRestriction.SERVER, _strings(ips, "serverKeyRestrictions.allowedIps")
+        server = _object(restrictions, "serverKeyRestrictions", path)
+        return AppRestriction.SERVER, _strings(
+            server.get("allowedIps"), f"{path}.serverKeyRestrictions.allowedIps"
+        )
     if "androidKeyRestrictions" in restrictions:
-        apps = restrictions["androidKeyRestrictions"].get("allowedApplications") or []
+        android = _object(restrictions, "androidKeyRestrictions", path)
+        apps = android.get("allowedApplications") or []
+        if not isinstance(apps, list) or not all(isinstance(a, dict) for a in apps):
+            raise AssetDataError(
+                f"{path}.androidKeyRestrictions.allowedApplications: expected a list of objects"
+            )
         return AppRestriction.ANDROID, tuple(
             f"{a.get('packageName', '')}:{a.get('sha1Fingerprint', '')}" for a in apps
         )
     if "iosKeyRestrictions" in restrictions:
-        ids = restrictions["iosKeyRestrictions"].get("allowedBundleIds")
-        return AppRestriction.IOS, _strings(ids, "iosKeyRestrictions.allowedBundleIds")
+        ios = _object(restrictions, "iosKeyRestrictions", path)
+        return AppRestriction.IOS, _strings(
+            ios.get("allowedBundleIds"), f"{path}.iosKeyRestrictions.allowedBundleIds"
+        )
     return AppRestriction.NONE, ()
 
 
 def _api_targets(restrictions: Mapping[str, Any]) -> tuple[str, ...]:
     targets = restrictions.get("apiTargets") or []
     if not isinstance(targets, list):
-        raise AssetDataError("restrictions.apiTargets: expected a list")
+        raise AssetDataError("resource.data.restrictions.apiTargets: expected a list")
     services = set()
     for index, target in enumerate(targets):
         service = target.get("service") if isinstance(target, dict) else None
         if not isinstance(service, str) or not service:
-            raise AssetDataError(f"restrictions.apiTargets[{index}].service: missing")
+            raise AssetDataError(f"resource.data.restrictions.apiTargets[{index}].service: missing")
         services.add(service)
     if ALL_APIS_TARGET in services:
         return ()
@@ -108,12 +126,10 @@ def normalize_key(
         raise AssetDataError("resource.data.name: missing")
     number = project_number_of(name)
     uid = data.get("uid") or name.rsplit("/", 1)[-1]
-    restrictions = data.get("restrictions") or {}
-    if not isinstance(restrictions, dict):
-        raise AssetDataError("resource.data.restrictions: expected an object")
+    restrictions = _object(data, "restrictions", "resource.data")
     app_kind, app_values = _application_restriction(restrictions)
     service_account = data.get("serviceAccountEmail") or None
-    annotations = data.get("annotations") or {}
+    annotations = _object(data, "annotations", "resource.data")
     project = projects.get(number)
     if number in gemini_projects:
         gemini: bool | None = True
