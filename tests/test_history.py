@@ -180,3 +180,39 @@ def test_large_scan_crosses_write_batches(engine: Engine, tmp_path: Path) -> Non
     assert first.stats.rows_written == 1500 * 8
     second = scan(engine, tmp_path, [assets.project("100", "alpha"), *keys[:-10]])
     assert second.stats.rows_written == 10 * 8  # the same rows closed, and transitions
+
+
+def test_values_round_trip_through_the_bulk_writer(engine: Engine, tmp_path: Path) -> None:
+    """Times with microseconds, booleans and NULL, JSON and dates read back as written."""
+    on = assets.key(
+        "100",
+        uid="on",
+        created="2025-01-02T03:04:05.123456Z",
+        targets=[assets.GEMINI, "translate.googleapis.com"],
+    )
+    on["resource"]["data"]["annotations"] = {"team": "payments", "ünï": "cödé"}
+    org = [
+        assets.project("100", "alpha"),
+        assets.project("200", "beta"),
+        assets.service("100", assets.GEMINI),
+        assets.service("200", "x.googleapis.com"),
+        on,
+        assets.key("200", uid="off"),
+        assets.key("300", uid="unknown"),
+    ]
+    outcome = scan(engine, tmp_path, org)
+    keys = {k["uid"]: k for k in to_document(build_report(engine))["keys"]}
+    assert keys["on"]["created"] == "2025-01-02T03:04:05.123456Z"
+    assert keys["on"]["api_targets"] == [assets.GEMINI, "translate.googleapis.com"]
+    assert [keys[u]["gemini_enabled"] for u in ("on", "off", "unknown")] == [True, False, None]
+    rotation = next(f for f in keys["on"]["findings"] if f["rule"] == "key-not-rotated")
+    assert rotation["deadline"] == "2025-04-02"
+    with engine.connect() as conn:
+        annotations = conn.scalar(
+            select(KeyVersion.annotations).where(KeyVersion.key_name.like("%/on"))
+        )
+        at = conn.scalar(
+            select(Transition.at).where(Transition.scan_id == outcome.scan_id).limit(1)
+        )
+    assert annotations == {"team": "payments", "ünï": "cödé"}
+    assert at == NOW

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from scanner.errors import InputError
 from scanner.models import Finding, KeyAssessment, ScanStats
+from scanner.store.bulk import BulkTable
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition
 
 BATCH = 2000
@@ -126,6 +127,10 @@ class HistoryWriter:
     def __enter__(self) -> HistoryWriter:
         self._conn = self._engine.connect()
         self._conn.begin()
+        dialect = self._conn.dialect.name
+        self._key_table = BulkTable(KeyVersion.__table__, dialect)  # type: ignore[arg-type]
+        self._finding_table = BulkTable(FindingVersion.__table__, dialect)  # type: ignore[arg-type]
+        self._transition_table = BulkTable(Transition.__table__, dialect)  # type: ignore[arg-type]
         kv, fv = KeyVersion, FindingVersion
         open_keys = select(kv.id, kv.key_name, kv.content_hash, kv.status).where(
             kv.valid_to_scan_id.is_(None)
@@ -244,26 +249,11 @@ class HistoryWriter:
         # Classify before inserting, so this scan's own rows do not count as "before".
         self._classify_new_findings(conn)
         buf = self._buf
-        close_key = (
-            update(KeyVersion)
-            .where(KeyVersion.id == bindparam("row_id"))
-            .values(valid_to_scan_id=self._scan_id)
-        )
-        close_finding = (
-            update(FindingVersion)
-            .where(FindingVersion.id == bindparam("row_id"))
-            .values(valid_to_scan_id=self._scan_id)
-        )
-        if buf.key_closes:
-            conn.execute(close_key, [{"row_id": i} for i in buf.key_closes])
-        if buf.finding_closes:
-            conn.execute(close_finding, [{"row_id": i} for i in buf.finding_closes])
-        if buf.key_inserts:
-            conn.execute(insert(KeyVersion), buf.key_inserts)
-        if buf.finding_inserts:
-            conn.execute(insert(FindingVersion), buf.finding_inserts)
-        if buf.transitions:
-            conn.execute(insert(Transition), buf.transitions)
+        self._key_table.close(conn, buf.key_closes, self._scan_id)
+        self._finding_table.close(conn, buf.finding_closes, self._scan_id)
+        self._key_table.insert(conn, buf.key_inserts)
+        self._finding_table.insert(conn, buf.finding_inserts)
+        self._transition_table.insert(conn, buf.transitions)
         self.rows_written += buf.size()
         self._buf = _Buffers([], [], [], [], [])
 

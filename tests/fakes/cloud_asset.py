@@ -1,42 +1,55 @@
 """A Cloud Asset Inventory server speaking the real gRPC protocol on loopback.
 
-It serves ListAssets from a list of export-style envelopes, pages them with
-opaque page tokens, and can fail chosen pages with chosen status codes."""
+It serves ListAssets from export-style envelopes, pages them with opaque page
+tokens, and can fail chosen pages with chosen status codes. The tests run it
+in-process; the benchmarks run it as a separate process:
+
+    python -m tests.fakes.cloud_asset --export org.jsonl
+    python -m tests.fakes.cloud_asset --keys 100000 --projects 5000 [--seed 1]
+
+print the address it listens on, then serve until standard input closes."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import threading
 from collections.abc import Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
 from google.cloud import asset_v1
 from google.cloud.asset_v1.services.asset_service.transports import AssetServiceGrpcTransport
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format
 
 SERVICE = "google.cloud.asset.v1.AssetService"
+AssetPb = type(asset_v1.Asset.pb(asset_v1.Asset()))
+ListRequestPb = type(asset_v1.ListAssetsRequest.pb(asset_v1.ListAssetsRequest()))
+ListResponsePb = type(asset_v1.ListAssetsResponse.pb(asset_v1.ListAssetsResponse()))
+RESOURCE = asset_v1.ContentType.RESOURCE.value
 
 
-def asset_from_envelope(envelope: dict[str, Any]) -> asset_v1.Asset:
+def asset_from_envelope(envelope: dict[str, Any]) -> Any:
+    """The protobuf Asset for an export envelope."""
     resource = envelope.get("resource") or {}
-    data = struct_pb2.Struct()
-    json_format.ParseDict(resource.get("data") or {}, data)
-    pb = asset_v1.Asset.pb(asset_v1.Asset())
+    pb = AssetPb()
     pb.name = envelope["name"]
     pb.asset_type = envelope["asset_type"]
     pb.resource.version = resource.get("version", "v1")
     pb.resource.discovery_name = resource.get("discovery_name", "")
     pb.resource.parent = resource.get("parent", "")
-    pb.resource.data.CopyFrom(data)
+    json_format.ParseDict(resource.get("data") or {}, pb.resource.data)
     pb.ancestors.extend(envelope.get("ancestors") or [])
-    return asset_v1.Asset.wrap(pb)
+    return pb
 
 
 @dataclass
 class Fault:
-    """Fail the Nth page (0-based, counted per asset-type query) TIMES times."""
+    """Fail the Nth page (0-based, counted per asset-type query) TIMES times (-1: always)."""
 
     page: int
     code: grpc.StatusCode
@@ -46,43 +59,54 @@ class Fault:
 
 @dataclass
 class FakeCloudAsset:
-    envelopes: list[dict[str, Any]]
+    envelopes: Iterable[dict[str, Any]]
     faults: list[Fault] = field(default_factory=list)
-    requests: list[asset_v1.ListAssetsRequest] = field(default_factory=list)
+    requests: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._assets = [(e["asset_type"], asset_from_envelope(e)) for e in self.envelopes]
+        self.envelopes = []
+        self._matching: dict[tuple[str, ...], list[Any]] = {}
 
-    def list_assets(
-        self, request: asset_v1.ListAssetsRequest, context: grpc.ServicerContext
-    ) -> asset_v1.ListAssetsResponse:
+    def _select(self, asset_types: tuple[str, ...]) -> list[Any]:
+        with self._lock:
+            if asset_types not in self._matching:
+                wanted = set(asset_types)
+                self._matching[asset_types] = [
+                    a for t, a in self._assets if not wanted or t in wanted
+                ]
+            return self._matching[asset_types]
+
+    def list_assets(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self._lock:
             self.requests.append(request)
-        if request.content_type != asset_v1.ContentType.RESOURCE:
+        if request.content_type != RESOURCE:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "only RESOURCE is served")
         if not request.parent:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "parent is required")
-        wanted = set(request.asset_types)
-        matching = [a for t, a in self._assets if not wanted or t in wanted]
+        asset_types = tuple(request.asset_types)
         size = request.page_size or 100
         start = int(request.page_token or 0)
         page = start // size
         for fault in self.faults:
-            applies = fault.asset_type is None or fault.asset_type in wanted
+            applies = fault.asset_type is None or fault.asset_type in asset_types
             if applies and fault.page == page and fault.times != 0:
                 with self._lock:
                     fault.times -= 1
                 context.abort(fault.code, f"injected fault on page {page}")
-        chunk = matching[start : start + size]
-        next_token = str(start + size) if start + size < len(matching) else ""
-        return asset_v1.ListAssetsResponse(assets=chunk, next_page_token=next_token)
+        matching = self._select(asset_types)
+        response = ListResponsePb()
+        response.assets.extend(matching[start : start + size])
+        if start + size < len(matching):
+            response.next_page_token = str(start + size)
+        return response
 
 
 class FakeServer:
     """Runs a FakeCloudAsset on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, fake: FakeCloudAsset) -> None:
+    def __init__(self, fake: FakeCloudAsset, port: int = 0) -> None:
         self.fake = fake
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handler = grpc.method_handlers_generic_handler(
@@ -90,13 +114,13 @@ class FakeServer:
             {
                 "ListAssets": grpc.unary_unary_rpc_method_handler(
                     fake.list_assets,
-                    request_deserializer=asset_v1.ListAssetsRequest.deserialize,
-                    response_serializer=asset_v1.ListAssetsResponse.serialize,
+                    request_deserializer=ListRequestPb.FromString,
+                    response_serializer=ListResponsePb.SerializeToString,
                 )
             },
         )
         self._server.add_generic_rpc_handlers((handler,))
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.port = self._server.add_insecure_port(f"127.0.0.1:{port}")
         self.address = f"127.0.0.1:{self.port}"
 
     def __enter__(self) -> FakeServer:
@@ -107,9 +131,45 @@ class FakeServer:
         self._server.stop(grace=None)
 
     def client(self) -> asset_v1.AssetServiceClient:
-        channel = grpc.insecure_channel(self.address)
-        return asset_v1.AssetServiceClient(transport=AssetServiceGrpcTransport(channel=channel))
+        return client_for(self.address)
+
+
+def client_for(address: str) -> asset_v1.AssetServiceClient:
+    """The real client, over an insecure channel to ADDRESS."""
+    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    channel = grpc.insecure_channel(address, options=options)
+    return asset_v1.AssetServiceClient(transport=AssetServiceGrpcTransport(channel=channel))
 
 
 def serve(envelopes: Iterable[dict[str, Any]], faults: list[Fault] | None = None) -> FakeServer:
-    return FakeServer(FakeCloudAsset(list(envelopes), faults or []))
+    return FakeServer(FakeCloudAsset(envelopes, faults or []))
+
+
+def _read_export(path: Path) -> Iterable[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake Cloud Asset Inventory.")
+    parser.add_argument("--export", type=Path, help="newline-delimited export to serve")
+    parser.add_argument("--keys", type=int, help="serve a synthetic organization instead")
+    parser.add_argument("--projects", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--changed-fraction", type=float, default=0.0)
+    args = parser.parse_args()
+    if args.export is not None:
+        envelopes: Iterable[dict[str, Any]] = _read_export(args.export)
+    else:
+        from benchmarks.synth import organization
+
+        envelopes = organization(args.keys, args.projects, args.seed, args.changed_fraction)
+    with FakeServer(FakeCloudAsset(envelopes)) as server:
+        print(server.address, flush=True)
+        sys.stdin.read()  # serve until the parent closes our standard input
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Scale benchmarks: not part of the test run; each prints its figures as JSON."""

@@ -1,0 +1,69 @@
+"""What the benchmarks share: the fake server process, phase processes and
+throwaway databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PG_ENV = "KEYSENTRY_BENCH_POSTGRES_URL"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def fake_server(keys: int, projects: int, seed: int,
+                changed_fraction: float = 0.0) -> Iterator[str]:
+    """A fake Cloud Asset server in its own process; yields its address."""
+    command = [sys.executable, "-m", "tests.fakes.cloud_asset", "--keys", str(keys),
+               "--projects", str(projects), "--seed", str(seed),
+               "--changed-fraction", str(changed_fraction)]
+    with subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as process:
+        assert process.stdout is not None and process.stdin is not None
+        address = process.stdout.readline().strip()
+        if not address:
+            raise RuntimeError("the fake Cloud Asset server did not start")
+        try:
+            yield address
+        finally:
+            process.stdin.close()
+            process.wait(timeout=60)
+
+
+def phase(*args: str) -> dict[str, Any]:
+    """Run one benchmarks.phases phase in a fresh process; its JSON result."""
+    output = subprocess.run([sys.executable, "-m", "benchmarks.phases", *args], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    """A new empty database of KIND (sqlite|postgresql), removed afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from scanner.store.db import resolve_url
+
+    base = make_url(resolve_url(os.environ.get(PG_ENV) or PG_DEFAULT, None))
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"keysentry_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

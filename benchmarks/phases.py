@@ -1,0 +1,77 @@
+"""One measured phase, run in its own process so its peak RSS is its own.
+
+    python -m benchmarks.phases floor --address 127.0.0.1:PORT
+    python -m benchmarks.phases scan --address 127.0.0.1:PORT --db URL
+
+Each prints one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from typing import Any
+
+from google.cloud import asset_v1
+from google.protobuf import json_format
+
+from benchmarks.synth import ORG, REFERENCE
+from scanner.config import Config
+from scanner.engine import run_scan
+from scanner.inventory.asset import CloudAssetSource
+from scanner.inventory.normalize import KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE
+from scanner.store import db
+from tests.fakes.cloud_asset import client_for
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def floor(address: str, page_size: int) -> dict[str, Any]:
+    """Page through every asset the scan reads and decode it, and nothing more."""
+    client = client_for(address)
+    started = time.perf_counter()
+    assets = 0
+    for asset_types in ([PROJECT_TYPE, SERVICE_TYPE], [KEY_TYPE]):
+        request = asset_v1.ListAssetsRequest(parent=ORG, asset_types=asset_types,
+                                             content_type=asset_v1.ContentType.RESOURCE,
+                                             page_size=page_size)
+        for page in client.list_assets(request=request).pages:
+            for asset in asset_v1.ListAssetsResponse.pb(page).assets:
+                json_format.MessageToDict(asset.resource.data)
+                assets += 1
+    return {"seconds": time.perf_counter() - started, "assets": assets,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def scan(address: str, url: str) -> dict[str, Any]:
+    config = Config()
+    engine = db.open_engine(url)
+    db.ensure_current(engine)
+    source = CloudAssetSource(client_for(address), ORG, config.inventory,
+                              config.gemini.project_services)
+    started = time.perf_counter()
+    outcome = run_scan(source, engine, config, REFERENCE)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"seconds": seconds, "keys": outcome.stats.keys_total,
+            "assets": outcome.stats.assets_read, "rows_written": outcome.stats.rows_written,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("phase", choices=["floor", "scan"])
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--db")
+    parser.add_argument("--page-size", type=int, default=1000)
+    args = parser.parse_args()
+    result = floor(args.address, args.page_size) if args.phase == "floor" \
+        else scan(args.address, args.db)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
