@@ -25,13 +25,13 @@ demo: $(STAMP_RUN)
 	$(BIN)/keysentry demo
 
 test: $(STAMP_DEV)
-	$(BIN)/ruff check scanner alerts tests
+	$(BIN)/ruff check scanner alerts tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check scanner alerts tests
-	$(BIN)/ruff format --check scanner alerts tests
+	$(BIN)/ruff check scanner alerts tests benchmarks
+	$(BIN)/ruff format --check scanner alerts tests benchmarks
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy

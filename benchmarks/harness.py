@@ -19,14 +19,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def fake_server(keys: int, projects: int, seed: int,
-                changed_fraction: float = 0.0) -> Iterator[str]:
+def fake_server(
+    keys: int, projects: int, seed: int, changed_fraction: float = 0.0, page_latency: float = 0.0
+) -> Iterator[str]:
     """A fake Cloud Asset server in its own process; yields its address."""
-    command = [sys.executable, "-m", "tests.fakes.cloud_asset", "--keys", str(keys),
-               "--projects", str(projects), "--seed", str(seed),
-               "--changed-fraction", str(changed_fraction)]
-    with subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True) as process:
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fakes.cloud_asset",
+        "--keys",
+        str(keys),
+        "--projects",
+        str(projects),
+        "--seed",
+        str(seed),
+        "--changed-fraction",
+        str(changed_fraction),
+        "--page-latency",
+        str(page_latency),
+    ]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
         assert process.stdout is not None and process.stdin is not None
         address = process.stdout.readline().strip()
         if not address:
@@ -40,8 +54,13 @@ def fake_server(keys: int, projects: int, seed: int,
 
 def phase(*args: str) -> dict[str, Any]:
     """Run one benchmarks.phases phase in a fresh process; its JSON result."""
-    output = subprocess.run([sys.executable, "-m", "benchmarks.phases", *args], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-m", "benchmarks.phases", *args],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
 

@@ -35,30 +35,41 @@ def floor(address: str, page_size: int) -> dict[str, Any]:
     started = time.perf_counter()
     assets = 0
     for asset_types in ([PROJECT_TYPE, SERVICE_TYPE], [KEY_TYPE]):
-        request = asset_v1.ListAssetsRequest(parent=ORG, asset_types=asset_types,
-                                             content_type=asset_v1.ContentType.RESOURCE,
-                                             page_size=page_size)
+        request = asset_v1.ListAssetsRequest(
+            parent=ORG,
+            asset_types=asset_types,
+            content_type=asset_v1.ContentType.RESOURCE,
+            page_size=page_size,
+        )
         for page in client.list_assets(request=request).pages:
             for asset in asset_v1.ListAssetsResponse.pb(page).assets:
                 json_format.MessageToDict(asset.resource.data)
                 assets += 1
-    return {"seconds": time.perf_counter() - started, "assets": assets,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": time.perf_counter() - started,
+        "assets": assets,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def scan(address: str, url: str) -> dict[str, Any]:
     config = Config()
     engine = db.open_engine(url)
     db.ensure_current(engine)
-    source = CloudAssetSource(client_for(address), ORG, config.inventory,
-                              config.gemini.project_services)
+    source = CloudAssetSource(
+        client_for(address), ORG, config.inventory, config.gemini.project_services
+    )
     started = time.perf_counter()
     outcome = run_scan(source, engine, config, REFERENCE)
     seconds = time.perf_counter() - started
     engine.dispose()
-    return {"seconds": seconds, "keys": outcome.stats.keys_total,
-            "assets": outcome.stats.assets_read, "rows_written": outcome.stats.rows_written,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "keys": outcome.stats.keys_total,
+        "assets": outcome.stats.assets_read,
+        "rows_written": outcome.stats.rows_written,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def main() -> None:
@@ -68,8 +79,11 @@ def main() -> None:
     parser.add_argument("--db")
     parser.add_argument("--page-size", type=int, default=1000)
     args = parser.parse_args()
-    result = floor(args.address, args.page_size) if args.phase == "floor" \
+    result = (
+        floor(args.address, args.page_size)
+        if args.phase == "floor"
         else scan(args.address, args.db)
+    )
     print(json.dumps(result))
 
 

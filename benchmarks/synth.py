@@ -24,9 +24,14 @@ from typing import IO, Any
 REFERENCE = datetime(2026, 11, 21, tzinfo=UTC)
 ORG = "organizations/700000000001"
 GEMINI = "generativelanguage.googleapis.com"
-OTHER_SERVICES = ("maps-backend.googleapis.com", "translate.googleapis.com",
-                  "youtube.googleapis.com", "places-backend.googleapis.com")
+OTHER_SERVICES = (
+    "maps-backend.googleapis.com",
+    "translate.googleapis.com",
+    "youtube.googleapis.com",
+    "places-backend.googleapis.com",
+)
 FOLDERS = 20
+SHA1 = "DA:39:A3:EE:5E:6B:4B:0D:32:55:BF:EF:95:60:18:90:AF:D8:07:09"
 
 
 def project_number(index: int) -> str:
@@ -42,10 +47,17 @@ def _project(index: int) -> dict[str, Any]:
     return {
         "name": f"//cloudresourcemanager.googleapis.com/projects/{number}",
         "asset_type": "cloudresourcemanager.googleapis.com/Project",
-        "resource": {"version": "v1", "discovery_name": "Project", "data": {
-            "projectNumber": number, "projectId": f"synth-project-{index}",
-            "lifecycleState": "ACTIVE", "name": f"Synthetic project {index}",
-            "createTime": "2020-01-01T00:00:00Z"}},
+        "resource": {
+            "version": "v1",
+            "discovery_name": "Project",
+            "data": {
+                "projectNumber": number,
+                "projectId": f"synth-project-{index}",
+                "lifecycleState": "ACTIVE",
+                "name": f"Synthetic project {index}",
+                "createTime": "2020-01-01T00:00:00Z",
+            },
+        },
         "ancestors": _ancestors(index),
     }
 
@@ -55,9 +67,15 @@ def _service(index: int, service: str) -> dict[str, Any]:
     return {
         "name": f"//serviceusage.googleapis.com/projects/{number}/services/{service}",
         "asset_type": "serviceusage.googleapis.com/Service",
-        "resource": {"version": "v1", "discovery_name": "Service", "data": {
-            "name": f"projects/{number}/services/{service}", "parent": f"projects/{number}",
-            "state": "ENABLED"}},
+        "resource": {
+            "version": "v1",
+            "discovery_name": "Service",
+            "data": {
+                "name": f"projects/{number}/services/{service}",
+                "parent": f"projects/{number}",
+                "state": "ENABLED",
+            },
+        },
         "ancestors": _ancestors(index),
     }
 
@@ -73,9 +91,16 @@ def _app_restriction(rng: random.Random, index: int) -> dict[str, Any]:
         ip = "0.0.0.0/0" if rng.random() < 0.05 else f"192.0.2.{index % 256}/32"
         return {"serverKeyRestrictions": {"allowedIps": [ip]}}
     if roll < 0.90:
-        return {"androidKeyRestrictions": {"allowedApplications": [{
-            "packageName": f"com.example.app{index}",
-            "sha1Fingerprint": "DA:39:A3:EE:5E:6B:4B:0D:32:55:BF:EF:95:60:18:90:AF:D8:07:09"}]}}
+        return {
+            "androidKeyRestrictions": {
+                "allowedApplications": [
+                    {
+                        "packageName": f"com.example.app{index}",
+                        "sha1Fingerprint": SHA1,
+                    }
+                ]
+            }
+        }
     return {"iosKeyRestrictions": {"allowedBundleIds": [f"com.example.app{index}"]}}
 
 
@@ -86,7 +111,8 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
     created = REFERENCE - timedelta(seconds=rng.randrange(6 * 365 * 86400))
     restrictions = _app_restriction(rng, index)
     data: dict[str, Any] = {
-        "name": f"projects/{number}/locations/global/keys/{uid}", "uid": uid,
+        "name": f"projects/{number}/locations/global/keys/{uid}",
+        "uid": uid,
         "displayName": f"synthetic key {index}",
         "createTime": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "updateTime": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -99,7 +125,9 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
         restrictions["apiTargets"] = [{"service": GEMINI}]
     elif kind < 0.85:
         restrictions["apiTargets"] = [{"service": GEMINI}]
-        data["serviceAccountEmail"] = f"caller-{index}@synth-project-{project}.iam.gserviceaccount.com"
+        data["serviceAccountEmail"] = (
+            f"caller-{index}@synth-project-{project}.iam.gserviceaccount.com"
+        )
     elif kind < 0.95:
         restrictions["apiTargets"] = [{"service": rng.choice(OTHER_SERVICES)}]
     else:
@@ -109,8 +137,10 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
         if index % 2:
             data["displayName"] += " (renamed)"
         else:
-            restrictions = {"apiTargets": [{"service": GEMINI}],
-                            "serverKeyRestrictions": {"allowedIps": ["198.51.100.1/32"]}}
+            restrictions = {
+                "apiTargets": [{"service": GEMINI}],
+                "serverKeyRestrictions": {"allowedIps": ["198.51.100.1/32"]},
+            }
         data["updateTime"] = REFERENCE.strftime("%Y-%m-%dT%H:%M:%SZ")
     data["restrictions"] = restrictions
     return {
@@ -121,8 +151,9 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
     }
 
 
-def organization(keys: int, projects: int, seed: int = 1,
-                 changed_fraction: float = 0.0) -> Iterator[dict[str, Any]]:
+def organization(
+    keys: int, projects: int, seed: int = 1, changed_fraction: float = 0.0
+) -> Iterator[dict[str, Any]]:
     """Projects, their services, then keys. CHANGED_FRACTION of the keys (every
     1/fraction-th) differ from the seed's baseline, for changed-scan runs."""
     rng = random.Random(seed)
@@ -157,8 +188,9 @@ def main() -> None:
     parser.add_argument("--changed-fraction", type=float, default=0.0)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-    count = write_export(args.output, organization(args.keys, args.projects, args.seed,
-                                                   args.changed_fraction))
+    count = write_export(
+        args.output, organization(args.keys, args.projects, args.seed, args.changed_fraction)
+    )
     print(json.dumps({"assets": count, "output": str(args.output)}))
 
 

@@ -29,10 +29,16 @@ class Severity(enum.StrEnum):
 
     @property
     def rank(self) -> int:
-        return _SEVERITY_ORDER.index(self)
+        return _SEVERITY_RANK[self]
 
 
-_SEVERITY_ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
 
 
 class KeyStatus(enum.StrEnum):
@@ -46,7 +52,10 @@ class KeyStatus(enum.StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(KeyStatus).index(self)
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {status: index for index, status in enumerate(KeyStatus)}
 
 
 class DeadlineKind(enum.StrEnum):

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from scanner.config import Config, InventoryConfig
 from scanner.engine import run_scan
 from scanner.errors import SourceError
-from scanner.inventory.asset import CloudAssetSource
+from scanner.inventory.asset import PREFETCH_PAGES, CloudAssetSource
 from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report, to_document
 from scanner.store.tables import KeyVersion, Scan
@@ -127,6 +127,19 @@ def test_permission_denied_is_not_retried_and_says_which_role(org: list[dict[str
         with pytest.raises(SourceError, match=r"roles/cloudasset\.viewer"):
             live.load_context()
         assert len(server.fake.requests) == 1
+
+
+def test_a_consumer_that_stops_stops_the_prefetching(org: list[dict[str, object]]) -> None:
+    many = org + [assets.key("200", uid=f"more-{i}") for i in range(40)]
+    with serve(many) as server:
+        live = source(server)  # page size 2: 25 pages of keys
+        stream = live.iter_keys(live.load_context())
+        next(stream)
+        stream.close()
+        key_requests = [
+            r for r in server.fake.requests if list(r.asset_types) == ["apikeys.googleapis.com/Key"]
+        ]
+        assert len(key_requests) <= 2 + PREFETCH_PAGES
 
 
 def test_scope_is_validated() -> None:

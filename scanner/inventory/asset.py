@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +28,7 @@ from scanner.models import InventoryContext, KeyRecord
 
 _SCOPE = re.compile(r"^(organizations/\d+|folders/\d+|projects/[a-z0-9][a-z0-9:.-]{4,62})$")
 _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
+PREFETCH_PAGES = 2
 
 
 def validate_scope(scope: str) -> str:
@@ -87,6 +90,51 @@ class CloudAssetSource:
             timeout=self._config.retry_deadline_seconds,
         )
 
+    def _pages(self, request: asset_v1.ListAssetsRequest) -> Iterator[Any]:
+        """Raw response pages, fetched ahead in a background thread: the round trip
+        (and, against the real API, the quota's pacing) of page N+1 overlaps the
+        processing of page N. Errors surface here, in the caller's thread."""
+        pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=PREFETCH_PAGES)
+        stop = threading.Event()
+
+        def offer(item: tuple[str, Any]) -> bool:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def fetch() -> None:
+            try:
+                pager = self._client.list_assets(
+                    request=request,
+                    retry=self._retry(),
+                    timeout=self._config.request_timeout_seconds,
+                )
+                for page in pager.pages:
+                    if not offer(("page", asset_v1.ListAssetsResponse.pb(page))):
+                        return
+                offer(("end", None))
+            except BaseException as exc:  # handed to the consumer, which raises it
+                offer(("error", exc))
+
+        thread = threading.Thread(target=fetch, name="cloud-asset-prefetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                kind, item = pages.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            # A page already in flight ends on its own; the daemon thread then exits.
+            thread.join(timeout=self._config.request_timeout_seconds)
+
     def _assets(self, asset_types: list[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(asset type, asset name, resource data) for every asset, page by page."""
         request = asset_v1.ListAssetsRequest(
@@ -97,13 +145,8 @@ class CloudAssetSource:
         )
         what = f"Cloud Asset ListAssets on {self.scope} ({', '.join(asset_types)})"
         try:
-            pager = self._client.list_assets(
-                request=request,
-                retry=self._retry(),
-                timeout=self._config.request_timeout_seconds,
-            )
-            for page in pager.pages:
-                for asset in asset_v1.ListAssetsResponse.pb(page).assets:
+            for page in self._pages(request):
+                for asset in page.assets:
                     self._assets_read += 1
                     data = json_format.MessageToDict(asset.resource.data)
                     yield asset.asset_type, asset.name, data

@@ -28,17 +28,9 @@ def parse_time(value: Any, field: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise AssetDataError(f"{field}: expected an RFC 3339 timestamp, got {value!r}")
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python 3.11 accepts at most microseconds; Cloud timestamps may carry nanoseconds.
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        rest = digits[:6] + rest[len(digits) :]
-        text = f"{head}.{rest}"
     try:
-        parsed = datetime.fromisoformat(text)
+        # Python 3.11+ reads "Z" and truncates nanoseconds to microseconds.
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise AssetDataError(f"{field}: not an RFC 3339 timestamp: {value!r}") from None
     if parsed.tzinfo is None:

@@ -4,10 +4,10 @@ evaluated in, and the few predicates several rules ask of a key."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from scanner.config import Config
+from scanner.config import Config, TimelineEntry
 from scanner.models import DeadlineKind, Finding, KeyRecord, Severity
 
 
@@ -27,6 +27,15 @@ class RuleContext:
     config: Config
     evaluated_at: datetime
     usage_available: bool
+    # Looked up for every key: computed once per scan from the config.
+    gemini_services: frozenset[str] = field(init=False)
+    deadlines: dict[str, TimelineEntry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        services = frozenset(self.config.gemini.api_services)
+        deadlines = {rule: e for e in self.config.timeline for rule in e.rules}
+        object.__setattr__(self, "gemini_services", services)
+        object.__setattr__(self, "deadlines", deadlines)
 
 
 Evaluate = Callable[[KeyRecord, RuleContext], Finding | None]
@@ -39,8 +48,7 @@ class Rule:
 
 
 def targets_gemini(key: KeyRecord, ctx: RuleContext) -> bool:
-    services = ctx.config.gemini.api_services
-    return any(target in services for target in key.api_targets)
+    return not ctx.gemini_services.isdisjoint(key.api_targets)
 
 
 def can_reach_gemini(key: KeyRecord, ctx: RuleContext) -> bool:
@@ -58,7 +66,7 @@ def finding(
     severity: Severity | None = None,
 ) -> Finding:
     """A finding for META on KEY, with the deadline the timeline gives the rule."""
-    entry = ctx.config.timeline_entry_for(meta.id)
+    entry = ctx.deadlines.get(meta.id)
     return Finding(
         rule_id=meta.id,
         subject=key.name,

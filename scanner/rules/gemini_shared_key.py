@@ -17,7 +17,7 @@ META = RuleMeta(
 def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
     if not targets_gemini(key, ctx):
         return None
-    others = sorted(t for t in key.api_targets if t not in ctx.config.gemini.api_services)
+    others = [t for t in key.api_targets if t not in ctx.gemini_services]
     if not others:
         return None
     return finding(META, key, ctx, f"Key reaches Gemini and {len(others)} other API(s).")

@@ -1,5 +1,6 @@
 """An application restriction that admits everyone is no restriction."""
 
+import functools
 import ipaddress
 import re
 
@@ -20,6 +21,8 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _BARE_WILDCARD_HOST = re.compile(r"^\*(\.[^.]*)?$")  # '*', '*.', '*.*', '*.com'
 
 
+# Organizations reuse the same few values across thousands of keys.
+@functools.lru_cache(maxsize=4096)
 def weak_referrer(referrer: str) -> bool:
     value = _SCHEME.sub("", referrer.strip())
     if value in {"*", "*.*", "*/*", "*.*/*"}:
@@ -28,6 +31,7 @@ def weak_referrer(referrer: str) -> bool:
     return bool(_BARE_WILDCARD_HOST.match(host))
 
 
+@functools.lru_cache(maxsize=4096)
 def weak_ip(value: str) -> bool:
     try:
         network = ipaddress.ip_network(value.strip(), strict=False)

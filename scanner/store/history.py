@@ -27,15 +27,45 @@ def fingerprint(rule_id: str, subject: str) -> str:
     return hashlib.sha256(f"{rule_id}\x00{subject}".encode()).hexdigest()[:32]
 
 
-def _digest(values: dict[str, Any]) -> str:
-    """A digest of a row's values: the rows are built in a fixed key order from
-    str, int, bool, None, date, datetime, list and dict values, whose repr is stable."""
+def _digest(values: tuple[Any, ...]) -> str:
+    """A digest of str, int, bool, None, date, datetime and tuple values, whose repr
+    is stable. Changing what goes in makes every row look changed once."""
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def key_row(assessment: KeyAssessment) -> dict[str, Any]:
+def key_digest(assessment: KeyAssessment) -> str:
     key = assessment.key
-    row: dict[str, Any] = {
+    return _digest(
+        (
+            key.name,
+            key.uid,
+            key.project_number,
+            key.project_id,
+            key.display_name,
+            key.created,
+            key.updated,
+            key.deleted,
+            key.key_type.value,
+            key.service_account,
+            key.api_targets,
+            key.application_restriction.value,
+            key.application_values,
+            key.annotations,
+            key.gemini_enabled,
+            assessment.status.value,
+            assessment.score,
+        )
+    )
+
+
+def finding_digest(f: Finding) -> str:
+    kind = f.deadline_kind.value if f.deadline_kind else None
+    return _digest((f.severity.value, f.summary, f.checklist, f.deadline, kind, f.timeline_entry))
+
+
+def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
+    key = assessment.key
+    return {
         "key_name": key.name,
         "uid": key.uid,
         "project_number": key.project_number,
@@ -53,14 +83,13 @@ def key_row(assessment: KeyAssessment) -> dict[str, Any]:
         "gemini_enabled": key.gemini_enabled,
         "status": assessment.status.value,
         "score": assessment.score,
+        "content_hash": content_hash,
     }
-    row["content_hash"] = _digest(row)
-    return row
 
 
-def finding_row(f: Finding) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "fingerprint": fingerprint(f.rule_id, f.subject),
+def finding_row(f: Finding, fp: str, state_hash: str) -> dict[str, Any]:
+    return {
+        "fingerprint": fp,
         "rule_id": f.rule_id,
         "key_name": f.subject,
         "severity": f.severity.value,
@@ -69,9 +98,8 @@ def finding_row(f: Finding) -> dict[str, Any]:
         "deadline": f.deadline,
         "deadline_kind": f.deadline_kind.value if f.deadline_kind else None,
         "timeline_entry": f.timeline_entry,
+        "state_hash": state_hash,
     }
-    row["state_hash"] = _digest(row)
-    return row
 
 
 class _OpenKey(NamedTuple):
@@ -180,11 +208,12 @@ class HistoryWriter:
         if name in self._seen:
             raise InputError(f"key {name} appears twice in the inventory")
         self._seen.add(name)
-        row = key_row(assessment)
+        digest = key_digest(assessment)
         previous = self._keys.pop(name, None)
-        if previous is None or previous.content_hash != row["content_hash"]:
+        if previous is None or previous.content_hash != digest:
             if previous is not None:
                 self._buf.key_closes.append(previous.id)
+            row = key_row(assessment, digest)
             self._buf.key_inserts.append(row | {"valid_from_scan_id": self._scan_id})
             old_status = previous.status if previous else None
             if old_status != row["status"]:
@@ -192,31 +221,33 @@ class HistoryWriter:
                     "status_changed", name, from_value=old_status, to_value=row["status"]
                 )
         for f in assessment.findings:
-            self._add_finding(finding_row(f))
+            self._add_finding(f)
         if self._buf.size() >= BATCH:
             self._flush()
 
-    def _add_finding(self, row: dict[str, Any]) -> None:
+    def _add_finding(self, f: Finding) -> None:
         self.findings_open += 1
-        fp = row["fingerprint"]
+        fp = fingerprint(f.rule_id, f.subject)
+        state = finding_digest(f)
         previous = self._findings.pop(fp, None)
-        if previous is not None and previous.state_hash == row["state_hash"]:
+        if previous is not None and previous.state_hash == state:
             return
-        self._buf.finding_inserts.append(row | {"valid_from_scan_id": self._scan_id})
-        ids = {"fingerprint": fp, "rule_id": row["rule_id"]}
+        self._buf.finding_inserts.append(
+            finding_row(f, fp, state) | {"valid_from_scan_id": self._scan_id}
+        )
+        ids = {"fingerprint": fp, "rule_id": f.rule_id}
+        severity = f.severity.value
         if previous is None:
-            self._new_fingerprints.append(
-                ids | {"key_name": row["key_name"], "severity": row["severity"]}
-            )
+            self._new_fingerprints.append(ids | {"key_name": f.subject, "severity": severity})
             return
         self._buf.finding_closes.append(previous.id)
-        if previous.severity != row["severity"]:
+        if previous.severity != severity:
             self._transition(
                 "severity_changed",
-                row["key_name"],
+                f.subject,
                 **ids,
                 from_value=previous.severity,
-                to_value=row["severity"],
+                to_value=severity,
             )
 
     def _classify_new_findings(self, conn: Connection) -> None:

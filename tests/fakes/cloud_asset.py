@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Fault:
 class FakeCloudAsset:
     envelopes: Iterable[dict[str, Any]]
     faults: list[Fault] = field(default_factory=list)
+    page_latency: float = 0.0  # seconds each page takes, as the real API's pacing
     requests: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,6 +98,8 @@ class FakeCloudAsset:
                     fault.times -= 1
                 context.abort(fault.code, f"injected fault on page {page}")
         matching = self._select(asset_types)
+        if self.page_latency:
+            time.sleep(self.page_latency)  # the simulated service's own pace
         response = ListResponsePb()
         response.assets.extend(matching[start : start + size])
         if start + size < len(matching):
@@ -159,6 +163,12 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--changed-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--page-latency",
+        type=float,
+        default=0.0,
+        help="seconds per page; 0.6 paces at ListAssets' default quota",
+    )
     args = parser.parse_args()
     if args.export is not None:
         envelopes: Iterable[dict[str, Any]] = _read_export(args.export)
@@ -166,7 +176,7 @@ def main() -> None:
         from benchmarks.synth import organization
 
         envelopes = organization(args.keys, args.projects, args.seed, args.changed_fraction)
-    with FakeServer(FakeCloudAsset(envelopes)) as server:
+    with FakeServer(FakeCloudAsset(envelopes, page_latency=args.page_latency)) as server:
         print(server.address, flush=True)
         sys.stdin.read()  # serve until the parent closes our standard input
 
