@@ -7,6 +7,7 @@ would store it on this dialect, and the rows go to the driver as plain tuples.""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -28,9 +29,13 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
+# Every transition of a scan carries the same instant: most calls are repeats.
+@functools.lru_cache(maxsize=256)
 def _sqlite_datetime(value: datetime | None) -> str | None:
     # SQLAlchemy's own SQLite storage format, so its reader parses it back.
-    return None if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_date(value: date | None) -> str | None:
@@ -41,20 +46,17 @@ def _sqlite_bool(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _adapter(column_type: Any, sqlite: bool) -> Adapter:
+def _adapter(column_type: Any, sqlite: bool) -> Adapter | None:
+    """How the column's type stores a value on this dialect; None: as it is."""
     if isinstance(column_type, JSON):
         return _json
     if isinstance(column_type, UTCDateTime):
         return _sqlite_datetime if sqlite else _naive_utc
     if isinstance(column_type, Date):
-        return _sqlite_date if sqlite else _identity
+        return _sqlite_date if sqlite else None
     if isinstance(column_type, Boolean):
-        return _sqlite_bool if sqlite else _identity
-    return _identity
+        return _sqlite_bool if sqlite else None
+    return None
 
 
 class BulkTable:
@@ -65,7 +67,8 @@ class BulkTable:
         marker = "?" if sqlite else "%s"
         columns = [c for c in table.columns if not c.primary_key]
         self.names = [c.name for c in columns]
-        self._adapters = [_adapter(c.type, sqlite) for c in columns]
+        adapters = ((i, _adapter(c.type, sqlite)) for i, c in enumerate(columns))
+        self._adapters = [(i, adapt) for i, adapt in adapters if adapt is not None]
         self._marker = marker
         self._table = table.name
         # Names come from our own table metadata, values go as parameters.
@@ -77,9 +80,19 @@ class BulkTable:
     def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        pairs = list(zip(self.names, self._adapters, strict=True))
-        params = [tuple(adapt(row.get(name)) for name, adapt in pairs) for row in rows]
-        conn.exec_driver_sql(self._insert, params)
+        names, adapters = self.names, self._adapters
+        params = []
+        for row in rows:
+            values = [row.get(name) for name in names]
+            for index, adapt in adapters:
+                values[index] = adapt(values[index])
+            params.append(tuple(values))
+        # The driver's own cursor, on the connection (and transaction) SQLAlchemy holds.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(self._insert, params)
+        finally:
+            cursor.close()
 
     def close(self, conn: Connection, ids: Sequence[int], scan_id: int) -> None:
         """Ends the validity interval of rows IDS at SCAN_ID."""

@@ -86,7 +86,6 @@ class KeyVersion(Base):
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),
         Index("ix_key_versions_name", "key_name", "valid_from_scan_id"),
-        Index("ix_key_versions_from", "valid_from_scan_id"),
     )
 
 
@@ -110,7 +109,6 @@ class FindingVersion(Base):
     __table_args__ = (
         Index("ix_findings_open", "valid_to_scan_id"),
         Index("ix_findings_fingerprint", "fingerprint", "valid_from_scan_id"),
-        Index("ix_findings_from", "valid_from_scan_id"),
     )
 
 

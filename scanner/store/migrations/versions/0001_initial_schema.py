@@ -68,7 +68,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_findings_fingerprint", ["fingerprint", "valid_from_scan_id"], unique=False
         )
-        batch_op.create_index("ix_findings_from", ["valid_from_scan_id"], unique=False)
         batch_op.create_index("ix_findings_open", ["valid_to_scan_id"], unique=False)
 
     op.create_table(
@@ -105,7 +104,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("key_versions", schema=None) as batch_op:
-        batch_op.create_index("ix_key_versions_from", ["valid_from_scan_id"], unique=False)
         batch_op.create_index(
             "ix_key_versions_name", ["key_name", "valid_from_scan_id"], unique=False
         )
@@ -142,12 +140,10 @@ def downgrade() -> None:
     with op.batch_alter_table("key_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_key_versions_open")
         batch_op.drop_index("ix_key_versions_name")
-        batch_op.drop_index("ix_key_versions_from")
 
     op.drop_table("key_versions")
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index("ix_findings_open")
-        batch_op.drop_index("ix_findings_from")
         batch_op.drop_index("ix_findings_fingerprint")
 
     op.drop_table("findings")
