@@ -2,6 +2,8 @@
 
     python -m benchmarks.phases floor --address 127.0.0.1:PORT
     python -m benchmarks.phases scan --address 127.0.0.1:PORT --db URL
+    python -m benchmarks.phases load --export FILE --db URL
+    python -m benchmarks.phases report --db URL --output FILE
 
 Each prints one JSON object."""
 
@@ -11,15 +13,18 @@ import argparse
 import json
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 from google.cloud import asset_v1
 from google.protobuf import json_format
 
 from benchmarks.synth import ORG, REFERENCE
+from scanner import cli
 from scanner.config import Config
 from scanner.engine import run_scan
 from scanner.inventory.asset import CloudAssetSource
+from scanner.inventory.export import ExportSource
 from scanner.inventory.normalize import KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE
 from scanner.store import db
 from tests.fakes.cloud_asset import client_for
@@ -72,18 +77,53 @@ def scan(address: str, url: str) -> dict[str, Any]:
     }
 
 
+def load(export: Path, url: str) -> dict[str, Any]:
+    """Fill a store from an export file (the offline scan)."""
+    config = Config()
+    engine = db.open_engine(url)
+    db.ensure_current(engine)
+    started = time.perf_counter()
+    source = ExportSource([export], config.gemini.project_services)
+    outcome = run_scan(source, engine, config, REFERENCE)
+    return {
+        "seconds": time.perf_counter() - started,
+        "keys": outcome.stats.keys_total,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def report(url: str, output: Path) -> dict[str, Any]:
+    """`keysentry report --format json --output FILE`, through the real command."""
+    started = time.perf_counter()
+    args = ["report", "--db", url, "--format", "json", "--output", str(output)]
+    try:
+        cli.main(args, standalone_mode=False)
+    except SystemExit as exc:  # no --fail-on here: any exit is a failure
+        raise RuntimeError(f"report exited {exc.code}") from None
+    return {
+        "seconds": time.perf_counter() - started,
+        "bytes": output.stat().st_size,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["floor", "scan"])
-    parser.add_argument("--address", required=True)
+    parser.add_argument("phase", choices=["floor", "scan", "load", "report"])
+    parser.add_argument("--address")
     parser.add_argument("--db")
+    parser.add_argument("--export", type=Path)
+    parser.add_argument("--output", type=Path)
     parser.add_argument("--page-size", type=int, default=1000)
     args = parser.parse_args()
-    result = (
-        floor(args.address, args.page_size)
-        if args.phase == "floor"
-        else scan(args.address, args.db)
-    )
+    if args.phase == "floor":
+        result = floor(args.address, args.page_size)
+    elif args.phase == "scan":
+        result = scan(args.address, args.db)
+    elif args.phase == "load":
+        result = load(args.export, args.db)
+    else:
+        result = report(args.db, args.output)
     print(json.dumps(result))
 
 
