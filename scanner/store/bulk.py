@@ -76,6 +76,8 @@ class BulkTable:
             f"INSERT INTO {table.name} ({', '.join(self.names)}) "  # noqa: S608
             f"VALUES ({', '.join([marker] * len(columns))})"
         )
+        # PostgreSQL loads rows with COPY: one statement, not one per row.
+        self._copy = None if sqlite else f"COPY {table.name} ({', '.join(self.names)}) FROM STDIN"
 
     def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -88,9 +90,14 @@ class BulkTable:
                 values[index] = adapt(values[index])
             params.append(tuple(values))
         # The driver's own cursor, on the connection (and transaction) SQLAlchemy holds.
-        cursor = conn.connection.cursor()
+        cursor: Any = conn.connection.cursor()
         try:
-            cursor.executemany(self._insert, params)
+            if self._copy is None:
+                cursor.executemany(self._insert, params)
+            else:
+                with cursor.copy(self._copy) as copy:
+                    for row_values in params:
+                        copy.write_row(row_values)
         finally:
             cursor.close()
 

@@ -7,6 +7,7 @@ diff needs) plus a bounded write buffer."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -163,14 +164,22 @@ class HistoryWriter:
         open_keys = select(kv.id, kv.key_name, kv.content_hash, kv.status).where(
             kv.valid_to_scan_id.is_(None)
         )
+        # Interned: a finding's key name and rule id share one string with the
+        # key's entry, which keeps these maps small at a million keys.
         for row in self._conn.execute(open_keys):
-            self._keys[row.key_name] = _OpenKey(row.id, row.content_hash, row.status)
+            self._keys[sys.intern(row.key_name)] = _OpenKey(
+                row.id, row.content_hash, sys.intern(row.status)
+            )
         open_findings = select(
             fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name
         ).where(fv.valid_to_scan_id.is_(None))
         for f in self._conn.execute(open_findings):
             self._findings[f.fingerprint] = _OpenFinding(
-                f.id, f.state_hash, f.severity, f.rule_id, f.key_name
+                f.id,
+                f.state_hash,
+                sys.intern(f.severity),
+                sys.intern(f.rule_id),
+                sys.intern(f.key_name),
             )
         return self
 

@@ -1,0 +1,77 @@
+"""The benchmark's synthetic organization and fake-server process: the figures in
+benchmarks/README.md are only as good as these."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from google.cloud import asset_v1
+
+from benchmarks.harness import fake_server
+from benchmarks.synth import ORG, organization, write_export
+from scanner.config import Config
+from scanner.inventory.export import ExportSource
+from scanner.models import AppRestriction, KeyType
+from tests.fakes.cloud_asset import client_for
+
+
+def keys_of(path: Path) -> list[object]:
+    source = ExportSource([path], Config().gemini.project_services)
+    return list(source.iter_keys(source.load_context()))
+
+
+def test_deterministic_from_the_seed() -> None:
+    assert list(organization(200, 10, seed=3)) == list(organization(200, 10, seed=3))
+    assert list(organization(200, 10, seed=3)) != list(organization(200, 10, seed=4))
+
+
+def test_mix_of_key_kinds_and_restrictions(tmp_path: Path) -> None:
+    path = tmp_path / "org.jsonl.gz"
+    write_export(path, organization(4000, 100, seed=1))
+    keys = keys_of(path)
+    assert len(keys) == 4000
+    kinds: Counter[str] = Counter()
+    for k in keys:
+        if k.deleted is not None:
+            kinds["deleted"] += 1
+        elif k.key_type is KeyType.AUTH:
+            kinds["auth"] += 1
+        elif not k.api_targets:
+            kinds["unrestricted"] += 1
+        elif "generativelanguage.googleapis.com" in k.api_targets:
+            kinds["gemini"] += 1
+        else:
+            kinds["other"] += 1
+    share = {kind: count / len(keys) for kind, count in kinds.items()}
+    expected = {"unrestricted": 0.40, "gemini": 0.30, "auth": 0.15, "other": 0.10, "deleted": 0.05}
+    assert all(abs(share[kind] - value) < 0.03 for kind, value in expected.items()), share
+    assert {k.application_restriction for k in keys} == set(AppRestriction)
+    gemini_on = {k.project_number for k in keys if k.gemini_enabled}
+    gemini_off = {k.project_number for k in keys if k.gemini_enabled is False}
+    assert gemini_on and gemini_off and not gemini_on & gemini_off
+    years = {k.created.year for k in keys}
+    assert len(years) >= 6
+
+
+def test_changed_fraction_changes_that_many_keys() -> None:
+    base = [e for e in organization(1000, 20, seed=1) if e["asset_type"].endswith("/Key")]
+    changed = [
+        e
+        for e in organization(1000, 20, seed=1, changed_fraction=0.01)
+        if e["asset_type"].endswith("/Key")
+    ]
+    assert sum(a != b for a, b in zip(base, changed, strict=True)) == 10
+
+
+def test_fake_server_process_pages_the_organization() -> None:
+    with fake_server(2500, 50, seed=1) as address:
+        client = client_for(address)
+        request = asset_v1.ListAssetsRequest(
+            parent=ORG,
+            asset_types=["apikeys.googleapis.com/Key"],
+            content_type=asset_v1.ContentType.RESOURCE,
+            page_size=1000,
+        )
+        pages = list(client.list_assets(request=request).pages)
+    assert [len(p.assets) for p in pages] == [1000, 1000, 500]
