@@ -149,6 +149,7 @@ class HistoryWriter:
         self._seen: set[str] = set()
         self._buf = _Buffers([], [], [], [], [])
         self._new_fingerprints: list[dict[str, Any]] = []
+        self._resolved_before = False
         self.rows_written = 0
         self.findings_open = 0
         self._finished = False
@@ -173,6 +174,11 @@ class HistoryWriter:
         open_findings = select(
             fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name
         ).where(fv.valid_to_scan_id.is_(None))
+        # Only a fingerprint resolved before can reopen; none ever was on a first scan.
+        self._resolved_before = (
+            self._conn.scalar(select(fv.id).where(fv.valid_to_scan_id.is_not(None)).limit(1))
+            is not None
+        )
         for f in self._conn.execute(open_findings):
             self._findings[f.fingerprint] = _OpenFinding(
                 f.id,
@@ -263,15 +269,17 @@ class HistoryWriter:
         """opened, or reopened when the fingerprint was resolved before."""
         if not self._new_fingerprints:
             return
-        fps = [item["fingerprint"] for item in self._new_fingerprints]
-        seen_before = set(
-            conn.scalars(
-                select(FindingVersion.fingerprint)
-                .where(FindingVersion.fingerprint.in_(fps))
-                .where(FindingVersion.valid_to_scan_id.is_not(None))
-                .distinct()
+        seen_before: set[str] = set()
+        if self._resolved_before:
+            fps = [item["fingerprint"] for item in self._new_fingerprints]
+            seen_before = set(
+                conn.scalars(
+                    select(FindingVersion.fingerprint)
+                    .where(FindingVersion.fingerprint.in_(fps))
+                    .where(FindingVersion.valid_to_scan_id.is_not(None))
+                    .distinct()
+                )
             )
-        )
         for item in self._new_fingerprints:
             kind = "reopened" if item["fingerprint"] in seen_before else "opened"
             self._transition(
