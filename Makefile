@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck check lock clean
+.PHONY: demo test bench lint typecheck lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff check scanner alerts tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Scale benchmark (not part of the tests): 100k keys over 5,000 projects, SQLite.
+# BENCH_ARGS="--keys 1000000 --projects 20000 --db postgresql" for other sizes.
+BENCH_ARGS ?= --keys 100000 --projects 5000 --db sqlite
+bench: $(STAMP_DEV)
+	$(BIN)/python -m benchmarks.scan $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.report $(BENCH_ARGS)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check scanner alerts tests benchmarks
