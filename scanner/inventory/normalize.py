@@ -13,8 +13,6 @@ from scanner.models import AppRestriction, InventoryContext, KeyRecord, KeyType,
 KEY_TYPE = "apikeys.googleapis.com/Key"
 PROJECT_TYPE = "cloudresourcemanager.googleapis.com/Project"
 SERVICE_TYPE = "serviceusage.googleapis.com/Service"
-ASSET_TYPES = (KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE)
-
 # A target of this service restricts nothing: it stands for every Cloud API.
 ALL_APIS_TARGET = "cloudapis.googleapis.com"
 

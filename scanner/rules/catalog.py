@@ -28,9 +28,3 @@ RULES: tuple[Rule, ...] = (
 
 RULE_IDS: frozenset[str] = frozenset(rule.meta.id for rule in RULES)
 
-
-def rule_by_id(rule_id: str) -> Rule:
-    for rule in RULES:
-        if rule.meta.id == rule_id:
-            return rule
-    raise KeyError(rule_id)
