@@ -291,9 +291,10 @@ def rules(config_path: str | None, db_url: str | None, fmt: str) -> None:
     """The rule catalog with its metadata and the deadlines configured for it."""
     config = load_config(config_path)
     items: list[dict[str, Any]] = []
+    deadlines = config.deadlines()
     for rule in RULES:
         m = rule.meta
-        entry = config.timeline_entry_for(m.id)
+        entry = deadlines.get(m.id)
         items.append(
             {
                 "id": m.id,

@@ -117,11 +117,9 @@ class Config(_Strict):
                 raise ValueError(f"rules.disabled[{index}]: unknown rule {rule!r}")
         return self
 
-    def timeline_entry_for(self, rule_id: str) -> TimelineEntry | None:
-        for entry in self.timeline:
-            if rule_id in entry.rules:
-                return entry
-        return None
+    def deadlines(self) -> dict[str, TimelineEntry]:
+        """The timeline entry that gives each rule its deadline, by rule id."""
+        return {rule: entry for entry in self.timeline for rule in entry.rules}
 
 
 def _format_validation_error(source: str, error: ValidationError) -> str:

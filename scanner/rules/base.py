@@ -33,9 +33,8 @@ class RuleContext:
 
     def __post_init__(self) -> None:
         services = frozenset(self.config.gemini.api_services)
-        deadlines = {rule: e for e in self.config.timeline for rule in e.rules}
         object.__setattr__(self, "gemini_services", services)
-        object.__setattr__(self, "deadlines", deadlines)
+        object.__setattr__(self, "deadlines", self.config.deadlines())
 
 
 Evaluate = Callable[[KeyRecord, RuleContext], Finding | None]

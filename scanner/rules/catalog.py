@@ -27,4 +27,3 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULE_IDS: frozenset[str] = frozenset(rule.meta.id for rule in RULES)
-

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -119,11 +119,11 @@ class _OpenFinding(NamedTuple):
 
 @dataclass
 class _Buffers:
-    key_inserts: list[dict[str, Any]]
-    key_closes: list[int]
-    finding_inserts: list[dict[str, Any]]
-    finding_closes: list[int]
-    transitions: list[dict[str, Any]]
+    key_inserts: list[dict[str, Any]] = field(default_factory=list)
+    key_closes: list[int] = field(default_factory=list)
+    finding_inserts: list[dict[str, Any]] = field(default_factory=list)
+    finding_closes: list[int] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
 
     def size(self) -> int:
         return (
@@ -147,11 +147,10 @@ class HistoryWriter:
         self._keys: dict[str, _OpenKey] = {}
         self._findings: dict[str, _OpenFinding] = {}
         self._seen: set[str] = set()
-        self._buf = _Buffers([], [], [], [], [])
+        self._buf = _Buffers()
         self._new_fingerprints: list[dict[str, Any]] = []
         self._resolved_before = False
         self.rows_written = 0
-        self.findings_open = 0
         self._finished = False
 
     def __enter__(self) -> HistoryWriter:
@@ -241,7 +240,6 @@ class HistoryWriter:
             self._flush()
 
     def _add_finding(self, f: Finding) -> None:
-        self.findings_open += 1
         fp = fingerprint(f.rule_id, f.subject)
         state = finding_digest(f)
         previous = self._findings.pop(fp, None)
@@ -303,7 +301,7 @@ class HistoryWriter:
         self._finding_table.insert(conn, buf.finding_inserts)
         self._transition_table.insert(conn, buf.transitions)
         self.rows_written += buf.size()
-        self._buf = _Buffers([], [], [], [], [])
+        self._buf = _Buffers()
 
     def finish(self, stats: ScanStats) -> None:
         """Close what this scan did not see, then mark the scan succeeded."""
@@ -332,7 +330,7 @@ class HistoryWriter:
                 finished_at=datetime.now(UTC),
                 assets_read=stats.assets_read,
                 keys_total=stats.keys_total,
-                findings_open=self.findings_open,
+                findings_open=sum(stats.by_severity.values()),
                 rows_written=self.rows_written,
                 counts={"by_status": stats.by_status, "by_severity": stats.by_severity},
                 notes=stats.notes,
