@@ -4,16 +4,45 @@ the config path (and the line, for YAML syntax errors)."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scanner.errors import ConfigError
 
 GEMINI_DOCS = "https://ai.google.dev/gemini-api/docs/api-key"
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> object:
+    """'6h', '1h30m', '90s', '2d' or a number of seconds -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        return value  # pydantic reports the wrong type
+    text = value.strip()
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 6h, 1d, 1h30m)")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
 
 class _Strict(BaseModel):
@@ -86,12 +115,89 @@ class InventoryConfig(_Strict):
     request_timeout_seconds: float = Field(default=60.0, gt=0)
 
 
+class ScheduleConfig(_Strict):
+    """When the worker scans: a crontab line (UTC) or a fixed interval."""
+
+    cron: str | None = None
+    interval: Duration | None = None
+    # A random delay added to each run, so that many deployments do not hit the
+    # Cloud Asset quota at the same second.
+    jitter: Duration = 300.0
+    # How late a run may start (after a pause or a long scan) and still run.
+    misfire_grace: Duration = 3600.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_cron(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("cron") is None and data.get("interval") is None:
+            return {**data, "cron": "0 */6 * * *"}
+        return data
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleConfig:
+        if self.cron is not None and self.interval is not None:
+            raise ValueError("give cron or interval, not both")
+        return self
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from scanner.schedule import cron_trigger
+
+            try:
+                cron_trigger(value)
+            except ValueError as exc:
+                raise ValueError(f"not a crontab line: {value!r}: {exc}") from None
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _at_least_a_second(cls, value: float | None) -> float | None:
+        if value is not None and value < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
+class WorkerConfig(_Strict):
+    listen: str = "0.0.0.0:9184"
+    # /readyz fails once the last successful scan is older than this (default:
+    # two scheduled intervals plus the misfire grace).
+    ready_max_age: Duration | None = None
+    # On SIGTERM, how long a running scan may take to finish before it is
+    # rolled back.
+    shutdown_grace: Duration = 30.0
+    # What the worker scans: one scope, or Cloud Asset export files.
+    scope: str | None = None
+    exports: list[str] = Field(default_factory=list)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT, e.g. 0.0.0.0:9184, not {value!r}")
+        return f"{host.strip('[]') or '0.0.0.0'}:{port}"  # noqa: S104
+
+
+class MetricsConfig(_Strict):
+    # The worst keys by score, exported one series each for a top-offenders table.
+    top_keys: int = Field(default=50, ge=0, le=1000)
+    # Keys by status per project, for the projects with the most bad keys;
+    # the rest are summed under project="(other)".
+    per_project: bool = True
+    max_projects: int = Field(default=200, ge=1, le=10000)
+
+
 class Config(_Strict):
     database_url: str | None = None
     timeline: list[TimelineEntry] = Field(default_factory=default_timeline)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     gemini: GeminiConfig = Field(default_factory=GeminiConfig)
     inventory: InventoryConfig = Field(default_factory=InventoryConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @model_validator(mode="after")
     def _timeline_is_consistent(self) -> Config:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,12 +12,41 @@ from sqlalchemy import Engine
 
 from scanner.config import Config
 from scanner.inventory.source import InventorySource
-from scanner.models import ScanStats
+from scanner.models import KeyRecord, ScanStats
 from scanner.rules.base import Rule, RuleContext
 from scanner.rules.catalog import RULES
 from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.history import HistoryWriter
+
+
+class ScanCancelled(Exception):
+    """The worker is shutting down and its grace period for this scan is over."""
+
+
+class _Stage:
+    """Where a scan is, so that a failure can say which stage it stopped in."""
+
+    def __init__(self) -> None:
+        self.name = "inventory"
+
+
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ScanCancelled("cancelled: the worker is shutting down; nothing was recorded")
+
+
+def _keys(
+    keys: Iterator[KeyRecord], stage: _Stage, cancel: threading.Event | None
+) -> Iterator[KeyRecord]:
+    while True:
+        stage.name = "inventory"
+        _stop_if_cancelled(cancel)
+        key = next(keys, None)
+        if key is None:
+            return
+        stage.name = "evaluate"
+        yield key
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +76,17 @@ def _notes(config: Config, usage_available: bool, services_known: bool) -> list[
 
 
 def run_scan(
-    source: InventorySource, engine: Engine, config: Config, evaluated_at: datetime
+    source: InventorySource,
+    engine: Engine,
+    config: Config,
+    evaluated_at: datetime,
+    cancel: threading.Event | None = None,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
-    error, nothing else in history changes, and the exception propagates."""
+    error and its stage, nothing else in history changes, and the exception
+    propagates. Setting CANCEL makes the scan stop at the next key."""
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
+    stage = _Stage()
     try:
         context = source.load_context()
         scans.set_scope(engine, scan_id, context.scope)
@@ -59,9 +96,11 @@ def run_scan(
         stats = ScanStats(notes=_notes(config, usage_available, context.services_known))
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
+        stage.name = "store"
         with HistoryWriter(engine, scan_id, evaluated_at) as writer:
-            for key in source.iter_keys(context):
+            for key in _keys(iter(source.iter_keys(context)), stage, cancel):
                 assessment = assess(key, rules, ctx)
+                stage.name = "store"
                 writer.add(assessment)
                 by_status[assessment.status.value] += 1
                 by_severity.update(f.severity.value for f in assessment.findings)
@@ -69,13 +108,16 @@ def run_scan(
             stats.assets_read = source.assets_read
             stats.by_status = dict(by_status)
             stats.by_severity = dict(by_severity)
+            stage.name = "store"
             writer.finish(stats)
     except BaseException as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
             message = "interrupted"
+        if isinstance(exc, ScanCancelled | KeyboardInterrupt):
+            stage.name = "shutdown"
         try:
-            scans.fail_scan(engine, scan_id, message, source.assets_read)
+            scans.fail_scan(engine, scan_id, message, stage.name, source.assets_read)
         except Exception as record_error:  # the scan's own error matters more
             exc.add_note(f"the failure could not be recorded on scan {scan_id}: {record_error}")
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, select, update
 
 from scanner import __version__
 from scanner.store.tables import Scan
@@ -34,7 +34,7 @@ def begin_scan(engine: Engine, source: str, scope: str | None, evaluated_at: dat
         return int(result.scalar_one())
 
 
-def fail_scan(engine: Engine, scan_id: int, error: str, assets_read: int) -> None:
+def fail_scan(engine: Engine, scan_id: int, error: str, stage: str, assets_read: int) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(Scan)
@@ -43,9 +43,29 @@ def fail_scan(engine: Engine, scan_id: int, error: str, assets_read: int) -> Non
                 status="failed",
                 finished_at=datetime.now(UTC),
                 error=error[:4000],
+                error_stage=stage,
                 assets_read=assets_read,
             )
         )
+
+
+def fail_abandoned(engine: Engine) -> list[int]:
+    """Mark failed the scans still 'running' whose process died. Call only
+    while holding the scan lock: then no other scan can be running."""
+    with engine.begin() as conn:
+        ids = list(conn.scalars(select(Scan.id).where(Scan.status == "running")))
+        if ids:
+            conn.execute(
+                update(Scan)
+                .where(Scan.id.in_(ids))
+                .values(
+                    status="failed",
+                    finished_at=datetime.now(UTC),
+                    error="abandoned: the process running this scan stopped before it finished",
+                    error_stage="abandoned",
+                )
+            )
+    return ids
 
 
 def set_scope(engine: Engine, scan_id: int, scope: str | None) -> None:

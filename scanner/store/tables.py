@@ -55,6 +55,8 @@ class Scan(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # inventory | evaluate | store | shutdown | abandoned, for a failed scan
+    error_stage: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[str] = mapped_column(String(32))
 
 

@@ -1,0 +1,21 @@
+"""The `keysentry` command. Subcommands parse options, call the pipeline and
+print; exit 0 on success, 1 when --fail-on is met, 2 on any error."""
+
+from __future__ import annotations
+
+import click
+
+from scanner import __version__
+from scanner.cli.commands import config_group, db_group, report, rules, scan, scans
+from scanner.cli.service import demo, run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keysentry")
+def main() -> None:
+    """Scores an organization's Google Cloud API keys against the Gemini
+    deadlines and key hygiene rules, and keeps the history."""
+
+
+for command in (scan, report, scans, rules, run, config_group, db_group, demo):
+    main.add_command(command)

@@ -1,0 +1,200 @@
+"""What the commands share: options, error handling, the store, report output
+and the choice of inventory source."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from scanner.config import Config
+from scanner.engine import ScanOutcome
+from scanner.errors import ConfigError, InputError, KeysentryError
+from scanner.inventory.export import ExportSource
+from scanner.inventory.source import InventorySource, Progress
+from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, fails
+from scanner.report.formats import write
+from scanner.store import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--now: not an ISO 8601 instant: {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def common_options(func: F) -> F:
+    func = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="YAML config file [env KEYSENTRY_CONFIG].",
+    )(func)
+    func = click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        help="SQLAlchemy database URL [env KEYSENTRY_DATABASE_URL; "
+        "default sqlite:///keysentry.db].",
+    )(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "csv"]),
+        default="table",
+        show_default=True,
+    )(func)
+    func = click.option(
+        "--output",
+        type=click.Path(dir_okay=False),
+        help="Write the report to this file instead of stdout.",
+    )(func)
+    func = click.option(
+        "--fail-on",
+        type=click.Choice(FAIL_ON_LEVELS),
+        default="never",
+        show_default=True,
+        help="Exit 1 when a key at or above this level exists.",
+    )(func)
+    return func
+
+
+def handle_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KeysentryError as exc:
+            click.echo(f"keysentry: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            click.echo(f"keysentry: error: database: {detail}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def write_report(report: Report, fmt: str, output: str | None) -> None:
+    """To stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
+    if output is None:
+        write(report, fmt, sys.stdout)
+        return
+    target = Path(output)
+    if not target.parent.resolve().is_dir():
+        raise InputError(f"--output: directory {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write(report, fmt, handle)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_store(config: Config, db_url: str | None, *, create: bool = True) -> Engine:
+    """The history database; CREATE=False for commands that only read it."""
+    url = db.resolve_url(db_url, config.database_url)
+    engine = db.open_engine(url, must_exist=not create)
+    db.ensure_current(engine, create=create)
+    return engine
+
+
+@contextmanager
+def progress_display() -> Iterator[Progress | None]:
+    """A live count of assets read, on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with RichProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading inventory", total=None)
+        yield lambda n: bar.update(task, description=f"read {n:,} assets")
+
+
+def finish_report(
+    engine: Engine, scan_id: int | None, fmt: str, output: str | None, fail_on: str
+) -> None:
+    report = build_report(engine, scan_id)
+    write_report(report, fmt, output)
+    if fails(report, fail_on):
+        click.echo(f"keysentry: keys at or above --fail-on {fail_on} exist", err=True)
+        sys.exit(1)
+
+
+def source_factory(
+    config: Config,
+    org: str | None,
+    folder: str | None,
+    project: str | None,
+    exports: tuple[str, ...] | list[str],
+    config_path: str,
+) -> Callable[[Progress | None], InventorySource]:
+    """What to scan, from the options, else (for the worker, CONFIG_PATH set)
+    from worker.scope / worker.exports. A live scope needs credentials now."""
+    scopes = [
+        s
+        for s in (
+            org and f"organizations/{org}",
+            folder and f"folders/{folder}",
+            project and f"projects/{project}",
+        )
+        if s
+    ]
+    if not scopes and not exports and config_path:
+        scopes = [config.worker.scope] if config.worker.scope else []
+        exports = config.worker.exports
+    if len(scopes) + bool(exports) != 1:
+        where = f"{config_path}: worker.scope or worker.exports, or " if config_path else ""
+        raise ConfigError(f"give exactly one of {where}--org, --folder, --project or --from-export")
+    services = config.gemini.project_services
+    if exports:
+        paths = [Path(p) for p in exports]
+        return lambda progress: ExportSource(paths, services, progress)
+    from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
+
+    scope = validate_scope(scopes[0])
+    client = make_client(config.inventory)
+    return lambda progress: CloudAssetSource(client, scope, config.inventory, services, progress)
+
+
+def scan_summary(outcome: ScanOutcome) -> str:
+    stats = outcome.stats
+    return (
+        f"scan {outcome.scan_id} succeeded: {stats.keys_total} keys from "
+        f"{stats.assets_read} assets, {stats.rows_written} history rows written"
+    )

@@ -1,0 +1,178 @@
+"""The long-running commands: `run` (the worker) and `demo` (with --serve)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from scanner.cli.common import (
+    common_options,
+    handle_errors,
+    open_store,
+    output_options,
+    parse_now,
+    scan_summary,
+    source_factory,
+    write_report,
+)
+from scanner.config import Config, ScheduleConfig, WorkerConfig, load_config
+from scanner.engine import run_scan
+from scanner.errors import ConfigError, InputError
+from scanner.inventory.export import ExportSource
+from scanner.logs import setup_logging
+from scanner.report.build import build_report, fails
+from scanner.report.summary import next_steps
+from scanner.store import db
+from scanner.store.lock import migration_lock
+from scanner.worker import Worker, serve
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
+DEMO_DIR = Path(".keysentry-demo")
+# The sample organization is a snapshot of this day; the demo judges it as of
+# then so that it shows the same statuses whenever it is run.
+DEMO_EVALUATED_AT = "2026-11-21T00:00:00Z"
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def parse_listen(value: str) -> str:
+    try:
+        return WorkerConfig(listen=value).listen
+    except ValidationError:
+        raise ConfigError(
+            f"--listen: expected HOST:PORT, e.g. 127.0.0.1:9184, not {value!r}"
+        ) from None
+
+
+def open_worker_store(config: Config, db_url: str | None) -> Engine:
+    """The store for a long-running worker: replicas starting together on
+    PostgreSQL create or check the schema one at a time."""
+    engine = db.open_engine(db.resolve_url(db_url, config.database_url))
+    with migration_lock(engine):
+        db.ensure_current(engine, create=True)
+    return engine
+
+
+@click.command()
+@common_options
+@click.option("--org", help="Organization number [config worker.scope].")
+@click.option("--folder", help="Folder number [config worker.scope].")
+@click.option("--project", help="Project id [config worker.scope].")
+@click.option(
+    "--from-export",
+    "exports",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Scan these export files each time [config worker.exports]; repeatable.",
+)
+@click.option("--listen", metavar="HOST:PORT", help="Metrics and probes [config worker.listen].")
+@click.option("--log-level", default="INFO", show_default=True, type=click.Choice(LOG_LEVELS))
+@handle_errors
+def run(
+    config_path: str | None,
+    db_url: str | None,
+    org: str | None,
+    folder: str | None,
+    project: str | None,
+    exports: tuple[str, ...],
+    listen: str | None,
+    log_level: str,
+) -> None:
+    """Scan on the schedule, serve /metrics, /healthz and /readyz; stop on SIGTERM."""
+    config = load_config(config_path)
+    where = config_path or os.environ.get("KEYSENTRY_CONFIG") or "(no config file)"
+    make_source = source_factory(config, org, folder, project, exports, where)
+    for export in exports or config.worker.exports:
+        if not Path(export).is_file():  # found out now, not at the first scan
+            raise InputError(f"{export}: cannot read: no such file")
+    address = parse_listen(listen) if listen else config.worker.listen
+    setup_logging(log_level)
+    engine = open_worker_store(config, db_url)
+    sys.exit(serve(Worker(config, engine, lambda: make_source(None)), address))
+
+
+@click.command()
+@common_options
+@output_options
+@click.option(
+    "--now",
+    default=DEMO_EVALUATED_AT,
+    show_default=True,
+    help="Evaluate as of this instant (ISO 8601).",
+)
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then keep running as the worker: rescan on --interval and serve /metrics.",
+)
+@click.option("--listen", default="127.0.0.1:9184", show_default=True, metavar="HOST:PORT")
+@click.option("--interval", default="60s", show_default=True, help="With --serve: how often.")
+@handle_errors
+def demo(
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    now: str,
+    serve: bool,
+    listen: str,
+    interval: str,
+) -> None:
+    """Scan the bundled sample organization into ./.keysentry-demo/ and report;
+    with --serve, keep scanning it and serve the metrics."""
+    config = load_config(config_path)
+    if db_url is None:
+        DEMO_DIR.mkdir(exist_ok=True)
+        db_url = f"sqlite:///{DEMO_DIR / 'keysentry.db'}"
+    engine = open_store(config, db_url)
+    source = ExportSource([DEMO_EXPORT], config.gemini.project_services)
+    outcome = run_scan(source, engine, config, parse_now(now))
+    click.echo(scan_summary(outcome), err=True)
+    report_obj = build_report(engine, outcome.scan_id)
+    write_report(report_obj, fmt, output)
+    if fmt == "table":
+        click.echo("\nWhat to do next:")
+        for line in next_steps(report_obj):
+            click.echo(f"  {line}")
+        click.echo(
+            f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
+            "--format json` or `keysentry rules`.\n"
+        )
+    if serve:
+        serve_demo(config, engine, parse_listen(listen), interval, parse_now(now))
+    elif fails(report_obj, fail_on):
+        sys.exit(1)
+
+
+def serve_demo(
+    config: Config, engine: Engine, listen: str, interval: str, evaluated_at: datetime
+) -> None:
+    """The worker on the sample organization, judged as of EVALUATED_AT."""
+    try:
+        schedule = ScheduleConfig(interval=interval, jitter=0, misfire_grace=interval)  # type: ignore[arg-type]
+    except ValidationError:
+        raise ConfigError(f"--interval: not a duration of 1s or more: {interval!r}") from None
+    config = config.model_copy(update={"schedule": schedule})
+    setup_logging("INFO")
+
+    def announce(address: str) -> None:
+        click.echo(
+            f"\nServing the demo: http://{address}/metrics  (/healthz, /readyz); "
+            f"rescanning every {schedule.interval:.0f}s. Ctrl-C stops.",
+            err=True,
+        )
+
+    worker = Worker(
+        config,
+        engine,
+        lambda: ExportSource([DEMO_EXPORT], config.gemini.project_services),
+        evaluated_at=lambda: evaluated_at,
+    )
+    sys.exit(serve(worker, listen, announce))

@@ -1,0 +1,74 @@
+"""The worker's schedule: an APScheduler trigger from the config, and the
+interval it implies (for the catch-up scan at start and the readiness age)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scanner.config import ScheduleConfig
+
+_WEEKDAY_TERM = re.compile(r"^(\*|\d)(?:-(\d))?(?:/(\d+))?$")
+_APS_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Crontab counts weekdays from Sunday (0 or 7); APScheduler 3 from Monday.
+    Numbers are rewritten as names, which both read the same way."""
+    days: list[str] = []
+    for term in field.split(","):
+        match = _WEEKDAY_TERM.match(term)
+        if match is None:
+            days.append(term)  # names, or an error APScheduler will report
+            continue
+        first, last, step = match.groups()
+        start, end = (0, 6) if first == "*" else (int(first), int(last or first))
+        if first == "*" and last is not None:
+            raise ValueError(f"day of week {term!r}: a range cannot start at *")
+        if not 0 <= start <= 7 or not 0 <= end <= 7 or start > end:
+            raise ValueError(f"day of week {term!r}: use 0-7 (0 and 7 are Sunday)")
+        if first != "*" and last is None and step is not None:
+            end = 7
+        days.extend(_APS_WEEKDAYS[n % 7] for n in range(start, end + 1, int(step or 1)))
+    return ",".join(dict.fromkeys(days))
+
+
+def cron_trigger(cron: str, jitter: int | None = None) -> CronTrigger:
+    values = cron.split()
+    if len(values) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(values)}")
+    minute, hour, day, month, weekday = values
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday) if weekday != "*" else "*",
+        timezone=UTC,
+        jitter=jitter,
+    )
+
+
+def make_trigger(schedule: ScheduleConfig) -> BaseTrigger:
+    jitter = int(schedule.jitter) or None
+    if schedule.interval is not None:
+        return IntervalTrigger(seconds=schedule.interval, timezone=UTC, jitter=jitter)
+    assert schedule.cron is not None
+    return cron_trigger(schedule.cron, jitter)
+
+
+def interval_seconds(schedule: ScheduleConfig, now: datetime | None = None) -> float:
+    """The time between two runs; for a cron line, between the next two."""
+    if schedule.interval is not None:
+        return schedule.interval
+    assert schedule.cron is not None
+    trigger = cron_trigger(schedule.cron)
+    first = trigger.get_next_fire_time(None, now or datetime.now(UTC))
+    assert first is not None
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert second is not None
+    return float((second - first).total_seconds())

@@ -1,0 +1,182 @@
+"""The figures the metrics show, read from history. What a succeeded scan
+recorded never changes, so its figures are read once per scan; scan health
+is read on every scrape with a few small queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine, func, select
+
+from scanner.models import KeyStatus
+from scanner.store.queries import valid_at
+from scanner.store.tables import FindingVersion, KeyVersion, Scan
+
+OTHER_PROJECTS = "(other)"  # parentheses cannot appear in a project id
+_WORST_FIRST = [s.value for s in KeyStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class TopKey:
+    key_name: str
+    project: str
+    display_name: str
+    status: str
+    key_type: str
+    score: int
+    deadline: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFigures:
+    scan_id: int
+    keys: dict[tuple[str, str], int]  # (status, key type) -> keys
+    projects: dict[tuple[str, str], int]  # (project, status) -> keys, capped
+    projects_with_keys: int
+    findings: dict[tuple[str, str], int]  # (rule, severity) -> open findings
+    deadline_keys: dict[str, int]  # timeline entry -> keys with a finding it dates
+    top_keys: list[TopKey]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanHealth:
+    latest_succeeded: Scan | None
+    latest_finished: Scan | None
+    outcomes: dict[str, int]  # succeeded | failed -> scans
+    errors_by_stage: dict[str, int]
+    running: int
+
+
+def read_health(engine: Engine) -> ScanHealth:
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(select(Scan.status, func.count()).group_by(Scan.status)).tuples().all()
+        )
+        stages = dict(
+            conn.execute(
+                select(func.coalesce(Scan.error_stage, "unknown"), func.count())
+                .where(Scan.status == "failed")
+                .group_by(Scan.error_stage)
+            )
+            .tuples()
+            .all()
+        )
+        latest_ok_id = conn.scalar(select(func.max(Scan.id)).where(Scan.status == "succeeded"))
+        latest_done_id = conn.scalar(select(func.max(Scan.id)).where(Scan.status != "running"))
+    scans = _scans_by_id(engine, {i for i in (latest_ok_id, latest_done_id) if i is not None})
+    return ScanHealth(
+        latest_succeeded=scans.get(latest_ok_id) if latest_ok_id is not None else None,
+        latest_finished=scans.get(latest_done_id) if latest_done_id is not None else None,
+        outcomes={k: by_status.get(k, 0) for k in ("succeeded", "failed")},
+        errors_by_stage=stages,
+        running=by_status.get("running", 0),
+    )
+
+
+def _scans_by_id(engine: Engine, ids: set[int]) -> dict[int, Scan]:
+    if not ids:
+        return {}
+    from sqlalchemy.orm import Session
+
+    with Session(engine, expire_on_commit=False) as session:
+        return {s.id: s for s in session.scalars(select(Scan).where(Scan.id.in_(ids)))}
+
+
+def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int) -> ScanFigures:
+    live = valid_at(KeyVersion, scan_id)
+    open_findings = valid_at(FindingVersion, scan_id)
+    project = func.coalesce(KeyVersion.project_id, KeyVersion.project_number)
+    with engine.connect() as conn:
+        keys = {
+            (status, key_type): n
+            for status, key_type, n in conn.execute(
+                select(KeyVersion.status, KeyVersion.key_type, func.count())
+                .where(live)
+                .group_by(KeyVersion.status, KeyVersion.key_type)
+            )
+        }
+        per_project: dict[str, dict[str, int]] = defaultdict(dict)
+        for name, status, n in conn.execute(
+            select(project, KeyVersion.status, func.count())
+            .where(live)
+            .group_by(project, KeyVersion.status)
+        ):
+            per_project[name][status] = n
+        findings = {
+            (rule, severity): n
+            for rule, severity, n in conn.execute(
+                select(FindingVersion.rule_id, FindingVersion.severity, func.count())
+                .where(open_findings)
+                .group_by(FindingVersion.rule_id, FindingVersion.severity)
+            )
+        }
+        deadline_keys = {
+            str(entry): n
+            for entry, n in conn.execute(
+                select(
+                    FindingVersion.timeline_entry,
+                    func.count(func.distinct(FindingVersion.key_name)),
+                )
+                .where(open_findings, FindingVersion.timeline_entry.is_not(None))
+                .group_by(FindingVersion.timeline_entry)
+            )
+        }
+        worst = conn.execute(
+            select(
+                KeyVersion.key_name,
+                project,
+                KeyVersion.display_name,
+                KeyVersion.status,
+                KeyVersion.key_type,
+                KeyVersion.score,
+            )
+            .where(live, KeyVersion.status != KeyStatus.DELETED.value, KeyVersion.score > 0)
+            .order_by(KeyVersion.score.desc(), KeyVersion.key_name)
+            .limit(top_keys)
+        ).all()
+        deadlines: dict[str, date | None] = {}
+        if worst:
+            deadlines = {
+                name: nearest
+                for name, nearest in conn.execute(
+                    select(FindingVersion.key_name, func.min(FindingVersion.deadline))
+                    .where(
+                        open_findings,
+                        FindingVersion.key_name.in_([row[0] for row in worst]),
+                        FindingVersion.deadline.is_not(None),
+                    )
+                    .group_by(FindingVersion.key_name)
+                )
+            }
+    return ScanFigures(
+        scan_id=scan_id,
+        keys=keys,
+        projects=_capped(per_project, max_projects),
+        projects_with_keys=len(per_project),
+        findings=findings,
+        deadline_keys=deadline_keys,
+        top_keys=[
+            TopKey(name, proj, display, status, key_type, score, deadlines.get(name))
+            for name, proj, display, status, key_type, score in worst
+        ],
+    )
+
+
+def _capped(per_project: dict[str, dict[str, int]], limit: int) -> dict[tuple[str, str], int]:
+    """The LIMIT projects with the worst keys, the rest summed as (other)."""
+
+    def badness(item: tuple[str, dict[str, int]]) -> tuple[int, ...]:
+        _name, counts = item
+        return (*(-counts.get(s, 0) for s in _WORST_FIRST[:3]), -sum(counts.values()))
+
+    ranked = sorted(per_project.items(), key=lambda item: (badness(item), item[0]))
+    out: dict[tuple[str, str], int] = {}
+    for name, counts in ranked[:limit]:
+        for status, n in counts.items():
+            out[(name, status)] = n
+    for _, counts in ranked[limit:]:
+        for status, n in counts.items():
+            out[(OTHER_PROJECTS, status)] = out.get((OTHER_PROJECTS, status), 0) + n
+    return out

@@ -1,0 +1,145 @@
+"""One scan at a time per database. On PostgreSQL, a session advisory lock
+held on its own connection for the length of a scan: replicas sharing the
+database take turns, and a replica that dies releases it with its connection.
+On SQLite, an exclusive lock on a file beside the database: one process per
+database file scans, and the worker holds it for its whole life."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+
+from scanner.errors import StoreError
+
+# Advisory lock ids, fixed for keysentry so that no other application's
+# locks on a shared server collide with them by accident.
+SCAN_LOCK_ID = 0x1E5F3A8C2B7D4E61
+MIGRATE_LOCK_ID = 0x1E5F3A8C2B7D4E62
+
+
+def _sqlite_lock_path(engine: Engine) -> Path | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return Path(database).expanduser().resolve().with_name(Path(database).name + ".lock")
+
+
+class ScanLock:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._file_path = _sqlite_lock_path(engine)
+        self._file_fd: int | None = None
+        self._process_held = False
+        self._mutex = threading.Lock()
+        self.held = False  # read by the metrics: does this process hold it now
+
+    def hold_for_process(self) -> None:
+        """SQLite: take the database file for this process's life, or fail."""
+        if self._file_path is None:
+            return
+        if not self._take_file():
+            raise StoreError(
+                f"database {self._file_path.with_suffix('')} is in use by another keysentry "
+                f"process (lock {self._file_path}); SQLite allows one per database file, "
+                "use PostgreSQL for more than one replica"
+            )
+        self._process_held = True
+
+    def release_process(self) -> None:
+        if self._process_held:
+            self._release_file()
+            self._process_held = False
+
+    @contextmanager
+    def for_scan(self) -> Iterator[bool]:
+        """Yields True if this caller may scan now; False if another holds the lock."""
+        if not self._mutex.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if self._engine.dialect.name == "postgresql":
+                with self._advisory() as taken:
+                    yield from self._while_held(taken)
+            elif self._process_held or self._file_path is None:
+                yield from self._while_held(True)
+            else:
+                taken = self._take_file()
+                try:
+                    yield from self._while_held(taken)
+                finally:
+                    if taken:
+                        self._release_file()
+        finally:
+            self._mutex.release()
+
+    def _while_held(self, taken: bool) -> Iterator[bool]:
+        self.held = taken
+        try:
+            yield taken
+        finally:
+            self.held = False
+
+    @contextmanager
+    def _advisory(self) -> Iterator[bool]:
+        conn = self._engine.connect()
+        try:
+            taken = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:id)"), {"id": SCAN_LOCK_ID}
+                ).scalar()
+            )
+            conn.commit()  # no transaction stays open while the scan runs
+            yield taken
+            if taken:
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": SCAN_LOCK_ID})
+                conn.commit()
+        except BaseException:
+            # A broken or interrupted session must not go back to the pool
+            # still holding the lock: closing it releases the lock.
+            conn.invalidate()
+            raise
+        finally:
+            conn.close()
+
+    def _take_file(self) -> bool:
+        assert self._file_path is not None
+        fd = os.open(self._file_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._file_fd = fd
+        return True
+
+    def _release_file(self) -> None:
+        if self._file_fd is not None:
+            fcntl.flock(self._file_fd, fcntl.LOCK_UN)
+            os.close(self._file_fd)
+            self._file_fd = None
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Replicas starting together on PostgreSQL migrate one after the other."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    conn: Connection = engine.connect()
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATE_LOCK_ID})
+        conn.commit()
+        yield
+        conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATE_LOCK_ID})
+        conn.commit()
+    except BaseException:
+        conn.invalidate()
+        raise
+    finally:
+        conn.close()

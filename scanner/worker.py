@@ -1,0 +1,271 @@
+"""`keysentry run`: scans on a schedule, serves metrics and probes, and stops
+cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from scanner.config import Config
+from scanner.endpoints import EndpointServer, Readiness
+from scanner.engine import ScanCancelled, run_scan
+from scanner.errors import KeysentryError
+from scanner.inventory.source import InventorySource
+from scanner.metrics import StoreCollector, WorkerState
+from scanner.schedule import interval_seconds, make_trigger
+from scanner.store import scans
+from scanner.store.lock import ScanLock
+from scanner.store.queries import latest_succeeded_scan
+
+log = logging.getLogger("keysentry.worker")
+JOB_ID = "scan"
+# After the grace period the scan is cancelled; it stops at its next key and
+# rolls back. If it is stuck in a call that long, the process exits anyway:
+# the database drops the open transaction with the connection.
+ROLLBACK_WAIT_SECONDS = 10.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        source_factory: Callable[[], InventorySource],
+        evaluated_at: Callable[[], datetime] = _now,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self._source_factory = source_factory
+        self._evaluated_at = evaluated_at
+        self.lock = ScanLock(engine)
+        self.interval = interval_seconds(config.schedule)
+        self.cancel = threading.Event()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(1, int(config.schedule.misfire_grace)),
+            },
+        )
+        self.state = WorkerState(self.lock, next_run=self._next_run)
+
+    # -- the scan job -----------------------------------------------------
+
+    def scan_once(self) -> str:
+        """One scheduled run: 'succeeded', 'failed', 'cancelled' or 'skipped'."""
+        self.idle.clear()
+        try:
+            return self._locked_scan()
+        except SQLAlchemyError as exc:
+            log.error("scan not run: the history database failed: %s", exc)
+            return "failed"
+        finally:
+            self.idle.set()
+
+    def _locked_scan(self) -> str:
+        with self.lock.for_scan() as held:
+            if not held:
+                log.info("scan skipped: another replica holds the scan lock")
+                self.state.skipped["lock_held"] += 1
+                return "skipped"
+            abandoned = scans.fail_abandoned(self.engine)
+            if abandoned:
+                log.warning(
+                    "marked %d abandoned scan(s) failed: their process stopped mid-scan",
+                    len(abandoned),
+                    extra={"scan_ids": abandoned},
+                )
+            age = self._last_success_age()
+            if age is not None and age < self.interval / 2:
+                log.info(
+                    "scan skipped: another replica scanned %.0fs ago", age, extra={"age_s": age}
+                )
+                self.state.skipped["recent_scan"] += 1
+                return "skipped"
+            return self._scan()
+
+    def _scan(self) -> str:
+        source = self._source_factory()
+        log.info("scan started", extra={"source": source.description})
+        try:
+            outcome = run_scan(
+                source, self.engine, self.config, self._evaluated_at(), cancel=self.cancel
+            )
+        except ScanCancelled as exc:
+            log.warning("scan rolled back: %s", exc)
+            return "cancelled"
+        except KeysentryError as exc:
+            log.error("scan failed: %s", exc)
+            return "failed"
+        except Exception:
+            log.exception("scan failed")
+            return "failed"
+        stats = outcome.stats
+        log.info(
+            "scan %d succeeded: %d keys from %d assets",
+            outcome.scan_id,
+            stats.keys_total,
+            stats.assets_read,
+            extra={"scan_id": outcome.scan_id, "keys": stats.keys_total, **stats.by_status},
+        )
+        return "succeeded"
+
+    def _last_success_age(self) -> float | None:
+        latest = latest_succeeded_scan(self.engine)
+        if latest is None or latest.finished_at is None:
+            return None
+        return (_now() - latest.finished_at).total_seconds()
+
+    # -- schedule, readiness, shutdown ------------------------------------
+
+    def start(self) -> None:
+        """Take the database (SQLite), schedule the job, scan now if overdue."""
+        self.lock.hold_for_process()
+        age = self._last_success_age()
+        overdue = age is None or age > self.interval
+        options: dict[str, Any] = {"next_run_time": _now()} if overdue else {}
+        self.scheduler.add_job(
+            self.scan_once, make_trigger(self.config.schedule), id=JOB_ID, name="scan", **options
+        )
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.scheduler.start()
+        log.info(
+            "scheduled: %s; next scan %s",
+            self.config.schedule.cron or f"every {self.interval:.0f}s",
+            "now (the last successful scan is older than one interval)"
+            if overdue
+            else f"at {self._next_run()}",
+        )
+
+    def _next_run(self) -> datetime | None:
+        job = self.scheduler.get_job(JOB_ID) if self.scheduler.running else None
+        return job.next_run_time if job is not None else None
+
+    def _on_missed(self, event: JobEvent) -> None:
+        reason = "overlap" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        self.state.skipped[reason] += 1
+        log.warning(
+            "scheduled scan skipped: %s",
+            "the previous scan is still running"
+            if reason == "overlap"
+            else "it is later than schedule.misfire_grace",
+        )
+
+    def _on_done(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_ERROR:
+            log.error("scan job raised: %s", getattr(event, "exception", None))
+
+    def readiness(self) -> Readiness:
+        max_age = self.config.worker.ready_max_age or (
+            2 * self.interval + self.config.schedule.misfire_grace
+        )
+        try:
+            latest = latest_succeeded_scan(self.engine)
+        except SQLAlchemyError as exc:
+            return Readiness(False, f"database unreachable: {exc.__class__.__name__}")
+        if latest is None or latest.finished_at is None:
+            return Readiness(False, "no successful scan yet")
+        age = _now() - latest.finished_at
+        if age > timedelta(seconds=max_age):
+            return Readiness(
+                False, f"last successful scan {latest.id} is {age} old (limit {max_age:.0f}s)"
+            )
+        return Readiness(True, f"ok: last successful scan {latest.id}, {age} ago")
+
+    def stop(self, grace: float) -> bool:
+        """Stop scheduling; give a running scan GRACE seconds, then roll it
+        back. False if it would not stop."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if not self.idle.wait(grace):
+            log.warning("shutdown: the scan did not finish within %.0fs; rolling it back", grace)
+            self.cancel.set()
+            if not self.idle.wait(ROLLBACK_WAIT_SECONDS):
+                log.error("shutdown: the scan did not stop; it will be marked abandoned")
+                return False
+        self.lock.release_process()
+        return True
+
+
+def wait_for_signal() -> str:
+    """Block until SIGTERM or SIGINT; returns its name. The handler only
+    records the signal: the wakeup fd ends the wait, so none is missed."""
+    received: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous_fd = signal.set_wakeup_fd(writer.fileno())
+    try:
+        while not received:
+            select.select([reader], [], [])
+            with contextlib.suppress(BlockingIOError):
+                reader.recv(64)
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        reader.close()
+        writer.close()
+    return received[0]
+
+
+def serve(worker: Worker, listen: str, on_listening: Callable[[str], None] | None = None) -> int:
+    """Run WORKER and its endpoints until SIGTERM or SIGINT; returns the exit code."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(worker.engine, worker.config, worker.state))
+    server = EndpointServer(listen, registry, worker.readiness)
+    try:
+        server.start()
+        log.info("listening on http://%s (/metrics, /healthz, /readyz)", server.address)
+        if on_listening is not None:
+            on_listening(server.address)
+        worker.start()
+        name = wait_for_signal()
+        log.info("shutdown requested (%s): no more scans will start", name)
+        clean = worker.stop(worker.config.worker.shutdown_grace)
+    finally:
+        server.stop()
+    log.info("stopped")
+    if not clean:
+        # The scan thread is stuck in a call; the interpreter would wait for it.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+    return 0
