@@ -42,6 +42,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"not found\n")
 
+    def _not_found(self) -> None:
+        self._send(404, b"not found\n")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_found
+
     def _send(
         self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
     ) -> None:

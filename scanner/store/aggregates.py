@@ -51,18 +51,18 @@ class ScanHealth:
 
 def read_health(engine: Engine) -> ScanHealth:
     with engine.connect() as conn:
-        by_status = dict(
-            conn.execute(select(Scan.status, func.count()).group_by(Scan.status)).tuples().all()
-        )
-        stages = dict(
-            conn.execute(
+        by_status: dict[str, int] = {
+            status: n
+            for status, n in conn.execute(select(Scan.status, func.count()).group_by(Scan.status))
+        }
+        stages: dict[str, int] = {
+            stage: n
+            for stage, n in conn.execute(
                 select(func.coalesce(Scan.error_stage, "unknown"), func.count())
                 .where(Scan.status == "failed")
                 .group_by(Scan.error_stage)
             )
-            .tuples()
-            .all()
-        )
+        }
         latest_ok_id = conn.scalar(select(func.max(Scan.id)).where(Scan.status == "succeeded"))
         latest_done_id = conn.scalar(select(func.max(Scan.id)).where(Scan.status != "running"))
     scans = _scans_by_id(engine, {i for i in (latest_ok_id, latest_done_id) if i is not None})

@@ -59,10 +59,22 @@ class Fault:
 
 
 @dataclass
+class Gate:
+    """Hold the Nth page of queries for ASSET_TYPE until released: a test can
+    act while a scan is provably in the middle of reading."""
+
+    page: int
+    asset_type: str = "apikeys.googleapis.com/Key"
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class FakeCloudAsset:
     envelopes: Iterable[dict[str, Any]]
     faults: list[Fault] = field(default_factory=list)
     page_latency: float = 0.0  # seconds each page takes, as the real API's pacing
+    gates: list[Gate] = field(default_factory=list)
     requests: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,6 +109,10 @@ class FakeCloudAsset:
                 with self._lock:
                     fault.times -= 1
                 context.abort(fault.code, f"injected fault on page {page}")
+        for gate in self.gates:
+            if gate.page == page and gate.asset_type in asset_types:
+                gate.reached.set()
+                gate.release.wait()
         matching = self._select(asset_types)
         if self.page_latency:
             time.sleep(self.page_latency)  # the simulated service's own pace
