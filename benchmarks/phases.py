@@ -107,9 +107,42 @@ def report(url: str, output: Path) -> dict[str, Any]:
     }
 
 
+def metrics(url: str) -> dict[str, Any]:
+    """Scrapes of the store collector: series counts and seconds, cold and warm."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from scanner.config import MetricsConfig
+    from scanner.metrics import StoreCollector
+
+    engine = db.open_engine(url)
+    result: dict[str, Any] = {}
+    for label, settings in (
+        ("default", MetricsConfig()),
+        ("per_project_off", MetricsConfig(per_project=False)),
+        ("uncapped_projects", MetricsConfig(max_projects=10000)),
+    ):
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StoreCollector(engine, Config(metrics=settings)))
+        started = time.perf_counter()
+        body = generate_latest(registry)
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        generate_latest(registry)
+        warm = time.perf_counter() - started
+        lines = [line for line in body.decode().splitlines() if not line.startswith("#")]
+        result[label] = {
+            "series": len(lines),
+            "bytes": len(body),
+            "first_scrape_seconds": round(cold, 3),
+            "next_scrape_seconds": round(warm, 4),
+        }
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["floor", "scan", "load", "report"])
+    parser.add_argument("phase", choices=["floor", "scan", "load", "report", "metrics"])
     parser.add_argument("--address")
     parser.add_argument("--db")
     parser.add_argument("--export", type=Path)
@@ -122,6 +155,8 @@ def main() -> None:
         result = scan(args.address, args.db)
     elif args.phase == "load":
         result = load(args.export, args.db)
+    elif args.phase == "metrics":
+        result = metrics(args.db)
     else:
         result = report(args.db, args.output)
     print(json.dumps(result))

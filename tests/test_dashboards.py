@@ -1,0 +1,248 @@
+"""The dashboard and the alerting rules, proven against a real Prometheus
+scraping the real worker after a scan of the demo organization."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.test_worker_process import DEMO, KEYSENTRY, running
+
+DASHBOARDS = Path(__file__).parent.parent / "dashboards"
+DASHBOARD = DASHBOARDS / "keysentry.json"
+RULES = DASHBOARDS / "alerts.yml"
+RULE_TESTS = DASHBOARDS / "alerts.test.yml"
+# What Grafana puts in place of its variables, for a query sent directly.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "5m"}
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        reason = f"{tool} not installed (apt-get install prometheus)"
+        if os.environ.get("KEYSENTRY_REQUIRE_PROMETHEUS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from all_panels(panel.get("panels", []))
+
+
+def dashboard() -> dict[str, Any]:
+    return dict(json.loads(DASHBOARD.read_text()))
+
+
+def queries() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for panel in all_panels(dashboard()["panels"]):
+        for target in panel.get("targets", []):
+            found.append((f"{panel['title']} [{target['refId']}]", target))
+    return found
+
+
+def expand(expr: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    assert "$" not in expr, f"unexpanded Grafana variable in {expr!r}"
+    return expr
+
+
+def test_dashboard_uses_a_datasource_variable_and_current_schema() -> None:
+    board = dashboard()
+    assert board["schemaVersion"] >= 39
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    uids = set()
+    for panel in all_panels(board["panels"]):
+        for holder in [panel, *panel.get("targets", [])]:
+            if "datasource" in holder:
+                uids.add(holder["datasource"]["uid"])
+    assert uids == {"${datasource}"}  # no hard-coded datasource anywhere
+    titles = {p["title"] for p in all_panels(board["panels"])}
+    for expected in (
+        "Keys blocked now",
+        "Non-compliant",
+        "At risk",
+        "Compliant",
+        "Keys by status over time",
+        "Open findings by rule",
+        "Deadlines",
+        "Top offenders",
+        "Projects with the most blocked keys",
+        "Scan health",
+        "Alert delivery",
+    ):
+        assert expected in titles
+    ids = [p["id"] for p in all_panels(board["panels"])]
+    assert len(ids) == len(set(ids))
+
+
+def test_rules_check_and_unit_tests_pass() -> None:
+    promtool = need("promtool")
+    check = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = subprocess.run(
+        [promtool, "test", "rules", RULE_TESTS.name],
+        cwd=DASHBOARDS,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_every_alert_is_tested_firing_and_not_firing() -> None:
+    rules = yaml.safe_load(RULES.read_text())
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    fired: set[str] = set()
+    quiet: set[str] = set()
+    for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (fired if check.get("exp_alerts") else quiet).add(check["alertname"])
+    assert fired == set(alerts) and quiet == set(alerts)
+    anchors = readme_anchors()
+    for name, rule in alerts.items():
+        annotations = rule["annotations"]
+        assert {"summary", "description", "runbook"} <= set(annotations), name
+        path, anchor = annotations["runbook"].split("#", 1)
+        assert path == "README.md" and anchor in anchors, f"{name}: no README section #{anchor}"
+
+
+def readme_anchors() -> set[str]:
+    """The anchors GitHub gives the README's headings."""
+    anchors = set()
+    for line in (DASHBOARDS.parent / "README.md").read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Prometheus:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as exc:
+            return dict(json.loads(exc.read()))
+
+    def until(self, what: str, condition: Any, timeout: float = 60.0) -> None:
+        """Poll Prometheus until CONDITION holds: scrapes happen on its clock."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"Prometheus never had {what}"
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def prometheus_scraping_the_worker(tmp_path: Path) -> Iterator[Prometheus]:
+    binary = need("prometheus")
+    config = tmp_path / "worker.yaml"
+    config.write_text("schedule: {interval: 1h, jitter: 0s}\n")
+    args = [str(KEYSENTRY), "run", "--config", str(config), "--db", f"sqlite:///{tmp_path}/h.db"]
+    args += ["--from-export", str(DEMO), "--listen", "127.0.0.1:0"]
+    with running(args) as worker:
+        address = worker.wait_for(r"listening on http://(\S+) ").group(1)
+        worker.wait_for(r"scan \d+ succeeded")
+        port = free_port()
+        (tmp_path / "prometheus.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [
+                        {"job_name": "keysentry", "static_configs": [{"targets": [address]}]}
+                    ],
+                }
+            )
+        )
+        log = (tmp_path / "prometheus.log").open("w")
+        server = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield Prometheus(f"http://127.0.0.1:{port}")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+            log.close()
+            worker.proc.send_signal(signal.SIGTERM)
+            worker.finish()
+
+
+def test_every_panel_query_returns_data_from_a_real_prometheus(
+    prometheus_scraping_the_worker: Prometheus,
+) -> None:
+    prom = prometheus_scraping_the_worker
+
+    def scraped_thrice() -> bool:
+        try:
+            result = prom.get("/api/v1/query", query="count_over_time(keysentry_build_info[5m])")
+        except OSError:
+            return False  # not listening yet
+        data = result.get("data", {}).get("result", [])
+        return bool(data) and float(data[0]["value"][1]) >= 3
+
+    prom.until("three scrapes of the worker", scraped_thrice)
+    now = time.time()
+    for name, target in queries():
+        expr = expand(target["expr"])
+        instant = prom.get("/api/v1/query", query=expr)
+        assert instant["status"] == "success", f"{name}: {expr}: {instant}"
+        assert instant["data"]["result"], f"{name}: no data for {expr}"
+        if target.get("range"):
+            ranged = prom.get(
+                "/api/v1/query_range", query=expr, start=str(now - 60), end=str(now), step="1"
+            )
+            assert ranged["status"] == "success", f"{name}: {expr}: {ranged}"
+            assert ranged["data"]["result"], f"{name}: no range data for {expr}"
+
+    def rules_evaluated() -> bool:
+        groups = prom.get("/api/v1/rules")["data"]["groups"]
+        return all(r.get("lastEvaluation", "").startswith("2") for g in groups for r in g["rules"])
+
+    prom.until("the alerting rules evaluated", rules_evaluated)
+    rules = [r for g in prom.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
+    assert {r["health"] for r in rules} == {"ok"}, rules
+    state = {r["name"]: r["state"] for r in rules}
+    assert state["KeysentryBlockedKeys"] == "firing"  # the demo has blocked keys
+    assert state["KeysentryScanFailing"] == "inactive"
+    assert state["KeysentryNoRecentSuccessfulScan"] == "inactive"
