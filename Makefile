@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint typecheck lock clean
+.PHONY: demo demo-serve test bench lint typecheck lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(STAMP_DEV): requirements-dev.lock pyproject.toml | $(BIN)/python
 
 demo: $(STAMP_RUN)
 	$(BIN)/keysentry demo
+
+# The demo as a running worker: rescans every minute, serves /metrics.
+demo-serve: $(STAMP_RUN)
+	$(BIN)/keysentry demo --serve
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check scanner alerts tests benchmarks

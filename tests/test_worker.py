@@ -312,3 +312,19 @@ def test_worker_scans_on_its_schedule(engine: Engine, tmp_path: object) -> None:
         assert w.stop(30)
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Scan)) >= 1
+
+
+def test_the_worker_migrates_an_older_schema_at_start(db_url: str) -> None:
+    from alembic import command
+
+    from scanner.cli.service import open_worker_store
+
+    engine = db.open_engine(db_url)
+    command.upgrade(db._alembic_config(engine), "0001")
+    assert db.current_revision(engine) == "0001"
+    engine.dispose()
+    migrated = open_worker_store(Config(), db_url)
+    try:
+        assert db.current_revision(migrated) == db.head_revision()
+    finally:
+        migrated.dispose()

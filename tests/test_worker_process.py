@@ -210,3 +210,28 @@ def test_sigterm_mid_scan_rolls_back_after_the_grace_period(
 def _all_scans(engine: Engine) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(select(Scan).order_by(Scan.id)).all())
+
+
+def test_a_one_shot_scan_refuses_a_sqlite_file_a_worker_holds(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path}/h.db"
+    args = [str(KEYSENTRY), "run", "--config", str(write_config(tmp_path)), "--db", db_url]
+    args += ["--from-export", str(DEMO), "--listen", "127.0.0.1:0"]
+    with running(args) as worker_process:
+        worker_process.wait_for(r"scan \d+ succeeded")
+        one_shot = subprocess.run(
+            [str(KEYSENTRY), "scan", "--from-export", str(DEMO), "--db", db_url],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert one_shot.returncode == 2
+        assert "another scan is running against it" in one_shot.stderr
+        worker_process.proc.send_signal(signal.SIGTERM)
+        assert worker_process.finish()[0] == 0
+    assert [s.status for s in _all_scans(db_engine(db_url))] == ["succeeded"]
+
+
+def db_engine(url: str) -> Engine:
+    from scanner.store import db
+
+    return db.open_engine(url)

@@ -67,8 +67,8 @@ def scan(
     with lock.for_scan() as held, progress_display() as progress:
         if not held:
             raise StoreError(
-                f"database {db.redact(str(engine.url))}: another keysentry scan is running "
-                "against it; try again when it has finished"
+                f"database {db.redact(str(engine.url))}: another scan is running against it "
+                "(on SQLite, a running `keysentry run` holds its database); try again later"
             )
         scans_store.fail_abandoned(engine)
         outcome = run_scan(make_source(progress), engine, config, evaluated_at)

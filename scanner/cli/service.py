@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from datetime import datetime
@@ -32,6 +33,8 @@ from scanner.store import db
 from scanner.store.lock import migration_lock
 from scanner.worker import Worker, serve
 
+log = logging.getLogger("keysentry.worker")
+
 SAMPLES = Path(__file__).parent.parent / "samples"
 DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
 DEMO_DIR = Path(".keysentry-demo")
@@ -51,11 +54,14 @@ def parse_listen(value: str) -> str:
 
 
 def open_worker_store(config: Config, db_url: str | None) -> Engine:
-    """The store for a long-running worker: replicas starting together on
-    PostgreSQL create or check the schema one at a time."""
+    """The store for a long-running worker, its schema created or migrated
+    to this version; replicas starting together on PostgreSQL take turns."""
     engine = db.open_engine(db.resolve_url(db_url, config.database_url))
     with migration_lock(engine):
+        applied = db.upgrade_if_behind(engine)
         db.ensure_current(engine, create=True)
+    if applied is not None:
+        log.info("history schema migrated from %s to %s", *applied)
     return engine
 
 

@@ -98,6 +98,19 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         raise StoreError(f"database {redact(str(engine.url))}: {exc.orig}") from None
 
 
+def upgrade_if_behind(engine: Engine) -> tuple[str | None, str] | None:
+    """Apply pending migrations to a keysentry schema this version knows;
+    leave anything else to ensure_current to refuse. The applied range, or None."""
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        raise StoreError(f"database {redact(str(engine.url))}: {exc.orig}") from None
+    known = {r.revision for r in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+    if revision is None or revision not in known or revision == head_revision():
+        return None
+    return upgrade(engine)
+
+
 def ensure_current(engine: Engine, *, create: bool = True) -> None:
     """Create the schema in an empty database (if CREATE); refuse an outdated one."""
     try:
