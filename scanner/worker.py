@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -197,12 +197,12 @@ class Worker:
             return Readiness(False, f"database unreachable: {exc.__class__.__name__}")
         if latest is None or latest.finished_at is None:
             return Readiness(False, "no successful scan yet")
-        age = _now() - latest.finished_at
-        if age > timedelta(seconds=max_age):
+        age = (_now() - latest.finished_at).total_seconds()
+        if age > max_age:
             return Readiness(
-                False, f"last successful scan {latest.id} is {age} old (limit {max_age:.0f}s)"
+                False, f"last successful scan {latest.id} is {age:.0f}s old (limit {max_age:.0f}s)"
             )
-        return Readiness(True, f"ok: last successful scan {latest.id}, {age} ago")
+        return Readiness(True, f"ok: last successful scan {latest.id}, {age:.0f}s ago")
 
     def stop(self, grace: float) -> bool:
         """Stop scheduling; give a running scan GRACE seconds, then roll it
