@@ -4,52 +4,21 @@ the config path (and the line, for YAML syntax errors)."""
 from __future__ import annotations
 
 import os
-import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from alerts.config import AlertsConfig
+from scanner.configtypes import Duration, Strict
 from scanner.errors import ConfigError
 
 GEMINI_DOCS = "https://ai.google.dev/gemini-api/docs/api-key"
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: object) -> object:
-    """'6h', '1h30m', '90s', '2d' or a number of seconds -> seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
-        return value  # pydantic reports the wrong type
-    text = value.strip()
-    parts = _DURATION_PART.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 6h, 1d, 1h30m)")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TimelineEntry(_Strict):
+class TimelineEntry(Strict):
     id: str = Field(min_length=1)
     date: date
     rules: list[str] = Field(min_length=1, description="rule ids whose deadline this is")
@@ -86,14 +55,14 @@ def default_timeline() -> list[TimelineEntry]:
     ]
 
 
-class RulesConfig(_Strict):
+class RulesConfig(Strict):
     dormancy_days: int = Field(default=90, ge=1)
     rotation_days: int = Field(default=90, ge=1)
     warn_days: int = Field(default=30, ge=0)
     disabled: list[str] = Field(default_factory=list)
 
 
-class GeminiConfig(_Strict):
+class GeminiConfig(Strict):
     # Services that count as "the Gemini API" in a key's apiTargets.
     api_services: list[str] = Field(default_factory=lambda: ["generativelanguage.googleapis.com"])
     # Services whose enablement in a project counts as "Gemini is on" there.
@@ -105,7 +74,7 @@ class GeminiConfig(_Strict):
     )
 
 
-class InventoryConfig(_Strict):
+class InventoryConfig(Strict):
     page_size: int = Field(default=1000, ge=1, le=1000)
     quota_project: str | None = None
     retry_initial_seconds: float = Field(default=1.0, gt=0)
@@ -115,7 +84,7 @@ class InventoryConfig(_Strict):
     request_timeout_seconds: float = Field(default=60.0, gt=0)
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(Strict):
     """When the worker scans: a crontab line (UTC) or a fixed interval."""
 
     cron: str | None = None
@@ -159,7 +128,7 @@ class ScheduleConfig(_Strict):
         return value
 
 
-class WorkerConfig(_Strict):
+class WorkerConfig(Strict):
     listen: str = "0.0.0.0:9184"
     # /readyz fails once the last successful scan is older than this (default:
     # two scheduled intervals plus the misfire grace).
@@ -180,7 +149,7 @@ class WorkerConfig(_Strict):
         return f"{host.strip('[]') or '0.0.0.0'}:{port}"  # noqa: S104
 
 
-class MetricsConfig(_Strict):
+class MetricsConfig(Strict):
     # The worst keys by score, exported one series each for a top-offenders table.
     top_keys: int = Field(default=50, ge=0, le=1000)
     # Keys by status per project, for the projects with the most bad keys;
@@ -189,7 +158,7 @@ class MetricsConfig(_Strict):
     max_projects: int = Field(default=200, ge=1, le=10000)
 
 
-class Config(_Strict):
+class Config(Strict):
     database_url: str | None = None
     timeline: list[TimelineEntry] = Field(default_factory=default_timeline)
     rules: RulesConfig = Field(default_factory=RulesConfig)
@@ -198,6 +167,7 @@ class Config(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @model_validator(mode="after")
     def _timeline_is_consistent(self) -> Config:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from scanner.config import Config
 from scanner.inventory.source import InventorySource
@@ -49,6 +50,9 @@ def _keys(
         yield key
 
 
+AfterHistory = Callable[[Connection, int, datetime], dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
     scan_id: int
@@ -81,10 +85,13 @@ def run_scan(
     config: Config,
     evaluated_at: datetime,
     cancel: threading.Event | None = None,
+    after_history: AfterHistory | None = None,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
     error and its stage, nothing else in history changes, and the exception
-    propagates. Setting CANCEL makes the scan stop at the next key."""
+    propagates. Setting CANCEL makes the scan stop at the next key.
+    AFTER_HISTORY runs in the scan's transaction once its history is written
+    (the alert planner); what it returns is kept in the scan's counts."""
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
     stage = _Stage()
     try:
@@ -110,6 +117,11 @@ def run_scan(
             stats.by_severity = dict(by_severity)
             stage.name = "store"
             writer.finish(stats)
+            if after_history is not None:
+                stage.name = "alerts"
+                extra = after_history(writer.connection, scan_id, evaluated_at)
+                stats.alerts = extra
+                scans.add_counts(writer.connection, scan_id, "alerts", extra)
     except BaseException as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):

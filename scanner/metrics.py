@@ -136,7 +136,7 @@ class StoreCollector(Collector):
             "(inventory, evaluate, store, shutdown, abandoned).",
             labels=["stage"],
         )
-        for stage in ("inventory", "evaluate", "store", "shutdown", "abandoned"):
+        for stage in ("inventory", "evaluate", "store", "alerts", "shutdown", "abandoned"):
             errors.add_metric([stage], health.errors_by_stage.get(stage, 0))
         yield errors
         running = GaugeMetricFamily(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 
 class KeyType(enum.StrEnum):
@@ -152,3 +153,4 @@ class ScanStats:
     by_severity: dict[str, int] = field(default_factory=dict)
     rows_written: int = 0
     notes: list[str] = field(default_factory=list)
+    alerts: dict[str, Any] = field(default_factory=dict)  # what the alert planner queued

@@ -25,13 +25,16 @@ from apscheduler.events import (
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.dispatch import Dispatcher, NetworkTransport, Transport
+from alerts.planner import scan_hook
 from scanner.config import Config
 from scanner.endpoints import EndpointServer, Readiness
-from scanner.engine import ScanCancelled, run_scan
+from scanner.engine import AfterHistory, ScanCancelled, run_scan
 from scanner.errors import KeysentryError
 from scanner.inventory.source import InventorySource
 from scanner.metrics import StoreCollector, WorkerState
@@ -42,6 +45,7 @@ from scanner.store.queries import latest_succeeded_scan
 
 log = logging.getLogger("keysentry.worker")
 JOB_ID = "scan"
+DISPATCH_JOB_ID = "dispatch"
 # After the grace period the scan is cancelled; it stops at its next key and
 # rolls back. If it is stuck in a call that long, the process exits anyway:
 # the database drops the open transaction with the connection.
@@ -59,6 +63,7 @@ class Worker:
         engine: Engine,
         source_factory: Callable[[], InventorySource],
         evaluated_at: Callable[[], datetime] = _now,
+        transport: Transport | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -71,7 +76,11 @@ class Worker:
         self.idle.set()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # Deliveries do not wait behind a long scan: they have their own thread.
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                DISPATCH_JOB_ID: ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -79,6 +88,13 @@ class Worker:
             },
         )
         self.state = WorkerState(self.lock, next_run=self._next_run)
+        self._after_history: AfterHistory | None = None
+        self.dispatcher: Dispatcher | None = None
+        if config.alerts.enabled:
+            self._after_history = scan_hook(config.alerts)
+            self.dispatcher = Dispatcher(
+                engine, config.alerts, transport or NetworkTransport(config.alerts)
+            )
 
     # -- the scan job -----------------------------------------------------
 
@@ -120,7 +136,12 @@ class Worker:
         log.info("scan started", extra={"source": source.description})
         try:
             outcome = run_scan(
-                source, self.engine, self.config, self._evaluated_at(), cancel=self.cancel
+                source,
+                self.engine,
+                self.config,
+                self._evaluated_at(),
+                cancel=self.cancel,
+                after_history=self._after_history,
             )
         except ScanCancelled as exc:
             log.warning("scan rolled back: %s", exc)
@@ -139,7 +160,22 @@ class Worker:
             stats.assets_read,
             extra={"scan_id": outcome.scan_id, "keys": stats.keys_total, **stats.by_status},
         )
+        if self.dispatcher is not None and self.scheduler.running:
+            # What the scan queued goes out now, not at the next dispatch tick.
+            self.scheduler.modify_job(DISPATCH_JOB_ID, next_run_time=_now())
         return "succeeded"
+
+    def dispatch_once(self) -> None:
+        """One dispatcher run; its failures are logged, never fatal."""
+        if self.dispatcher is None:
+            return
+        try:
+            results = self.dispatcher.run_once()
+        except SQLAlchemyError as exc:
+            log.error("alert dispatch: the history database failed: %s", exc)
+            return
+        if results:
+            log.info("alert dispatch: %s", dict(results), extra=dict(results))
 
     def _last_success_age(self) -> float | None:
         latest = latest_succeeded_scan(self.engine)
@@ -158,6 +194,15 @@ class Worker:
         self.scheduler.add_job(
             self.scan_once, make_trigger(self.config.schedule), id=JOB_ID, name="scan", **options
         )
+        if self.dispatcher is not None:
+            self.scheduler.add_job(
+                self.dispatch_once,
+                IntervalTrigger(seconds=self.config.alerts.dispatch.every, timezone=UTC),
+                id=DISPATCH_JOB_ID,
+                name="dispatch",
+                executor=DISPATCH_JOB_ID,
+                next_run_time=_now(),
+            )
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
@@ -174,6 +219,8 @@ class Worker:
         return job.next_run_time if job is not None else None
 
     def _on_missed(self, event: JobEvent) -> None:
+        if event.job_id != JOB_ID:
+            return  # a dispatch tick that found the last one running: nothing lost
         reason = "overlap" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
         self.state.skipped[reason] += 1
         log.warning(

@@ -217,9 +217,9 @@ def test_rules_and_config_check(tmp_path: Path) -> None:
 def test_db_upgrade_and_outdated_schema(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/h.db"
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert code == 0 and "schema (empty) -> 0002" in out
+    assert code == 0 and "schema (empty) -> 0003" in out
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert "already at 0002" in out
+    assert "already at 0003" in out
     from sqlalchemy import create_engine
 
     engine = create_engine(db)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from scanner import __version__
+from scanner.cli.alerts import alerts_group
 from scanner.cli.commands import config_group, db_group, report, rules, scan, scans
 from scanner.cli.service import demo, run
 
@@ -17,5 +18,5 @@ def main() -> None:
     deadlines and key hygiene rules, and keeps the history."""
 
 
-for command in (scan, report, scans, rules, run, config_group, db_group, demo):
+for command in (scan, report, scans, rules, run, alerts_group, config_group, db_group, demo):
     main.add_command(command)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from alerts.planner import scan_hook
 from scanner.cli.common import (
     common_options,
     finish_report,
@@ -71,8 +72,17 @@ def scan(
                 "(on SQLite, a running `keysentry run` holds its database); try again later"
             )
         scans_store.fail_abandoned(engine)
-        outcome = run_scan(make_source(progress), engine, config, evaluated_at)
+        hook = scan_hook(config.alerts) if config.alerts.enabled else None
+        source = make_source(progress)
+        outcome = run_scan(source, engine, config, evaluated_at, after_history=hook)
     click.echo(scan_summary(outcome), err=True)
+    queued = sum(outcome.stats.alerts.get("queued", {}).values())
+    if queued:
+        click.echo(
+            f"{queued} notifications queued: `keysentry alerts dispatch` sends them "
+            "(the worker does so by itself)",
+            err=True,
+        )
     finish_report(engine, outcome.scan_id, fmt, output, fail_on)
 
 

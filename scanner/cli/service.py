@@ -7,11 +7,14 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from alerts.dispatch import DirectoryTransport, Dispatcher
+from alerts.planner import scan_hook
 from scanner.cli.common import (
     common_options,
     handle_errors,
@@ -37,6 +40,7 @@ log = logging.getLogger("keysentry.worker")
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
+DEMO_ALERTS = SAMPLES / "demo-alerts.yaml"
 DEMO_DIR = Path(".keysentry-demo")
 # The sample organization is a snapshot of this day; the demo judges it as of
 # then so that it shows the same statuses whenever it is run.
@@ -131,16 +135,21 @@ def demo(
     listen: str,
     interval: str,
 ) -> None:
-    """Scan the bundled sample organization into ./.keysentry-demo/ and report;
+    """Scan the bundled sample organization into ./.keysentry-demo/ and report,
+    with the notifications it would send written to ./.keysentry-demo/outbox/;
     with --serve, keep scanning it and serve the metrics."""
-    config = load_config(config_path)
+    config = with_demo_alerts(load_config(config_path))
     if db_url is None:
         DEMO_DIR.mkdir(exist_ok=True)
         db_url = f"sqlite:///{DEMO_DIR / 'keysentry.db'}"
     engine = open_store(config, db_url)
     source = ExportSource([DEMO_EXPORT], config.gemini.project_services)
-    outcome = run_scan(source, engine, config, parse_now(now))
+    evaluated_at = parse_now(now)
+    hook = scan_hook(config.alerts)
+    outcome = run_scan(source, engine, config, evaluated_at, after_history=hook)
     click.echo(scan_summary(outcome), err=True)
+    transport = DirectoryTransport(DEMO_DIR / "outbox")
+    Dispatcher(engine, config.alerts, transport, clock=lambda: evaluated_at).run_once()
     report_obj = build_report(engine, outcome.scan_id)
     write_report(report_obj, fmt, output)
     if fmt == "table":
@@ -149,12 +158,43 @@ def demo(
             click.echo(f"  {line}")
         click.echo(
             f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
-            "--format json` or `keysentry rules`.\n"
+            "--format json` or `keysentry rules`."
         )
+        click.echo(notifications_summary(outcome.stats.alerts, transport))
     if serve:
         serve_demo(config, engine, parse_listen(listen), interval, parse_now(now))
     elif fails(report_obj, fail_on):
         sys.exit(1)
+
+
+def with_demo_alerts(config: Config) -> Config:
+    """The demo alerts through the sample routing unless the config has its own."""
+    if config.alerts.enabled:
+        return config
+    return config.model_copy(update={"alerts": load_config(DEMO_ALERTS).alerts})
+
+
+def notifications_summary(alerts: dict[str, Any], transport: DirectoryTransport) -> str:
+    queued = alerts.get("queued", {})
+    parts = ", ".join(
+        f"{queued.get(kind, 0)} {kind}s" for kind in ("transition", "reminder", "digest")
+    )
+    lines = [f"\nNotifications queued by this scan: {parts}."]
+    if alerts.get("baseline"):
+        lines.append(
+            "  (The first scan is the baseline: what it finds is not news, so no transitions.)"
+        )
+    if alerts.get("unowned_keys"):
+        lines.append(
+            f"  {alerts['unowned_keys']} keys have no known owner: sent to the fallback receiver."
+        )
+    where = transport.directory
+    if transport.written:
+        lines.append(f"  No network: {len(transport.written)} messages written to {where}/, e.g.")
+        lines.extend(f"    {path}" for path in transport.written[:3])
+    else:
+        lines.append(f"  Nothing new to send; earlier messages are in {where}/.")
+    return "\n".join(lines) + "\n"
 
 
 def serve_demo(
@@ -180,5 +220,6 @@ def serve_demo(
         engine,
         lambda: ExportSource([DEMO_EXPORT], config.gemini.project_services),
         evaluated_at=lambda: evaluated_at,
+        transport=DirectoryTransport(DEMO_DIR / "outbox"),
     )
     sys.exit(serve(worker, listen, announce))

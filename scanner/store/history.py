@@ -303,6 +303,12 @@ class HistoryWriter:
         self.rows_written += buf.size()
         self._buf = _Buffers()
 
+    @property
+    def connection(self) -> Connection:
+        """The scan's transaction, for work that must commit or roll back with it."""
+        assert self._conn is not None
+        return self._conn
+
     def finish(self, stats: ScanStats) -> None:
         """Close what this scan did not see, then mark the scan succeeded."""
         for name, gone in self._keys.items():

@@ -4,8 +4,9 @@ history writer, in the same transaction as the scan's history) or failed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from scanner import __version__
 from scanner.store.tables import Scan
@@ -71,3 +72,10 @@ def fail_abandoned(engine: Engine) -> list[int]:
 def set_scope(engine: Engine, scan_id: int, scope: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(update(Scan).where(Scan.id == scan_id).values(scope=scope))
+
+
+def add_counts(conn: Connection, scan_id: int, name: str, value: dict[str, Any]) -> None:
+    """Add NAME to the scan's counts, inside the caller's transaction."""
+    counts = dict(conn.scalar(select(Scan.counts).where(Scan.id == scan_id)) or {})
+    counts[name] = value
+    conn.execute(update(Scan).where(Scan.id == scan_id).values(counts=counts))

@@ -1,0 +1,1 @@
+"""Delivery channels, one module each: email (SMTP) and webhook (HTTP POST)."""

@@ -1,0 +1,200 @@
+"""The `alerts:` section of the configuration: the route tree, receivers and
+their channels, owners, reminders, SMTP and delivery settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from scanner.configtypes import Duration, Strict
+from scanner.models import KeyStatus, KeyType, Severity
+
+_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"not an email address: {value!r}")
+    return value
+
+
+def _check_env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        raise ValueError(f"not an environment variable name: {value!r}")
+    return value
+
+
+class SmtpConfig(Strict):
+    host: str = "localhost"
+    port: int | None = Field(default=None, ge=1, le=65535)  # default: by security
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None  # the variable holding the password
+    ca_file: str | None = None  # trust this CA instead of the system's
+    sender: str = "keysentry@localhost"
+    timeout: Duration = 30.0
+    # For digests' List-Unsubscribe header: a mailto: or https: address.
+    list_unsubscribe: str | None = None
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        return _check_env_name(value)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _check_email(value)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
+class EmailChannelConfig(Strict):
+    to: list[str] = Field(default_factory=list)
+    to_owners: bool = False  # the owners of each key's project
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [_check_email(a) for a in value]
+
+    @model_validator(mode="after")
+    def _someone(self) -> EmailChannelConfig:
+        if not self.to and not self.to_owners:
+            raise ValueError("give `to` addresses or `to_owners: true`")
+        return self
+
+
+class WebhookConfig(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    url: str
+    format: Literal["generic", "slack", "google_chat", "msteams"] = "generic"
+    secret_env: str | None = None  # the variable holding the HMAC secret
+    timeout: Duration = 10.0
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        return _check_env_name(value)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+
+class DigestConfig(Strict):
+    every: Duration = 86400.0
+    # Transitions at or above this severity are also sent at once; null: never.
+    bypass_severity: Severity | None = Severity.CRITICAL
+    max_keys: int = Field(default=200, ge=1, le=5000)
+
+
+class ReceiverConfig(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    email: EmailChannelConfig | None = None
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    digest: DigestConfig | None = None  # null: one message per event
+
+    @model_validator(mode="after")
+    def _a_channel(self) -> ReceiverConfig:
+        if self.email is None and not self.webhooks:
+            raise ValueError("a receiver needs `email` or `webhooks`")
+        names = [w.name for w in self.webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("webhook names must be unique within a receiver")
+        return self
+
+
+class Matchers(Strict):
+    """All given fields must match; within a field, any listed value."""
+
+    rule: list[str] = Field(default_factory=list)
+    severity: list[Severity] = Field(default_factory=list)
+    status: list[KeyStatus] = Field(default_factory=list)
+    project: list[str] = Field(default_factory=list)  # globs: "prod-*"
+    key_type: list[KeyType] = Field(default_factory=list)
+
+
+class RouteConfig(Strict):
+    receiver: str | None = None  # inherited from the parent when absent
+    match: Matchers = Field(default_factory=Matchers)
+    continue_: bool = Field(default=False, alias="continue")
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+
+class RemindersConfig(Strict):
+    offsets_days: list[int] = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
+    overdue_every: Duration = 7 * 86400.0
+
+    @field_validator("offsets_days")
+    @classmethod
+    def _not_negative(cls, value: list[int]) -> list[int]:
+        if any(v < 0 for v in value):
+            raise ValueError("offsets are days before the deadline: 0 or more")
+        return sorted(set(value), reverse=True)
+
+
+class DispatchConfig(Strict):
+    every: Duration = 30.0
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_initial: Duration = 30.0
+    backoff_max: Duration = 3600.0
+    batch: int = Field(default=100, ge=1, le=10000)
+    lease: Duration = 300.0  # how long a dispatcher owns a notification it is sending
+
+
+class AlertsConfig(Strict):
+    route: RouteConfig | None = None
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    owners: dict[str, list[str]] = Field(default_factory=dict)  # project glob -> emails
+    fallback_receiver: str | None = None  # keys with no resolvable owner
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    console_url: str = "https://console.cloud.google.com"
+    aistudio_url: str = "https://aistudio.google.com/app/apikey"
+
+    @field_validator("owners")
+    @classmethod
+    def _owner_addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {glob: [_check_email(a) for a in to] for glob, to in value.items()}
+
+    @property
+    def enabled(self) -> bool:
+        return self.route is not None
+
+    def receiver(self, name: str) -> ReceiverConfig:
+        return next(r for r in self.receivers if r.name == name)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertsConfig:
+        names = [r.name for r in self.receivers]
+        if len(names) != len(set(names)):
+            raise ValueError("receivers: names must be unique")
+        if self.route is None:
+            if self.receivers:
+                raise ValueError("receivers are configured but no `route` sends to them")
+            return self
+        if self.route.receiver is None:
+            raise ValueError("route: the top route needs a `receiver` (the default)")
+        for path, receiver in _route_receivers(self.route, "route"):
+            if receiver not in names:
+                raise ValueError(f"{path}.receiver: no receiver named {receiver!r}")
+        if self.fallback_receiver is not None and self.fallback_receiver not in names:
+            raise ValueError(f"fallback_receiver: no receiver named {self.fallback_receiver!r}")
+        return self
+
+
+def _route_receivers(route: RouteConfig, path: str) -> list[tuple[str, str]]:
+    found = [(path, route.receiver)] if route.receiver is not None else []
+    for index, child in enumerate(route.routes):
+        found.extend(_route_receivers(child, f"{path}.routes[{index}]"))
+    return found

@@ -1,0 +1,114 @@
+"""Who gets what: an Alertmanager-like route tree picks receivers for each
+finding; each receiver's channels give the targets. Project owners come from
+an OwnerResolver."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from alerts.config import AlertsConfig, Matchers, ReceiverConfig, RouteConfig
+from alerts.events import FindingFacts, KeyFacts
+
+
+class OwnerResolver(Protocol):
+    """The people responsible for a key. The ownership sources (IAM owners,
+    key creators) implement this; ConfiguredOwners is the first."""
+
+    def owners(self, key: KeyFacts) -> list[str]: ...
+
+
+class ConfiguredOwners:
+    """alerts.owners: project glob -> addresses; every matching glob counts."""
+
+    def __init__(self, owners: dict[str, list[str]]) -> None:
+        self._owners = owners
+
+    def owners(self, key: KeyFacts) -> list[str]:
+        found: list[str] = []
+        for glob, addresses in self._owners.items():
+            if fnmatch.fnmatchcase(key.project, glob) or fnmatch.fnmatchcase(
+                key.project_number, glob
+            ):
+                found.extend(a for a in addresses if a not in found)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    receiver: str
+    channel: str  # email | webhook
+    address: str  # an email address, or the webhook's name
+
+
+def _matches(m: Matchers, key: KeyFacts, finding: FindingFacts) -> bool:
+    if m.rule and finding.rule not in m.rule:
+        return False
+    if m.severity and finding.severity not in m.severity:
+        return False
+    if m.status and key.status not in m.status:
+        return False
+    if m.key_type and key.key_type not in m.key_type:
+        return False
+    return not m.project or any(
+        fnmatch.fnmatchcase(key.project, glob) or fnmatch.fnmatchcase(key.project_number, glob)
+        for glob in m.project
+    )
+
+
+def route_receivers(
+    route: RouteConfig, key: KeyFacts, finding: FindingFacts, inherited: str | None = None
+) -> list[str]:
+    """Depth first: the first matching child wins unless it says `continue`;
+    when no child matches, this route's own receiver does."""
+    receiver = route.receiver or inherited
+    found: list[str] = []
+    for child in route.routes:
+        if _matches(child.match, key, finding):
+            found.extend(route_receivers(child, key, finding, receiver))
+            if not child.continue_:
+                break
+    if not found and receiver is not None:
+        found.append(receiver)
+    return list(dict.fromkeys(found))
+
+
+class Router:
+    def __init__(self, config: AlertsConfig, owners: OwnerResolver) -> None:
+        assert config.route is not None
+        self._config = config
+        self._route = config.route
+        self._owners = owners
+        self.unowned: set[str] = set()  # keys routed to owners but with none known
+
+    def receivers(self, key: KeyFacts, finding: FindingFacts) -> list[ReceiverConfig]:
+        return [self._config.receiver(n) for n in route_receivers(self._route, key, finding)]
+
+    def targets(self, key: KeyFacts, finding: FindingFacts) -> list[Target]:
+        found: list[Target] = []
+        for receiver in self.receivers(key, finding):
+            found.extend(self._targets_of(receiver, key, fallback=True))
+        return list(dict.fromkeys(found))
+
+    def _targets_of(
+        self, receiver: ReceiverConfig, key: KeyFacts, fallback: bool
+    ) -> Iterator[Target]:
+        for webhook in receiver.webhooks:
+            yield Target(receiver.name, "webhook", webhook.name)
+        email = receiver.email
+        if email is None:
+            return
+        for address in email.to:
+            yield Target(receiver.name, "email", address)
+        if not email.to_owners:
+            return
+        owners = self._owners.owners(key)
+        for address in owners:
+            yield Target(receiver.name, "email", address)
+        if not owners:
+            self.unowned.add(key.name)
+            name = self._config.fallback_receiver
+            if fallback and name is not None and name != receiver.name:
+                yield from self._targets_of(self._config.receiver(name), key, fallback=False)

@@ -1,0 +1,191 @@
+"""`keysentry alerts`: dispatch the outbox, preview, send a test, list the outbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from alerts.channels.email import build_message
+from alerts.channels.errors import DeliveryError
+from alerts.config import AlertsConfig
+from alerts.dispatch import Dispatcher, NetworkTransport
+from alerts.outbox import list_notifications
+from alerts.planner import digests
+from alerts.render import EmailRenderer
+from alerts.routing import ConfiguredOwners, Router
+from alerts.webhook_formats import webhook_body
+from scanner.cli.common import common_options, handle_errors, open_store, parse_now
+from scanner.config import Config, load_config
+from scanner.errors import ConfigError
+from scanner.report.formats import terminal_safe
+from scanner.store.queries import scan_for_report
+
+
+def _alerts(config: Config, where: str | None) -> AlertsConfig:
+    if not config.alerts.enabled:
+        raise ConfigError(
+            f"{where or '(no config file)'}: alerts.route: no alerting configured "
+            "(see README, Alerts)"
+        )
+    return config.alerts
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """Alert notifications: the outbox, previews and test messages."""
+
+
+@alerts_group.command("dispatch")
+@common_options
+@handle_errors
+def dispatch(config_path: str | None, db_url: str | None) -> None:
+    """Deliver every notification that is due, once."""
+    config = load_config(config_path)
+    alerts = _alerts(config, config_path)
+    engine = open_store(config, db_url, create=False)
+    results = Dispatcher(engine, alerts, NetworkTransport(alerts)).run_once()
+    click.echo(
+        f"sent {results['sent']}, retrying later {results['retrying']}, dead {results['dead']}"
+    )
+
+
+@alerts_group.command("preview")
+@common_options
+@click.option("--receiver", help="Only this receiver.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--now", help="As of this instant (ISO 8601); default: now.")
+@handle_errors
+def preview(
+    config_path: str | None, db_url: str | None, receiver: str | None, fmt: str, now: str | None
+) -> None:
+    """What each recipient would get now, as a digest of their keys, without
+    sending or queuing anything."""
+    config = load_config(config_path)
+    alerts = _alerts(config, config_path)
+    names = {r.name for r in alerts.receivers}
+    if receiver is not None and receiver not in names:
+        raise ConfigError(f"--receiver: no receiver named {receiver!r}")
+    engine = open_store(config, db_url, create=False)
+    at = parse_now(now)
+    scan_id = scan_for_report(engine, None).id
+    router = Router(alerts, ConfiguredOwners(alerts.owners))
+    with engine.connect() as conn:
+        found = digests(conn, alerts, router, scan_id, at, {receiver} if receiver else names)
+    renderer = EmailRenderer()
+    if fmt == "json":
+        documents = [
+            {
+                "receiver": t.receiver,
+                "channel": t.channel,
+                "target": t.address,
+                "subject": subject,
+                "document": document,
+            }
+            for t, subject, document in found
+        ]
+        click.echo(json.dumps(documents, indent=2, ensure_ascii=False))
+        return
+    for target, subject, document in found:
+        rendered = renderer.render(subject, document)
+        heading = f"== {target.receiver} / {target.channel} / {target.address} =="
+        click.echo(terminal_safe(heading))
+        if fmt == "html":
+            click.echo(rendered.html)
+        else:
+            click.echo(rendered.text)
+    if not found:
+        click.echo("nothing to send: no key with open findings reaches any receiver")
+
+
+@alerts_group.command("test")
+@common_options
+@click.argument("receiver")
+@handle_errors
+def test(config_path: str | None, db_url: str | None, receiver: str) -> None:
+    """Send a test message through each channel of RECEIVER (fixed addresses
+    and webhooks; owners are not written to). Exit 2 if any fails."""
+    config = load_config(config_path)
+    alerts = _alerts(config, config_path)
+    chosen = next((r for r in alerts.receivers if r.name == receiver), None)
+    if chosen is None:
+        raise ConfigError(f"RECEIVER: no receiver named {receiver!r}")
+    now = datetime.now(UTC)
+    document: dict[str, Any] = {
+        "schema": "keysentry.notification/v1",
+        "kind": "test",
+        "event": "test",
+        "detail": "test message",
+        "receiver": receiver,
+        "scan_id": None,
+        "evaluated_at": now.isoformat(),
+        "keys": [],
+        "omitted_keys": 0,
+    }
+    subject = f"[keysentry] test message for receiver {receiver}"
+    identity = f"test:{receiver}:{now.timestamp()}"
+    transport = NetworkTransport(alerts)
+    failures = 0
+    deliveries: list[tuple[str, Callable[[], None]]] = []
+    if chosen.email is not None:
+        rendered = EmailRenderer().render(subject, document)
+        for address in chosen.email.to:
+            message = build_message(alerts.smtp, address, rendered, identity, digest=False)
+            deliveries.append((f"email {address}", partial(transport.email, address, message)))
+    for webhook in chosen.webhooks:
+        body = webhook_body(webhook.format, document, subject, identity)
+        send = partial(transport.webhook, receiver, webhook.name, body, identity)
+        deliveries.append((f"webhook {webhook.name}", send))
+    for label, deliver in deliveries:
+        try:
+            deliver()
+        except DeliveryError as exc:
+            failures += 1
+            kind = "retryable" if exc.retryable else "permanent"
+            click.echo(f"{label}: failed ({kind}): {terminal_safe(str(exc))}")
+        else:
+            click.echo(f"{label}: sent")
+    if not deliveries:
+        click.echo("nothing to test: this receiver writes only to project owners")
+    if failures:
+        sys.exit(2)
+
+
+@alerts_group.command("outbox")
+@common_options
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "dead", "sent", "all"]),
+    default="all",
+    show_default=True,
+    help="Which notifications; `all` is pending and dead.",
+)
+@click.option("--limit", default=50, show_default=True)
+@handle_errors
+def outbox_list(config_path: str | None, db_url: str | None, status: str, limit: int) -> None:
+    """List notifications in the outbox, newest first."""
+    engine: Engine = open_store(load_config(config_path), db_url, create=False)
+    statuses = ["pending", "dead"] if status == "all" else [status]
+    rows = list_notifications(engine, statuses, limit)
+    for n in rows:
+        line = (
+            f"{n.id:>6}  {n.status:<7} {n.attempts:>2}x  {n.kind:<10} {n.channel:<7} "
+            f"{n.receiver}/{n.target}  next {n.next_attempt_at:%Y-%m-%dT%H:%M:%SZ}"
+        )
+        if n.last_error:
+            line += f"  error: {n.last_error}"
+        click.echo(terminal_safe(line))
+    if not rows:
+        click.echo(f"no {' or '.join(statuses)} notifications")
