@@ -233,39 +233,39 @@ def reminder_points(
     return latest
 
 
-def reminder_events(
-    conn: Connection,
-    scan_id: int,
-    at: datetime,
-    since: datetime | None,
-    offsets: list[int],
-    overdue_every: timedelta,
-) -> list[Event]:
-    """Reminders whose point was crossed since SINCE (the previous scan's
-    evaluation), and the latest one for findings new in this scan."""
-    new = set(
-        conn.scalars(
+def new_fingerprints(conn: Connection, scan_id: int) -> set[str]:
+    """Findings that opened (or came back) in this scan."""
+    return {
+        fp
+        for fp in conn.scalars(
             select(Transition.fingerprint).where(
                 Transition.scan_id == scan_id, Transition.kind.in_(("opened", "reopened"))
             )
         )
-    )
-    events = []
-    for key, finding in open_findings(conn, scan_id):
-        if finding.deadline is None:
-            continue
-        point = reminder_points(finding.deadline, offsets, overdue_every, at)
-        if point is None:
-            continue
-        label, when = point
-        if since is not None and when <= since and finding.fingerprint not in new:
-            continue
-        left = days_left(finding.deadline, at)
-        detail = (
-            f"{left} days left"
-            if left is not None and left >= 0
-            else f"{-(left or 0)} days overdue"
-        )
-        identity = f"r:{finding.fingerprint}:{finding.deadline}:{label}"
-        events.append(Event("reminder", key, finding, detail, identity))
-    return events
+        if fp is not None
+    }
+
+
+def reminder_for(
+    key: KeyFacts,
+    finding: FindingFacts,
+    at: datetime,
+    since: datetime | None,
+    is_new: bool,
+    offsets: list[int],
+    overdue_every: timedelta,
+) -> Event | None:
+    """The reminder due for FINDING if its point was crossed since SINCE (the
+    previous scan's evaluation), or the latest one if the finding is new."""
+    if finding.deadline is None:
+        return None
+    point = reminder_points(finding.deadline, offsets, overdue_every, at)
+    if point is None:
+        return None
+    label, when = point
+    if since is not None and when <= since and not is_new:
+        return None
+    left = days_left(finding.deadline, at) or 0
+    detail = f"{left} days left" if left >= 0 else f"{-left} days overdue"
+    identity = f"r:{finding.fingerprint}:{finding.deadline}:{label}"
+    return Event("reminder", key, finding, detail, identity)

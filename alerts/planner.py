@@ -18,8 +18,9 @@ from alerts.events import (
     Event,
     FindingFacts,
     KeyFacts,
+    new_fingerprints,
     open_findings,
-    reminder_events,
+    reminder_for,
     transition_events,
 )
 from alerts.payload import digest_document, digest_subject, event_document, event_subject
@@ -68,57 +69,72 @@ def plan(
     at: datetime,
 ) -> PlanStats:
     """Queue this scan's transitions, the reminders now due and the digests
-    whose period began, for every target the routes give."""
+    whose period began, for every target the routes give. One pass over the
+    open findings serves reminders, digests and the count of unowned keys."""
     stats = PlanStats()
     router = Router(config, owners)
     previous = _previous_scan(conn, scan_id)
     stats.baseline = previous is None
+    since = previous.evaluated_at if previous is not None else None
     events = [] if previous is None else transition_events(conn, scan_id)
-    reminders = config.reminders
-    events += reminder_events(
-        conn,
-        scan_id,
-        at,
-        previous.evaluated_at if previous is not None else None,
-        reminders.offsets_days,
-        timedelta(seconds=reminders.overdue_every),
-    )
-    rows = []
-    for event in events:
-        for target in router.targets(event.key, event.finding):
-            receiver = config.receiver(target.receiver)
-            if not _bypasses_digest(event, receiver):
-                continue
-            document = event_document(config, event, receiver.name, scan_id, at)
-            kind = document["kind"]
-            key = outbox.dedupe_key(
-                kind, event.identity, target.receiver, target.channel, target.address
-            )
-            rows.append(
-                outbox.notification_row(
-                    key,
-                    kind,
-                    receiver.name,
-                    target.channel,
-                    target.address,
-                    event_subject(event),
-                    document,
-                    scan_id,
-                    at,
-                )
-            )
-    stats.queued["transition"] = outbox.enqueue(
-        conn, [r for r in rows if r["kind"] == "transition"]
-    )
-    stats.queued["reminder"] = outbox.enqueue(conn, [r for r in rows if r["kind"] == "reminder"])
-    stats.queued["digest"] = _plan_digests(conn, config, router, scan_id, at)
+    new = new_fingerprints(conn, scan_id)
+    offsets = config.reminders.offsets_days
+    every = timedelta(seconds=config.reminders.overdue_every)
+    due = _due_digests(conn, config, at)
+    per_target: dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]] = {}
+    for key, finding in open_findings(conn, scan_id):
+        targets = router.targets(key, finding)
+        reminder = reminder_for(key, finding, at, since, finding.fingerprint in new, offsets, every)
+        if reminder is not None:
+            events.append(reminder)
+        for target in targets:
+            if target.receiver in due:
+                keys = per_target.setdefault(target, {})
+                keys.setdefault(key.name, (key, []))[1].append(finding)
+    rows = [row for event in events for row in _event_rows(config, router, event, scan_id, at)]
+    for kind in ("transition", "reminder"):
+        stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
+    digest_rows = [
+        _digest_row(config, target, due[target.receiver], keys, scan_id, at)
+        for target, keys in sorted(per_target.items(), key=lambda item: str(item[0]))
+    ]
+    stats.queued["digest"] = outbox.enqueue(conn, digest_rows)
     stats.unowned_keys = len(router.unowned)
     return stats
 
 
-def _plan_digests(
-    conn: Connection, config: AlertsConfig, router: Router, scan_id: int, at: datetime
-) -> int:
+def _event_rows(
+    config: AlertsConfig, router: Router, event: Event, scan_id: int, at: datetime
+) -> list[dict[str, Any]]:
+    rows = []
+    for target in router.targets(event.key, event.finding):
+        receiver = config.receiver(target.receiver)
+        if not _bypasses_digest(event, receiver):
+            continue
+        document = event_document(config, event, receiver.name, scan_id, at)
+        kind = document["kind"]
+        key = outbox.dedupe_key(
+            kind, event.identity, target.receiver, target.channel, target.address
+        )
+        subject = event_subject(event)
+        rows.append(
+            outbox.notification_row(
+                key,
+                kind,
+                receiver.name,
+                target.channel,
+                target.address,
+                subject,
+                document,
+                scan_id,
+                at,
+            )
+        )
+    return rows
+
+
+def _due_digests(conn: Connection, config: AlertsConfig, at: datetime) -> dict[str, int]:
+    """Receivers whose digest for the current period is not queued yet: period."""
     due = {}
     for receiver in config.receivers:
         if receiver.digest is None:
@@ -126,25 +142,42 @@ def _plan_digests(
         period = int(at.timestamp() // receiver.digest.every)
         if not outbox.digest_period_done(conn, receiver.name, period):
             due[receiver.name] = period
-    if not due:
-        return 0
-    rows = [
-        outbox.notification_row(
-            outbox.digest_key(
-                target.receiver, due[target.receiver], target.channel, target.address
-            ),
-            "digest",
-            target.receiver,
-            target.channel,
-            target.address,
-            subject,
-            document,
-            scan_id,
-            at,
-        )
-        for target, subject, document in digests(conn, config, router, scan_id, at, set(due))
-    ]
-    return outbox.enqueue(conn, rows)
+    return due
+
+
+def _digest_row(
+    config: AlertsConfig,
+    target: Target,
+    period: int,
+    keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
+    scan_id: int,
+    at: datetime,
+) -> dict[str, Any]:
+    subject, document = _digest(config, target, keys, scan_id, at)
+    return outbox.notification_row(
+        outbox.digest_key(target.receiver, period, target.channel, target.address),
+        "digest",
+        target.receiver,
+        target.channel,
+        target.address,
+        subject,
+        document,
+        scan_id,
+        at,
+    )
+
+
+def _digest(
+    config: AlertsConfig,
+    target: Target,
+    keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
+    scan_id: int,
+    at: datetime,
+) -> tuple[str, dict[str, Any]]:
+    receiver = config.receiver(target.receiver)
+    limit = receiver.digest.max_keys if receiver.digest else DigestConfig().max_keys
+    document = digest_document(config, receiver.name, keys, scan_id, at, limit)
+    return digest_subject(document), document
 
 
 def digests(
@@ -155,20 +188,17 @@ def digests(
     at: datetime,
     receivers: set[str],
 ) -> list[tuple[Target, str, dict[str, Any]]]:
-    """For each target of RECEIVERS: its keys with open findings, as a digest."""
+    """What each target of RECEIVERS would get as a digest now (the preview)."""
     per_target: dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]] = {}
     for key, finding in open_findings(conn, scan_id):
         for target in router.targets(key, finding):
             if target.receiver in receivers:
                 keys = per_target.setdefault(target, {})
                 keys.setdefault(key.name, (key, []))[1].append(finding)
-    found = []
-    for target, keys in sorted(per_target.items(), key=lambda item: str(item[0])):
-        receiver = config.receiver(target.receiver)
-        limit = receiver.digest.max_keys if receiver.digest else DigestConfig().max_keys
-        document = digest_document(config, receiver.name, keys, scan_id, at, limit)
-        found.append((target, digest_subject(document), document))
-    return found
+    return [
+        (target, *_digest(config, target, keys, scan_id, at))
+        for target, keys in sorted(per_target.items(), key=lambda item: str(item[0]))
+    ]
 
 
 def scan_hook(

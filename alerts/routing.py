@@ -82,18 +82,35 @@ class Router:
         self._route = config.route
         self._owners = owners
         self.unowned: set[str] = set()  # keys routed to owners but with none known
+        # Targets depend only on these labels; organizations repeat them a lot.
+        self._cache: dict[tuple[str, ...], tuple[list[Target], bool]] = {}
 
     def receivers(self, key: KeyFacts, finding: FindingFacts) -> list[ReceiverConfig]:
         return [self._config.receiver(n) for n in route_receivers(self._route, key, finding)]
 
     def targets(self, key: KeyFacts, finding: FindingFacts) -> list[Target]:
-        found: list[Target] = []
-        for receiver in self.receivers(key, finding):
-            found.extend(self._targets_of(receiver, key, fallback=True))
-        return list(dict.fromkeys(found))
+        labels = (
+            finding.rule,
+            finding.severity,
+            key.status,
+            key.project,
+            key.project_number,
+            key.key_type,
+        )
+        cached = self._cache.get(labels)
+        if cached is None:
+            unowned: list[bool] = []
+            found: list[Target] = []
+            for receiver in self.receivers(key, finding):
+                found.extend(self._targets_of(receiver, key, True, unowned))
+            cached = (list(dict.fromkeys(found)), bool(unowned))
+            self._cache[labels] = cached
+        if cached[1]:
+            self.unowned.add(key.name)
+        return cached[0]
 
     def _targets_of(
-        self, receiver: ReceiverConfig, key: KeyFacts, fallback: bool
+        self, receiver: ReceiverConfig, key: KeyFacts, fallback: bool, unowned: list[bool]
     ) -> Iterator[Target]:
         for webhook in receiver.webhooks:
             yield Target(receiver.name, "webhook", webhook.name)
@@ -108,7 +125,7 @@ class Router:
         for address in owners:
             yield Target(receiver.name, "email", address)
         if not owners:
-            self.unowned.add(key.name)
+            unowned.append(True)
             name = self._config.fallback_receiver
             if fallback and name is not None and name != receiver.name:
-                yield from self._targets_of(self._config.receiver(name), key, fallback=False)
+                yield from self._targets_of(self._config.receiver(name), key, False, unowned)

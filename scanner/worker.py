@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.dispatch import Dispatcher, NetworkTransport, Transport
+from alerts.metrics import OutboxCollector
 from alerts.planner import scan_hook
 from scanner.config import Config
 from scanner.endpoints import EndpointServer, Readiness
@@ -297,6 +298,8 @@ def serve(worker: Worker, listen: str, on_listening: Callable[[str], None] | Non
     """Run WORKER and its endpoints until SIGTERM or SIGINT; returns the exit code."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(worker.engine, worker.config, worker.state))
+    if worker.dispatcher is not None:
+        registry.register(OutboxCollector(worker.engine))
     server = EndpointServer(listen, registry, worker.readiness)
     try:
         server.start()
