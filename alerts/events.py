@@ -181,7 +181,7 @@ def transition_events(conn: Connection, scan_id: int) -> list[Event]:
             detail = f"severity {t.from_value} -> {t.to_value}"
             events.append(Event("escalated", key, finding, detail, identity))
         elif t.kind == "status_changed":
-            detail = f"the key is now blocked (was {t.from_value or 'new'})"
+            detail = f"the key is now blocked (was {t.from_value})"
             events.append(Event("escalated", key, finding, detail, identity))
         else:
             events.append(Event("resolved", key, finding, "resolved", identity))
@@ -193,7 +193,12 @@ def _wanted(t: Any) -> bool:
         return True
     if t.kind == "severity_changed":
         return bool(Severity(t.to_value).rank > Severity(t.from_value).rank)
-    return bool(t.kind == "status_changed" and t.to_value == KeyStatus.BLOCKED.value)
+    # A new key's findings arrive as "opened"; only a known key turning blocked escalates.
+    return bool(
+        t.kind == "status_changed"
+        and t.to_value == KeyStatus.BLOCKED.value
+        and t.from_value is not None
+    )
 
 
 def _worst_open_findings(
