@@ -20,7 +20,8 @@ def _slack_escape(text: str) -> str:
     return plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+# The characters that start formatting or links in Teams' markdown.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#|>~<])")
 
 
 def _markdown_escape(text: str) -> str:
@@ -69,7 +70,8 @@ def slack(document: dict[str, Any], subject: str) -> dict[str, Any]:
     if omitted:
         more = f"... and {omitted} more keys"
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
-    return {"text": plain(subject), "blocks": blocks}
+    # The top-level text is the notification's fallback, and Slack parses it.
+    return {"text": _slack_escape(subject), "blocks": blocks}
 
 
 def _slack_button(text: str, url: str) -> dict[str, Any]:
@@ -118,11 +120,10 @@ def google_chat(document: dict[str, Any], subject: str) -> dict[str, Any]:
         )
         header = html.escape(plain(key["display_name"] or key["uid"]))
         sections.append({"header": header, "widgets": widgets})
-    card = {
-        "header": {"title": html.escape(plain(subject))[:200]},
-        "sections": sections,
-    }
-    return {"text": plain(subject), "cardsV2": [{"cardId": "keysentry", "card": card}]}
+    # The card header is plain text; message text would parse <users/all>, so
+    # the card carries everything.
+    card = {"header": {"title": plain(subject)[:200]}, "sections": sections}
+    return {"cardsV2": [{"cardId": "keysentry", "card": card}]}
 
 
 def msteams(document: dict[str, Any], subject: str) -> dict[str, Any]:
