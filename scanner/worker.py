@@ -298,8 +298,7 @@ def serve(worker: Worker, listen: str, on_listening: Callable[[str], None] | Non
     """Run WORKER and its endpoints until SIGTERM or SIGINT; returns the exit code."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(worker.engine, worker.config, worker.state))
-    if worker.dispatcher is not None:
-        registry.register(OutboxCollector(worker.engine))
+    registry.register(OutboxCollector(worker.engine))  # zeros until alerts are configured
     server = EndpointServer(listen, registry, worker.readiness)
     try:
         server.start()
