@@ -4,6 +4,7 @@ findings a digest lists."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -154,9 +155,13 @@ def open_findings(conn: Connection, scan_id: int) -> Iterator[tuple[KeyFacts, Fi
             valid_at(FindingVersion, scan_id),
             KeyVersion.status != KeyStatus.DELETED.value,
         )
+        .order_by(KeyVersion.key_name)  # a key's findings together: one KeyFacts each
     )
+    key: KeyFacts | None = None
     for row in rows:
-        yield _key_facts(row), _finding_facts(row)
+        if key is None or key.name != row.key_name:
+            key = _key_facts(row)
+        yield key, _finding_facts(row)
 
 
 def transition_events(conn: Connection, scan_id: int) -> list[Event]:
@@ -219,8 +224,9 @@ def _worst_open_findings(
     return worst
 
 
+@functools.lru_cache(maxsize=4096)  # deadlines repeat: timeline dates, rotation dates
 def reminder_points(
-    deadline: date, offsets: list[int], overdue_every: timedelta, at: datetime
+    deadline: date, offsets: tuple[int, ...], overdue_every: timedelta, at: datetime
 ) -> tuple[str, datetime] | None:
     """The latest reminder point at or before AT: (label, when). Labels are
     "-N" for N days before the deadline and "+N" for N days overdue."""
@@ -264,7 +270,7 @@ def reminder_for(
     previous scan's evaluation), or the latest one if the finding is new."""
     if finding.deadline is None:
         return None
-    point = reminder_points(finding.deadline, offsets, overdue_every, at)
+    point = reminder_points(finding.deadline, tuple(offsets), overdue_every, at)
     if point is None:
         return None
     label, when = point
