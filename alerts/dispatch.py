@@ -117,6 +117,11 @@ class Dispatcher:
             self._send(claimed)
         except DeliveryError as exc:
             error = exc
+        except Exception as exc:
+            # A bug in rendering or a channel: recorded against this notification
+            # (and logged with its trace) rather than retried forever under a lease.
+            log.exception("notification %d: unexpected error", claimed.id)
+            error = DeliveryError.permanent(f"internal error: {type(exc).__name__}: {exc}")
         seconds = time.perf_counter() - started
         now = self._clock()
         if error is None:

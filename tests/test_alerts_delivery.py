@@ -236,3 +236,24 @@ def test_a_missing_secret_is_a_permanent_error(engine: Engine, tmp_path: Path) -
         scan(engine, tmp_path, org()[:4], NOW, config)
         assert dispatcher(engine, config, lambda: NOW).run_once() == Counter({"dead": 1})
     assert hook.requests == []
+
+
+def test_a_notification_that_cannot_be_rendered_is_recorded_dead(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with HttpReceiver() as hook:
+        config = webhook_config(hook.url, fmt="slack", secret_env=None)
+        queued = scan(engine, tmp_path, org()[:4], NOW, config)
+        broken = dict(queued[0].payload)
+        broken["keys"] = [{**broken["keys"][0], "findings": [{"checklist": "no-such-list"}]}]
+        with engine.begin() as conn:
+            conn.execute(
+                Notification.__table__.update()
+                .where(Notification.id == queued[0].id)
+                .values(payload=broken)
+            )
+        assert dispatcher(engine, config, lambda: NOW).run_once() == Counter({"dead": 1})
+    with engine.connect() as conn:
+        error = conn.scalar(select(DeliveryAttempt.error))
+    assert error is not None and error.startswith("internal error: KeyError")
+    assert hook.requests == []
