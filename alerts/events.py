@@ -29,6 +29,7 @@ class KeyFacts:
     key_type: str
     status: str
     score: int
+    owners: tuple[str, ...] = ()  # as the scan resolved them (scanner.ownership)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ _KEY_COLUMNS = (
     KeyVersion.key_type,
     KeyVersion.status,
     KeyVersion.score,
+    KeyVersion.owners,
 )
 _FINDING_COLUMNS = (
     FindingVersion.fingerprint,
@@ -88,6 +90,7 @@ def _key_facts(row: Any) -> KeyFacts:
         key_type=row.key_type,
         status=row.status,
         score=row.score,
+        owners=tuple(row.owners or ()),
     )
 
 

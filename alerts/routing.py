@@ -21,7 +21,9 @@ class OwnerResolver(Protocol):
 
 
 class ConfiguredOwners:
-    """alerts.owners: project glob -> addresses; every matching glob counts."""
+    """alerts.owners first (project glob -> addresses; every matching glob
+    counts), then the owners the scan resolved for the key (IAM project owners,
+    inherited owners, label owners: scanner.ownership)."""
 
     def __init__(self, owners: dict[str, list[str]]) -> None:
         self._owners = owners
@@ -33,6 +35,7 @@ class ConfiguredOwners:
                 key.project_number, glob
             ):
                 found.extend(a for a in addresses if a not in found)
+        found.extend(a for a in key.owners if a not in found)
         return found
 
 
@@ -96,6 +99,7 @@ class Router:
             key.project,
             key.project_number,
             key.key_type,
+            *key.owners,
         )
         cached = self._cache.get(labels)
         if cached is None:

@@ -82,6 +82,8 @@ class InventoryConfig(Strict):
     # Total time one page may spend in retries before the scan fails.
     retry_deadline_seconds: float = Field(default=300.0, gt=0)
     request_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Also read IAM policies, service accounts and custom roles (same role needed).
+    iam: bool = True
 
 
 class ScheduleConfig(Strict):
@@ -158,6 +160,19 @@ class MetricsConfig(Strict):
     max_projects: int = Field(default=200, ge=1, le=10000)
 
 
+class OwnershipConfig(Strict):
+    """Who owns a project's keys, besides the alerts.owners map."""
+
+    # Also count roles/owner granted on the project's folders and organization.
+    inherit: bool = False
+    # Project labels that name an owning team or person, in this order...
+    labels: list[str] = Field(default_factory=lambda: ["owner", "team"])
+    # ...and the addresses a label value stands for; values without an entry
+    # become VALUE@label_domain when that is set.
+    label_addresses: dict[str, list[str]] = Field(default_factory=dict)
+    label_domain: str | None = None
+
+
 class Config(Strict):
     database_url: str | None = None
     timeline: list[TimelineEntry] = Field(default_factory=default_timeline)
@@ -168,6 +183,7 @@ class Config(Strict):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    ownership: OwnershipConfig = Field(default_factory=OwnershipConfig)
 
     @model_validator(mode="after")
     def _timeline_is_consistent(self) -> Config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from scanner.config import Config
 from scanner.inventory.source import InventorySource
 from scanner.models import KeyRecord, ScanStats
+from scanner.ownership import OwnerDirectory
 from scanner.rules.base import Rule, RuleContext
 from scanner.rules.catalog import RULES
 from scanner.rules.verdict import assess
@@ -59,19 +60,29 @@ class ScanOutcome:
     stats: ScanStats
 
 
-def enabled_rules(config: Config, usage_available: bool) -> tuple[Rule, ...]:
+def enabled_rules(
+    config: Config, usage_available: bool, iam_available: bool = False
+) -> tuple[Rule, ...]:
     disabled = set(config.rules.disabled)
+    available = {"usage": usage_available, "iam": iam_available, None: True}
     return tuple(
         rule
         for rule in RULES
-        if rule.meta.id not in disabled and (rule.meta.needs != "usage" or usage_available)
+        if rule.meta.id not in disabled and available.get(rule.meta.needs, False)
     )
 
 
-def _notes(config: Config, usage_available: bool, services_known: bool) -> list[str]:
+def _notes(
+    config: Config, usage_available: bool, services_known: bool, iam_available: bool
+) -> list[str]:
     notes = []
     if not usage_available and "gemini-dormant-unrestricted-key" not in config.rules.disabled:
         notes.append("dormancy not evaluated: no usage data")
+    if not iam_available:
+        skipped = [r.meta.id for r in RULES if r.meta.needs == "iam"]
+        notes.append(
+            "ownership not evaluated: no IAM policies (skipped " + ", ".join(skipped) + ")"
+        )
     if not services_known:
         notes.append("enabled services not in the inventory: Gemini treated as possibly enabled")
     if config.rules.disabled:
@@ -98,14 +109,19 @@ def run_scan(
         context = source.load_context()
         scans.set_scope(engine, scan_id, context.scope)
         usage_available = False  # no usage source yet: dormancy cannot be judged
-        ctx = RuleContext(config, evaluated_at, usage_available)
-        rules = enabled_rules(config, usage_available)
-        stats = ScanStats(notes=_notes(config, usage_available, context.services_known))
+        iam_available = context.iam is not None
+        ctx = RuleContext(config, evaluated_at, usage_available, context.iam, context.projects)
+        rules = enabled_rules(config, usage_available, iam_available)
+        notes = _notes(config, usage_available, context.services_known, iam_available)
+        stats = ScanStats(notes=notes)
+        owners = OwnerDirectory(context.projects, context.iam, config.ownership)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
         stage.name = "store"
         with HistoryWriter(engine, scan_id, evaluated_at) as writer:
-            for key in _keys(iter(source.iter_keys(context)), stage, cancel):
+            for listed in _keys(iter(source.iter_keys(context)), stage, cancel):
+                found = owners.owners(listed.project_number)
+                key = replace(listed, owners=found) if found else listed
                 assessment = assess(key, rules, ctx)
                 stage.name = "store"
                 writer.add(assessment)

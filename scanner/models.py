@@ -93,6 +93,7 @@ class KeyRecord:
     annotations: tuple[tuple[str, str], ...]
     gemini_enabled: bool | None  # None = the source did not say
     usage: KeyUsage | None = None
+    owners: tuple[str, ...] = ()  # the people to tell, resolved by scanner.ownership
 
     @property
     def api_unrestricted(self) -> bool:
@@ -109,6 +110,30 @@ class ProjectRecord:
     project_id: str | None
     display_name: str | None
     lifecycle_state: str | None
+    labels: tuple[tuple[str, str], ...] = ()
+    # projects/N, then its folders, then organizations/N (as Cloud Asset lists them)
+    ancestors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccountRecord:
+    email: str
+    project_id: str | None
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IamIndex:
+    """IAM as Cloud Asset shows it: policies by resource, service accounts and
+    custom roles. Built only when the source read IAM policies."""
+
+    # "projects/N", "folders/N" or "organizations/N" -> role -> members
+    bindings: dict[str, dict[str, frozenset[str]]]
+    service_accounts: dict[str, ServiceAccountRecord]  # by email
+    # Project ids whose service accounts the source listed: an account of another
+    # project is out of sight, not missing.
+    service_account_projects: frozenset[str]
+    custom_roles: dict[str, frozenset[str]]  # role name -> included permissions
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +166,7 @@ class InventoryContext:
     gemini_projects: frozenset[str]  # project numbers with a Gemini service enabled
     services_known: bool  # False: the source listed no services, so Gemini is unknown
     scope: str | None  # organizations/N, folders/N or projects/ID, when known
+    iam: IamIndex | None = None  # None: the source read no IAM policies
 
 
 @dataclass(slots=True)

@@ -12,7 +12,14 @@ GEMINI = "generativelanguage.googleapis.com"
 _counter = itertools.count(1)
 
 
-def project(number: str, project_id: str, name: str = "A project") -> dict[str, Any]:
+def project(
+    number: str,
+    project_id: str,
+    name: str = "A project",
+    labels: dict[str, str] | None = None,
+    folder: str | None = None,
+) -> dict[str, Any]:
+    ancestors = [f"projects/{number}", *([folder] if folder else []), ORG]
     return {
         "name": f"//cloudresourcemanager.googleapis.com/projects/{number}",
         "asset_type": "cloudresourcemanager.googleapis.com/Project",
@@ -24,9 +31,59 @@ def project(number: str, project_id: str, name: str = "A project") -> dict[str, 
                 "projectId": project_id,
                 "name": name,
                 "lifecycleState": "ACTIVE",
+                **({"labels": labels} if labels else {}),
+            },
+        },
+        "ancestors": ancestors,
+    }
+
+
+def iam_policy(resource: str, bindings: dict[str, list[str]]) -> dict[str, Any]:
+    """An IAM_POLICY asset for organizations/N, folders/N or projects/N."""
+    kind = {"organizations": "Organization", "folders": "Folder", "projects": "Project"}[
+        resource.split("/", maxsplit=1)[0]
+    ]
+    return {
+        "name": f"//cloudresourcemanager.googleapis.com/{resource}",
+        "asset_type": f"cloudresourcemanager.googleapis.com/{kind}",
+        "iam_policy": {
+            "bindings": [{"role": role, "members": members} for role, members in bindings.items()]
+        },
+        "ancestors": [resource, ORG] if resource != ORG else [ORG],
+    }
+
+
+def service_account(
+    number: str, project_id: str, account: str, disabled: bool = False
+) -> dict[str, Any]:
+    email = f"{account}@{project_id}.iam.gserviceaccount.com"
+    return {
+        "name": f"//iam.googleapis.com/projects/{project_id}/serviceAccounts/{email}",
+        "asset_type": "iam.googleapis.com/ServiceAccount",
+        "resource": {
+            "version": "v1",
+            "discovery_name": "ServiceAccount",
+            "data": {
+                "email": email,
+                "name": f"projects/{project_id}/serviceAccounts/{email}",
+                "projectId": project_id,
+                "disabled": disabled,
             },
         },
         "ancestors": [f"projects/{number}", ORG],
+    }
+
+
+def custom_role(name: str, permissions: list[str]) -> dict[str, Any]:
+    return {
+        "name": f"//iam.googleapis.com/{name}",
+        "asset_type": "iam.googleapis.com/Role",
+        "resource": {
+            "version": "v1",
+            "discovery_name": "Role",
+            "data": {"name": name, "includedPermissions": permissions},
+        },
+        "ancestors": [ORG],
     }
 
 

@@ -200,13 +200,13 @@ def test_output_is_all_or_nothing(export: Path, tmp_path: Path) -> None:
 def test_rules_and_config_check(tmp_path: Path) -> None:
     code, out, _ = run("rules", "--format", "json")
     rules = {r["id"]: r for r in json.loads(out)}
-    assert code == 0 and len(rules) == 9
+    assert code == 0 and len(rules) == 12
     assert rules["gemini-unrestricted-standard-key"]["deadline"] == "2026-06-19"
     assert rules["gemini-dormant-unrestricted-key"]["needs"] == "usage"
     config = tmp_path / "c.yaml"
     config.write_text("rules:\n  disabled: [key-not-rotated]\n")
     code, out, _ = run("config", "check", str(config))
-    assert code == 0 and "8 rules enabled" in out
+    assert code == 0 and "11 rules enabled" in out
     code, out, _ = run("rules", "--config", str(config))
     assert "key-not-rotated  [medium]  [disabled]" in out
     config.write_text("rules:\n  warn_days: soon\n")
@@ -217,9 +217,12 @@ def test_rules_and_config_check(tmp_path: Path) -> None:
 def test_db_upgrade_and_outdated_schema(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/h.db"
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert code == 0 and "schema (empty) -> 0003" in out
+    from scanner.store.db import head_revision
+
+    head = head_revision()
+    assert code == 0 and f"schema (empty) -> {head}" in out
     code, out, _ = run("db", "upgrade", "--db", db)
-    assert "already at 0003" in out
+    assert f"already at {head}" in out
     from sqlalchemy import create_engine
 
     engine = create_engine(db)
@@ -233,11 +236,11 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     """The installed console script, in a fresh directory, as `make demo` runs it."""
     result = run_installed("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "blocked: 5  non_compliant: 12  at_risk: 2  compliant: 8  deleted: 3" in result.stdout
+    assert "blocked: 5  non_compliant: 16  at_risk: 2  compliant: 4  deleted: 3" in result.stdout
     assert "What to do next:" in result.stdout
     assert (tmp_path / ".keysentry-demo" / "keysentry.db").exists()
     again = run_installed("demo", cwd=tmp_path)
-    assert "scan 2 succeeded: 30 keys from 45 assets, 0 history rows written" in again.stderr
+    assert "scan 2 succeeded: 30 keys from 63 assets, 0 history rows written" in again.stderr
 
 
 def test_console_script_exit_code_on_bad_input(tmp_path: Path) -> None:

@@ -58,7 +58,11 @@ def test_json_document(report: Report) -> None:
     assert doc["schema"] == "keysentry.report/v1"
     assert doc["evaluated_at"] == "2026-11-21T00:00:00Z"
     assert doc["scan"]["keys_total"] == 10
-    assert doc["scan"]["notes"] == ["dormancy not evaluated: no usage data"]
+    assert doc["scan"]["notes"] == [
+        "dormancy not evaluated: no usage data",
+        "ownership not evaluated: no IAM policies (skipped auth-key-overprivileged-service-account,"
+        " auth-key-missing-service-account, key-orphaned)",
+    ]
     statuses = [k["status"] for k in doc["keys"]]
     order = ["blocked", "non_compliant", "at_risk", "compliant", "deleted"]
     assert statuses == sorted(statuses, key=order.index)

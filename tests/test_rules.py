@@ -58,7 +58,7 @@ AUTH = {"key_type": KeyType.AUTH, "service_account": "sa@p.iam.gserviceaccount.c
 
 def test_catalog_metadata_is_complete() -> None:
     ids = [r.meta.id for r in RULES]
-    assert len(ids) == len(set(ids)) == 9
+    assert len(ids) == len(set(ids)) == 12
     for rule in RULES:
         assert rule.meta.checklist in CHECKLISTS
         assert rule.meta.title and rule.meta.rationale

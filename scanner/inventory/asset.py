@@ -15,6 +15,7 @@ from google.protobuf import json_format
 
 from scanner.config import InventoryConfig
 from scanner.errors import SourceError
+from scanner.inventory.iam import POLICY_TYPES, ROLE_TYPE, SERVICE_ACCOUNT_TYPE
 from scanner.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
@@ -135,12 +136,16 @@ class CloudAssetSource:
             # A page already in flight ends on its own; the daemon thread then exits.
             thread.join(timeout=self._config.request_timeout_seconds)
 
-    def _assets(self, asset_types: list[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(asset type, asset name, resource data) for every asset, page by page."""
+    def _assets(
+        self, asset_types: list[str], policies: bool = False
+    ) -> Iterator[tuple[str, str, dict[str, Any], list[str]]]:
+        """(asset type, asset name, resource data or IAM policy, ancestors) for
+        every asset, page by page."""
+        content = asset_v1.ContentType.IAM_POLICY if policies else asset_v1.ContentType.RESOURCE
         request = asset_v1.ListAssetsRequest(
             parent=self.scope,
             asset_types=asset_types,
-            content_type=asset_v1.ContentType.RESOURCE,
+            content_type=content,
             page_size=self._config.page_size,
         )
         what = f"Cloud Asset ListAssets on {self.scope} ({', '.join(asset_types)})"
@@ -148,8 +153,9 @@ class CloudAssetSource:
             for page in self._pages(request):
                 for asset in page.assets:
                     self._assets_read += 1
-                    data = json_format.MessageToDict(asset.resource.data)
-                    yield asset.asset_type, asset.name, data
+                    message = asset.iam_policy if policies else asset.resource.data
+                    data = json_format.MessageToDict(message)
+                    yield asset.asset_type, asset.name, data, list(asset.ancestors)
                 if self._progress is not None:
                     self._progress(self._assets_read)
         except gexc.PermissionDenied as exc:
@@ -169,18 +175,24 @@ class CloudAssetSource:
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)
-        for asset_type, name, data in self._assets([PROJECT_TYPE, SERVICE_TYPE]):
-            try:
-                builder.add(asset_type, name, data, None)
-            except AssetDataError as exc:
-                raise SourceError(
-                    f"Cloud Asset returned an unreadable asset {name}: {exc}"
-                ) from None
-        # Services were listed for the whole scope: a project without Gemini has it off.
-        return builder.build(True, self.scope)
+        types = [PROJECT_TYPE, SERVICE_TYPE]
+        if self._config.iam:
+            types += [SERVICE_ACCOUNT_TYPE, ROLE_TYPE]
+        name = ""
+        try:
+            for asset_type, name, data, ancestors in self._assets(types):
+                builder.add(asset_type, name, data, ancestors)
+            if self._config.iam:
+                for _, name, policy, _ in self._assets(list(POLICY_TYPES), policies=True):
+                    builder.add_policy(name, policy)
+        except AssetDataError as exc:
+            raise SourceError(f"Cloud Asset returned an unreadable asset {name}: {exc}") from None
+        # Services (and service accounts) were listed for the whole scope: a project
+        # without Gemini has it off, and an account not listed does not exist.
+        return builder.build(True, self.scope, service_accounts_listed=self._config.iam)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
-        for _, name, data in self._assets([KEY_TYPE]):
+        for _, name, data, _ in self._assets([KEY_TYPE]):
             try:
                 yield normalize_key(
                     data, context.projects, context.gemini_projects, context.services_known

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from scanner.errors import InputError
+from scanner.inventory.iam import ROLE_TYPE, SERVICE_ACCOUNT_TYPE
 from scanner.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
@@ -23,14 +24,22 @@ from scanner.inventory.source import Progress
 from scanner.models import InventoryContext, KeyRecord
 
 _GZIP_MAGIC = b"\x1f\x8b"
-# Lines that cannot be a project or service are not parsed on the first pass.
-_CONTEXT_MARKERS = (PROJECT_TYPE.encode(), SERVICE_TYPE.encode())
+# Lines that cannot be a project, service, IAM policy, service account or role
+# are not parsed on the first pass.
+_CONTEXT_MARKERS = (
+    PROJECT_TYPE.encode(),
+    SERVICE_TYPE.encode(),
+    SERVICE_ACCOUNT_TYPE.encode(),
+    ROLE_TYPE.encode(),
+    b'"iam_policy"',
+    b'"iamPolicy"',
+)
 
 
 class _Envelope:
     """The fields keysentry reads from one asset, whichever casing the file uses."""
 
-    __slots__ = ("ancestors", "asset_type", "data", "name")
+    __slots__ = ("ancestors", "asset_type", "data", "iam_policy", "name")
 
     def __init__(self, raw: Any) -> None:
         if not isinstance(raw, dict):
@@ -46,6 +55,10 @@ class _Envelope:
         if data is not None and not isinstance(data, dict):
             raise AssetDataError("resource.data: expected an object")
         self.data: dict[str, Any] | None = data
+        policy = raw.get("iam_policy", raw.get("iamPolicy"))
+        if policy is not None and not isinstance(policy, dict):
+            raise AssetDataError("iam_policy: expected an object")
+        self.iam_policy: dict[str, Any] | None = policy
         ancestors = raw.get("ancestors")
         self.ancestors: list[str] | None = ancestors if isinstance(ancestors, list) else None
 
@@ -141,14 +154,17 @@ class ExportSource:
         builder = ContextBuilder(self._gemini_services)
         for path in self.paths:
             for lineno, env in self._lines(path, only_context=True):
-                if env.data is None:
-                    continue
                 try:
-                    builder.add(env.asset_type, env.name, env.data, env.ancestors)
+                    if env.iam_policy is not None:
+                        builder.add_policy(env.name, env.iam_policy)
+                    elif env.data is not None:
+                        builder.add(env.asset_type, env.name, env.data, env.ancestors)
                 except AssetDataError as exc:
                     raise InputError(f"{path}:{lineno}: {exc}") from None
-        # An export without Service assets says nothing about where Gemini is on.
-        return builder.build(builder.services_seen, builder.scope)
+        # An export without Service assets says nothing about where Gemini is on;
+        # one without service accounts, nothing about which are missing.
+        listed = bool(builder.iam.service_accounts)
+        return builder.build(builder.services_seen, builder.scope, listed)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         for path in self.paths:

@@ -144,15 +144,22 @@ def normalize_key(
     )
 
 
-def normalize_project(data: Mapping[str, Any], asset_name: str) -> ProjectRecord:
+def normalize_project(
+    data: Mapping[str, Any], asset_name: str, ancestors: list[str] | None = None
+) -> ProjectRecord:
     number = data.get("projectNumber")
     if number is None:
         number = asset_name.rsplit("/", 1)[-1]
+    labels = data.get("labels") or {}
+    if not isinstance(labels, Mapping):
+        raise AssetDataError("labels: expected an object")
     return ProjectRecord(
         number=str(number),
         project_id=data.get("projectId"),
         display_name=data.get("name") or data.get("displayName"),
         lifecycle_state=data.get("lifecycleState") or data.get("state"),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        ancestors=tuple(ancestors or ()),
     )
 
 
@@ -174,7 +181,10 @@ class ContextBuilder:
     """Collects projects and enabled Gemini services, whichever source reads them."""
 
     def __init__(self, gemini_services: list[str]) -> None:
+        from scanner.inventory.iam import IamBuilder  # iam.py uses this module's errors
+
         self._gemini_services = gemini_services
+        self.iam = IamBuilder()
         self.projects: dict[str, ProjectRecord] = {}
         self.gemini_projects: set[str] = set()
         self.services_seen = False
@@ -185,7 +195,7 @@ class ContextBuilder:
     ) -> None:
         """Take one asset; raises AssetDataError when it is unreadable."""
         if asset_type == PROJECT_TYPE:
-            project = normalize_project(data, name)
+            project = normalize_project(data, name, ancestors)
             self.projects[project.number] = project
             # The outermost ancestor (organizations/N or folders/N) is the scope.
             if self.scope is None and ancestors:
@@ -195,8 +205,17 @@ class ContextBuilder:
             number = enabled_gemini_project(data, name, self._gemini_services)
             if number is not None:
                 self.gemini_projects.add(number)
+        else:
+            self.iam.add_resource(asset_type, name, data)
 
-    def build(self, services_known: bool, scope: str | None) -> InventoryContext:
+    def add_policy(self, name: str, policy: Mapping[str, Any]) -> None:
+        self.iam.add_policy(name, policy)
+
+    def build(
+        self, services_known: bool, scope: str | None, service_accounts_listed: bool = False
+    ) -> InventoryContext:
+        if service_accounts_listed:
+            self.iam.note_projects({p.project_id for p in self.projects.values() if p.project_id})
         return InventoryContext(
-            self.projects, frozenset(self.gemini_projects), services_known, scope
+            self.projects, frozenset(self.gemini_projects), services_known, scope, self.iam.build()
         )

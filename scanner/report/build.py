@@ -48,6 +48,7 @@ class ReportKey:
     status: KeyStatus
     score: int
     findings: list[ReportFinding]
+    owners: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Report:
                 kv.created_at,
                 kv.status,
                 kv.score,
+                kv.owners,
             )
             .where(valid_at(kv, self.scan.id))
             .order_by(status_rank, kv.score.desc(), project, kv.key_name)
@@ -135,6 +137,7 @@ def _key(row: Any, findings: list[ReportFinding]) -> ReportKey:
         status=KeyStatus(row.status),
         score=row.score,
         findings=findings,
+        owners=list(row.owners or []),
     )
 
 
@@ -191,6 +194,7 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "api_targets": k.api_targets,
         "application_restriction": k.application_restriction,
         "gemini_enabled": k.gemini_enabled,
+        "owners": k.owners,
         "created": iso(k.created),
         "last_used": iso(k.last_used),
         "status": k.status.value,

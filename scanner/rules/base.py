@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from scanner.config import Config, TimelineEntry
-from scanner.models import DeadlineKind, Finding, KeyRecord, Severity
+from scanner.models import DeadlineKind, Finding, IamIndex, KeyRecord, ProjectRecord, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class RuleContext:
     config: Config
     evaluated_at: datetime
     usage_available: bool
+    iam: IamIndex | None = None  # None: the source read no IAM
+    projects: dict[str, ProjectRecord] = field(default_factory=dict)  # by number
     # Looked up for every key: computed once per scan from the config.
     gemini_services: frozenset[str] = field(init=False)
     deadlines: dict[str, TimelineEntry] = field(init=False)
@@ -55,6 +57,15 @@ def can_reach_gemini(key: KeyRecord, ctx: RuleContext) -> bool:
     known to be off in its project."""
     allowed = key.api_unrestricted or targets_gemini(key, ctx)
     return allowed and key.gemini_enabled is not False
+
+
+def ancestry(key: KeyRecord, ctx: RuleContext) -> tuple[str, ...]:
+    """projects/N of the key, then its folders and organization, when known."""
+    project = ctx.projects.get(key.project_number)
+    own = f"projects/{key.project_number}"
+    if project is None or not project.ancestors:
+        return (own,)
+    return (own, *(a for a in project.ancestors if a != own))
 
 
 def finding(

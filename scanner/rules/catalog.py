@@ -2,6 +2,8 @@
 module and one line here."""
 
 from scanner.rules import (
+    auth_key_missing_service_account,
+    auth_key_overprivileged_service_account,
     gemini_browser_key,
     gemini_dormant_unrestricted_key,
     gemini_shared_key,
@@ -10,6 +12,7 @@ from scanner.rules import (
     key_api_unrestricted,
     key_application_unrestricted,
     key_not_rotated,
+    key_orphaned,
     key_weak_application_restriction,
 )
 from scanner.rules.base import Rule
@@ -24,6 +27,12 @@ RULES: tuple[Rule, ...] = (
     Rule(key_application_unrestricted.META, key_application_unrestricted.evaluate),
     Rule(key_weak_application_restriction.META, key_weak_application_restriction.evaluate),
     Rule(key_not_rotated.META, key_not_rotated.evaluate),
+    Rule(
+        auth_key_overprivileged_service_account.META,
+        auth_key_overprivileged_service_account.evaluate,
+    ),
+    Rule(auth_key_missing_service_account.META, auth_key_missing_service_account.evaluate),
+    Rule(key_orphaned.META, key_orphaned.evaluate),
 )
 
 RULE_IDS: frozenset[str] = frozenset(rule.meta.id for rule in RULES)

@@ -58,6 +58,40 @@ CHECKLISTS: dict[str, Checklist] = {
             ),
         ),
         Checklist(
+            "least-privilege-service-account",
+            "Give the key's service account only what it needs",
+            (
+                "Requests with an auth key run as its service account: an owner or editor "
+                "account makes the key a credential for the whole project.",
+                "Create a service account for the key's callers with only the roles they "
+                "use (for Gemini, none beyond what AI Studio grants).",
+                "Create a new auth key bound to it, roll it out, verify callers.",
+                "Delete the old key; remove owner and editor from the old account if nothing "
+                "else needs them.",
+            ),
+        ),
+        Checklist(
+            "replace-auth-key",
+            "Replace a key whose service account is gone",
+            (
+                "An auth key works only while its service account exists and is enabled.",
+                "If the account was deleted less than 30 days ago and is still wanted, "
+                "undelete it; if it was disabled on purpose, leave it so.",
+                "Otherwise create a new auth key in AI Studio, roll it out to the callers, "
+                "and delete the old key.",
+            ),
+        ),
+        Checklist(
+            "assign-owner",
+            "Name an owner for the key's project",
+            (
+                "Grant roles/owner on the project to the responsible person or group, or set "
+                "the project's owner or team label.",
+                "Or map the project to its team's addresses in alerts.owners.",
+                "If nobody claims the key, disable it, wait for complaints, then delete it.",
+            ),
+        ),
+        Checklist(
             "leak-response",
             "Respond to a leaked key",
             (

@@ -55,6 +55,7 @@ def key_digest(assessment: KeyAssessment) -> str:
             key.gemini_enabled,
             assessment.status.value,
             assessment.score,
+            key.owners,
         )
     )
 
@@ -84,6 +85,7 @@ def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
         "gemini_enabled": key.gemini_enabled,
         "status": assessment.status.value,
         "score": assessment.score,
+        "owners": list(key.owners),
         "content_hash": content_hash,
     }
 

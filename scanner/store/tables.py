@@ -84,6 +84,7 @@ class KeyVersion(Base):
     gemini_enabled: Mapped[bool | None]
     status: Mapped[str] = mapped_column(String(16))
     score: Mapped[int] = mapped_column(Integer)
+    owners: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),

@@ -32,19 +32,27 @@ AssetPb = type(asset_v1.Asset.pb(asset_v1.Asset()))
 ListRequestPb = type(asset_v1.ListAssetsRequest.pb(asset_v1.ListAssetsRequest()))
 ListResponsePb = type(asset_v1.ListAssetsResponse.pb(asset_v1.ListAssetsResponse()))
 RESOURCE = asset_v1.ContentType.RESOURCE.value
+IAM_POLICY = asset_v1.ContentType.IAM_POLICY.value
+
+
+def content_type_of(envelope: dict[str, Any]) -> int:
+    return IAM_POLICY if "iam_policy" in envelope else RESOURCE
 
 
 def asset_from_envelope(envelope: dict[str, Any]) -> Any:
-    """The protobuf Asset for an export envelope."""
-    resource = envelope.get("resource") or {}
+    """The protobuf Asset for an export envelope (a resource or an IAM policy)."""
     pb = AssetPb()
     pb.name = envelope["name"]
     pb.asset_type = envelope["asset_type"]
+    pb.ancestors.extend(envelope.get("ancestors") or [])
+    if "iam_policy" in envelope:
+        json_format.ParseDict(envelope["iam_policy"], pb.iam_policy)
+        return pb
+    resource = envelope.get("resource") or {}
     pb.resource.version = resource.get("version", "v1")
     pb.resource.discovery_name = resource.get("discovery_name", "")
     pb.resource.parent = resource.get("parent", "")
     json_format.ParseDict(resource.get("data") or {}, pb.resource.data)
-    pb.ancestors.extend(envelope.get("ancestors") or [])
     return pb
 
 
@@ -79,24 +87,29 @@ class FakeCloudAsset:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self._assets = [(e["asset_type"], asset_from_envelope(e)) for e in self.envelopes]
+        self._assets = [
+            (e["asset_type"], content_type_of(e), asset_from_envelope(e)) for e in self.envelopes
+        ]
         self.envelopes = []
-        self._matching: dict[tuple[str, ...], list[Any]] = {}
+        self._matching: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
 
-    def _select(self, asset_types: tuple[str, ...]) -> list[Any]:
+    def _select(self, content_type: int, asset_types: tuple[str, ...]) -> list[Any]:
+        query = (content_type, asset_types)
         with self._lock:
-            if asset_types not in self._matching:
+            if query not in self._matching:
                 wanted = set(asset_types)
-                self._matching[asset_types] = [
-                    a for t, a in self._assets if not wanted or t in wanted
+                self._matching[query] = [
+                    a
+                    for t, c, a in self._assets
+                    if c == content_type and (not wanted or t in wanted)
                 ]
-            return self._matching[asset_types]
+            return self._matching[query]
 
     def list_assets(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self._lock:
             self.requests.append(request)
-        if request.content_type != RESOURCE:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "only RESOURCE is served")
+        if request.content_type not in (RESOURCE, IAM_POLICY):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "only RESOURCE and IAM_POLICY")
         if not request.parent:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "parent is required")
         asset_types = tuple(request.asset_types)
@@ -113,7 +126,7 @@ class FakeCloudAsset:
             if gate.page == page and gate.asset_type in asset_types:
                 gate.reached.set()
                 gate.release.wait()
-        matching = self._select(asset_types)
+        matching = self._select(request.content_type, asset_types)
         if self.page_latency:
             time.sleep(self.page_latency)  # the simulated service's own pace
         response = ListResponsePb()

@@ -1,0 +1,59 @@
+"""The people responsible for a project's keys, from IAM and project labels,
+in this order: roles/owner on the project; roles/owner on its folders and
+organization (ownership.inherit); then owners named by project labels.
+Service accounts, domains and public principals are never owners."""
+
+from __future__ import annotations
+
+from scanner.config import OwnershipConfig
+from scanner.models import IamIndex, ProjectRecord
+
+OWNER_ROLE = "roles/owner"
+_PEOPLE = ("user:", "group:")
+
+
+def _people(members: frozenset[str]) -> list[str]:
+    return sorted(m.split(":", 1)[1].lower() for m in members if m.startswith(_PEOPLE))
+
+
+def project_owners(
+    project: ProjectRecord, iam: IamIndex | None, config: OwnershipConfig
+) -> tuple[str, ...]:
+    found: list[str] = []
+    if iam is not None:
+        resources = [f"projects/{project.number}"]
+        if config.inherit:
+            resources += [a for a in project.ancestors if not a.startswith("projects/")]
+        for resource in resources:
+            members = iam.bindings.get(resource, {}).get(OWNER_ROLE, frozenset())
+            found.extend(_people(members))
+    labels = dict(project.labels)
+    for label in config.labels:
+        value = labels.get(label)
+        if not value:
+            continue
+        if value in config.label_addresses:
+            found.extend(a.lower() for a in config.label_addresses[value])
+        elif config.label_domain:
+            found.append(f"{value}@{config.label_domain}".lower())
+    return tuple(dict.fromkeys(found))
+
+
+class OwnerDirectory:
+    """Project owners, computed once per project per scan."""
+
+    def __init__(
+        self, projects: dict[str, ProjectRecord], iam: IamIndex | None, config: OwnershipConfig
+    ) -> None:
+        self._projects = projects
+        self._iam = iam
+        self._config = config
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    def owners(self, project_number: str) -> tuple[str, ...]:
+        cached = self._cache.get(project_number)
+        if cached is None:
+            project = self._projects.get(project_number)
+            cached = () if project is None else project_owners(project, self._iam, self._config)
+            self._cache[project_number] = cached
+        return cached
