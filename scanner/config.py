@@ -171,6 +171,9 @@ class OwnershipConfig(Strict):
     # become VALUE@label_domain when that is set.
     label_addresses: dict[str, list[str]] = Field(default_factory=dict)
     label_domain: str | None = None
+    # The organization's own email domains: key administration held by people
+    # outside them is a finding (key-admin-granted-broadly). Empty: not judged.
+    domains: list[str] = Field(default_factory=list)
 
 
 class Config(Strict):

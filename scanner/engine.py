@@ -13,10 +13,10 @@ from sqlalchemy import Connection, Engine
 
 from scanner.config import Config
 from scanner.inventory.source import InventorySource
-from scanner.models import KeyRecord, ScanStats
+from scanner.models import Finding, InventoryContext, KeyRecord, ScanStats
 from scanner.ownership import OwnerDirectory
-from scanner.rules.base import Rule, RuleContext
-from scanner.rules.catalog import RULES
+from scanner.rules.base import ProjectRule, Rule, RuleContext
+from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES
 from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.history import HistoryWriter
@@ -72,6 +72,25 @@ def enabled_rules(
     )
 
 
+def enabled_project_rules(config: Config, iam_available: bool) -> tuple[ProjectRule, ...]:
+    disabled = set(config.rules.disabled)
+    return tuple(
+        rule
+        for rule in PROJECT_RULES
+        if rule.meta.id not in disabled and (rule.meta.needs != "iam" or iam_available)
+    )
+
+
+def _project_findings(context: InventoryContext, config: Config, ctx: RuleContext) -> list[Finding]:
+    rules = enabled_project_rules(config, context.iam is not None)
+    return [
+        f
+        for project in context.projects.values()
+        for rule in rules
+        if (f := rule.evaluate(project, ctx)) is not None
+    ]
+
+
 def _notes(
     config: Config, usage_available: bool, services_known: bool, iam_available: bool
 ) -> list[str]:
@@ -79,7 +98,7 @@ def _notes(
     if not usage_available and "gemini-dormant-unrestricted-key" not in config.rules.disabled:
         notes.append("dormancy not evaluated: no usage data")
     if not iam_available:
-        skipped = [r.meta.id for r in RULES if r.meta.needs == "iam"]
+        skipped = [m.id for m in ALL_RULES if m.needs == "iam"]
         notes.append(
             "ownership not evaluated: no IAM policies (skipped " + ", ".join(skipped) + ")"
         )
@@ -106,38 +125,7 @@ def run_scan(
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
     stage = _Stage()
     try:
-        context = source.load_context()
-        scans.set_scope(engine, scan_id, context.scope)
-        usage_available = False  # no usage source yet: dormancy cannot be judged
-        iam_available = context.iam is not None
-        ctx = RuleContext(config, evaluated_at, usage_available, context.iam, context.projects)
-        rules = enabled_rules(config, usage_available, iam_available)
-        notes = _notes(config, usage_available, context.services_known, iam_available)
-        stats = ScanStats(notes=notes)
-        owners = OwnerDirectory(context.projects, context.iam, config.ownership)
-        by_status: Counter[str] = Counter()
-        by_severity: Counter[str] = Counter()
-        stage.name = "store"
-        with HistoryWriter(engine, scan_id, evaluated_at) as writer:
-            for listed in _keys(iter(source.iter_keys(context)), stage, cancel):
-                found = owners.owners(listed.project_number)
-                key = replace(listed, owners=found) if found else listed
-                assessment = assess(key, rules, ctx)
-                stage.name = "store"
-                writer.add(assessment)
-                by_status[assessment.status.value] += 1
-                by_severity.update(f.severity.value for f in assessment.findings)
-            stats.keys_total = sum(by_status.values())
-            stats.assets_read = source.assets_read
-            stats.by_status = dict(by_status)
-            stats.by_severity = dict(by_severity)
-            stage.name = "store"
-            writer.finish(stats)
-            if after_history is not None:
-                stage.name = "alerts"
-                extra = after_history(writer.connection, scan_id, evaluated_at)
-                stats.alerts = extra
-                scans.add_counts(writer.connection, scan_id, "alerts", extra)
+        stats = _scan(source, engine, config, evaluated_at, scan_id, stage, cancel, after_history)
     except BaseException as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
@@ -150,3 +138,51 @@ def run_scan(
             exc.add_note(f"the failure could not be recorded on scan {scan_id}: {record_error}")
         raise
     return ScanOutcome(scan_id, stats)
+
+
+def _scan(
+    source: InventorySource,
+    engine: Engine,
+    config: Config,
+    evaluated_at: datetime,
+    scan_id: int,
+    stage: _Stage,
+    cancel: threading.Event | None,
+    after_history: AfterHistory | None,
+) -> ScanStats:
+    context = source.load_context()
+    scans.set_scope(engine, scan_id, context.scope)
+    usage_available = False  # no usage source yet: dormancy cannot be judged
+    iam_available = context.iam is not None
+    ctx = RuleContext(config, evaluated_at, usage_available, context.iam, context.projects)
+    rules = enabled_rules(config, usage_available, iam_available)
+    stats = ScanStats(notes=_notes(config, usage_available, context.services_known, iam_available))
+    owners = OwnerDirectory(context.projects, context.iam, config.ownership)
+    by_status: Counter[str] = Counter()
+    by_severity: Counter[str] = Counter()
+    stage.name = "store"
+    with HistoryWriter(engine, scan_id, evaluated_at) as writer:
+        for listed in _keys(iter(source.iter_keys(context)), stage, cancel):
+            found = owners.owners(listed.project_number)
+            key = replace(listed, owners=found) if found else listed
+            assessment = assess(key, rules, ctx)
+            stage.name = "store"
+            writer.add(assessment)
+            by_status[assessment.status.value] += 1
+            by_severity.update(f.severity.value for f in assessment.findings)
+        stage.name = "evaluate"
+        project_findings = _project_findings(context, config, ctx)
+        stage.name = "store"
+        writer.add_findings(project_findings)
+        by_severity.update(f.severity.value for f in project_findings)
+        stats.keys_total = sum(by_status.values())
+        stats.assets_read = source.assets_read
+        stats.by_status = dict(by_status)
+        stats.by_severity = dict(by_severity)
+        writer.finish(stats)
+        if after_history is not None:
+            stage.name = "alerts"
+            extra = after_history(writer.connection, scan_id, evaluated_at)
+            stats.alerts = extra
+            scans.add_counts(writer.connection, scan_id, "alerts", extra)
+    return stats

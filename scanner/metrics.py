@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scanner import __version__
 from scanner.config import Config
 from scanner.models import KeyStatus, KeyType
-from scanner.rules.catalog import RULES
+from scanner.rules.catalog import ALL_RULES
 from scanner.store.aggregates import ScanFigures, ScanHealth, read_figures, read_health
 from scanner.store.lock import ScanLock
 
@@ -233,8 +233,7 @@ class StoreCollector(Collector):
         seen_rules = {rule for rule, _ in figures.findings}
         for (rule_id, severity), n in sorted(figures.findings.items()):
             findings.add_metric([rule_id, severity], n)
-        for rule in RULES:  # a rule with nothing open reads 0, not "no data"
-            meta = rule.meta
+        for meta in ALL_RULES:  # a rule with nothing open reads 0, not "no data"
             if meta.id not in seen_rules and meta.id not in self._config.rules.disabled:
                 findings.add_metric([meta.id, meta.severity.value], 0)
         yield findings

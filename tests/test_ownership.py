@@ -4,6 +4,7 @@ stored key versions, the report and the alerts' owner resolver."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from scanner.engine import run_scan
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report, key_document
-from scanner.store.tables import Notification
+from scanner.store.tables import Notification, Transition
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.cloud_asset import serve
@@ -41,7 +42,10 @@ def org() -> list[dict[str, Any]]:
                 "roles/viewer": ["user:bob@example.com"],
             },
         ),
-        assets.iam_policy("projects/200", {"roles/viewer": ["user:carol@example.com"]}),
+        assets.iam_policy(
+            "projects/200",
+            {"roles/viewer": ["user:carol@example.com"], "roles/editor": ["allUsers"]},
+        ),
         assets.iam_policy("folders/7", {"roles/owner": ["group:platform@example.com"]}),
         assets.iam_policy(assets.ORG, {"roles/editor": ["user:admin@example.com"]}),
         assets.service_account("100", "alpha", OWNER_SA),
@@ -106,6 +110,27 @@ def test_from_an_export(engine: Engine, tmp_path: Path) -> None:
     export = assets.write_ndjson(tmp_path / "org.jsonl", org())
     run_scan(ExportSource([export], SERVICES), engine, CONFIG, NOW)
     check(rules_by_key(engine))
+    projects = build_report(engine).project_findings()
+    assert [(p["subject"], p["rule"]) for p in projects] == [
+        ("projects/200", "key-admin-granted-broadly")
+    ]
+    # The grant removed: the project finding resolves, like a key's.
+    fixed = [
+        assets.iam_policy("projects/200", {"roles/viewer": ["user:carol@example.com"]})
+        if a["name"].endswith("projects/200") and "iam_policy" in a
+        else a
+        for a in org()
+    ]
+    later = assets.write_ndjson(tmp_path / "fixed.jsonl", fixed)
+    run_scan(ExportSource([later], SERVICES), engine, CONFIG, NOW + timedelta(days=1))
+    assert build_report(engine).project_findings() == []
+    with engine.connect() as conn:
+        resolved = conn.execute(
+            select(Transition).where(
+                Transition.kind == "resolved", Transition.key_name == "projects/200"
+            )
+        ).all()
+    assert [t.rule_id for t in resolved] == ["key-admin-granted-broadly"]
     document = key_document(next(k for k in build_report(engine).iter_keys() if k.uid == "k-fine"))
     assert document["owners"] == [
         "alice@example.com",

@@ -61,7 +61,7 @@ def test_json_document(report: Report) -> None:
     assert doc["scan"]["notes"] == [
         "dormancy not evaluated: no usage data",
         "ownership not evaluated: no IAM policies (skipped auth-key-overprivileged-service-account,"
-        " auth-key-missing-service-account, key-orphaned)",
+        " auth-key-missing-service-account, key-orphaned, key-admin-granted-broadly)",
     ]
     statuses = [k["status"] for k in doc["keys"]]
     order = ["blocked", "non_compliant", "at_risk", "compliant", "deleted"]

@@ -10,6 +10,7 @@ from scanner.ownership import project_owners
 from scanner.rules import (
     auth_key_missing_service_account,
     auth_key_overprivileged_service_account,
+    key_admin_granted_broadly,
     key_orphaned,
 )
 from scanner.rules.base import RuleContext
@@ -136,3 +137,35 @@ def test_project_owners_in_order() -> None:
     )
     by_domain = OwnershipConfig(label_domain="corp.example")
     assert project_owners(PROJECT, None, by_domain) == ("payments@corp.example",)
+
+
+class TestKeyAdminGrantedBroadly:
+    rule = key_admin_granted_broadly
+
+    def broad(
+        self, member: str, role: str = "roles/editor", config: Config | None = None
+    ) -> str | None:
+        index = IamIndex(
+            {"folders/5": {role: frozenset({member})}},
+            {},
+            frozenset(),
+            {"organizations/9/roles/keys": frozenset({"apikeys.keys.update"})},
+        )
+        f = self.rule.evaluate(PROJECT, ctx(index, config))
+        return None if f is None else f.summary
+
+    def test_public_domain_and_outside_principals_fire(self) -> None:
+        assert "allUsers" in (self.broad("allUsers") or "")
+        assert "whole domain x.com" in (self.broad("domain:x.com", "roles/owner") or "")
+        custom = self.broad("allAuthenticatedUsers", "organizations/9/roles/keys")
+        assert custom is not None and "folders/5" in custom
+        ours = parse_config("ownership: {domains: [example.com]}", "c")
+        assert "outside example.com" in (self.broad("user:x@gmail.com", config=ours) or "")
+
+    def test_named_insiders_and_roles_without_key_admin_do_not(self) -> None:
+        ours = parse_config("ownership: {domains: [example.com]}", "c")
+        assert self.broad("user:a@example.com", config=ours) is None
+        assert self.broad("allUsers", "roles/viewer") is None
+        assert self.broad("user:x@gmail.com") is None  # no domains configured: not judged
+        f = self.rule.evaluate(PROJECT, ctx(None))
+        assert f is None

@@ -23,7 +23,7 @@ from scanner.config import load_config
 from scanner.engine import run_scan
 from scanner.errors import StoreError
 from scanner.report.formats import terminal_safe
-from scanner.rules.catalog import RULES
+from scanner.rules.catalog import ALL_RULES
 from scanner.rules.checklists import CHECKLISTS
 from scanner.store import db
 from scanner.store import scans as scans_store
@@ -132,8 +132,7 @@ def rules(config_path: str | None, db_url: str | None, fmt: str) -> None:
     config = load_config(config_path)
     items: list[dict[str, Any]] = []
     deadlines = config.deadlines()
-    for rule in RULES:
-        m = rule.meta
+    for m in ALL_RULES:
         entry = deadlines.get(m.id)
         items.append(
             {
@@ -177,7 +176,7 @@ def config_group() -> None:
 def config_check(file: str) -> None:
     """Validate FILE; every error names its config path."""
     config = load_config(file)
-    enabled = sum(1 for r in RULES if r.meta.id not in config.rules.disabled)
+    enabled = sum(1 for m in ALL_RULES if m.id not in config.rules.disabled)
     click.echo(f"{file}: ok ({len(config.timeline)} timeline entries, {enabled} rules enabled)")
 
 

@@ -64,6 +64,26 @@ class Report:
         """by_status or by_severity, as recorded on the scan row."""
         return dict((self.scan.counts or {}).get(kind, {}))
 
+    def project_findings(self) -> list[dict[str, Any]]:
+        """Findings about projects rather than keys (subject projects/N)."""
+        fv = FindingVersion
+        query = (
+            select(fv.key_name, fv.rule_id, fv.severity, fv.summary, fv.checklist)
+            .where(valid_at(fv, self.scan.id), fv.key_name.not_like("%/keys/%"))
+            .order_by(fv.key_name, fv.rule_id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "subject": row.key_name,
+                    "rule": row.rule_id,
+                    "severity": row.severity,
+                    "summary": row.summary,
+                    "checklist": row.checklist,
+                }
+                for row in conn.execute(query)
+            ]
+
     def iter_keys(self) -> Iterator[ReportKey]:
         """The keys, worst first: by status, then score, project and name."""
         findings = _findings_by_key(self.engine, self.scan.id, self.scan.evaluated_at.date())
@@ -179,6 +199,7 @@ def header_document(report: Report) -> dict[str, Any]:
             "by_severity": report.counts("by_severity"),
             "notes": list(scan.notes or []),
         },
+        "project_findings": report.project_findings(),
     }
 
 

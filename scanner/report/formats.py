@@ -142,6 +142,9 @@ def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
         )
     console.print(table)
     console.print(Text("  ".join(f"{name}: {count}" for name, count in by_status.items())))
+    for item in report.project_findings():
+        line = f"project {item['subject']}: [{item['severity']}] {item['rule']}: {item['summary']}"
+        console.print(Text(terminal_safe(line)))
     for note in scan.notes or []:
         console.print(Text(f"note: {terminal_safe(note)}"))
 

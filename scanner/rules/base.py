@@ -40,12 +40,38 @@ class RuleContext:
 
 
 Evaluate = Callable[[KeyRecord, RuleContext], Finding | None]
+EvaluateProject = Callable[[ProjectRecord, RuleContext], Finding | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     meta: RuleMeta
     evaluate: Evaluate
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRule:
+    """A rule about a project (its IAM, say) rather than one of its keys."""
+
+    meta: RuleMeta
+    evaluate: EvaluateProject
+
+
+def project_subject(project: ProjectRecord) -> str:
+    return f"projects/{project.number}"
+
+
+def project_finding(
+    meta: RuleMeta, project: ProjectRecord, ctx: RuleContext, summary: str
+) -> Finding:
+    """A finding about PROJECT: same fingerprint scheme, the project as subject."""
+    return Finding(
+        rule_id=meta.id,
+        subject=project_subject(project),
+        severity=meta.severity,
+        summary=summary,
+        checklist=meta.checklist,
+    )
 
 
 def targets_gemini(key: KeyRecord, ctx: RuleContext) -> bool:

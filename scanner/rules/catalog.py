@@ -9,13 +9,14 @@ from scanner.rules import (
     gemini_shared_key,
     gemini_standard_key,
     gemini_unrestricted_standard_key,
+    key_admin_granted_broadly,
     key_api_unrestricted,
     key_application_unrestricted,
     key_not_rotated,
     key_orphaned,
     key_weak_application_restriction,
 )
-from scanner.rules.base import Rule
+from scanner.rules.base import ProjectRule, Rule, RuleMeta
 
 RULES: tuple[Rule, ...] = (
     Rule(gemini_unrestricted_standard_key.META, gemini_unrestricted_standard_key.evaluate),
@@ -35,4 +36,11 @@ RULES: tuple[Rule, ...] = (
     Rule(key_orphaned.META, key_orphaned.evaluate),
 )
 
-RULE_IDS: frozenset[str] = frozenset(rule.meta.id for rule in RULES)
+PROJECT_RULES: tuple[ProjectRule, ...] = (
+    ProjectRule(key_admin_granted_broadly.META, key_admin_granted_broadly.evaluate),
+)
+
+ALL_RULES: tuple[RuleMeta, ...] = tuple(r.meta for r in RULES) + tuple(
+    r.meta for r in PROJECT_RULES
+)
+RULE_IDS: frozenset[str] = frozenset(meta.id for meta in ALL_RULES)

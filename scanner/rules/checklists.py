@@ -92,6 +92,18 @@ CHECKLISTS: dict[str, Checklist] = {
             ),
         ),
         Checklist(
+            "restrict-key-admin",
+            "Take key administration back from broad grants",
+            (
+                "Remove the binding that grants owner, editor, API Keys Admin or a custom "
+                "role with apikeys.keys.create or apikeys.keys.update to the public, a whole "
+                "domain or outside accounts.",
+                "Grant key administration to named groups of your organization only.",
+                "Review the project's keys for restrictions changed or keys created while the "
+                "grant stood, and rotate any you cannot vouch for.",
+            ),
+        ),
+        Checklist(
             "leak-response",
             "Respond to a leaked key",
             (

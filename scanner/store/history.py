@@ -241,6 +241,14 @@ class HistoryWriter:
         if self._buf.size() >= BATCH:
             self._flush()
 
+    def add_findings(self, findings: list[Finding]) -> None:
+        """Findings about something other than a key (a project): same
+        fingerprints, intervals and transitions as a key's."""
+        for f in findings:
+            self._add_finding(f)
+        if self._buf.size() >= BATCH:
+            self._flush()
+
     def _add_finding(self, f: Finding) -> None:
         fp = fingerprint(f.rule_id, f.subject)
         state = finding_digest(f)

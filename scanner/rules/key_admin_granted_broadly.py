@@ -1,0 +1,67 @@
+"""Key administration granted to everyone, a whole domain, or people outside
+the organization: a finding on the project, not on a key."""
+
+from scanner.models import Finding, ProjectRecord, Severity
+from scanner.rules.base import RuleContext, RuleMeta, project_finding
+
+META = RuleMeta(
+    id="key-admin-granted-broadly",
+    title="Key administration granted too broadly",
+    severity=Severity.HIGH,
+    rationale="Whoever holds apikeys.keys.create or apikeys.keys.update can mint keys or lift "
+    "their restrictions. Granting it to allUsers, allAuthenticatedUsers, a whole domain or "
+    "accounts outside the organization puts every key of the project in their hands.",
+    checklist="restrict-key-admin",
+    references=("https://cloud.google.com/docs/authentication/api-keys",),
+    needs="iam",
+)
+KEY_ADMIN_PERMISSIONS = frozenset({"apikeys.keys.create", "apikeys.keys.update"})
+KEY_ADMIN_ROLES = frozenset({"roles/owner", "roles/editor", "roles/serviceusage.apiKeysAdmin"})
+PUBLIC = ("allUsers", "allAuthenticatedUsers")
+
+
+def key_admin_roles(ctx: RuleContext) -> frozenset[str]:
+    """The predefined roles that grant key administration, and the custom ones."""
+    assert ctx.iam is not None
+    custom = {name for name, perms in ctx.iam.custom_roles.items() if perms & KEY_ADMIN_PERMISSIONS}
+    return KEY_ADMIN_ROLES | custom
+
+
+def too_broad(member: str, domains: list[str]) -> str | None:
+    """Why MEMBER is too broad a holder of key administration, or None."""
+    if member in PUBLIC:
+        return member
+    kind, _, principal = member.partition(":")
+    if kind == "domain":
+        return f"the whole domain {principal}"
+    if domains and kind in ("user", "group"):
+        domain = principal.rsplit("@", 1)[-1].lower()
+        if domain not in domains:
+            return f"{principal}, outside {', '.join(domains)}"
+    return None
+
+
+def evaluate(project: ProjectRecord, ctx: RuleContext) -> Finding | None:
+    if ctx.iam is None:
+        return None
+    domains = [d.lower() for d in ctx.config.ownership.domains]
+    roles = key_admin_roles(ctx)
+    resources = (
+        f"projects/{project.number}",
+        *(a for a in project.ancestors if not a.startswith("projects/")),
+    )
+    reasons: list[str] = []
+    for resource in resources:
+        for role, members in sorted(ctx.iam.bindings.get(resource, {}).items()):
+            if role not in roles:
+                continue
+            for member in sorted(members):
+                why = too_broad(member, domains)
+                if why is not None:
+                    reasons.append(f"{role} to {why} on {resource}")
+    if not reasons:
+        return None
+    more = f" and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+    return project_finding(
+        META, project, ctx, "Key administration granted via " + "; ".join(reasons[:3]) + more + "."
+    )
