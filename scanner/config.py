@@ -160,6 +160,19 @@ class MetricsConfig(Strict):
     max_projects: int = Field(default=200, ge=1, le=10000)
 
 
+class UsageConfig(Strict):
+    """Per-key traffic from Cloud Monitoring (live scans; roles/monitoring.viewer)."""
+
+    enabled: bool = False
+    lookback_days: int = Field(default=90, ge=1, le=400)
+    concurrency: int = Field(default=8, ge=1, le=64)  # projects queried at once
+    requests_per_second: float = Field(default=20.0, gt=0)  # across all of them
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_deadline_seconds: float = Field(default=120.0, gt=0)
+    # gemini-key-rejected-in-use: this share of Gemini requests rejected (4xx).
+    rejected_share: float = Field(default=0.5, gt=0, le=1)
+
+
 class OwnershipConfig(Strict):
     """Who owns a project's keys, besides the alerts.owners map."""
 
@@ -187,6 +200,7 @@ class Config(Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     ownership: OwnershipConfig = Field(default_factory=OwnershipConfig)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
 
     @model_validator(mode="after")
     def _timeline_is_consistent(self) -> Config:

@@ -16,10 +16,11 @@ from scanner.inventory.source import InventorySource
 from scanner.models import Finding, InventoryContext, KeyRecord, ScanStats
 from scanner.ownership import OwnerDirectory
 from scanner.rules.base import ProjectRule, Rule, RuleContext
-from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES
+from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
 from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.history import HistoryWriter
+from scanner.usage.source import UsageSource
 
 
 class ScanCancelled(Exception):
@@ -91,6 +92,15 @@ def _project_findings(context: InventoryContext, config: Config, ctx: RuleContex
     ]
 
 
+def _usage_notes(errors: dict[str, str]) -> list[str]:
+    """Partial evidence: which projects had no usage data, and why (a few)."""
+    if not errors:
+        return []
+    shown = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())[:3])
+    more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+    return [f"usage unknown for keys of {len(errors)} project(s): {shown}{more}"]
+
+
 def _notes(
     config: Config, usage_available: bool, services_known: bool, iam_available: bool
 ) -> list[str]:
@@ -116,16 +126,20 @@ def run_scan(
     evaluated_at: datetime,
     cancel: threading.Event | None = None,
     after_history: AfterHistory | None = None,
+    usage: UsageSource | None = None,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
     error and its stage, nothing else in history changes, and the exception
-    propagates. Setting CANCEL makes the scan stop at the next key.
+    propagates. Setting CANCEL makes the scan stop at the next key. USAGE,
+    when given, is queried for every project while the keys stream in.
     AFTER_HISTORY runs in the scan's transaction once its history is written
     (the alert planner); what it returns is kept in the scan's counts."""
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
     stage = _Stage()
     try:
-        stats = _scan(source, engine, config, evaluated_at, scan_id, stage, cancel, after_history)
+        stats = _scan(
+            source, engine, config, evaluated_at, scan_id, stage, cancel, after_history, usage
+        )
     except BaseException as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
@@ -149,13 +163,49 @@ def _scan(
     stage: _Stage,
     cancel: threading.Event | None,
     after_history: AfterHistory | None,
+    usage: UsageSource | None,
 ) -> ScanStats:
     context = source.load_context()
     scans.set_scope(engine, scan_id, context.scope)
-    usage_available = False  # no usage source yet: dormancy cannot be judged
+    if usage is not None:
+        usage.start(context.projects.values(), evaluated_at)
+    try:
+        return _assess_and_store(
+            source,
+            engine,
+            config,
+            evaluated_at,
+            scan_id,
+            stage,
+            cancel,
+            after_history,
+            usage,
+            context,
+        )
+    finally:
+        if usage is not None:
+            usage.close()
+
+
+def _assess_and_store(
+    source: InventorySource,
+    engine: Engine,
+    config: Config,
+    evaluated_at: datetime,
+    scan_id: int,
+    stage: _Stage,
+    cancel: threading.Event | None,
+    after_history: AfterHistory | None,
+    usage: UsageSource | None,
+    context: InventoryContext,
+) -> ScanStats:
+    usage_available = usage is not None
     iam_available = context.iam is not None
     ctx = RuleContext(config, evaluated_at, usage_available, context.iam, context.projects)
     rules = enabled_rules(config, usage_available, iam_available)
+    after = tuple(
+        r for r in VERDICT_RULES if r.meta.id not in config.rules.disabled and usage_available
+    )
     stats = ScanStats(notes=_notes(config, usage_available, context.services_known, iam_available))
     owners = OwnerDirectory(context.projects, context.iam, config.ownership)
     by_status: Counter[str] = Counter()
@@ -163,9 +213,12 @@ def _scan(
     stage.name = "store"
     with HistoryWriter(engine, scan_id, evaluated_at) as writer:
         for listed in _keys(iter(source.iter_keys(context)), stage, cancel):
-            found = owners.owners(listed.project_number)
-            key = replace(listed, owners=found) if found else listed
-            assessment = assess(key, rules, ctx)
+            key = replace(
+                listed,
+                owners=owners.owners(listed.project_number),
+                usage=usage.for_key(listed) if usage is not None else None,
+            )
+            assessment = assess(key, rules, ctx, after)
             stage.name = "store"
             writer.add(assessment)
             by_status[assessment.status.value] += 1
@@ -175,6 +228,8 @@ def _scan(
         stage.name = "store"
         writer.add_findings(project_findings)
         by_severity.update(f.severity.value for f in project_findings)
+        if usage is not None:
+            stats.notes.extend(_usage_notes(usage.errors))
         stats.keys_total = sum(by_status.values())
         stats.assets_read = source.assets_read
         stats.by_status = dict(by_status)

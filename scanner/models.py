@@ -67,10 +67,15 @@ class DeadlineKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class KeyUsage:
-    """What Cloud Monitoring says about a key's traffic over the lookback window."""
+    """What Cloud Monitoring says about a key's traffic over the lookback window.
+    last_used None: no request in the window (the window is known to cover it)."""
 
     last_used: datetime | None
     lookback_days: int
+    requests_7d: int = 0
+    requests_30d: int = 0
+    gemini_requests_7d: int = 0
+    gemini_rejected_7d: int = 0  # 4xx answers of the Gemini API
 
 
 @dataclass(frozen=True, slots=True)

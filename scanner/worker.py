@@ -43,6 +43,7 @@ from scanner.schedule import interval_seconds, make_trigger
 from scanner.store import scans
 from scanner.store.lock import ScanLock
 from scanner.store.queries import latest_succeeded_scan
+from scanner.usage.source import UsageSource
 
 log = logging.getLogger("keysentry.worker")
 JOB_ID = "scan"
@@ -65,11 +66,13 @@ class Worker:
         source_factory: Callable[[], InventorySource],
         evaluated_at: Callable[[], datetime] = _now,
         transport: Transport | None = None,
+        usage_factory: Callable[[], UsageSource | None] = lambda: None,
     ) -> None:
         self.config = config
         self.engine = engine
         self._source_factory = source_factory
         self._evaluated_at = evaluated_at
+        self._usage_factory = usage_factory
         self.lock = ScanLock(engine)
         self.interval = interval_seconds(config.schedule)
         self.cancel = threading.Event()
@@ -143,6 +146,7 @@ class Worker:
                 self._evaluated_at(),
                 cancel=self.cancel,
                 after_history=self._after_history,
+                usage=self._usage_factory(),
             )
         except ScanCancelled as exc:
             log.warning("scan rolled back: %s", exc)

@@ -200,13 +200,13 @@ def test_output_is_all_or_nothing(export: Path, tmp_path: Path) -> None:
 def test_rules_and_config_check(tmp_path: Path) -> None:
     code, out, _ = run("rules", "--format", "json")
     rules = {r["id"]: r for r in json.loads(out)}
-    assert code == 0 and len(rules) == 13
+    assert code == 0 and len(rules) == 14
     assert rules["gemini-unrestricted-standard-key"]["deadline"] == "2026-06-19"
     assert rules["gemini-dormant-unrestricted-key"]["needs"] == "usage"
     config = tmp_path / "c.yaml"
     config.write_text("rules:\n  disabled: [key-not-rotated]\n")
     code, out, _ = run("config", "check", str(config))
-    assert code == 0 and "12 rules enabled" in out
+    assert code == 0 and "13 rules enabled" in out
     code, out, _ = run("rules", "--config", str(config))
     assert "key-not-rotated  [medium]  [disabled]" in out
     config.write_text("rules:\n  warn_days: soon\n")

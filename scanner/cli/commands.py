@@ -18,6 +18,7 @@ from scanner.cli.common import (
     progress_display,
     scan_summary,
     source_factory,
+    usage_factory,
 )
 from scanner.config import load_config
 from scanner.engine import run_scan
@@ -63,6 +64,7 @@ def scan(
     evaluated_at = parse_now(now)
     # Credentials first: a missing one should not leave a database behind.
     make_source = source_factory(config, org, folder, project, exports, "")
+    make_usage = usage_factory(config, exports)
     engine = open_store(config, db_url)
     lock = ScanLock(engine)
     with lock.for_scan() as held, progress_display() as progress:
@@ -74,7 +76,9 @@ def scan(
         scans_store.fail_abandoned(engine)
         hook = scan_hook(config.alerts) if config.alerts.enabled else None
         source = make_source(progress)
-        outcome = run_scan(source, engine, config, evaluated_at, after_history=hook)
+        outcome = run_scan(
+            source, engine, config, evaluated_at, after_history=hook, usage=make_usage()
+        )
     click.echo(scan_summary(outcome), err=True)
     queued = sum(outcome.stats.alerts.get("queued", {}).values())
     if queued:

@@ -25,6 +25,7 @@ from scanner.inventory.source import InventorySource, Progress
 from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, fails
 from scanner.report.formats import write
 from scanner.store import db
+from scanner.usage.source import UsageSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,6 +191,20 @@ def source_factory(
     scope = validate_scope(scopes[0])
     client = make_client(config.inventory)
     return lambda progress: CloudAssetSource(client, scope, config.inventory, services, progress)
+
+
+def usage_factory(
+    config: Config, exports: tuple[str, ...] | list[str]
+) -> Callable[[], UsageSource | None]:
+    """Cloud Monitoring usage for live scans when usage.enabled; an export scan
+    stays offline. Credentials are checked now, not at the first scan."""
+    if not config.usage.enabled or exports:
+        return lambda: None
+    from scanner.usage.monitoring import UsageCollector, make_client
+
+    client = make_client()
+    services = config.gemini.api_services
+    return lambda: UsageCollector(client, config.usage, services)
 
 
 def scan_summary(outcome: ScanOutcome) -> str:

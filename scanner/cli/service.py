@@ -23,6 +23,7 @@ from scanner.cli.common import (
     parse_now,
     scan_summary,
     source_factory,
+    usage_factory,
     write_report,
 )
 from scanner.config import Config, ScheduleConfig, WorkerConfig, load_config
@@ -104,7 +105,9 @@ def run(
     address = parse_listen(listen) if listen else config.worker.listen
     setup_logging(log_level)
     engine = open_worker_store(config, db_url)
-    sys.exit(serve(Worker(config, engine, lambda: make_source(None)), address))
+    make_usage = usage_factory(config, exports or config.worker.exports)
+    worker = Worker(config, engine, lambda: make_source(None), usage_factory=make_usage)
+    sys.exit(serve(worker, address))
 
 
 @click.command()

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from scanner.config import Config, TimelineEntry
-from scanner.models import DeadlineKind, Finding, IamIndex, KeyRecord, ProjectRecord, Severity
+from scanner.models import (
+    DeadlineKind,
+    Finding,
+    IamIndex,
+    KeyRecord,
+    KeyStatus,
+    ProjectRecord,
+    Severity,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class RuleContext:
 
 Evaluate = Callable[[KeyRecord, RuleContext], Finding | None]
 EvaluateProject = Callable[[ProjectRecord, RuleContext], Finding | None]
+EvaluateVerdict = Callable[[KeyRecord, KeyStatus, RuleContext], Finding | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,14 @@ class ProjectRule:
 
     meta: RuleMeta
     evaluate: EvaluateProject
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRule:
+    """A rule that needs the status the other rules give the key."""
+
+    meta: RuleMeta
+    evaluate: EvaluateVerdict
 
 
 def project_subject(project: ProjectRecord) -> str:

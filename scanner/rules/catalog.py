@@ -6,6 +6,7 @@ from scanner.rules import (
     auth_key_overprivileged_service_account,
     gemini_browser_key,
     gemini_dormant_unrestricted_key,
+    gemini_key_rejected_in_use,
     gemini_shared_key,
     gemini_standard_key,
     gemini_unrestricted_standard_key,
@@ -16,7 +17,7 @@ from scanner.rules import (
     key_orphaned,
     key_weak_application_restriction,
 )
-from scanner.rules.base import ProjectRule, Rule, RuleMeta
+from scanner.rules.base import ProjectRule, Rule, RuleMeta, VerdictRule
 
 RULES: tuple[Rule, ...] = (
     Rule(gemini_unrestricted_standard_key.META, gemini_unrestricted_standard_key.evaluate),
@@ -40,7 +41,13 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     ProjectRule(key_admin_granted_broadly.META, key_admin_granted_broadly.evaluate),
 )
 
-ALL_RULES: tuple[RuleMeta, ...] = tuple(r.meta for r in RULES) + tuple(
-    r.meta for r in PROJECT_RULES
+VERDICT_RULES: tuple[VerdictRule, ...] = (
+    VerdictRule(gemini_key_rejected_in_use.META, gemini_key_rejected_in_use.evaluate),
+)
+
+ALL_RULES: tuple[RuleMeta, ...] = (
+    tuple(r.meta for r in RULES)
+    + tuple(r.meta for r in VERDICT_RULES)
+    + tuple(r.meta for r in PROJECT_RULES)
 )
 RULE_IDS: frozenset[str] = frozenset(meta.id for meta in ALL_RULES)

@@ -9,7 +9,7 @@ weights: critical 40, high 20, medium 8, low 3, info 0.
 from datetime import timedelta
 
 from scanner.models import DeadlineKind, Finding, KeyAssessment, KeyRecord, KeyStatus, Severity
-from scanner.rules.base import Rule, RuleContext, can_reach_gemini
+from scanner.rules.base import Rule, RuleContext, VerdictRule, can_reach_gemini
 
 SEVERITY_WEIGHTS = {
     Severity.CRITICAL: 40,
@@ -45,8 +45,14 @@ def score(findings: tuple[Finding, ...], status: KeyStatus) -> int:
     return min(100, total)
 
 
-def assess(key: KeyRecord, rules: tuple[Rule, ...], ctx: RuleContext) -> KeyAssessment:
-    """Run RULES on KEY. A deleted key raises no findings."""
+def assess(
+    key: KeyRecord,
+    rules: tuple[Rule, ...],
+    ctx: RuleContext,
+    verdict_rules: tuple[VerdictRule, ...] = (),
+) -> KeyAssessment:
+    """Run RULES on KEY, then VERDICT_RULES with the status they give (which
+    may raise it). A deleted key raises no findings."""
     if key.is_deleted:
         return KeyAssessment(key, (), KeyStatus.DELETED, 0)
     found = []
@@ -54,6 +60,10 @@ def assess(key: KeyRecord, rules: tuple[Rule, ...], ctx: RuleContext) -> KeyAsse
         result = rule.evaluate(key, ctx)
         if result is not None:
             found.append(result)
+    status = key_status(key, tuple(found), ctx)
+    extra = [f for r in verdict_rules if (f := r.evaluate(key, status, ctx)) is not None]
+    if extra:
+        found.extend(extra)
+        status = key_status(key, tuple(found), ctx)
     findings = tuple(found)
-    status = key_status(key, findings, ctx)
     return KeyAssessment(key, findings, status, score(findings, status))

@@ -1,0 +1,216 @@
+"""The one module that talks to Cloud Monitoring: per project, ListTimeSeries
+on serviceruntime.googleapis.com/api/request_count (resource consumed_api),
+summed per day and grouped by credential, service and response code class.
+
+The credential_id label ("apikey:<key uid>") is not in Google's published
+list for consumed_api; it is what public code relies on. A project whose
+series carry no credential_id at all says nothing about its keys: they stay
+"unknown". Only in a project whose series do carry it does a key without
+series count as unused over the window."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
+from google.cloud import monitoring_v3
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from scanner.config import UsageConfig
+from scanner.errors import SourceError
+from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+
+METRIC = "serviceruntime.googleapis.com/api/request_count"
+CREDENTIAL_LABEL = "credential_id"
+KEY_PREFIX = "apikey:"
+_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
+
+
+def make_client() -> monitoring_v3.MetricServiceClient:
+    """A client with Application Default Credentials."""
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/monitoring.read"]
+        )
+    except auth_exceptions.DefaultCredentialsError as exc:
+        raise SourceError(f"usage: no Google credentials: {exc}") from None
+    return monitoring_v3.MetricServiceClient(credentials=credentials)
+
+
+class RateLimiter:
+    """At most RATE calls a second, across threads."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)  # pacing the outside API, not a test
+
+
+@dataclass
+class _Tally:
+    last_used: datetime | None = None
+    requests_7d: int = 0
+    requests_30d: int = 0
+    gemini_7d: int = 0
+    gemini_rejected_7d: int = 0
+
+
+@dataclass
+class ProjectUsage:
+    has_credentials: bool = False  # some series carried credential_id
+    keys: dict[str, _Tally] = field(default_factory=dict)  # by key uid
+
+
+def _ts(moment: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment.astimezone(UTC).replace(tzinfo=None))
+    return stamp
+
+
+class UsageCollector:
+    def __init__(
+        self,
+        client: monitoring_v3.MetricServiceClient,
+        config: UsageConfig,
+        gemini_services: Iterable[str],
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._gemini = frozenset(gemini_services)
+        self._limiter = RateLimiter(config.requests_per_second)
+        self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="usage")
+        self._futures: dict[str, Future[ProjectUsage]] = {}
+        self._at = datetime.now(UTC)
+        self.errors: dict[str, str] = {}  # project -> why it has no usage data
+
+    def start(self, projects: Iterable[ProjectRecord], at: datetime) -> None:
+        """Query every project in the background while keys stream in."""
+        self._at = at
+        for project in projects:
+            if project.lifecycle_state not in (None, "ACTIVE"):
+                continue
+            self._futures[project.number] = self._pool.submit(self._query, project)
+
+    def for_key(self, key: KeyRecord) -> KeyUsage | None:
+        future = self._futures.get(key.project_number)
+        if future is None:
+            return None
+        try:
+            usage = future.result()
+        except SourceError as exc:
+            self.errors.setdefault(key.project_id or key.project_number, str(exc))
+            return None
+        tally = usage.keys.get(key.uid)
+        if tally is None:
+            if not usage.has_credentials:
+                return None  # this project's series say nothing about keys
+            tally = _Tally()
+        return KeyUsage(
+            last_used=tally.last_used,
+            lookback_days=self._config.lookback_days,
+            requests_7d=tally.requests_7d,
+            requests_30d=tally.requests_30d,
+            gemini_requests_7d=tally.gemini_7d,
+            gemini_rejected_7d=tally.gemini_rejected_7d,
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _request(self, project: ProjectRecord) -> monitoring_v3.ListTimeSeriesRequest:
+        start = self._at - timedelta(days=self._config.lookback_days)
+        return monitoring_v3.ListTimeSeriesRequest(
+            name=f"projects/{project.project_id or project.number}",
+            filter=f'metric.type = "{METRIC}" AND resource.type = "consumed_api"',
+            interval=monitoring_v3.TimeInterval(start_time=_ts(start), end_time=_ts(self._at)),
+            aggregation=monitoring_v3.Aggregation(
+                alignment_period=duration_pb2.Duration(seconds=86400),
+                per_series_aligner=monitoring_v3.Aggregation.Aligner.ALIGN_SUM,
+                cross_series_reducer=monitoring_v3.Aggregation.Reducer.REDUCE_SUM,
+                group_by_fields=[
+                    f"resource.labels.{CREDENTIAL_LABEL}",
+                    "resource.labels.service",
+                    "metric.labels.response_code_class",
+                ],
+            ),
+            view=monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+        )
+
+    def _query(self, project: ProjectRecord) -> ProjectUsage:
+        where = f"usage of project {project.project_id or project.number}"
+        retry = gretry.Retry(
+            predicate=gretry.if_exception_type(*_TRANSIENT),
+            initial=1.0,
+            maximum=16.0,
+            multiplier=2.0,
+            timeout=self._config.retry_deadline_seconds,
+        )
+        usage = ProjectUsage()
+        try:
+            self._limiter.wait()
+            pager = self._client.list_time_series(
+                request=self._request(project),
+                retry=retry,
+                timeout=self._config.request_timeout_seconds,
+            )
+            for page in pager.pages:
+                for series in page.time_series:
+                    self._add(usage, series)
+                self._limiter.wait()
+        except gexc.PermissionDenied as exc:
+            raise SourceError(
+                f"{where}: permission denied ({exc.message}); needs roles/monitoring.viewer"
+            ) from None
+        except gexc.RetryError as exc:
+            raise SourceError(f"{where}: gave up after retries: {exc.cause}") from None
+        except gexc.GoogleAPICallError as exc:
+            raise SourceError(f"{where}: {exc.code} {exc.message}") from None
+        return usage
+
+    def _add(self, usage: ProjectUsage, series: Any) -> None:
+        credential = series.resource.labels.get(CREDENTIAL_LABEL, "")
+        if not credential:
+            return
+        usage.has_credentials = True
+        if not credential.startswith(KEY_PREFIX):
+            return  # OAuth clients and service accounts are not keys
+        tally = usage.keys.setdefault(credential[len(KEY_PREFIX) :], _Tally())
+        gemini = series.resource.labels.get("service", "") in self._gemini
+        rejected = series.metric.labels.get("response_code_class", "") == "4xx"
+        week = self._at - timedelta(days=7)
+        month = self._at - timedelta(days=30)
+        for point in series.points:
+            count = int(point.value.int64_value)
+            if count <= 0:
+                continue
+            end = point.interval.end_time
+            when = end if isinstance(end, datetime) else end.ToDatetime(tzinfo=UTC)
+            when = when.astimezone(UTC)
+            if tally.last_used is None or when > tally.last_used:
+                tally.last_used = when
+            if when > month:
+                tally.requests_30d += count
+            if when > week:
+                tally.requests_7d += count
+                if gemini:
+                    tally.gemini_7d += count
+                    if rejected:
+                        tally.gemini_rejected_7d += count

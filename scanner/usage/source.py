@@ -1,0 +1,19 @@
+"""What the engine needs of a usage source (Cloud Monitoring, or a fake)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+
+
+class UsageSource(Protocol):
+    errors: dict[str, str]  # project -> why it has no usage data
+
+    def start(self, projects: Iterable[ProjectRecord], at: datetime) -> None: ...
+
+    def for_key(self, key: KeyRecord) -> KeyUsage | None: ...
+
+    def close(self) -> None: ...

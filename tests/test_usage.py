@@ -1,0 +1,113 @@
+"""Usage from Cloud Monitoring through the real client over gRPC against the
+fake MetricService: dormancy, keys rejected while in use, unknown stays
+unknown, and per-project failures recorded without failing the scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import grpc
+from sqlalchemy import Engine
+
+from scanner.config import Config, parse_config
+from scanner.engine import run_scan
+from scanner.inventory.export import ExportSource
+from scanner.report.build import build_report
+from scanner.usage.monitoring import UsageCollector
+from tests import assets
+from tests.conftest import NOW
+from tests.fakes.monitoring import FakeMonitoring, FakeMonitoringServer, ProjectFault, Traffic
+
+GEMINI = assets.GEMINI
+CONFIG = parse_config("usage: {enabled: true, requests_per_second: 1000}", "c")
+
+
+def org() -> list[dict[str, Any]]:
+    old = "2025-01-01T00:00:00Z"
+    return [
+        assets.project("100", "alpha"),
+        assets.project("200", "beta"),
+        assets.project("300", "gamma"),
+        *(assets.service(n, GEMINI) for n in ("100", "200", "300")),
+        assets.key("100", uid="k-dormant", created=old),
+        assets.key("100", uid="k-busy", created=old),
+        assets.key("100", uid="k-used", created=old, targets=[GEMINI], server=["192.0.2.1/32"]),
+        assets.key("200", uid="k-rejected", targets=[GEMINI], server=["192.0.2.1/32"]),
+        assets.key("300", uid="k-unknown", created=old),
+    ]
+
+
+def traffic() -> dict[str, list[Traffic]]:
+    return {
+        "alpha": [
+            Traffic("apikey:k-busy", GEMINI, "4xx", {1: 40, 2: 35}),
+            Traffic("apikey:k-used", GEMINI, "2xx", {1: 10, 20: 5, 60: 7}),
+            Traffic("oauth2:12345", "storage.googleapis.com", "2xx", {1: 3}),
+        ],
+        "beta": [
+            Traffic("apikey:k-rejected", GEMINI, "4xx", {1: 8}),
+            Traffic("apikey:k-rejected", GEMINI, "2xx", {2: 2}),
+        ],
+        # gamma's series carry no credential label: its keys stay unknown.
+        "gamma": [Traffic("", GEMINI, "2xx", {1: 100})],
+    }
+
+
+def scan(engine: Engine, tmp_path: Path, fake: FakeMonitoring, config: Config = CONFIG) -> Any:
+    export = assets.write_ndjson(tmp_path / "org.jsonl", org())
+    with FakeMonitoringServer(fake) as server:
+        usage = UsageCollector(server.client(), config.usage, config.gemini.api_services)
+        run_scan(
+            ExportSource([export], config.gemini.project_services), engine, config, NOW, usage=usage
+        )
+    report = build_report(engine)
+    return report, {k.uid: k for k in report.iter_keys()}
+
+
+def rules(key: Any) -> set[str]:
+    return {f.rule for f in key.findings}
+
+
+def test_usage_drives_dormancy_and_rejected_in_use(engine: Engine, tmp_path: Path) -> None:
+    report, keys = scan(engine, tmp_path, FakeMonitoring(traffic()))
+    assert "gemini-dormant-unrestricted-key" in rules(keys["k-dormant"])
+    assert "gemini-dormant-unrestricted-key" not in rules(keys["k-busy"])
+    assert "gemini-key-rejected-in-use" in rules(keys["k-busy"])  # blocked, still called
+    assert "gemini-key-rejected-in-use" in rules(keys["k-rejected"])  # 8 of 10 rejected
+    assert keys["k-rejected"].status.value == "non_compliant"
+    assert "gemini-key-rejected-in-use" not in rules(keys["k-used"])
+    # No credential data in gamma: unknown, never "unused".
+    assert "gemini-dormant-unrestricted-key" not in rules(keys["k-unknown"])
+    assert not any("dormancy not evaluated" in n for n in report.scan.notes)
+
+
+def test_a_project_failure_is_partial_evidence_not_a_failed_scan(
+    engine: Engine, tmp_path: Path
+) -> None:
+    faults = [
+        ProjectFault("projects/beta", grpc.StatusCode.PERMISSION_DENIED, times=-1),
+        ProjectFault("projects/alpha", grpc.StatusCode.RESOURCE_EXHAUSTED, times=1),
+    ]
+    fake = FakeMonitoring(traffic(), faults)
+    report, keys = scan(engine, tmp_path, fake)
+    assert report.scan.status == "succeeded"
+    assert any(
+        n.startswith("usage unknown for keys of 1 project(s): beta:") and "monitoring.viewer" in n
+        for n in report.scan.notes
+    )
+    assert "gemini-key-rejected-in-use" not in rules(keys["k-rejected"])  # unknown there
+    assert "gemini-key-rejected-in-use" in rules(keys["k-busy"])  # alpha retried, then fine
+    first_pages = [r for r in fake.requests if r.name == "projects/alpha" and not r.page_token]
+    assert len(first_pages) == 2  # the exhausted attempt, then its retry
+
+
+def test_the_query_asks_for_daily_sums_by_credential(engine: Engine, tmp_path: Path) -> None:
+    fake = FakeMonitoring(traffic())
+    scan(engine, tmp_path, fake)
+    request = next(r for r in fake.requests if r.name == "projects/alpha")
+    assert 'resource.type = "consumed_api"' in request.filter
+    assert request.aggregation.alignment_period.seconds == 86400
+    assert "resource.labels.credential_id" in request.aggregation.group_by_fields
+    span = request.interval.end_time.seconds - request.interval.start_time.seconds
+    assert span == 90 * 86400
