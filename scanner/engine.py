@@ -13,13 +13,14 @@ from sqlalchemy import Connection, Engine
 
 from scanner.config import Config
 from scanner.inventory.source import InventorySource
-from scanner.models import Finding, InventoryContext, KeyRecord, ScanStats
+from scanner.models import Finding, InventoryContext, KeyRecord, KeyUsage, ScanStats
 from scanner.ownership import OwnerDirectory
 from scanner.rules.base import ProjectRule, Rule, RuleContext
 from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
 from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.history import HistoryWriter
+from scanner.store.usage import record_usage
 from scanner.usage.source import UsageSource
 
 
@@ -210,6 +211,7 @@ def _assess_and_store(
     owners = OwnerDirectory(context.projects, context.iam, config.ownership)
     by_status: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
+    usage_rows: list[tuple[str, KeyUsage]] = []
     stage.name = "store"
     with HistoryWriter(engine, scan_id, evaluated_at) as writer:
         for listed in _keys(iter(source.iter_keys(context)), stage, cancel):
@@ -219,6 +221,8 @@ def _assess_and_store(
                 usage=usage.for_key(listed) if usage is not None else None,
             )
             assessment = assess(key, rules, ctx, after)
+            if key.usage is not None:
+                usage_rows.append((key.name, key.usage))
             stage.name = "store"
             writer.add(assessment)
             by_status[assessment.status.value] += 1
@@ -235,6 +239,7 @@ def _assess_and_store(
         stats.by_status = dict(by_status)
         stats.by_severity = dict(by_severity)
         writer.finish(stats)
+        record_usage(writer.connection, scan_id, usage_rows)
         if after_history is not None:
             stage.name = "alerts"
             extra = after_history(writer.connection, scan_id, evaluated_at)

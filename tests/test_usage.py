@@ -111,3 +111,19 @@ def test_the_query_asks_for_daily_sums_by_credential(engine: Engine, tmp_path: P
     assert "resource.labels.credential_id" in request.aggregation.group_by_fields
     span = request.interval.end_time.seconds - request.interval.start_time.seconds
     assert span == 90 * 86400
+
+
+def test_the_report_shows_each_keys_latest_usage(engine: Engine, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from scanner.report.build import key_document
+
+    _, keys = scan(engine, tmp_path, FakeMonitoring(traffic()))
+    used = key_document(keys["k-used"])
+    assert (used["requests_7d"], used["requests_30d"]) == (10, 15)
+    assert used["last_used"] == (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert key_document(keys["k-rejected"])["gemini_rejected_7d"] == 8
+    dormant = key_document(keys["k-dormant"])
+    assert (dormant["last_used"], dormant["requests_30d"]) == (None, 0)  # known: unused
+    unknown = key_document(keys["k-unknown"])
+    assert (unknown["last_used"], unknown["requests_7d"]) == (None, None)  # unknown

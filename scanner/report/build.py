@@ -14,7 +14,7 @@ from sqlalchemy import Engine, case, func, select
 
 from scanner.models import KeyStatus, Severity
 from scanner.store.queries import scan_for_report, valid_at
-from scanner.store.tables import FindingVersion, KeyVersion, Scan
+from scanner.store.tables import FindingVersion, KeyUsageRow, KeyVersion, Scan
 
 SCHEMA = "keysentry.report/v1"
 FAIL_ON_LEVELS = ("never", "high", "critical", "blocked")
@@ -49,6 +49,9 @@ class ReportKey:
     score: int
     findings: list[ReportFinding]
     owners: list[str]
+    requests_7d: int | None
+    requests_30d: int | None
+    gemini_rejected_7d: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class Report:
         """The keys, worst first: by status, then score, project and name."""
         findings = _findings_by_key(self.engine, self.scan.id, self.scan.evaluated_at.date())
         kv = KeyVersion
+        ku = KeyUsageRow
         status_rank = case({s.value: s.rank for s in KeyStatus}, value=kv.status, else_=99)
         project = func.coalesce(kv.project_id, kv.project_number)
         query = (
@@ -106,7 +110,12 @@ class Report:
                 kv.status,
                 kv.score,
                 kv.owners,
+                ku.last_used,
+                ku.requests_7d,
+                ku.requests_30d,
+                ku.gemini_rejected_7d,
             )
+            .outerjoin(ku, ku.key_name == kv.key_name)
             .where(valid_at(kv, self.scan.id))
             .order_by(status_rank, kv.score.desc(), project, kv.key_name)
         )
@@ -153,11 +162,14 @@ def _key(row: Any, findings: list[ReportFinding]) -> ReportKey:
         application_restriction=row.application_restriction,
         gemini_enabled=row.gemini_enabled,
         created=row.created_at,
-        last_used=None,
+        last_used=row.last_used,
         status=KeyStatus(row.status),
         score=row.score,
         findings=findings,
         owners=list(row.owners or []),
+        requests_7d=row.requests_7d,
+        requests_30d=row.requests_30d,
+        gemini_rejected_7d=row.gemini_rejected_7d,
     )
 
 
@@ -218,6 +230,9 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "owners": k.owners,
         "created": iso(k.created),
         "last_used": iso(k.last_used),
+        "requests_7d": k.requests_7d,
+        "requests_30d": k.requests_30d,
+        "gemini_rejected_7d": k.gemini_rejected_7d,
         "status": k.status.value,
         "score": k.score,
         "findings": [

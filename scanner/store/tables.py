@@ -168,3 +168,19 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # sent | retryable | permanent
     error: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+class KeyUsageRow(Base):
+    """The latest traffic figures of each key, from Cloud Monitoring. Not
+    historized: the findings usage gives rise to are."""
+
+    __tablename__ = "key_usage"
+
+    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lookback_days: Mapped[int] = mapped_column(Integer)
+    requests_7d: Mapped[int] = mapped_column(Integer)
+    requests_30d: Mapped[int] = mapped_column(Integer)
+    gemini_requests_7d: Mapped[int] = mapped_column(Integer)
+    gemini_rejected_7d: Mapped[int] = mapped_column(Integer)
