@@ -86,3 +86,29 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def organization_args(description: str) -> Any:
+    """The options every stored-scan benchmark takes, parsed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--projects", type=int, default=5_000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
+
+
+@contextmanager
+def stored_scan(args: Any) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """A database holding an offline scan of the synthetic organization ARGS
+    describe: (its URL, a scratch directory, the load phase's result)."""
+    import tempfile
+
+    from benchmarks.synth import organization, write_export
+
+    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
+        export = Path(tmp) / "org.jsonl"
+        write_export(export, organization(args.keys, args.projects, args.seed))
+        yield url, Path(tmp), phase("load", "--export", str(export), "--db", url)

@@ -7,27 +7,15 @@ Prints one JSON object."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
-from pathlib import Path
 
-from benchmarks.harness import database, phase
-from benchmarks.synth import organization, write_export
+from benchmarks.harness import organization_args, phase, stored_scan
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keys", type=int, default=100_000)
-    parser.add_argument("--projects", type=int, default=5_000)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
-        export = Path(tmp) / "org.jsonl"
-        write_export(export, organization(args.keys, args.projects, args.seed))
-        loaded = phase("load", "--export", str(export), "--db", url)
-        result = phase("report", "--db", url, "--output", str(Path(tmp) / "report.json"))
+    args = organization_args(__doc__.split("\n\n")[0])
+    with stored_scan(args) as (url, tmp, loaded):
+        result = phase("report", "--db", url, "--output", str(tmp / "report.json"))
     print(
         json.dumps(
             {

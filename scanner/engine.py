@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -136,113 +136,93 @@ def run_scan(
     AFTER_HISTORY runs in the scan's transaction once its history is written
     (the alert planner); what it returns is kept in the scan's counts."""
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
-    stage = _Stage()
+    run = _ScanRun(source, engine, config, evaluated_at, scan_id, cancel, after_history, usage)
     try:
-        stats = _scan(
-            source, engine, config, evaluated_at, scan_id, stage, cancel, after_history, usage
-        )
+        stats = run.execute()
     except BaseException as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
             message = "interrupted"
         if isinstance(exc, ScanCancelled | KeyboardInterrupt):
-            stage.name = "shutdown"
+            run.stage.name = "shutdown"
         try:
-            scans.fail_scan(engine, scan_id, message, stage.name, source.assets_read)
+            scans.fail_scan(engine, scan_id, message, run.stage.name, source.assets_read)
         except Exception as record_error:  # the scan's own error matters more
             exc.add_note(f"the failure could not be recorded on scan {scan_id}: {record_error}")
         raise
     return ScanOutcome(scan_id, stats)
 
 
-def _scan(
-    source: InventorySource,
-    engine: Engine,
-    config: Config,
-    evaluated_at: datetime,
-    scan_id: int,
-    stage: _Stage,
-    cancel: threading.Event | None,
-    after_history: AfterHistory | None,
-    usage: UsageSource | None,
-) -> ScanStats:
-    context = source.load_context()
-    scans.set_scope(engine, scan_id, context.scope)
-    if usage is not None:
-        usage.start(context.projects.values(), evaluated_at)
-    try:
-        return _assess_and_store(
-            source,
-            engine,
-            config,
-            evaluated_at,
-            scan_id,
-            stage,
-            cancel,
-            after_history,
-            usage,
-            context,
+@dataclass
+class _ScanRun:
+    source: InventorySource
+    engine: Engine
+    config: Config
+    evaluated_at: datetime
+    scan_id: int
+    cancel: threading.Event | None
+    after_history: AfterHistory | None
+    usage: UsageSource | None
+    stage: _Stage = field(default_factory=_Stage)
+
+    def execute(self) -> ScanStats:
+        context = self.source.load_context()
+        scans.set_scope(self.engine, self.scan_id, context.scope)
+        if self.usage is not None:
+            self.usage.start(context.projects.values(), self.evaluated_at)
+        try:
+            return self._assess_and_store(context)
+        finally:
+            if self.usage is not None:
+                self.usage.close()
+
+    def _assess_and_store(self, context: InventoryContext) -> ScanStats:
+        config, usage = self.config, self.usage
+        usage_available = usage is not None
+        iam_available = context.iam is not None
+        ctx = RuleContext(config, self.evaluated_at, usage_available, context.iam, context.projects)
+        rules = enabled_rules(config, usage_available, iam_available)
+        after = tuple(
+            r for r in VERDICT_RULES if r.meta.id not in config.rules.disabled and usage_available
         )
-    finally:
-        if usage is not None:
-            usage.close()
-
-
-def _assess_and_store(
-    source: InventorySource,
-    engine: Engine,
-    config: Config,
-    evaluated_at: datetime,
-    scan_id: int,
-    stage: _Stage,
-    cancel: threading.Event | None,
-    after_history: AfterHistory | None,
-    usage: UsageSource | None,
-    context: InventoryContext,
-) -> ScanStats:
-    usage_available = usage is not None
-    iam_available = context.iam is not None
-    ctx = RuleContext(config, evaluated_at, usage_available, context.iam, context.projects)
-    rules = enabled_rules(config, usage_available, iam_available)
-    after = tuple(
-        r for r in VERDICT_RULES if r.meta.id not in config.rules.disabled and usage_available
-    )
-    stats = ScanStats(notes=_notes(config, usage_available, context.services_known, iam_available))
-    owners = OwnerDirectory(context.projects, context.iam, config.ownership)
-    by_status: Counter[str] = Counter()
-    by_severity: Counter[str] = Counter()
-    usage_rows: list[tuple[str, KeyUsage]] = []
-    stage.name = "store"
-    with HistoryWriter(engine, scan_id, evaluated_at) as writer:
-        for listed in _keys(iter(source.iter_keys(context)), stage, cancel):
-            key = replace(
-                listed,
-                owners=owners.owners(listed.project_number),
-                usage=usage.for_key(listed) if usage is not None else None,
-            )
-            assessment = assess(key, rules, ctx, after)
-            if key.usage is not None:
-                usage_rows.append((key.name, key.usage))
-            stage.name = "store"
-            writer.add(assessment)
-            by_status[assessment.status.value] += 1
-            by_severity.update(f.severity.value for f in assessment.findings)
-        stage.name = "evaluate"
-        project_findings = _project_findings(context, config, ctx)
+        notes = _notes(config, usage_available, context.services_known, iam_available)
+        stats = ScanStats(notes=notes)
+        owners = OwnerDirectory(context.projects, context.iam, config.ownership)
+        by_status: Counter[str] = Counter()
+        by_severity: Counter[str] = Counter()
+        usage_rows: list[tuple[str, KeyUsage]] = []
+        stage = self.stage
         stage.name = "store"
-        writer.add_findings(project_findings)
-        by_severity.update(f.severity.value for f in project_findings)
-        if usage is not None:
-            stats.notes.extend(_usage_notes(usage.errors))
-        stats.keys_total = sum(by_status.values())
-        stats.assets_read = source.assets_read
-        stats.by_status = dict(by_status)
-        stats.by_severity = dict(by_severity)
-        writer.finish(stats)
-        record_usage(writer.connection, scan_id, usage_rows)
-        if after_history is not None:
-            stage.name = "alerts"
-            extra = after_history(writer.connection, scan_id, evaluated_at)
-            stats.alerts = extra
-            scans.add_counts(writer.connection, scan_id, "alerts", extra)
-    return stats
+        with HistoryWriter(self.engine, self.scan_id, self.evaluated_at) as writer:
+            for listed in _keys(iter(self.source.iter_keys(context)), stage, self.cancel):
+                key = replace(
+                    listed,
+                    owners=owners.owners(listed.project_number),
+                    usage=usage.for_key(listed) if usage is not None else None,
+                )
+                assessment = assess(key, rules, ctx, after)
+                if key.usage is not None:
+                    usage_rows.append((key.name, key.usage))
+                stage.name = "store"
+                writer.add(assessment)
+                by_status[assessment.status.value] += 1
+                by_severity.update(f.severity.value for f in assessment.findings)
+            stage.name = "evaluate"
+            project_findings = _project_findings(context, config, ctx)
+            stage.name = "store"
+            writer.add_findings(project_findings)
+            by_severity.update(f.severity.value for f in project_findings)
+            if usage is not None:
+                stats.notes.extend(_usage_notes(usage.errors))
+            stats.keys_total = sum(by_status.values())
+            stats.assets_read = self.source.assets_read
+            stats.by_status = dict(by_status)
+            stats.by_severity = dict(by_severity)
+            writer.finish(stats)
+            record_usage(writer.connection, self.scan_id, usage_rows)
+            if self.after_history is not None:
+                stage.name = "alerts"
+                extra = self.after_history(writer.connection, self.scan_id, self.evaluated_at)
+                stats.alerts = extra
+                scans.add_counts(writer.connection, self.scan_id, "alerts", extra)
+        return stats

@@ -17,6 +17,7 @@ from scanner.cli.common import (
     parse_now,
     progress_display,
     scan_summary,
+    scope_options,
     source_factory,
     usage_factory,
 )
@@ -35,16 +36,7 @@ from scanner.store.queries import list_scans
 @click.command()
 @common_options
 @output_options
-@click.option("--org", help="Organization number: scan organizations/ORG live.")
-@click.option("--folder", help="Folder number: scan folders/FOLDER live.")
-@click.option("--project", help="Project id: scan projects/PROJECT live.")
-@click.option(
-    "--from-export",
-    "exports",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Cloud Asset export file (NDJSON or JSON array, optionally .gz); repeatable.",
-)
+@scope_options
 @click.option("--now", help="Evaluate as of this instant (ISO 8601), e.g. 2026-11-21T00:00:00Z.")
 @handle_errors
 def scan(

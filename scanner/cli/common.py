@@ -58,6 +58,21 @@ def common_options(func: F) -> F:
     return func
 
 
+def scope_options(func: F) -> F:
+    """What to scan: one live scope, or export files (scan and run)."""
+    func = click.option(
+        "--from-export",
+        "exports",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Cloud Asset export file (NDJSON or JSON array, optionally .gz); repeatable.",
+    )(func)
+    func = click.option("--project", help="Project id: scan projects/PROJECT live.")(func)
+    func = click.option("--folder", help="Folder number: scan folders/FOLDER live.")(func)
+    func = click.option("--org", help="Organization number: scan organizations/ORG live.")(func)
+    return func
+
+
 def output_options(func: F) -> F:
     func = click.option(
         "--format",

@@ -22,6 +22,7 @@ from scanner.cli.common import (
     output_options,
     parse_now,
     scan_summary,
+    scope_options,
     source_factory,
     usage_factory,
     write_report,
@@ -72,16 +73,7 @@ def open_worker_store(config: Config, db_url: str | None) -> Engine:
 
 @click.command()
 @common_options
-@click.option("--org", help="Organization number [config worker.scope].")
-@click.option("--folder", help="Folder number [config worker.scope].")
-@click.option("--project", help="Project id [config worker.scope].")
-@click.option(
-    "--from-export",
-    "exports",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Scan these export files each time [config worker.exports]; repeatable.",
-)
+@scope_options
 @click.option("--listen", metavar="HOST:PORT", help="Metrics and probes [config worker.listen].")
 @click.option("--log-level", default="INFO", show_default=True, type=click.Choice(LOG_LEVELS))
 @handle_errors
@@ -95,7 +87,8 @@ def run(
     listen: str | None,
     log_level: str,
 ) -> None:
-    """Scan on the schedule, serve /metrics, /healthz and /readyz; stop on SIGTERM."""
+    """Scan on the schedule, serve /metrics, /healthz and /readyz; stop on SIGTERM.
+    Without a scope option, worker.scope or worker.exports in the config says what."""
     config = load_config(config_path)
     where = config_path or os.environ.get("KEYSENTRY_CONFIG") or "(no config file)"
     make_source = source_factory(config, org, folder, project, exports, where)
