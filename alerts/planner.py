@@ -81,16 +81,14 @@ def plan(
     offsets = config.reminders.offsets_days
     every = timedelta(seconds=config.reminders.overdue_every)
     due = _due_digests(conn, config, at)
-    per_target: dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]] = {}
+    per_target: PerTarget = {}
+    digest_receivers = set(due)
     for key, finding in open_findings(conn, scan_id):
         targets = router.targets(key, finding)
         reminder = reminder_for(key, finding, at, since, finding.fingerprint in new, offsets, every)
         if reminder is not None:
             events.append(reminder)
-        for target in targets:
-            if target.receiver in due:
-                keys = per_target.setdefault(target, {})
-                keys.setdefault(key.name, (key, []))[1].append(finding)
+        _collect(per_target, targets, digest_receivers, key, finding)
     rows = [row for event in events for row in _event_rows(config, router, event, scan_id, at)]
     for kind in ("transition", "reminder"):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
@@ -101,6 +99,23 @@ def plan(
     stats.queued["digest"] = outbox.enqueue(conn, digest_rows)
     stats.unowned_keys = len(router.unowned)
     return stats
+
+
+PerTarget = dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]]
+
+
+def _collect(
+    per_target: PerTarget,
+    targets: list[Target],
+    receivers: set[str],
+    key: KeyFacts,
+    finding: FindingFacts,
+) -> None:
+    """File FINDING under KEY for each target of RECEIVERS (a digest's content)."""
+    for target in targets:
+        if target.receiver in receivers:
+            keys = per_target.setdefault(target, {})
+            keys.setdefault(key.name, (key, []))[1].append(finding)
 
 
 def _event_rows(
@@ -189,12 +204,9 @@ def digests(
     receivers: set[str],
 ) -> list[tuple[Target, str, dict[str, Any]]]:
     """What each target of RECEIVERS would get as a digest now (the preview)."""
-    per_target: dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]] = {}
+    per_target: PerTarget = {}
     for key, finding in open_findings(conn, scan_id):
-        for target in router.targets(key, finding):
-            if target.receiver in receivers:
-                keys = per_target.setdefault(target, {})
-                keys.setdefault(key.name, (key, []))[1].append(finding)
+        _collect(per_target, router.targets(key, finding), receivers, key, finding)
     return [
         (target, *_digest(config, target, keys, scan_id, at))
         for target, keys in sorted(per_target.items(), key=lambda item: str(item[0]))

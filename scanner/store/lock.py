@@ -10,7 +10,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
@@ -85,27 +85,8 @@ class ScanLock:
         finally:
             self.held = False
 
-    @contextmanager
-    def _advisory(self) -> Iterator[bool]:
-        conn = self._engine.connect()
-        try:
-            taken = bool(
-                conn.execute(
-                    text("SELECT pg_try_advisory_lock(:id)"), {"id": SCAN_LOCK_ID}
-                ).scalar()
-            )
-            conn.commit()  # no transaction stays open while the scan runs
-            yield taken
-            if taken:
-                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": SCAN_LOCK_ID})
-                conn.commit()
-        except BaseException:
-            # A broken or interrupted session must not go back to the pool
-            # still holding the lock: closing it releases the lock.
-            conn.invalidate()
-            raise
-        finally:
-            conn.close()
+    def _advisory(self) -> AbstractContextManager[bool]:
+        return _advisory_lock(self._engine, SCAN_LOCK_ID, wait=False)
 
     def _take_file(self) -> bool:
         assert self._file_path is not None
@@ -126,20 +107,33 @@ class ScanLock:
 
 
 @contextmanager
+def _advisory_lock(engine: Engine, lock_id: int, wait: bool) -> Iterator[bool]:
+    """A session advisory lock on a connection of its own: WAIT for it, or
+    yield whether it was free."""
+    conn: Connection = engine.connect()
+    try:
+        function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        result = conn.execute(text(f"SELECT {function}(:id)"), {"id": lock_id}).scalar()
+        taken = wait or bool(result)
+        conn.commit()  # no transaction stays open while the lock is held
+        yield taken
+        if taken:
+            conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+            conn.commit()
+    except BaseException:
+        # A broken or interrupted session must not go back to the pool still
+        # holding the lock: closing it releases the lock.
+        conn.invalidate()
+        raise
+    finally:
+        conn.close()
+
+
+@contextmanager
 def migration_lock(engine: Engine) -> Iterator[None]:
     """Replicas starting together on PostgreSQL migrate one after the other."""
     if engine.dialect.name != "postgresql":
         yield
         return
-    conn: Connection = engine.connect()
-    try:
-        conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATE_LOCK_ID})
-        conn.commit()
+    with _advisory_lock(engine, MIGRATE_LOCK_ID, wait=True):
         yield
-        conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATE_LOCK_ID})
-        conn.commit()
-    except BaseException:
-        conn.invalidate()
-        raise
-    finally:
-        conn.close()
