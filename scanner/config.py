@@ -173,6 +173,17 @@ class UsageConfig(Strict):
     rejected_share: float = Field(default=0.5, gt=0, le=1)
 
 
+class AuditConfig(Strict):
+    """Key changes from Cloud Audit Logs (live scans; roles/logging.viewer)."""
+
+    enabled: bool = False
+    # The first scan reads this far back; later scans read since the last one.
+    first_lookback_days: int = Field(default=30, ge=1, le=400)
+    projects_per_request: int = Field(default=50, ge=1, le=100)
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    retry_deadline_seconds: float = Field(default=120.0, gt=0)
+
+
 class OwnershipConfig(Strict):
     """Who owns a project's keys, besides the alerts.owners map."""
 
@@ -201,6 +212,7 @@ class Config(Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     ownership: OwnershipConfig = Field(default_factory=OwnershipConfig)
     usage: UsageConfig = Field(default_factory=UsageConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @model_validator(mode="after")
     def _timeline_is_consistent(self) -> Config:

@@ -6,20 +6,23 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from scanner.audit.source import AuditSource
 from scanner.config import Config
 from scanner.inventory.source import InventorySource
-from scanner.models import Finding, InventoryContext, KeyRecord, KeyUsage, ScanStats
-from scanner.ownership import OwnerDirectory
+from scanner.models import Finding, InventoryContext, KeyEvent, KeyRecord, KeyUsage, ScanStats
+from scanner.ownership import OwnerDirectory, with_creator
 from scanner.rules.base import ProjectRule, Rule, RuleContext
 from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
 from scanner.rules.verdict import assess
 from scanner.store import scans
+from scanner.store.audit import creators, record_events
 from scanner.store.history import HistoryWriter
+from scanner.store.queries import latest_succeeded_scan
 from scanner.store.usage import record_usage
 from scanner.usage.source import UsageSource
 
@@ -128,15 +131,19 @@ def run_scan(
     cancel: threading.Event | None = None,
     after_history: AfterHistory | None = None,
     usage: UsageSource | None = None,
+    audit: AuditSource | None = None,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
     error and its stage, nothing else in history changes, and the exception
     propagates. Setting CANCEL makes the scan stop at the next key. USAGE,
-    when given, is queried for every project while the keys stream in.
+    when given, is queried for every project while the keys stream in; AUDIT,
+    for key events since the last successful scan.
     AFTER_HISTORY runs in the scan's transaction once its history is written
     (the alert planner); what it returns is kept in the scan's counts."""
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
-    run = _ScanRun(source, engine, config, evaluated_at, scan_id, cancel, after_history, usage)
+    run = _ScanRun(
+        source, engine, config, evaluated_at, scan_id, cancel, after_history, usage, audit
+    )
     try:
         stats = run.execute()
     except BaseException as exc:
@@ -163,11 +170,16 @@ class _ScanRun:
     cancel: threading.Event | None
     after_history: AfterHistory | None
     usage: UsageSource | None
+    audit: AuditSource | None
     stage: _Stage = field(default_factory=_Stage)
+    events: list[KeyEvent] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def execute(self) -> ScanStats:
         context = self.source.load_context()
         scans.set_scope(self.engine, self.scan_id, context.scope)
+        if self.audit is not None:
+            self._read_audit(context)
         if self.usage is not None:
             self.usage.start(context.projects.values(), self.evaluated_at)
         try:
@@ -175,6 +187,24 @@ class _ScanRun:
         finally:
             if self.usage is not None:
                 self.usage.close()
+
+    def _read_audit(self, context: InventoryContext) -> None:
+        assert self.audit is not None
+        latest = latest_succeeded_scan(self.engine)
+        first = self.evaluated_at - timedelta(days=self.config.audit.first_lookback_days)
+        since = latest.evaluated_at if latest is not None else first
+        self.events = self.audit.read(context.projects.values(), since, self.evaluated_at)
+        if self.audit.errors:
+            shown = "; ".join(f"{p}: {e}" for p, e in sorted(self.audit.errors.items())[:3])
+            self.notes.append(f"key events missing for some projects: {shown}")
+
+    def _creators(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            found = creators(conn)
+        for event in self.events:
+            if event.method == "CreateKey" and event.principal and event.key_name not in found:
+                found[event.key_name] = event.principal
+        return found
 
     def _assess_and_store(self, context: InventoryContext) -> ScanStats:
         config, usage = self.config, self.usage
@@ -186,7 +216,8 @@ class _ScanRun:
             r for r in VERDICT_RULES if r.meta.id not in config.rules.disabled and usage_available
         )
         notes = _notes(config, usage_available, context.services_known, iam_available)
-        stats = ScanStats(notes=notes)
+        stats = ScanStats(notes=notes + self.notes)
+        created_by = self._creators() if self.audit is not None else {}
         owners = OwnerDirectory(context.projects, context.iam, config.ownership)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
@@ -195,10 +226,12 @@ class _ScanRun:
         stage.name = "store"
         with HistoryWriter(self.engine, self.scan_id, self.evaluated_at) as writer:
             for listed in _keys(iter(self.source.iter_keys(context)), stage, self.cancel):
+                creator = created_by.get(listed.name)
                 key = replace(
                     listed,
-                    owners=owners.owners(listed.project_number),
+                    owners=with_creator(owners.owners(listed.project_number), creator),
                     usage=usage.for_key(listed) if usage is not None else None,
+                    creator=creator,
                 )
                 assessment = assess(key, rules, ctx, after)
                 if key.usage is not None:
@@ -220,6 +253,7 @@ class _ScanRun:
             stats.by_severity = dict(by_severity)
             writer.finish(stats)
             record_usage(writer.connection, self.scan_id, usage_rows)
+            record_events(writer.connection, self.scan_id, self.events)
             if self.after_history is not None:
                 stage.name = "alerts"
                 extra = self.after_history(writer.connection, self.scan_id, self.evaluated_at)

@@ -99,6 +99,7 @@ class KeyRecord:
     gemini_enabled: bool | None  # None = the source did not say
     usage: KeyUsage | None = None
     owners: tuple[str, ...] = ()  # the people to tell, resolved by scanner.ownership
+    creator: str | None = None  # the principal of its CreateKey, from the audit log
 
     @property
     def api_unrestricted(self) -> bool:
@@ -107,6 +108,18 @@ class KeyRecord:
     @property
     def is_deleted(self) -> bool:
         return self.deleted is not None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEvent:
+    """An Admin Activity audit entry about a key."""
+
+    insert_id: str  # the log entry's id: the same entry read twice is one event
+    key_name: str  # projects/<number>/locations/global/keys/<uid>
+    at: datetime
+    method: str  # CreateKey | UpdateKey | DeleteKey | UndeleteKey
+    principal: str | None
+    restrictions_removed: bool = False  # an UpdateKey that left no API restriction
 
 
 @dataclass(frozen=True, slots=True)

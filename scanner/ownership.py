@@ -1,6 +1,7 @@
 """The people responsible for a project's keys, from IAM and project labels,
 in this order: roles/owner on the project; roles/owner on its folders and
-organization (ownership.inherit); then owners named by project labels.
+organization (ownership.inherit); then owners named by project labels; then
+the key's creator, from the audit log.
 Service accounts, domains and public principals are never owners."""
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ def project_owners(
         elif config.label_domain:
             found.append(f"{value}@{config.label_domain}".lower())
     return tuple(dict.fromkeys(found))
+
+
+def with_creator(owners: tuple[str, ...], creator: str | None) -> tuple[str, ...]:
+    """The key's creator comes last, when it is a person (not a service account)."""
+    if creator is None or creator.endswith("gserviceaccount.com") or creator in owners:
+        return owners
+    return (*owners, creator.lower())
 
 
 class OwnerDirectory:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from alerts.dispatch import Dispatcher, NetworkTransport, Transport
 from alerts.metrics import OutboxCollector
 from alerts.planner import scan_hook
+from scanner.audit.source import AuditSource
 from scanner.config import Config
 from scanner.endpoints import EndpointServer, Readiness
 from scanner.engine import AfterHistory, ScanCancelled, run_scan
@@ -67,12 +68,14 @@ class Worker:
         evaluated_at: Callable[[], datetime] = _now,
         transport: Transport | None = None,
         usage_factory: Callable[[], UsageSource | None] = lambda: None,
+        audit_factory: Callable[[], AuditSource | None] = lambda: None,
     ) -> None:
         self.config = config
         self.engine = engine
         self._source_factory = source_factory
         self._evaluated_at = evaluated_at
         self._usage_factory = usage_factory
+        self._audit_factory = audit_factory
         self.lock = ScanLock(engine)
         self.interval = interval_seconds(config.schedule)
         self.cancel = threading.Event()
@@ -147,6 +150,7 @@ class Worker:
                 cancel=self.cancel,
                 after_history=self._after_history,
                 usage=self._usage_factory(),
+                audit=self._audit_factory(),
             )
         except ScanCancelled as exc:
             log.warning("scan rolled back: %s", exc)

@@ -9,6 +9,7 @@ import click
 
 from alerts.planner import scan_hook
 from scanner.cli.common import (
+    audit_factory,
     common_options,
     finish_report,
     handle_errors,
@@ -57,6 +58,7 @@ def scan(
     # Credentials first: a missing one should not leave a database behind.
     make_source = source_factory(config, org, folder, project, exports, "")
     make_usage = usage_factory(config, exports)
+    make_audit = audit_factory(config, exports)
     engine = open_store(config, db_url)
     lock = ScanLock(engine)
     with lock.for_scan() as held, progress_display() as progress:
@@ -69,7 +71,13 @@ def scan(
         hook = scan_hook(config.alerts) if config.alerts.enabled else None
         source = make_source(progress)
         outcome = run_scan(
-            source, engine, config, evaluated_at, after_history=hook, usage=make_usage()
+            source,
+            engine,
+            config,
+            evaluated_at,
+            after_history=hook,
+            usage=make_usage(),
+            audit=make_audit(),
         )
     click.echo(scan_summary(outcome), err=True)
     queued = sum(outcome.stats.alerts.get("queued", {}).values())

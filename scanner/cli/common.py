@@ -17,6 +17,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from scanner.audit.source import AuditSource
 from scanner.config import Config
 from scanner.engine import ScanOutcome
 from scanner.errors import ConfigError, InputError, KeysentryError
@@ -220,6 +221,18 @@ def usage_factory(
     client = make_client()
     services = config.gemini.api_services
     return lambda: UsageCollector(client, config.usage, services)
+
+
+def audit_factory(
+    config: Config, exports: tuple[str, ...] | list[str]
+) -> Callable[[], AuditSource | None]:
+    """Key events from Cloud Audit Logs for live scans when audit.enabled."""
+    if not config.audit.enabled or exports:
+        return lambda: None
+    from scanner.audit.logs import AuditLogReader, make_client
+
+    client = make_client()
+    return lambda: AuditLogReader(client, config.audit)
 
 
 def scan_summary(outcome: ScanOutcome) -> str:

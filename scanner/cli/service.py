@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from alerts.dispatch import DirectoryTransport, Dispatcher
 from alerts.planner import scan_hook
 from scanner.cli.common import (
+    audit_factory,
     common_options,
     handle_errors,
     open_store,
@@ -98,8 +99,14 @@ def run(
     address = parse_listen(listen) if listen else config.worker.listen
     setup_logging(log_level)
     engine = open_worker_store(config, db_url)
-    make_usage = usage_factory(config, exports or config.worker.exports)
-    worker = Worker(config, engine, lambda: make_source(None), usage_factory=make_usage)
+    offline = exports or config.worker.exports
+    worker = Worker(
+        config,
+        engine,
+        lambda: make_source(None),
+        usage_factory=usage_factory(config, offline),
+        audit_factory=audit_factory(config, offline),
+    )
     sys.exit(serve(worker, address))
 
 

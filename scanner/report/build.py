@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 
 from scanner.models import KeyStatus, Severity
+from scanner.store.audit import last_restrictions_removed
 from scanner.store.queries import scan_for_report, valid_at
 from scanner.store.tables import FindingVersion, KeyUsageRow, KeyVersion, Scan
 
@@ -52,6 +53,8 @@ class ReportKey:
     requests_7d: int | None
     requests_30d: int | None
     gemini_rejected_7d: int | None
+    creator: str | None
+    restrictions_removed: tuple[str | None, datetime] | None  # by whom, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ class Report:
                 kv.status,
                 kv.score,
                 kv.owners,
+                kv.creator,
                 ku.last_used,
                 ku.requests_7d,
                 ku.requests_30d,
@@ -120,9 +124,10 @@ class Report:
             .order_by(status_rank, kv.score.desc(), project, kv.key_name)
         )
         with self.engine.connect() as conn:
+            removed = last_restrictions_removed(conn)
             rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(query)
             for row in rows:
-                yield _key(row, findings.pop(row.key_name, []))
+                yield _key(row, findings.pop(row.key_name, []), removed.get(row.key_name))
 
 
 def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:
@@ -149,7 +154,9 @@ def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, lis
     return grouped
 
 
-def _key(row: Any, findings: list[ReportFinding]) -> ReportKey:
+def _key(
+    row: Any, findings: list[ReportFinding], removed: tuple[str | None, datetime] | None
+) -> ReportKey:
     return ReportKey(
         name=row.key_name,
         uid=row.uid,
@@ -170,6 +177,8 @@ def _key(row: Any, findings: list[ReportFinding]) -> ReportKey:
         requests_7d=row.requests_7d,
         requests_30d=row.requests_30d,
         gemini_rejected_7d=row.gemini_rejected_7d,
+        creator=row.creator,
+        restrictions_removed=removed,
     )
 
 
@@ -233,6 +242,12 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "requests_7d": k.requests_7d,
         "requests_30d": k.requests_30d,
         "gemini_rejected_7d": k.gemini_rejected_7d,
+        "creator": k.creator,
+        "restrictions_removed": (
+            {"by": k.restrictions_removed[0], "at": iso(k.restrictions_removed[1])}
+            if k.restrictions_removed
+            else None
+        ),
         "status": k.status.value,
         "score": k.score,
         "findings": [

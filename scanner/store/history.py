@@ -56,6 +56,7 @@ def key_digest(assessment: KeyAssessment) -> str:
             assessment.status.value,
             assessment.score,
             key.owners,
+            key.creator,
         )
     )
 
@@ -86,6 +87,7 @@ def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
         "status": assessment.status.value,
         "score": assessment.score,
         "owners": list(key.owners),
+        "creator": key.creator,
         "content_hash": content_hash,
     }
 

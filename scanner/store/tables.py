@@ -85,6 +85,7 @@ class KeyVersion(Base):
     status: Mapped[str] = mapped_column(String(16))
     score: Mapped[int] = mapped_column(Integer)
     owners: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    creator: Mapped[str | None] = mapped_column(String(320))
 
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),
@@ -184,3 +185,18 @@ class KeyUsageRow(Base):
     requests_30d: Mapped[int] = mapped_column(Integer)
     gemini_requests_7d: Mapped[int] = mapped_column(Integer)
     gemini_rejected_7d: Mapped[int] = mapped_column(Integer)
+
+
+class KeyEventRow(Base):
+    """Admin Activity audit entries about keys, once each (by insert id)."""
+
+    __tablename__ = "key_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    insert_id: Mapped[str] = mapped_column(String(128), unique=True)
+    key_name: Mapped[str] = mapped_column(String(255), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(16))
+    principal: Mapped[str | None] = mapped_column(String(320))
+    restrictions_removed: Mapped[bool]
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))

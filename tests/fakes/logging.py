@@ -1,0 +1,119 @@
+"""A Cloud Logging LoggingServiceV2 speaking the real gRPC protocol on
+loopback: ListLogEntries over Admin Activity entries of API keys, filtered by
+the time window the request names, with page tokens and faults."""
+
+from __future__ import annotations
+
+import re
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from google.cloud.audit import audit_log_pb2
+from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+from google.cloud.logging_v2.services.logging_service_v2.transports import (
+    LoggingServiceV2GrpcTransport,
+)
+from google.cloud.logging_v2.types import ListLogEntriesRequest, ListLogEntriesResponse, LogEntry
+from google.protobuf import json_format
+
+SERVICE = "google.logging.v2.LoggingServiceV2"
+RequestPb = type(ListLogEntriesRequest.pb(ListLogEntriesRequest()))
+ResponsePb = type(ListLogEntriesResponse.pb(ListLogEntriesResponse()))
+EntryPb = type(LogEntry.pb(LogEntry()))
+_WINDOW = re.compile(r'timestamp>="([^"]+)" AND timestamp<"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Change:
+    project_id: str
+    key_name: str  # as the entry names it (projects/<id or number>/.../keys/<uid>)
+    method: str
+    principal: str
+    at: datetime
+    request: dict[str, Any] = field(default_factory=dict)
+
+
+def entry(change: Change, number: int) -> Any:
+    log = audit_log_pb2.AuditLog()
+    log.service_name = "apikeys.googleapis.com"
+    log.method_name = f"google.api.apikeys.v2.ApiKeys.{change.method}"
+    log.resource_name = change.key_name
+    log.authentication_info.principal_email = change.principal
+    if change.request:
+        json_format.ParseDict(change.request, log.request)
+    pb = EntryPb()
+    pb.log_name = f"projects/{change.project_id}/logs/cloudaudit.googleapis.com%2Factivity"
+    pb.insert_id = f"entry-{number}"
+    pb.timestamp.FromDatetime(change.at.astimezone(UTC).replace(tzinfo=None))
+    pb.proto_payload.Pack(log)
+    return pb
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass
+class FakeLogging:
+    changes: list[Change]
+    fail_projects: dict[str, grpc.StatusCode] = field(default_factory=dict)
+    requests: list[Any] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def list_log_entries(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self._lock:
+            self.requests.append(request)
+        names = set(request.resource_names)
+        for project, code in self.fail_projects.items():
+            if f"projects/{project}" in names:
+                context.abort(code, f"injected fault for {project}")
+        window = _WINDOW.search(request.filter)
+        if window is None or "apikeys.googleapis.com" not in request.filter:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an explicit time window is required")
+        since, until = _parse(window.group(1)), _parse(window.group(2))
+        matching = [
+            entry(c, i)
+            for i, c in enumerate(self.changes)
+            if f"projects/{c.project_id}" in names and since <= c.at < until
+        ]
+        size = 2  # small pages, whatever was asked: the client must page
+        start = int(request.page_token or 0)
+        response = ResponsePb()
+        response.entries.extend(matching[start : start + size])
+        if start + size < len(matching):
+            response.next_page_token = str(start + size)
+        return response
+
+
+class FakeLoggingServer:
+    def __init__(self, fake: FakeLogging) -> None:
+        self.fake = fake
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        handler = grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "ListLogEntries": grpc.unary_unary_rpc_method_handler(
+                    fake.list_log_entries,
+                    request_deserializer=RequestPb.FromString,
+                    response_serializer=ResponsePb.SerializeToString,
+                )
+            },
+        )
+        self._server.add_generic_rpc_handlers((handler,))
+        port = self._server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{port}"
+
+    def __enter__(self) -> FakeLoggingServer:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop(grace=None)
+
+    def client(self) -> LoggingServiceV2Client:
+        channel = grpc.insecure_channel(self.address)
+        return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
