@@ -16,11 +16,11 @@ from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2
 from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.protobuf import json_format
 
+from scanner.audit.events import METHODS, key_event
 from scanner.config import AuditConfig
 from scanner.errors import SourceError
 from scanner.models import KeyEvent, ProjectRecord
 
-METHODS = ("CreateKey", "UpdateKey", "DeleteKey", "UndeleteKey")
 _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
 
 
@@ -49,16 +49,6 @@ def audit_filter(since: datetime, until: datetime) -> str:
         f"AND ({methods}) "
         f'AND timestamp>="{_stamp(since)}" AND timestamp<"{_stamp(until)}"'
     )
-
-
-def _restrictions_removed(request: dict[str, Any]) -> bool:
-    """An UpdateKey that writes restrictions without API targets."""
-    mask = str(request.get("updateMask", ""))
-    key = request.get("key") or {}
-    if mask and "restrictions" not in mask:
-        return False
-    restrictions = key.get("restrictions") or {}
-    return "restrictions" in key and not restrictions.get("apiTargets")
 
 
 class AuditLogReader:
@@ -120,27 +110,17 @@ class AuditLogReader:
     @staticmethod
     def _event(entry: Any, ids: dict[str, str]) -> KeyEvent | None:
         log = audit_log_pb2.AuditLog()
-        payload = type(entry).pb(entry).proto_payload
-        if not payload.Unpack(log):
+        if not type(entry).pb(entry).proto_payload.Unpack(log):
             return None
-        method = log.method_name.rsplit(".", 1)[-1]
-        if method not in METHODS:
-            return None
-        name = log.resource_name
-        if "/keys/" not in name:
-            return None
-        # Keys are named by project number; an entry may name the project by id.
-        parts = name.split("/")
-        if len(parts) > 1 and parts[0] == "projects" and parts[1] in ids:
-            parts[1] = ids[parts[1]]
         request = json_format.MessageToDict(log.request) if log.HasField("request") else {}
         stamp = entry.timestamp
         at = stamp if isinstance(stamp, datetime) else stamp.ToDatetime(tzinfo=UTC)
-        return KeyEvent(
-            insert_id=entry.insert_id,
-            key_name="/".join(parts),
-            at=at.astimezone(UTC),
-            method=method,
-            principal=log.authentication_info.principal_email or None,
-            restrictions_removed=method == "UpdateKey" and _restrictions_removed(request),
+        return key_event(
+            entry.insert_id,
+            at,
+            log.method_name,
+            log.resource_name,
+            log.authentication_info.principal_email,
+            request,
+            ids,
         )

@@ -50,6 +50,8 @@ def scan(
     folder: str | None,
     project: str | None,
     exports: tuple[str, ...],
+    usage_files: tuple[str, ...],
+    audit_files: tuple[str, ...],
     now: str | None,
 ) -> None:
     """Scan the inventory, store the result and print the report."""
@@ -57,8 +59,8 @@ def scan(
     evaluated_at = parse_now(now)
     # Credentials first: a missing one should not leave a database behind.
     make_source = source_factory(config, org, folder, project, exports, "")
-    make_usage = usage_factory(config, exports)
-    make_audit = audit_factory(config, exports)
+    make_usage = usage_factory(config, exports, usage_files)
+    make_audit = audit_factory(config, exports, audit_files)
     engine = open_store(config, db_url)
     lock = ScanLock(engine)
     with lock.for_scan() as held, progress_display() as progress:

@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +67,20 @@ def scope_options(func: F) -> F:
         multiple=True,
         type=click.Path(dir_okay=False),
         help="Cloud Asset export file (NDJSON or JSON array, optionally .gz); repeatable.",
+    )(func)
+    func = click.option(
+        "--audit-from",
+        "audit_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Key events from `gcloud logging read --format=json` output; repeatable.",
+    )(func)
+    func = click.option(
+        "--usage-from",
+        "usage_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Usage from saved Cloud Monitoring timeSeries JSON; repeatable.",
     )(func)
     func = click.option("--project", help="Project id: scan projects/PROJECT live.")(func)
     func = click.option("--folder", help="Folder number: scan folders/FOLDER live.")(func)
@@ -210,10 +224,17 @@ def source_factory(
 
 
 def usage_factory(
-    config: Config, exports: tuple[str, ...] | list[str]
+    config: Config, exports: Sequence[str], files: Sequence[str] = ()
 ) -> Callable[[], UsageSource | None]:
-    """Cloud Monitoring usage for live scans when usage.enabled; an export scan
-    stays offline. Credentials are checked now, not at the first scan."""
+    """Usage from saved timeSeries FILES; else Cloud Monitoring for live scans
+    when usage.enabled (an export scan stays offline). Credentials are checked
+    now, not at the first scan."""
+    if files:
+        from scanner.usage.files import FileUsageSource
+
+        paths = [Path(f) for f in files]
+        services = config.gemini.api_services
+        return lambda: FileUsageSource(paths, config.usage, services)
     if not config.usage.enabled or exports:
         return lambda: None
     from scanner.usage.monitoring import UsageCollector, make_client
@@ -224,9 +245,15 @@ def usage_factory(
 
 
 def audit_factory(
-    config: Config, exports: tuple[str, ...] | list[str]
+    config: Config, exports: Sequence[str], files: Sequence[str] = ()
 ) -> Callable[[], AuditSource | None]:
-    """Key events from Cloud Audit Logs for live scans when audit.enabled."""
+    """Key events from saved audit log FILES; else from Cloud Audit Logs for
+    live scans when audit.enabled."""
+    if files:
+        from scanner.audit.files import FileAuditSource
+
+        paths = [Path(f) for f in files]
+        return lambda: FileAuditSource(paths)
     if not config.audit.enabled or exports:
         return lambda: None
     from scanner.audit.logs import AuditLogReader, make_client

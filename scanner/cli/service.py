@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from alerts.dispatch import DirectoryTransport, Dispatcher
 from alerts.planner import scan_hook
+from scanner.audit.files import FileAuditSource
 from scanner.cli.common import (
     audit_factory,
     common_options,
@@ -37,6 +38,7 @@ from scanner.report.build import build_report, fails
 from scanner.report.summary import next_steps
 from scanner.store import db
 from scanner.store.lock import migration_lock
+from scanner.usage.files import FileUsageSource
 from scanner.worker import Worker, serve
 
 log = logging.getLogger("keysentry.worker")
@@ -44,6 +46,8 @@ log = logging.getLogger("keysentry.worker")
 SAMPLES = Path(__file__).parent.parent / "samples"
 DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
 DEMO_ALERTS = SAMPLES / "demo-alerts.yaml"
+DEMO_USAGE = SAMPLES / "demo-usage.json"  # what Cloud Monitoring would say
+DEMO_AUDIT = SAMPLES / "demo-audit.json"  # what `gcloud logging read` would print
 DEMO_DIR = Path(".keysentry-demo")
 # The sample organization is a snapshot of this day; the demo judges it as of
 # then so that it shows the same statuses whenever it is run.
@@ -85,6 +89,8 @@ def run(
     folder: str | None,
     project: str | None,
     exports: tuple[str, ...],
+    usage_files: tuple[str, ...],
+    audit_files: tuple[str, ...],
     listen: str | None,
     log_level: str,
 ) -> None:
@@ -104,8 +110,8 @@ def run(
         config,
         engine,
         lambda: make_source(None),
-        usage_factory=usage_factory(config, offline),
-        audit_factory=audit_factory(config, offline),
+        usage_factory=usage_factory(config, offline, usage_files),
+        audit_factory=audit_factory(config, offline, audit_files),
     )
     sys.exit(serve(worker, address))
 
@@ -149,7 +155,11 @@ def demo(
     source = ExportSource([DEMO_EXPORT], config.gemini.project_services)
     evaluated_at = parse_now(now)
     hook = scan_hook(config.alerts)
-    outcome = run_scan(source, engine, config, evaluated_at, after_history=hook)
+    usage = FileUsageSource([DEMO_USAGE], config.usage, config.gemini.api_services)
+    audit = FileAuditSource([DEMO_AUDIT])
+    outcome = run_scan(
+        source, engine, config, evaluated_at, after_history=hook, usage=usage, audit=audit
+    )
     click.echo(scan_summary(outcome), err=True)
     transport = DirectoryTransport(DEMO_DIR / "outbox")
     Dispatcher(engine, config.alerts, transport, clock=lambda: evaluated_at).run_once()
@@ -224,5 +234,7 @@ def serve_demo(
         lambda: ExportSource([DEMO_EXPORT], config.gemini.project_services),
         evaluated_at=lambda: evaluated_at,
         transport=DirectoryTransport(DEMO_DIR / "outbox"),
+        usage_factory=usage_factory(config, [], [str(DEMO_USAGE)]),
+        audit_factory=audit_factory(config, [], [str(DEMO_AUDIT)]),
     )
     sys.exit(serve(worker, listen, announce))

@@ -3,10 +3,8 @@ on serviceruntime.googleapis.com/api/request_count (resource consumed_api),
 summed per day and grouped by credential, service and response code class.
 
 The credential_id label ("apikey:<key uid>") is not in Google's published
-list for consumed_api; it is what public code relies on. A project whose
-series carry no credential_id at all says nothing about its keys: they stay
-"unknown". Only in a project whose series do carry it does a key without
-series count as unused over the window."""
+list for consumed_api; it is what public code relies on (see usage.tally for
+what its absence means)."""
 
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,10 +23,10 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from scanner.config import UsageConfig
 from scanner.errors import SourceError
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.usage.tally import ProjectUsage
 
 METRIC = "serviceruntime.googleapis.com/api/request_count"
 CREDENTIAL_LABEL = "credential_id"
-KEY_PREFIX = "apikey:"
 _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
 
 
@@ -62,21 +59,6 @@ class RateLimiter:
             self._next = start + self._interval
         if start > now:
             time.sleep(start - now)  # pacing the outside API, not a test
-
-
-@dataclass
-class _Tally:
-    last_used: datetime | None = None
-    requests_7d: int = 0
-    requests_30d: int = 0
-    gemini_7d: int = 0
-    gemini_rejected_7d: int = 0
-
-
-@dataclass
-class ProjectUsage:
-    has_credentials: bool = False  # some series carried credential_id
-    keys: dict[str, _Tally] = field(default_factory=dict)  # by key uid
 
 
 def _ts(moment: datetime) -> timestamp_pb2.Timestamp:
@@ -118,19 +100,7 @@ class UsageCollector:
         except SourceError as exc:
             self.errors.setdefault(key.project_id or key.project_number, str(exc))
             return None
-        tally = usage.keys.get(key.uid)
-        if tally is None:
-            if not usage.has_credentials:
-                return None  # this project's series say nothing about keys
-            tally = _Tally()
-        return KeyUsage(
-            last_used=tally.last_used,
-            lookback_days=self._config.lookback_days,
-            requests_7d=tally.requests_7d,
-            requests_30d=tally.requests_30d,
-            gemini_requests_7d=tally.gemini_7d,
-            gemini_rejected_7d=tally.gemini_rejected_7d,
-        )
+        return usage.usage_of(key.uid, self._config.lookback_days)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -163,7 +133,7 @@ class UsageCollector:
             multiplier=2.0,
             timeout=self._config.retry_deadline_seconds,
         )
-        usage = ProjectUsage()
+        usage = ProjectUsage(self._at, self._gemini)
         try:
             self._limiter.wait()
             pager = self._client.list_time_series(
@@ -185,32 +155,16 @@ class UsageCollector:
             raise SourceError(f"{where}: {exc.code} {exc.message}") from None
         return usage
 
-    def _add(self, usage: ProjectUsage, series: Any) -> None:
-        credential = series.resource.labels.get(CREDENTIAL_LABEL, "")
-        if not credential:
-            return
-        usage.has_credentials = True
-        if not credential.startswith(KEY_PREFIX):
-            return  # OAuth clients and service accounts are not keys
-        tally = usage.keys.setdefault(credential[len(KEY_PREFIX) :], _Tally())
-        gemini = series.resource.labels.get("service", "") in self._gemini
-        rejected = series.metric.labels.get("response_code_class", "") == "4xx"
-        week = self._at - timedelta(days=7)
-        month = self._at - timedelta(days=30)
+    @staticmethod
+    def _add(usage: ProjectUsage, series: Any) -> None:
+        points = []
         for point in series.points:
-            count = int(point.value.int64_value)
-            if count <= 0:
-                continue
             end = point.interval.end_time
             when = end if isinstance(end, datetime) else end.ToDatetime(tzinfo=UTC)
-            when = when.astimezone(UTC)
-            if tally.last_used is None or when > tally.last_used:
-                tally.last_used = when
-            if when > month:
-                tally.requests_30d += count
-            if when > week:
-                tally.requests_7d += count
-                if gemini:
-                    tally.gemini_7d += count
-                    if rejected:
-                        tally.gemini_rejected_7d += count
+            points.append((when.astimezone(UTC), int(point.value.int64_value)))
+        usage.add(
+            series.resource.labels.get(CREDENTIAL_LABEL, ""),
+            series.resource.labels.get("service", ""),
+            series.metric.labels.get("response_code_class", ""),
+            points,
+        )

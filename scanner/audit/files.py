@@ -1,0 +1,74 @@
+"""Key events from a saved audit log: the JSON array that
+`gcloud logging read 'protoPayload.serviceName="apikeys.googleapis.com"' --format=json`
+prints, for offline scans."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scanner.audit.events import key_event
+from scanner.errors import InputError
+from scanner.inventory.normalize import AssetDataError, parse_time
+from scanner.models import KeyEvent, ProjectRecord
+
+
+class FileAuditSource:
+    def __init__(self, paths: list[Path]) -> None:
+        self._paths = paths
+        self.errors: dict[str, str] = {}
+
+    def read(
+        self, projects: Iterable[ProjectRecord], since: datetime, until: datetime
+    ) -> list[KeyEvent]:
+        """Every key event in the files up to UNTIL (stored once each, so the
+        window does not matter)."""
+        ids = {p.project_id: p.number for p in projects if p.project_id}
+        events = []
+        for path in self._paths:
+            for index, entry in enumerate(_entries(path), start=1):
+                event = _event(path, index, entry, ids)
+                if event is not None and event.at < until:
+                    events.append(event)
+        return events
+
+
+def _entries(path: Path) -> list[Any]:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise InputError(
+            f"{path}{f':{line}' if line else ''}: not an audit log JSON array"
+        ) from None
+    if not isinstance(entries, list):
+        raise InputError(f"{path}: expected the JSON array `gcloud logging read` prints")
+    return entries
+
+
+def _event(path: Path, index: int, entry: Any, ids: dict[str, str]) -> KeyEvent | None:
+    payload = entry.get("protoPayload") if isinstance(entry, dict) else None
+    if not isinstance(payload, dict):
+        return None
+    try:
+        at = parse_time(entry.get("timestamp"), "timestamp")
+    except AssetDataError as exc:
+        raise InputError(f"{path}: entry {index}: {exc}") from None
+    if at is None or not isinstance(entry.get("insertId"), str):
+        raise InputError(f"{path}: entry {index}: needs insertId and timestamp")
+    auth = payload.get("authenticationInfo") or {}
+    request = payload.get("request") if isinstance(payload.get("request"), dict) else {}
+    return key_event(
+        entry["insertId"],
+        at,
+        str(payload.get("methodName", "")),
+        str(payload.get("resourceName", "")),
+        auth.get("principalEmail") if isinstance(auth, dict) else None,
+        request or {},
+        ids,
+    )

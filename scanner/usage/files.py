@@ -1,0 +1,80 @@
+"""Usage from saved Cloud Monitoring answers, for offline scans: the JSON of
+`projects.timeSeries.list` (an object with "timeSeries", or a list of such
+pages), queried as the live source does (daily sums of request_count by
+credential_id, service and response_code_class)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scanner.config import UsageConfig
+from scanner.errors import InputError
+from scanner.inventory.normalize import AssetDataError, parse_time
+from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.usage.tally import ProjectUsage
+
+
+class FileUsageSource:
+    def __init__(self, paths: list[Path], config: UsageConfig, gemini_services: Iterable[str]):
+        self._paths = paths
+        self._config = config
+        self._gemini = frozenset(gemini_services)
+        self._projects: dict[str, ProjectUsage] = {}
+        self.errors: dict[str, str] = {}
+
+    def start(self, projects: Iterable[ProjectRecord], at: datetime) -> None:
+        for path in self._paths:
+            for index, series in enumerate(_series(path), start=1):
+                self._add(path, index, series, at)
+
+    def _add(self, path: Path, index: int, series: Any, at: datetime) -> None:
+        where = f"{path}: series {index}"
+        resource = series.get("resource", {}) if isinstance(series, dict) else {}
+        labels = resource.get("labels", {}) if isinstance(resource, dict) else {}
+        project = labels.get("project_id")
+        if not isinstance(project, str):
+            raise InputError(f"{where}: resource.labels.project_id is required")
+        metric = series.get("metric", {})
+        points = []
+        for point in series.get("points", []):
+            try:
+                when = parse_time((point.get("interval") or {}).get("endTime"), "endTime")
+                count = int((point.get("value") or {}).get("int64Value", 0))
+            except (AssetDataError, ValueError, AttributeError, TypeError) as exc:
+                raise InputError(f"{where}: unreadable point: {exc}") from None
+            if when is not None:
+                points.append((when, count))
+        usage = self._projects.setdefault(project, ProjectUsage(at, self._gemini))
+        usage.add(
+            str(labels.get("credential_id", "")),
+            str(labels.get("service", "")),
+            str((metric.get("labels") or {}).get("response_code_class", "")),
+            points,
+        )
+
+    def for_key(self, key: KeyRecord) -> KeyUsage | None:
+        usage = self._projects.get(key.project_id or key.project_number)
+        return None if usage is None else usage.usage_of(key.uid, self._config.lookback_days)
+
+    def close(self) -> None:
+        pass
+
+
+def _series(path: Path) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path}: not a Cloud Monitoring timeSeries JSON document") from None
+    pages = data if isinstance(data, list) else [data]
+    found: list[Any] = []
+    for page in pages:
+        if not isinstance(page, dict) or not isinstance(page.get("timeSeries", []), list):
+            raise InputError(f"{path}: expected objects with a timeSeries list")
+        found.extend(page.get("timeSeries", []))
+    return found
