@@ -30,6 +30,9 @@ class KeyFacts:
     status: str
     score: int
     owners: tuple[str, ...] = ()  # as the scan resolved them (scanner.ownership)
+    creator: str | None = None
+    # (by whom, when) the key's API restrictions were last removed, from the audit log
+    restrictions_removed: tuple[str | None, datetime] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ _KEY_COLUMNS = (
     KeyVersion.status,
     KeyVersion.score,
     KeyVersion.owners,
+    KeyVersion.creator,
 )
 _FINDING_COLUMNS = (
     FindingVersion.fingerprint,
@@ -91,6 +95,7 @@ def _key_facts(row: Any) -> KeyFacts:
         status=row.status,
         score=row.score,
         owners=tuple(row.owners or ()),
+        creator=row.creator,
     )
 
 

@@ -53,6 +53,12 @@ def key_document(
         "status": key.status,
         "score": key.score,
         "links": key_links(config, key),
+        "creator": key.creator,
+        "restrictions_removed": (
+            {"by": key.restrictions_removed[0], "at": key.restrictions_removed[1].isoformat()}
+            if key.restrictions_removed
+            else None
+        ),
         "findings": [finding_document(f, at) for f in ordered],
     }
 

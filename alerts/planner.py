@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from alerts.events import (
 from alerts.payload import digest_document, digest_subject, event_document, event_subject
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
 from scanner.models import Severity
+from scanner.store.audit import last_restrictions_removed
 from scanner.store.tables import Scan
 
 
@@ -76,14 +77,17 @@ def plan(
     previous = _previous_scan(conn, scan_id)
     stats.baseline = previous is None
     since = previous.evaluated_at if previous is not None else None
+    removed_at = last_restrictions_removed(conn)
     events = [] if previous is None else transition_events(conn, scan_id)
+    events = [replace(e, key=_with_history(e.key, removed_at)) for e in events]
     new = new_fingerprints(conn, scan_id)
     offsets = config.reminders.offsets_days
     every = timedelta(seconds=config.reminders.overdue_every)
     due = _due_digests(conn, config, at)
     per_target: PerTarget = {}
     digest_receivers = set(due)
-    for key, finding in open_findings(conn, scan_id):
+    for found, finding in open_findings(conn, scan_id):
+        key = _with_history(found, removed_at)
         targets = router.targets(key, finding)
         reminder = reminder_for(key, finding, at, since, finding.fingerprint in new, offsets, every)
         if reminder is not None:
@@ -102,6 +106,12 @@ def plan(
 
 
 PerTarget = dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]]
+
+
+def _with_history(key: KeyFacts, removed: dict[str, tuple[str | None, datetime]]) -> KeyFacts:
+    """The key with the last removal of its restrictions, when the audit log has one."""
+    change = removed.get(key.name)
+    return key if change is None else replace(key, restrictions_removed=change)
 
 
 def _collect(

@@ -69,3 +69,11 @@ def test_bad_saved_files_fail_with_one_line(tmp_path: Path) -> None:
     assert bad_audit.returncode == 2
     assert bad_audit.stderr.startswith(f"keysentry: error: {audit}: expected the JSON array")
     assert bad_audit.stderr.count("\n") == 1
+
+
+def test_alerts_say_who_removed_a_keys_restrictions(tmp_path: Path) -> None:
+    demo = run("demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    mails = [p.read_text() for p in (tmp_path / ".keysentry-demo" / "outbox").glob("*.eml")]
+    assert any("Restrictions removed by intern@example.com on 2026-11-12" in m for m in mails)
+    assert any("Created by: dana@example.com" in m for m in mails)
