@@ -232,6 +232,7 @@ class _ScanRun:
                     owners=with_creator(owners.owners(listed.project_number), creator),
                     usage=usage.for_key(listed) if usage is not None else None,
                     creator=creator,
+                    key_admins=owners.key_admins(listed.project_number),
                 )
                 assessment = assess(key, rules, ctx, after)
                 if key.usage is not None:

@@ -100,6 +100,7 @@ class KeyRecord:
     usage: KeyUsage | None = None
     owners: tuple[str, ...] = ()  # the people to tell, resolved by scanner.ownership
     creator: str | None = None  # the principal of its CreateKey, from the audit log
+    key_admins: tuple[str, ...] = ()  # who can create or change its project's keys (IAM)
 
     @property
     def api_unrestricted(self) -> bool:

@@ -10,6 +10,8 @@ from scanner.config import OwnershipConfig
 from scanner.models import IamIndex, ProjectRecord
 
 OWNER_ROLE = "roles/owner"
+KEY_ADMIN_PERMISSIONS = frozenset({"apikeys.keys.create", "apikeys.keys.update"})
+KEY_ADMIN_ROLES = frozenset({"roles/owner", "roles/editor", "roles/serviceusage.apiKeysAdmin"})
 _PEOPLE = ("user:", "group:")
 
 
@@ -40,6 +42,32 @@ def project_owners(
     return tuple(dict.fromkeys(found))
 
 
+def key_admin_roles(iam: IamIndex) -> frozenset[str]:
+    """The predefined roles that grant key administration, and the custom ones."""
+    custom = {name for name, perms in iam.custom_roles.items() if perms & KEY_ADMIN_PERMISSIONS}
+    return KEY_ADMIN_ROLES | custom
+
+
+def resources_above(project: ProjectRecord) -> tuple[str, ...]:
+    """projects/N, then its folders and organization."""
+    own = f"projects/{project.number}"
+    return (own, *(a for a in project.ancestors if a != own))
+
+
+def key_admins(project: ProjectRecord, iam: IamIndex | None) -> tuple[str, ...]:
+    """Every principal that can create or change the project's keys, from any
+    level above it: members as IAM writes them (user:, group:, allUsers, ...)."""
+    if iam is None:
+        return ()
+    roles = key_admin_roles(iam)
+    found: set[str] = set()
+    for resource in resources_above(project):
+        for role, members in iam.bindings.get(resource, {}).items():
+            if role in roles:
+                found |= members
+    return tuple(sorted(found))
+
+
 def with_creator(owners: tuple[str, ...], creator: str | None) -> tuple[str, ...]:
     """The key's creator comes last, when it is a person (not a service account)."""
     if creator is None or creator.endswith("gserviceaccount.com") or creator in owners:
@@ -57,6 +85,15 @@ class OwnerDirectory:
         self._iam = iam
         self._config = config
         self._cache: dict[str, tuple[str, ...]] = {}
+        self._admins: dict[str, tuple[str, ...]] = {}
+
+    def key_admins(self, project_number: str) -> tuple[str, ...]:
+        cached = self._admins.get(project_number)
+        if cached is None:
+            project = self._projects.get(project_number)
+            cached = () if project is None else key_admins(project, self._iam)
+            self._admins[project_number] = cached
+        return cached
 
     def owners(self, project_number: str) -> tuple[str, ...]:
         cached = self._cache.get(project_number)

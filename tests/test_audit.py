@@ -20,6 +20,7 @@ from scanner.store.tables import KeyEventRow
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.logging import Change, FakeLogging, FakeLoggingServer
+from tests.fakes.monitoring import ProjectFault
 
 CONFIG = parse_config("audit: {enabled: true, projects_per_request: 1}", "c")
 KEY = "projects/100/locations/global/keys/{}"
@@ -118,8 +119,14 @@ def test_later_scans_read_since_the_last_one_and_store_each_event_once(
 
 
 def test_a_refused_project_is_a_note_not_a_failed_scan(engine: Engine, tmp_path: Path) -> None:
-    fake = FakeLogging(changes(), {"beta": grpc.StatusCode.PERMISSION_DENIED})
+    faults = [
+        ProjectFault("projects/beta", grpc.StatusCode.PERMISSION_DENIED, times=-1),
+        ProjectFault("projects/alpha", grpc.StatusCode.UNAVAILABLE, times=1),  # retried
+    ]
+    fake = FakeLogging(changes(), faults)
     report, keys = scan(engine, tmp_path, fake)
     assert report.scan.status == "succeeded"
     assert any("projects/beta" in n and "logging.viewer" in n for n in report.scan.notes)
     assert keys["k-made"]["creator"] == "dev@example.com"
+    first_pages = [r for r in fake.requests if "projects/alpha" in r.resource_names]
+    assert len([r for r in first_pages if not r.page_token]) == 2

@@ -131,7 +131,15 @@ def test_from_an_export(engine: Engine, tmp_path: Path) -> None:
             )
         ).all()
     assert [t.rule_id for t in resolved] == ["key-admin-granted-broadly"]
-    document = key_document(next(k for k in build_report(engine).iter_keys() if k.uid == "k-fine"))
+    report = build_report(engine)
+    document = key_document(next(k for k in report.iter_keys() if k.uid == "k-fine"))
+    # Who can create or change the key: owner on the project, editor on the organization.
+    assert document["key_admins"] == [
+        "group:platform@example.com",
+        f"serviceAccount:{OWNER_SA}@alpha.iam.gserviceaccount.com",
+        "user:admin@example.com",
+        "user:alice@example.com",
+    ]
     assert document["owners"] == [
         "alice@example.com",
         "platform@example.com",

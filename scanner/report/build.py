@@ -54,6 +54,7 @@ class ReportKey:
     requests_30d: int | None
     gemini_rejected_7d: int | None
     creator: str | None
+    key_admins: list[str]
     restrictions_removed: tuple[str | None, datetime] | None  # by whom, when
 
 
@@ -114,6 +115,7 @@ class Report:
                 kv.score,
                 kv.owners,
                 kv.creator,
+                kv.key_admins,
                 ku.last_used,
                 ku.requests_7d,
                 ku.requests_30d,
@@ -178,6 +180,7 @@ def _key(
         requests_30d=row.requests_30d,
         gemini_rejected_7d=row.gemini_rejected_7d,
         creator=row.creator,
+        key_admins=list(row.key_admins or []),
         restrictions_removed=removed,
     )
 
@@ -243,6 +246,7 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "requests_30d": k.requests_30d,
         "gemini_rejected_7d": k.gemini_rejected_7d,
         "creator": k.creator,
+        "key_admins": k.key_admins,
         "restrictions_removed": (
             {"by": k.restrictions_removed[0], "at": iso(k.restrictions_removed[1])}
             if k.restrictions_removed

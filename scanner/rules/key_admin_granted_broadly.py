@@ -2,6 +2,7 @@
 the organization: a finding on the project, not on a key."""
 
 from scanner.models import Finding, ProjectRecord, Severity
+from scanner.ownership import key_admin_roles, resources_above
 from scanner.rules.base import RuleContext, RuleMeta, project_finding
 
 META = RuleMeta(
@@ -15,16 +16,7 @@ META = RuleMeta(
     references=("https://cloud.google.com/docs/authentication/api-keys",),
     needs="iam",
 )
-KEY_ADMIN_PERMISSIONS = frozenset({"apikeys.keys.create", "apikeys.keys.update"})
-KEY_ADMIN_ROLES = frozenset({"roles/owner", "roles/editor", "roles/serviceusage.apiKeysAdmin"})
 PUBLIC = ("allUsers", "allAuthenticatedUsers")
-
-
-def key_admin_roles(ctx: RuleContext) -> frozenset[str]:
-    """The predefined roles that grant key administration, and the custom ones."""
-    assert ctx.iam is not None
-    custom = {name for name, perms in ctx.iam.custom_roles.items() if perms & KEY_ADMIN_PERMISSIONS}
-    return KEY_ADMIN_ROLES | custom
 
 
 def too_broad(member: str, domains: list[str]) -> str | None:
@@ -45,11 +37,8 @@ def evaluate(project: ProjectRecord, ctx: RuleContext) -> Finding | None:
     if ctx.iam is None:
         return None
     domains = [d.lower() for d in ctx.config.ownership.domains]
-    roles = key_admin_roles(ctx)
-    resources = (
-        f"projects/{project.number}",
-        *(a for a in project.ancestors if not a.startswith("projects/")),
-    )
+    roles = key_admin_roles(ctx.iam)
+    resources = resources_above(project)
     reasons: list[str] = []
     for resource in resources:
         for role, members in sorted(ctx.iam.bindings.get(resource, {}).items()):

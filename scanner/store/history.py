@@ -57,6 +57,7 @@ def key_digest(assessment: KeyAssessment) -> str:
             assessment.score,
             key.owners,
             key.creator,
+            key.key_admins,
         )
     )
 
@@ -88,6 +89,7 @@ def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
         "score": assessment.score,
         "owners": list(key.owners),
         "creator": key.creator,
+        "key_admins": list(key.key_admins),
         "content_hash": content_hash,
     }
 

@@ -86,6 +86,7 @@ class KeyVersion(Base):
     score: Mapped[int] = mapped_column(Integer)
     owners: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     creator: Mapped[str | None] = mapped_column(String(320))
+    key_admins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),

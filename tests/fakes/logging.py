@@ -20,6 +20,8 @@ from google.cloud.logging_v2.services.logging_service_v2.transports import (
 from google.cloud.logging_v2.types import ListLogEntriesRequest, ListLogEntriesResponse, LogEntry
 from google.protobuf import json_format
 
+from tests.fakes.monitoring import ProjectFault
+
 SERVICE = "google.logging.v2.LoggingServiceV2"
 RequestPb = type(ListLogEntriesRequest.pb(ListLogEntriesRequest()))
 ResponsePb = type(ListLogEntriesResponse.pb(ListLogEntriesResponse()))
@@ -60,17 +62,18 @@ def _parse(stamp: str) -> datetime:
 @dataclass
 class FakeLogging:
     changes: list[Change]
-    fail_projects: dict[str, grpc.StatusCode] = field(default_factory=dict)
+    faults: list[ProjectFault] = field(default_factory=list)  # as the Monitoring fake's
     requests: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def list_log_entries(self, request: Any, context: grpc.ServicerContext) -> Any:
+        names = set(request.resource_names)
         with self._lock:
             self.requests.append(request)
-        names = set(request.resource_names)
-        for project, code in self.fail_projects.items():
-            if f"projects/{project}" in names:
-                context.abort(code, f"injected fault for {project}")
+            for fault in self.faults:
+                if fault.project in names and fault.times != 0:
+                    fault.times -= 1
+                    context.abort(fault.code, f"injected fault for {fault.project}")
         window = _WINDOW.search(request.filter)
         if window is None or "apikeys.googleapis.com" not in request.filter:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an explicit time window is required")
