@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud.audit import audit_log_pb2
 from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
@@ -19,9 +18,8 @@ from google.protobuf import json_format
 from scanner.audit.events import METHODS, key_event
 from scanner.config import AuditConfig
 from scanner.errors import SourceError
+from scanner.google_errors import TRANSIENT, google_errors
 from scanner.models import KeyEvent, ProjectRecord
-
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
 
 
 def make_client() -> LoggingServiceV2Client:
@@ -82,14 +80,15 @@ class AuditLogReader:
             page_size=1000,
         )
         retry = gretry.Retry(
-            predicate=gretry.if_exception_type(*_TRANSIENT),
+            predicate=gretry.if_exception_type(*TRANSIENT),
             initial=1.0,
             maximum=16.0,
             timeout=self._config.retry_deadline_seconds,
         )
         where = f"audit logs of {names[0]}{' and others' if len(names) > 1 else ''}"
         found: list[KeyEvent] = []
-        try:
+        needs = "roles/logging.viewer"
+        with google_errors(where, needs, self._config.retry_deadline_seconds):
             pager = self._client.list_log_entries(
                 request=request, retry=retry, timeout=self._config.request_timeout_seconds
             )
@@ -97,14 +96,6 @@ class AuditLogReader:
                 event = self._event(entry, ids)
                 if event is not None:
                     found.append(event)
-        except gexc.PermissionDenied as exc:
-            raise SourceError(
-                f"{where}: permission denied ({exc.message}); needs roles/logging.viewer"
-            ) from None
-        except gexc.RetryError as exc:
-            raise SourceError(f"{where}: gave up after retries: {exc.cause}") from None
-        except gexc.GoogleAPICallError as exc:
-            raise SourceError(f"{where}: {exc.code} {exc.message}") from None
         return iter(found)
 
     @staticmethod

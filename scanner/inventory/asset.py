@@ -8,13 +8,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import asset_v1
 from google.protobuf import json_format
 
 from scanner.config import InventoryConfig
 from scanner.errors import SourceError
+from scanner.google_errors import TRANSIENT, google_errors
 from scanner.inventory.iam import POLICY_TYPES, ROLE_TYPE, SERVICE_ACCOUNT_TYPE
 from scanner.inventory.normalize import (
     KEY_TYPE,
@@ -28,7 +28,6 @@ from scanner.inventory.source import Progress
 from scanner.models import InventoryContext, KeyRecord
 
 _SCOPE = re.compile(r"^(organizations/\d+|folders/\d+|projects/[a-z0-9][a-z0-9:.-]{4,62})$")
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
 PREFETCH_PAGES = 2
 
 
@@ -84,7 +83,7 @@ class CloudAssetSource:
 
     def _retry(self) -> gretry.Retry:
         return gretry.Retry(
-            predicate=gretry.if_exception_type(*_TRANSIENT),
+            predicate=gretry.if_exception_type(*TRANSIENT),
             initial=self._config.retry_initial_seconds,
             maximum=self._config.retry_maximum_seconds,
             multiplier=2.0,
@@ -149,7 +148,11 @@ class CloudAssetSource:
             page_size=self._config.page_size,
         )
         what = f"Cloud Asset ListAssets on {self.scope} ({', '.join(asset_types)})"
-        try:
+        needs = (
+            "roles/cloudasset.viewer on the scope and serviceusage.services.use on the "
+            "quota project"
+        )
+        with google_errors(what, needs, self._config.retry_deadline_seconds):
             for page in self._pages(request):
                 for asset in page.assets:
                     self._assets_read += 1
@@ -158,20 +161,6 @@ class CloudAssetSource:
                     yield asset.asset_type, asset.name, data, list(asset.ancestors)
                 if self._progress is not None:
                     self._progress(self._assets_read)
-        except gexc.PermissionDenied as exc:
-            raise SourceError(
-                f"{what}: permission denied ({exc.message}). The caller needs "
-                "roles/cloudasset.viewer on the scope and serviceusage.services.use on the "
-                "quota project."
-            ) from None
-        except gexc.RetryError as exc:
-            cause = exc.cause.message if isinstance(exc.cause, gexc.GoogleAPICallError) else exc
-            raise SourceError(
-                f"{what}: gave up after {self._config.retry_deadline_seconds:g}s of retries: "
-                f"{cause}"
-            ) from None
-        except gexc.GoogleAPICallError as exc:
-            raise SourceError(f"{what}: {exc.code} {exc.message}") from None
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)

@@ -15,19 +15,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import monitoring_v3
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from scanner.config import UsageConfig
 from scanner.errors import SourceError
+from scanner.google_errors import TRANSIENT, google_errors
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
 from scanner.usage.tally import ProjectUsage
 
 METRIC = "serviceruntime.googleapis.com/api/request_count"
 CREDENTIAL_LABEL = "credential_id"
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
 
 
 def make_client() -> monitoring_v3.MetricServiceClient:
@@ -127,14 +126,15 @@ class UsageCollector:
     def _query(self, project: ProjectRecord) -> ProjectUsage:
         where = f"usage of project {project.project_id or project.number}"
         retry = gretry.Retry(
-            predicate=gretry.if_exception_type(*_TRANSIENT),
+            predicate=gretry.if_exception_type(*TRANSIENT),
             initial=1.0,
             maximum=16.0,
             multiplier=2.0,
             timeout=self._config.retry_deadline_seconds,
         )
         usage = ProjectUsage(self._at, self._gemini)
-        try:
+        needs = "roles/monitoring.viewer"
+        with google_errors(where, needs, self._config.retry_deadline_seconds):
             self._limiter.wait()
             pager = self._client.list_time_series(
                 request=self._request(project),
@@ -145,14 +145,6 @@ class UsageCollector:
                 for series in page.time_series:
                     self._add(usage, series)
                 self._limiter.wait()
-        except gexc.PermissionDenied as exc:
-            raise SourceError(
-                f"{where}: permission denied ({exc.message}); needs roles/monitoring.viewer"
-            ) from None
-        except gexc.RetryError as exc:
-            raise SourceError(f"{where}: gave up after retries: {exc.cause}") from None
-        except gexc.GoogleAPICallError as exc:
-            raise SourceError(f"{where}: {exc.code} {exc.message}") from None
         return usage
 
     @staticmethod
