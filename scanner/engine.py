@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -16,7 +16,7 @@ from scanner.config import Config
 from scanner.inventory.source import InventorySource
 from scanner.models import Finding, InventoryContext, KeyEvent, KeyRecord, KeyUsage, ScanStats
 from scanner.ownership import OwnerDirectory, with_creator
-from scanner.rules.base import ProjectRule, Rule, RuleContext
+from scanner.rules.base import ProjectRule, Rule, RuleContext, VerdictRule
 from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
 from scanner.rules.verdict import assess
 from scanner.store import scans
@@ -65,29 +65,30 @@ class ScanOutcome:
     stats: ScanStats
 
 
-def enabled_rules(
-    config: Config, usage_available: bool, iam_available: bool = False
-) -> tuple[Rule, ...]:
+R = TypeVar("R", Rule, ProjectRule, VerdictRule)
+
+
+def enabled(
+    rules: tuple[R, ...], config: Config, usage_available: bool, iam_available: bool
+) -> tuple[R, ...]:
+    """RULES minus those the config disables or whose data source is missing."""
     disabled = set(config.rules.disabled)
     available = {"usage": usage_available, "iam": iam_available, None: True}
     return tuple(
         rule
-        for rule in RULES
+        for rule in rules
         if rule.meta.id not in disabled and available.get(rule.meta.needs, False)
     )
 
 
-def enabled_project_rules(config: Config, iam_available: bool) -> tuple[ProjectRule, ...]:
-    disabled = set(config.rules.disabled)
-    return tuple(
-        rule
-        for rule in PROJECT_RULES
-        if rule.meta.id not in disabled and (rule.meta.needs != "iam" or iam_available)
-    )
+def enabled_rules(
+    config: Config, usage_available: bool, iam_available: bool = False
+) -> tuple[Rule, ...]:
+    return enabled(RULES, config, usage_available, iam_available)
 
 
 def _project_findings(context: InventoryContext, config: Config, ctx: RuleContext) -> list[Finding]:
-    rules = enabled_project_rules(config, context.iam is not None)
+    rules = enabled(PROJECT_RULES, config, False, context.iam is not None)
     return [
         f
         for project in context.projects.values()
@@ -212,9 +213,7 @@ class _ScanRun:
         iam_available = context.iam is not None
         ctx = RuleContext(config, self.evaluated_at, usage_available, context.iam, context.projects)
         rules = enabled_rules(config, usage_available, iam_available)
-        after = tuple(
-            r for r in VERDICT_RULES if r.meta.id not in config.rules.disabled and usage_available
-        )
+        after = enabled(VERDICT_RULES, config, usage_available, iam_available)
         notes = _notes(config, usage_available, context.services_known, iam_available)
         stats = ScanStats(notes=notes + self.notes)
         created_by = self._creators() if self.audit is not None else {}

@@ -165,7 +165,10 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
 
 
 def _capped(per_project: dict[str, dict[str, int]], limit: int) -> dict[tuple[str, str], int]:
-    """The LIMIT projects with the worst keys, the rest summed as (other)."""
+    """The LIMIT projects with the worst keys, the rest summed as (other);
+    nothing when LIMIT is 0 (per-project metrics are off)."""
+    if limit == 0:
+        return {}
 
     def badness(item: tuple[str, dict[str, int]]) -> tuple[int, ...]:
         _name, counts = item
