@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from alerts.config import AlertsConfig
 from scanner.configtypes import Duration, Strict
 from scanner.errors import ConfigError
+from scanner.leaks.config import LeaksConfig
 
 GEMINI_DOCS = "https://ai.google.dev/gemini-api/docs/api-key"
 
@@ -60,6 +61,10 @@ class RulesConfig(Strict):
     rotation_days: int = Field(default=90, ge=1)
     warn_days: int = Field(default=30, ge=0)
     disabled: list[str] = Field(default_factory=list)
+    # key-usage-anomaly: the last day's requests above this multiple of the
+    # key's 28-day daily median, and above the floor.
+    anomaly_multiple: float = Field(default=5.0, gt=1)
+    anomaly_floor: int = Field(default=1000, ge=0)
 
 
 class GeminiConfig(Strict):
@@ -213,6 +218,7 @@ class Config(Strict):
     ownership: OwnershipConfig = Field(default_factory=OwnershipConfig)
     usage: UsageConfig = Field(default_factory=UsageConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    leaks: LeaksConfig = Field(default_factory=LeaksConfig)
 
     @model_validator(mode="after")
     def _timeline_is_consistent(self) -> Config:

@@ -22,6 +22,7 @@ from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.audit import creators, record_events
 from scanner.store.history import HistoryWriter
+from scanner.store.leaks import leaks_by_key_uid
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.usage import record_usage
 from scanner.usage.source import UsageSource
@@ -217,6 +218,8 @@ class _ScanRun:
         notes = _notes(config, usage_available, context.services_known, iam_available)
         stats = ScanStats(notes=notes + self.notes)
         created_by = self._creators() if self.audit is not None else {}
+        with self.engine.connect() as conn:
+            leaks = leaks_by_key_uid(conn)
         owners = OwnerDirectory(context.projects, context.iam, config.ownership)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
@@ -232,6 +235,7 @@ class _ScanRun:
                     usage=usage.for_key(listed) if usage is not None else None,
                     creator=creator,
                     key_admins=owners.key_admins(listed.project_number),
+                    leaks=leaks.get(listed.uid, ()),
                 )
                 assessment = assess(key, rules, ctx, after)
                 if key.usage is not None:

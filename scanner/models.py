@@ -76,6 +76,36 @@ class KeyUsage:
     requests_30d: int = 0
     gemini_requests_7d: int = 0
     gemini_rejected_7d: int = 0  # 4xx answers of the Gemini API
+    requests_1d: int = 0  # the last 24 hours
+    # The median of the 28 daily counts before the last day; None: the
+    # lookback window is shorter than 29 days.
+    daily_median_28d: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeakEvidence:
+    """Where a secret scanner saw a key's string. Never holds the string."""
+
+    tool: str  # gitleaks | trufflehog | github
+    redacted: str  # prefix and last 4 characters
+    repository: str | None = None
+    file: str | None = None
+    line: int | None = None
+    link: str | None = None
+    commit: str | None = None
+    author: str | None = None
+    first_reported: datetime | None = None
+    verified: bool | None = None  # the scanner confirmed the key works
+    publicly_leaked: bool | None = None
+
+    @property
+    def location(self) -> str:
+        """repository file:line, or the link, or what is known."""
+        where = self.file or ""
+        if where and self.line is not None:
+            where += f":{self.line}"
+        parts = [p for p in (self.repository, where) if p]
+        return " ".join(parts) or self.link or "an unknown location"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +131,7 @@ class KeyRecord:
     owners: tuple[str, ...] = ()  # the people to tell, resolved by scanner.ownership
     creator: str | None = None  # the principal of its CreateKey, from the audit log
     key_admins: tuple[str, ...] = ()  # who can create or change its project's keys (IAM)
+    leaks: tuple[LeakEvidence, ...] = ()  # secret-scanner reports matched to this key
 
     @property
     def api_unrestricted(self) -> bool:

@@ -8,6 +8,7 @@ import click
 from scanner import __version__
 from scanner.cli.alerts import alerts_group
 from scanner.cli.commands import config_group, db_group, report, rules, scan, scans
+from scanner.cli.leaks import leaks_group
 from scanner.cli.service import demo, run
 
 
@@ -18,5 +19,17 @@ def main() -> None:
     deadlines and key hygiene rules, and keeps the history."""
 
 
-for command in (scan, report, scans, rules, run, alerts_group, config_group, db_group, demo):
+COMMANDS = (
+    scan,
+    report,
+    scans,
+    rules,
+    run,
+    alerts_group,
+    leaks_group,
+    config_group,
+    db_group,
+    demo,
+)
+for command in COMMANDS:
     main.add_command(command)

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Engine, case, func, select
 
-from scanner.models import KeyStatus, Severity
+from scanner.models import KeyStatus, LeakEvidence, Severity
 from scanner.store.audit import last_restrictions_removed
+from scanner.store.leaks import leaks_by_key_uid
 from scanner.store.queries import scan_for_report, valid_at
 from scanner.store.tables import FindingVersion, KeyUsageRow, KeyVersion, Scan
 
@@ -53,6 +54,9 @@ class ReportKey:
     requests_7d: int | None
     requests_30d: int | None
     gemini_rejected_7d: int | None
+    requests_1d: int | None
+    daily_median_28d: float | None
+    leaks: list[LeakEvidence]
     creator: str | None
     key_admins: list[str]
     restrictions_removed: tuple[str | None, datetime] | None  # by whom, when
@@ -120,6 +124,8 @@ class Report:
                 ku.requests_7d,
                 ku.requests_30d,
                 ku.gemini_rejected_7d,
+                ku.requests_1d,
+                ku.daily_median_28d,
             )
             .outerjoin(ku, ku.key_name == kv.key_name)
             .where(valid_at(kv, self.scan.id))
@@ -127,9 +133,11 @@ class Report:
         )
         with self.engine.connect() as conn:
             removed = last_restrictions_removed(conn)
+            leaks = leaks_by_key_uid(conn)
             rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(query)
             for row in rows:
-                yield _key(row, findings.pop(row.key_name, []), removed.get(row.key_name))
+                found = findings.pop(row.key_name, [])
+                yield _key(row, found, removed.get(row.key_name), leaks.get(row.uid, ()))
 
 
 def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:
@@ -157,7 +165,10 @@ def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, lis
 
 
 def _key(
-    row: Any, findings: list[ReportFinding], removed: tuple[str | None, datetime] | None
+    row: Any,
+    findings: list[ReportFinding],
+    removed: tuple[str | None, datetime] | None,
+    leaks: tuple[LeakEvidence, ...],
 ) -> ReportKey:
     return ReportKey(
         name=row.key_name,
@@ -179,6 +190,9 @@ def _key(
         requests_7d=row.requests_7d,
         requests_30d=row.requests_30d,
         gemini_rejected_7d=row.gemini_rejected_7d,
+        requests_1d=row.requests_1d,
+        daily_median_28d=row.daily_median_28d,
+        leaks=list(leaks),
         creator=row.creator,
         key_admins=list(row.key_admins or []),
         restrictions_removed=removed,
@@ -204,6 +218,21 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")
+
+
+def leak_document(e: LeakEvidence) -> dict[str, Any]:
+    return {
+        "tool": e.tool,
+        "redacted": e.redacted,
+        "repository": e.repository,
+        "file": e.file,
+        "line": e.line,
+        "link": e.link,
+        "commit": e.commit,
+        "first_reported": iso(e.first_reported),
+        "verified": e.verified,
+        "publicly_leaked": e.publicly_leaked,
+    }
 
 
 def header_document(report: Report) -> dict[str, Any]:
@@ -245,6 +274,9 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "requests_7d": k.requests_7d,
         "requests_30d": k.requests_30d,
         "gemini_rejected_7d": k.gemini_rejected_7d,
+        "requests_1d": k.requests_1d,
+        "daily_median_28d": k.daily_median_28d,
+        "leaks": [leak_document(e) for e in k.leaks],
         "creator": k.creator,
         "key_admins": k.key_admins,
         "restrictions_removed": (

@@ -13,13 +13,16 @@ from scanner.rules import (
     key_admin_granted_broadly,
     key_api_unrestricted,
     key_application_unrestricted,
+    key_leaked,
     key_not_rotated,
     key_orphaned,
+    key_usage_anomaly,
     key_weak_application_restriction,
 )
 from scanner.rules.base import ProjectRule, Rule, RuleMeta, VerdictRule
 
 RULES: tuple[Rule, ...] = (
+    Rule(key_leaked.META, key_leaked.evaluate),
     Rule(gemini_unrestricted_standard_key.META, gemini_unrestricted_standard_key.evaluate),
     Rule(gemini_dormant_unrestricted_key.META, gemini_dormant_unrestricted_key.evaluate),
     Rule(gemini_standard_key.META, gemini_standard_key.evaluate),
@@ -35,6 +38,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(auth_key_missing_service_account.META, auth_key_missing_service_account.evaluate),
     Rule(key_orphaned.META, key_orphaned.evaluate),
+    Rule(key_usage_anomaly.META, key_usage_anomaly.evaluate),
 )
 
 PROJECT_RULES: tuple[ProjectRule, ...] = (

@@ -107,11 +107,28 @@ CHECKLISTS: dict[str, Checklist] = {
             "leak-response",
             "Respond to a leaked key",
             (
-                "Generate a replacement key.",
-                "Deploy the application with the replacement.",
+                "Generate a replacement key (for Gemini, an auth key from AI Studio).",
+                "Deploy the application with the replacement, from Secret Manager or an "
+                "environment variable, never from source code.",
                 "Once the replacement is verified, disable the compromised key (do not delete "
-                "it first, to avoid downtime).",
+                "it first, to avoid downtime), then delete it: only deletion resolves the "
+                "finding, since a leaked string stays leaked whatever its restrictions.",
                 "Audit usage of the compromised key in billing and API usage reports.",
+                "Remove the string from the repository and its history, and close the "
+                "scanner's alert (for GitHub, as revoked).",
+            ),
+        ),
+        Checklist(
+            "investigate-usage-spike",
+            "Find out who is using the key",
+            (
+                "In the Cloud Console, open APIs & Services > Metrics for the key's project and "
+                "filter by this credential: which APIs, since when, what response codes.",
+                "Ask the key's owners whether a release or a batch job explains the traffic.",
+                "If nobody does: treat the key as leaked (see the leak response checklist) and "
+                "search your repositories and secret scanner alerts for it.",
+                "Add or tighten API and application restrictions so that a stolen copy is "
+                "worth less.",
             ),
         ),
     )

@@ -186,6 +186,8 @@ class KeyUsageRow(Base):
     requests_30d: Mapped[int] = mapped_column(Integer)
     gemini_requests_7d: Mapped[int] = mapped_column(Integer)
     gemini_rejected_7d: Mapped[int] = mapped_column(Integer)
+    requests_1d: Mapped[int] = mapped_column(Integer, server_default="0")
+    daily_median_28d: Mapped[float | None] = mapped_column(Float)
 
 
 class KeyEventRow(Base):
@@ -201,3 +203,56 @@ class KeyEventRow(Base):
     principal: Mapped[str | None] = mapped_column(String(320))
     restrictions_removed: Mapped[bool]
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+
+
+class LeakImportRow(Base):
+    """One `leaks import` or `leaks pull`: what it read and what it made of it."""
+
+    __tablename__ = "leak_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(Text)
+    # Names the fingerprint secret: fingerprints under another secret never match.
+    fingerprint_key_id: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LeakReportRow(Base):
+    """A key string a secret scanner reported, once per report finding (by its
+    source fingerprint), as a keyed fingerprint and a redacted form only."""
+
+    __tablename__ = "leak_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    secret_kind: Mapped[str] = mapped_column(String(8))  # standard | auth
+    redacted: Mapped[str] = mapped_column(String(16))
+    tool: Mapped[str] = mapped_column(String(16))
+    repository: Mapped[str | None] = mapped_column(Text)
+    file: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+    link: Mapped[str | None] = mapped_column(Text)
+    commit: Mapped[str | None] = mapped_column(String(128))
+    author: Mapped[str | None] = mapped_column(Text)
+    first_reported: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified: Mapped[bool | None]
+    publicly_leaked: Mapped[bool | None]
+    outcome: Mapped[str] = mapped_column(String(16))  # leaks.lookup.Outcome
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_uid: Mapped[str | None] = mapped_column(String(128), index=True)
+    parent: Mapped[str | None] = mapped_column(String(255))
+    import_id: Mapped[int] = mapped_column(ForeignKey("leak_imports.id"))
+
+
+class LeakLookupRow(Base):
+    """LookupKey answers by secret fingerprint: each string is looked up once."""
+
+    __tablename__ = "leak_lookups"
+
+    secret_fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    parent: Mapped[str | None] = mapped_column(String(255))
+    looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime)

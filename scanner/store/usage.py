@@ -26,6 +26,8 @@ def record_usage(conn: Connection, scan_id: int, usage: Sequence[tuple[str, KeyU
                 "requests_30d": u.requests_30d,
                 "gemini_requests_7d": u.gemini_requests_7d,
                 "gemini_rejected_7d": u.gemini_rejected_7d,
+                "requests_1d": u.requests_1d,
+                "daily_median_28d": u.daily_median_28d,
             }
             for name, u in usage[start : start + CHUNK]
         ]

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from statistics import median
 
 from scanner.models import KeyUsage
 
 KEY_PREFIX = "apikey:"
+BASELINE_DAYS = 28  # key-usage-anomaly compares the last day with these before it
+_DAY = 86400.0
 
 
 @dataclass
@@ -19,6 +22,8 @@ class _Tally:
     requests_30d: int = 0
     gemini_7d: int = 0
     gemini_rejected_7d: int = 0
+    requests_1d: int = 0
+    daily: list[int] | None = None  # the BASELINE_DAYS days before the last one
 
 
 @dataclass
@@ -54,6 +59,13 @@ class ProjectUsage:
                 tally.last_used = when
             if when > month:
                 tally.requests_30d += count
+            day = int((self.at - when).total_seconds() // _DAY)
+            if day == 0:
+                tally.requests_1d += count
+            elif 0 < day <= BASELINE_DAYS:
+                if tally.daily is None:
+                    tally.daily = [0] * BASELINE_DAYS
+                tally.daily[day - 1] += count
             if when > week:
                 tally.requests_7d += count
                 if gemini:
@@ -74,4 +86,10 @@ class ProjectUsage:
             requests_30d=tally.requests_30d,
             gemini_requests_7d=tally.gemini_7d,
             gemini_rejected_7d=tally.gemini_rejected_7d,
+            requests_1d=tally.requests_1d,
+            daily_median_28d=(
+                float(median(tally.daily or [0] * BASELINE_DAYS))
+                if lookback_days > BASELINE_DAYS
+                else None
+            ),
         )

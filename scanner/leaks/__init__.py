@@ -1,0 +1,2 @@
+"""Leaked key strings reported by secret scanners, matched to inventory keys
+by fingerprint: the strings themselves are never kept."""

@@ -1,0 +1,134 @@
+"""Reads a report file item by item, whatever its size: a JSON array (gitleaks,
+the GitHub API) or one JSON value per line (TruffleHog). Each item comes with
+the line it starts on, for error messages."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from scanner.errors import InputError
+
+CHUNK = 1 << 20
+_WHITESPACE = " \t\r\n"
+
+
+def items(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line, value) for each item of PATH. Raises InputError naming the file and
+    line for anything that is not a whole JSON array or JSON lines."""
+    try:
+        with _open(path) as handle:
+            reader = _Reader(path, handle)
+            first = reader.first_char()
+            if first is None:
+                return
+            if first == "[":
+                yield from reader.array()
+            else:
+                yield from reader.lines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def _open(path: Path) -> IO[str]:
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
+
+
+class _Reader:
+    def __init__(self, path: Path, handle: IO[str]) -> None:
+        self.path = path
+        self.handle = handle
+        self.buffer = ""
+        self.pos = 0
+        self.line = 1  # of self.pos
+        self.eof = False
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.handle.read(CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos > CHUNK:
+            self.buffer = self.buffer[self.pos :]
+            self.pos = 0
+        self.buffer += chunk
+        return True
+
+    def _advance(self, to: int) -> None:
+        self.line += self.buffer.count("\n", self.pos, to)
+        self.pos = to
+
+    def _skip_whitespace(self) -> str | None:
+        while True:
+            while self.pos < len(self.buffer) and self.buffer[self.pos] in _WHITESPACE:
+                self._advance(self.pos + 1)
+            if self.pos < len(self.buffer):
+                return self.buffer[self.pos]
+            if not self._fill():
+                return None
+
+    def first_char(self) -> str | None:
+        return self._skip_whitespace()
+
+    def _value(self, decoder: json.JSONDecoder) -> Any:
+        """The JSON value at pos; reads more until it is whole."""
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as exc:
+                if not self.eof and self._fill():
+                    continue
+                where = self.line + self.buffer.count("\n", self.pos, exc.pos)
+                reason = "truncated" if exc.pos >= len(self.buffer) else exc.msg
+                raise InputError(f"{self.path}:{where}: invalid JSON: {reason}") from None
+            if end >= len(self.buffer) and not self.eof and self._fill():
+                continue  # a number or literal may go on in the next chunk
+            self._advance(end)
+            return value
+
+    def array(self) -> Iterator[tuple[int, Any]]:
+        decoder = json.JSONDecoder()
+        self._advance(self.pos + 1)  # the [
+        expect_item = True
+        first = True
+        while True:
+            char = self._skip_whitespace()
+            if char is None:
+                raise InputError(f"{self.path}:{self.line}: invalid JSON: truncated array")
+            if char == "]" and (first or not expect_item):
+                self._advance(self.pos + 1)
+                break
+            if not expect_item:
+                if char != ",":
+                    raise InputError(f"{self.path}:{self.line}: invalid JSON: expected , or ]")
+                self._advance(self.pos + 1)
+                expect_item = True
+                continue
+            line = self.line
+            yield line, self._value(decoder)
+            expect_item = False
+            first = False
+        if self._skip_whitespace() is not None:
+            raise InputError(f"{self.path}:{self.line}: invalid JSON: text after the array")
+
+    def lines(self) -> Iterator[tuple[int, Any]]:
+        decoder = json.JSONDecoder()
+        while self._skip_whitespace() is not None:
+            line = self.line
+            value = self._value(decoder)
+            rest = self.buffer.find("\n", self.pos)
+            tail = self.buffer[self.pos : rest if rest >= 0 else len(self.buffer)]
+            if tail.strip():
+                raise InputError(f"{self.path}:{line}: invalid JSON: more than one value on a line")
+            yield line, value
