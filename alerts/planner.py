@@ -53,9 +53,15 @@ def _previous_scan(conn: Connection, scan_id: int) -> Any:
     ).first()
 
 
+# A leak is news now, whatever the receiver's digest says.
+ALWAYS_IMMEDIATE = frozenset({"key-leaked"})
+
+
 def _bypasses_digest(event: Event, receiver: ReceiverConfig) -> bool:
     digest = receiver.digest
     if digest is None:
+        return True
+    if event.kind == "opened" and event.finding.rule in ALWAYS_IMMEDIATE:
         return True
     if event.kind == "reminder" or digest.bypass_severity is None:
         return False

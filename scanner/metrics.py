@@ -24,9 +24,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scanner import __version__
 from scanner.config import Config
+from scanner.leaks.lookup import Outcome
 from scanner.models import KeyStatus, KeyType
 from scanner.rules.catalog import ALL_RULES
 from scanner.store.aggregates import ScanFigures, ScanHealth, read_figures, read_health
+from scanner.store.leaks import outcome_counts
 from scanner.store.lock import ScanLock
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ class StoreCollector(Collector):
         try:
             health = read_health(self._engine)
             figures = self._figures_for(health)
+            with self._engine.connect() as conn:
+                leak_reports = outcome_counts(conn)
         except SQLAlchemyError as exc:
             log.warning("metrics: the history database did not answer: %s", exc.__class__.__name__)
             up.add_metric([], 0)
@@ -84,6 +88,14 @@ class StoreCollector(Collector):
         yield up
         yield from self._health_metrics(health)
         yield from self._deadline_metrics(figures)
+        reports = GaugeMetricFamily(
+            "keysentry_leak_reports",
+            "Imported secret-scanner reports of key strings, by what LookupKey said.",
+            labels=["outcome"],
+        )
+        for outcome in Outcome:
+            reports.add_metric([outcome.value], leak_reports.get(outcome.value, 0))
+        yield reports
         if figures is not None:
             yield from self._figure_metrics(figures)
 
@@ -237,6 +249,11 @@ class StoreCollector(Collector):
             if meta.id not in seen_rules and meta.id not in self._config.rules.disabled:
                 findings.add_metric([meta.id, meta.severity.value], 0)
         yield findings
+        yield _gauge(
+            "keysentry_leaked_keys",
+            "Keys with an open key-leaked finding: their strings were found by a secret scanner.",
+            sum(n for (rule_id, _), n in figures.findings.items() if rule_id == "key-leaked"),
+        )
         top_labels = ["key", "project", "display_name", "status", "key_type"]
         score = GaugeMetricFamily(
             "keysentry_top_key_score",

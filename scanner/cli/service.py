@@ -29,10 +29,15 @@ from scanner.cli.common import (
     usage_factory,
     write_report,
 )
+from scanner.cli.leaks import import_summary
 from scanner.config import Config, ScheduleConfig, WorkerConfig, load_config
 from scanner.engine import run_scan
 from scanner.errors import ConfigError, InputError
 from scanner.inventory.export import ExportSource
+from scanner.leaks.importer import Importer
+from scanner.leaks.known import KnownFingerprints
+from scanner.leaks.reports import read
+from scanner.leaks.secrets import Fingerprinter
 from scanner.logs import setup_logging
 from scanner.report.build import build_report, fails
 from scanner.report.summary import next_steps
@@ -48,6 +53,11 @@ DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
 DEMO_ALERTS = SAMPLES / "demo-alerts.yaml"
 DEMO_USAGE = SAMPLES / "demo-usage.json"  # what Cloud Monitoring would say
 DEMO_AUDIT = SAMPLES / "demo-audit.json"  # what `gcloud logging read` would print
+DEMO_LEAKS = SAMPLES / "demo-gitleaks.json"  # what `gitleaks detect` would report
+DEMO_FINGERPRINTS = SAMPLES / "demo-fingerprints.json"  # LookupKey's answer, offline
+# The demo's fingerprints are made with this published value, so that its
+# sample answers match; a real deployment sets KEYSENTRY_FINGERPRINT_KEY.
+DEMO_FINGERPRINT_KEY = b"keysentry demo fingerprint key: not a secret"
 DEMO_DIR = Path(".keysentry-demo")
 # The sample organization is a snapshot of this day; the demo judges it as of
 # then so that it shows the same statuses whenever it is run.
@@ -157,6 +167,7 @@ def demo(
     hook = scan_hook(config.alerts)
     usage = FileUsageSource([DEMO_USAGE], config.usage, config.gemini.api_services)
     audit = FileAuditSource([DEMO_AUDIT])
+    import_demo_leaks(engine, evaluated_at)
     outcome = run_scan(
         source, engine, config, evaluated_at, after_history=hook, usage=usage, audit=audit
     )
@@ -178,6 +189,15 @@ def demo(
         serve_demo(config, engine, parse_listen(listen), interval, parse_now(now))
     elif fails(report_obj, fail_on):
         sys.exit(1)
+
+
+def import_demo_leaks(engine: Engine, at: datetime) -> None:
+    """The sample gitleaks report, resolved from the sample fingerprints."""
+    fingerprinter = Fingerprinter(DEMO_FINGERPRINT_KEY)
+    lookup = KnownFingerprints(DEMO_FINGERPRINTS, fingerprinter)
+    stats = Importer(engine, fingerprinter, lookup).run(read(DEMO_LEAKS), str(DEMO_LEAKS), at)
+    for line in import_summary(stats, lookup):
+        click.echo(f"leaks: {line}", err=True)
 
 
 def with_demo_alerts(config: Config) -> Config:

@@ -6,6 +6,7 @@ from collections import Counter
 
 from scanner.models import KeyStatus
 from scanner.report.build import Report
+from scanner.report.formats import terminal_safe
 from scanner.rules.checklists import CHECKLISTS
 
 
@@ -18,9 +19,19 @@ def next_steps(report: Report) -> list[str]:
             "using them is failing. Fix these first."
         )
     per_checklist: Counter[str] = Counter()
+    leaked = []
     for key in report.iter_keys():
         if key.findings:
             per_checklist[key.findings[0].checklist] += 1
+        if any(f.rule == "key-leaked" for f in key.findings):
+            leaked.append(terminal_safe(key.display_name or key.uid))
+    if leaked:
+        lines.insert(
+            0,
+            f"{len(leaked)} key(s) were found by a secret scanner ({', '.join(leaked[:3])}"
+            f"{', ...' if len(leaked) > 3 else ''}): treat them as compromised and follow "
+            "the leak-response checklist now, whatever their restrictions.",
+        )
     for checklist_id, count in per_checklist.most_common():
         checklist = CHECKLISTS[checklist_id]
         lines.append(f"{checklist.title} ({checklist_id}): {count} key(s).")
