@@ -39,6 +39,7 @@ from scanner.endpoints import EndpointServer, Readiness
 from scanner.engine import AfterHistory, ScanCancelled, run_scan
 from scanner.errors import KeysentryError
 from scanner.inventory.source import InventorySource
+from scanner.leaks.pull import GitHubPull
 from scanner.metrics import StoreCollector, WorkerState
 from scanner.schedule import interval_seconds, make_trigger
 from scanner.store import scans
@@ -69,8 +70,10 @@ class Worker:
         transport: Transport | None = None,
         usage_factory: Callable[[], UsageSource | None] = lambda: None,
         audit_factory: Callable[[], AuditSource | None] = lambda: None,
+        leak_pull: GitHubPull | None = None,
     ) -> None:
         self.config = config
+        self._leak_pull = leak_pull
         self.engine = engine
         self._source_factory = source_factory
         self._evaluated_at = evaluated_at
@@ -138,7 +141,25 @@ class Worker:
                 return "skipped"
             return self._scan()
 
+    def _pull_leaks(self) -> None:
+        """New leak reports first, so that this scan raises their findings. A
+        failed pull is logged; the scan goes on with what is already known."""
+        assert self._leak_pull is not None
+        try:
+            stats = self._leak_pull.run(_now())
+        except KeysentryError as exc:
+            log.error("leaks not pulled from GitHub (the scan goes on): %s", exc)
+            return
+        log.info(
+            "leaks pulled from GitHub: %d new report(s), %d key(s) newly leaked",
+            stats.new_reports,
+            stats.newly_leaked_keys,
+            extra={"leaks": stats.as_counts()},
+        )
+
     def _scan(self) -> str:
+        if self._leak_pull is not None:
+            self._pull_leaks()
         source = self._source_factory()
         log.info("scan started", extra={"source": source.description})
         try:

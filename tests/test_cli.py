@@ -237,8 +237,13 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     """The installed console script, in a fresh directory, as `make demo` runs it."""
     result = run_installed("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "blocked: 5  non_compliant: 16  at_risk: 2  compliant: 4  deleted: 3" in result.stdout
+    assert "blocked: 5  non_compliant: 18  at_risk: 2  compliant: 2  deleted: 3" in result.stdout
     assert "What to do next:" in result.stdout
+    # The sample gitleaks report leaks "maps ios"; a usage spike marks "support bot (auth)".
+    assert "1 key(s) were found by a secret scanner (maps ios)" in result.stdout
+    assert "2 new report(s): 1 matched, 1 not found" in result.stderr
+    assert "maps ios        std   1 key-leaked" in result.stdout
+    assert "key-usage-anomaly" in result.stdout
     assert (tmp_path / ".keysentry-demo" / "keysentry.db").exists()
     again = run_installed("demo", cwd=tmp_path)
     assert "scan 2 succeeded: 30 keys from 63 assets, 0 history rows written" in again.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,11 +17,12 @@ from sqlalchemy import Engine
 from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.config import Config, load_config
 from scanner.errors import ConfigError
-from scanner.leaks.formats import github as github_format
 from scanner.leaks.formats.common import Sighting, Skip
+from scanner.leaks.github_api import GitHubAlerts
 from scanner.leaks.importer import Importer, ImportStats
 from scanner.leaks.known import KnownFingerprints
 from scanner.leaks.lookup import ApiKeysLookup, KeyLookup
+from scanner.leaks.pull import GitHubPull, github_token
 from scanner.leaks.reports import FORMATS, files_of, read
 from scanner.leaks.secrets import Fingerprinter
 from scanner.report.build import iso
@@ -144,32 +144,25 @@ def pull_github(
     known: str | None,
 ) -> None:
     """Import the organization's GitHub secret scanning alerts for Google keys."""
-    from scanner.leaks.github_api import GitHubAlerts
-
-    Fingerprinter.from_environment()
+    fingerprinter = Fingerprinter.from_environment()
     config = load_config(config_path)
     settings = config.leaks.github
     names = list(orgs) or settings.orgs
     if not names:
         raise ConfigError("--org: no organization given (or set leaks.github.orgs)")
-    variable = token_env or settings.token_env
-    token = os.environ.get(variable, "")
-    if not token:
-        raise ConfigError(f"{variable} is not set: it must hold a GitHub token")
-    engine = open_store(config, db_url)
+    token = github_token(token_env or settings.token_env)
     client = GitHubAlerts(
         token,
         api_url or settings.api_url,
         settings.request_timeout_seconds,
         settings.max_rate_limit_wait,
     )
-
-    def parsed() -> Iterator[tuple[str, Sighting | Skip]]:
-        for name in names:
-            for where, alert in client.alerts(name):
-                yield where, github_format.parse(Path(where), 0, alert)
-
-    _import(engine, config, known, parsed(), ", ".join(f"github:{n}" for n in names))
+    engine = open_store(config, db_url)
+    lookup = lookup_for(config, fingerprinter, known)
+    pull = GitHubPull(engine, names, client, fingerprinter, lookup)
+    stats = pull.run(datetime.now(UTC))
+    for line in import_summary(stats, lookup):
+        click.echo(f"leaks: {line}")
     click.echo(f"leaks: {client.requests} GitHub request(s), {client.waited:.0f}s waited")
 
 

@@ -36,6 +36,7 @@ from scanner.errors import ConfigError, InputError
 from scanner.inventory.export import ExportSource
 from scanner.leaks.importer import Importer
 from scanner.leaks.known import KnownFingerprints
+from scanner.leaks.pull import configured_pull
 from scanner.leaks.reports import read
 from scanner.leaks.secrets import Fingerprinter
 from scanner.logs import setup_logging
@@ -122,6 +123,7 @@ def run(
         lambda: make_source(None),
         usage_factory=usage_factory(config, offline, usage_files),
         audit_factory=audit_factory(config, offline, audit_files),
+        leak_pull=configured_pull(config, engine),
     )
     sys.exit(serve(worker, address))
 

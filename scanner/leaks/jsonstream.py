@@ -16,12 +16,12 @@ CHUNK = 1 << 20
 _WHITESPACE = " \t\r\n"
 
 
-def items(path: Path) -> Iterator[tuple[int, Any]]:
+def items(path: Path, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
     """(line, value) for each item of PATH. Raises InputError naming the file and
     line for anything that is not a whole JSON array or JSON lines."""
     try:
         with _open(path) as handle:
-            reader = _Reader(path, handle)
+            reader = _Reader(path, handle, chunk)
             first = reader.first_char()
             if first is None:
                 return
@@ -44,9 +44,10 @@ def _open(path: Path) -> IO[str]:
 
 
 class _Reader:
-    def __init__(self, path: Path, handle: IO[str]) -> None:
+    def __init__(self, path: Path, handle: IO[str], chunk: int) -> None:
         self.path = path
         self.handle = handle
+        self.chunk = chunk
         self.buffer = ""
         self.pos = 0
         self.line = 1  # of self.pos
@@ -55,11 +56,11 @@ class _Reader:
     def _fill(self) -> bool:
         if self.eof:
             return False
-        chunk = self.handle.read(CHUNK)
+        chunk = self.handle.read(self.chunk)
         if not chunk:
             self.eof = True
             return False
-        if self.pos > CHUNK:
+        if self.pos > self.chunk:
             self.buffer = self.buffer[self.pos :]
             self.pos = 0
         self.buffer += chunk
@@ -90,7 +91,8 @@ class _Reader:
                 if not self.eof and self._fill():
                     continue
                 where = self.line + self.buffer.count("\n", self.pos, exc.pos)
-                reason = "truncated" if exc.pos >= len(self.buffer) else exc.msg
+                ends = exc.pos >= len(self.buffer.rstrip()) or exc.msg.startswith("Unterminated")
+                reason = "truncated" if ends else exc.msg
                 raise InputError(f"{self.path}:{where}: invalid JSON: {reason}") from None
             if end >= len(self.buffer) and not self.eof and self._fill():
                 continue  # a number or literal may go on in the next chunk

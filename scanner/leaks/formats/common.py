@@ -43,12 +43,14 @@ class Item:
     """One report item with typed field access; errors name PATH:LINE."""
 
     def __init__(self, path: Path, line: int, raw: Any, what: str) -> None:
+        # Line 0: an item fetched from an API, which PATH names on its own.
+        self.where = f"{path}:{line}" if line else str(path)
         if not isinstance(raw, dict):
-            raise InputError(f"{path}:{line}: a {what} must be a JSON object")
+            raise InputError(f"{self.where}: a {what} must be a JSON object")
         self.path, self.line, self.raw = path, line, raw
 
     def fail(self, field: str, problem: str) -> InputError:
-        return InputError(f"{self.path}:{self.line}: {field}: {problem}")
+        return InputError(f"{self.where}: {field}: {problem}")
 
     def get(self, field: str, *, within: dict[str, Any] | None = None) -> Any:
         return (self.raw if within is None else within).get(field)
