@@ -39,11 +39,11 @@ def test_gitleaks_fields_and_skips(tmp_path: Path) -> None:
     found = results(leakdata.write_json(tmp_path / "gl.json", report))
     sighting = found[0]
     assert isinstance(sighting, Sighting)
-    assert sighting.secret == KEY and sighting.tool == "gitleaks"
-    assert sighting.repository == "github.com/acme/web"
-    assert (sighting.file, sighting.line) == ("app/config.js", 12)
-    assert sighting.first_reported == datetime(2026, 11, 10, 8, tzinfo=UTC)
-    assert sighting.author == "dana@example.com"
+    assert sighting.secret == KEY and sighting.evidence.tool == "gitleaks"
+    assert sighting.evidence.repository == "github.com/acme/web"
+    assert (sighting.evidence.file, sighting.evidence.line) == ("app/config.js", 12)
+    assert sighting.evidence.first_reported == datetime(2026, 11, 10, 8, tzinfo=UTC)
+    assert sighting.evidence.author == "dana@example.com"
     assert found[1] == Skip("not a Google key")
     assert isinstance(found[2], Skip) and "--redact" in found[2].reason
     assert KEY not in repr(sighting)
@@ -56,9 +56,9 @@ def test_trufflehog_fields(tmp_path: Path) -> None:
     )
     first, second = results(path)
     assert isinstance(first, Sighting)
-    assert first.secret == AUTH and first.verified is True
-    assert first.repository == "https://github.com/acme/infra.git"
-    assert first.first_reported == datetime(2026, 11, 12, 17, 27, 56, tzinfo=UTC)
+    assert first.secret == AUTH and first.evidence.verified is True
+    assert first.evidence.repository == "https://github.com/acme/infra.git"
+    assert first.evidence.first_reported == datetime(2026, 11, 12, 17, 27, 56, tzinfo=UTC)
     assert second == Skip("not a Google key")
 
 
@@ -74,10 +74,10 @@ def test_github_alerts_fields_and_skips(tmp_path: Path) -> None:
     found = results(leakdata.write_json(tmp_path / "gh.json", alerts))
     first, second = found[0], found[1]
     assert isinstance(first, Sighting) and isinstance(second, Sighting)
-    assert first.publicly_leaked is True and first.verified is True
-    assert (first.repository, first.file, first.line) == ("acme/site", "public/index.html", 40)
+    assert first.evidence.publicly_leaked is True and first.evidence.verified is True
+    assert (first.evidence.repository, first.evidence.file, first.evidence.line) == ("acme/site", "public/index.html", 40)
     assert first.source_ref == "acme/site#1"
-    assert second.secret == AUTH and second.verified is False
+    assert second.secret == AUTH and second.evidence.verified is False
     assert found[2] == Skip("not a Google key")
     assert isinstance(found[3], Skip) and "hidden" in found[3].reason
 

@@ -14,10 +14,12 @@ from sqlalchemy import Engine
 
 from scanner.leaks.formats.common import Sighting, Skip
 from scanner.leaks.lookup import KeyLookup, Lookup, Outcome
-from scanner.leaks.secrets import Fingerprinter, kind_of, redact
+from scanner.leaks.secrets import Fingerprinter, kind_of
+from scanner.models import LeakEvidence
 from scanner.store import leaks as store
 
 Cached = tuple[str, str | None, str | None]
+EVIDENCE_FIELDS = tuple(LeakEvidence.__dataclass_fields__)
 
 
 @dataclass
@@ -119,23 +121,14 @@ class Importer:
             stats.cached += 1
         seen[fingerprint] = answer
         outcome, key_name, parent = answer
+        evidence = sighting.evidence
         row = {
             "source_fingerprint": source_fingerprint(
-                sighting.tool, sighting.source_ref, fingerprint
+                evidence.tool, sighting.source_ref, fingerprint
             ),
             "secret_fingerprint": fingerprint,
             "secret_kind": kind_of(secret) or "standard",
-            "redacted": redact(secret),
-            "tool": sighting.tool,
-            "repository": sighting.repository,
-            "file": sighting.file,
-            "line": sighting.line,
-            "link": sighting.link,
-            "commit": sighting.commit,
-            "author": sighting.author,
-            "first_reported": sighting.first_reported,
-            "verified": sighting.verified,
-            "publicly_leaked": sighting.publicly_leaked,
+            **{f: getattr(evidence, f) for f in EVIDENCE_FIELDS},
             "outcome": outcome,
             "key_name": key_name,
             "key_uid": key_name.rsplit("/", 1)[-1] if key_name else None,

@@ -126,19 +126,7 @@ def record_import(
 
 
 def evidence(row: Any) -> LeakEvidence:
-    return LeakEvidence(
-        tool=row.tool,
-        redacted=row.redacted,
-        repository=row.repository,
-        file=row.file,
-        line=row.line,
-        link=row.link,
-        commit=row.commit,
-        author=row.author,
-        first_reported=row.first_reported,
-        verified=row.verified,
-        publicly_leaked=row.publicly_leaked,
-    )
+    return LeakEvidence(**{f: getattr(row, f) for f in LeakEvidence.__dataclass_fields__})
 
 
 def leaks_by_key_uid(conn: Connection) -> dict[str, tuple[LeakEvidence, ...]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from scanner.errors import InputError
 from scanner.leaks.secrets import scrub
+from scanner.models import LeakEvidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,19 +20,10 @@ class Sighting:
 
     secret: str
     source_ref: str  # the report's own identity of the finding (not the secret)
-    tool: str
-    repository: str | None = None
-    file: str | None = None
-    line: int | None = None
-    link: str | None = None
-    commit: str | None = None
-    author: str | None = None
-    first_reported: datetime | None = None
-    verified: bool | None = None
-    publicly_leaked: bool | None = None
+    evidence: LeakEvidence
 
     def __repr__(self) -> str:  # never the secret, even in a traceback
-        return f"Sighting(tool={self.tool!r}, source_ref={self.source_ref!r})"
+        return f"Sighting(tool={self.evidence.tool!r}, source_ref={self.source_ref!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import kind_of
+from scanner.leaks.secrets import kind_of, redact
+from scanner.models import LeakEvidence
 
 NAME = "github"
 # GitHub's secret types for Google keys: standard, Gemini, and bound to a service account.
@@ -41,13 +42,16 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     return Sighting(
         secret=secret,
         source_ref=f"{repository or html_url or ''}#{number}",
-        tool=NAME,
-        repository=repository,
-        file=item.text("path", within=location),
-        line=item.number("start_line", within=location),
-        link=html_url,
-        commit=item.text("commit_sha", within=location),
-        first_reported=item.instant("created_at"),
-        verified=_VALIDITY.get(str(raw.get("validity"))),
-        publicly_leaked=item.flag("publicly_leaked"),
+        evidence=LeakEvidence(
+            tool=NAME,
+            redacted=redact(secret),
+            repository=repository,
+            file=item.text("path", within=location),
+            line=item.number("start_line", within=location),
+            link=html_url,
+            commit=item.text("commit_sha", within=location),
+            first_reported=item.instant("created_at"),
+            verified=_VALIDITY.get(str(raw.get("validity"))),
+            publicly_leaked=item.flag("publicly_leaked"),
+        ),
     )

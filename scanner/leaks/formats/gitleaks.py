@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import kind_of
+from scanner.leaks.secrets import kind_of, redact
+from scanner.models import LeakEvidence
 
 NAME = "gitleaks"
 
@@ -35,14 +36,17 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     return Sighting(
         secret=secret,
         source_ref=native,
-        tool=NAME,
-        repository=repository_of(link),
-        file=file,
-        line=start,
-        link=link,
-        commit=commit,
-        author=item.text("Email") or item.text("Author"),
-        first_reported=item.instant("Date"),
+        evidence=LeakEvidence(
+            tool=NAME,
+            redacted=redact(secret),
+            repository=repository_of(link),
+            file=file,
+            line=start,
+            link=link,
+            commit=commit,
+            author=item.text("Email") or item.text("Author"),
+            first_reported=item.instant("Date"),
+        ),
     )
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import kind_of
+from scanner.leaks.secrets import kind_of, redact
+from scanner.models import LeakEvidence
 
 NAME = "trufflehog"
 
@@ -43,15 +44,18 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     return Sighting(
         secret=secret,
         source_ref=ref,
-        tool=NAME,
-        repository=repository,
-        file=file,
-        line=number,
-        link=item.text("link", within=source),
-        commit=commit,
-        author=item.text("email", within=source),
-        first_reported=_timestamp(item, source),
-        verified=item.flag("Verified"),
+        evidence=LeakEvidence(
+            tool=NAME,
+            redacted=redact(secret),
+            repository=repository,
+            file=file,
+            line=number,
+            link=item.text("link", within=source),
+            commit=commit,
+            author=item.text("email", within=source),
+            first_reported=_timestamp(item, source),
+            verified=item.flag("Verified"),
+        ),
     )
 
 
