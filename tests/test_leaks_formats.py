@@ -75,7 +75,11 @@ def test_github_alerts_fields_and_skips(tmp_path: Path) -> None:
     first, second = found[0], found[1]
     assert isinstance(first, Sighting) and isinstance(second, Sighting)
     assert first.evidence.publicly_leaked is True and first.evidence.verified is True
-    assert (first.evidence.repository, first.evidence.file, first.evidence.line) == ("acme/site", "public/index.html", 40)
+    assert (first.evidence.repository, first.evidence.file, first.evidence.line) == (
+        "acme/site",
+        "public/index.html",
+        40,
+    )
     assert first.source_ref == "acme/site#1"
     assert second.secret == AUTH and second.evidence.verified is False
     assert found[2] == Skip("not a Google key")
