@@ -288,3 +288,18 @@ def test_notes_say_how_to_reach_the_metrics_and_check_the_first_scan() -> None:
     assert "/metrics" in text and "keysentry scans" in text
     assert "WARNING" not in text
     assert "config.worker.scope is not set" in notes()
+
+
+def test_the_values_file_of_the_gke_guide_installs_as_written() -> None:
+    guide = (ROOT / "docs" / "deploy-gke.md").read_text()
+    block = guide.split("A minimal `values-gke.yaml`:", 1)[1].split("```yaml\n", 1)[1]
+    values = yaml.safe_load(block.split("```", 1)[0])
+    values["secretEnv"]["SMTP_PASSWORD"] = "smtp-password"  # as the guide says next
+    assert helm.lint(CHART, values, strict=True)["errors"] == []
+    manifests = render(values)
+    config = config_of(manifests)
+    assert config.worker.scope == "organizations/123456789012"
+    assert config.alerts.enabled and config.alerts.smtp.password_env == "SMTP_PASSWORD"
+    kinds = by_kind(manifests)
+    assert kinds["Deployment"]["spec"]["replicas"] == 2
+    assert "PodDisruptionBudget" in kinds and "ServiceMonitor" in kinds
