@@ -280,6 +280,18 @@ def test_template_checks_fail_with_a_reason() -> None:
         render({"database": {"type": "postgresql"}})
     with pytest.raises(helm.HelmError, match="secretEnv needs existingSecret"):
         render({"secretEnv": {"GITHUB_TOKEN": "token"}})
+    for grace in ("90s", "2m", 60):
+        with pytest.raises(
+            helm.HelmError, match=r"must be longer than config\.worker\.shutdown_grace"
+        ):
+            render({"config": {"worker": {"shutdown_grace": grace}}})
+    longer = {"config": {"worker": {"shutdown_grace": "2m"}}, "terminationGracePeriodSeconds": 150}
+    assert (
+        by_kind(render(longer))["Deployment"]["spec"]["template"]["spec"][
+            "terminationGracePeriodSeconds"
+        ]
+        == 150
+    )
 
 
 def test_notes_say_how_to_reach_the_metrics_and_check_the_first_scan() -> None:

@@ -63,9 +63,7 @@ def test_catalog_metadata_is_complete() -> None:
     assert len(ids) == len(set(ids))
     # Every rule module is in the catalog: adding a module without its line fails here.
     folder = Path(rules_package.__file__).parent
-    modules = {
-        p.stem for p in folder.glob("*.py") if "\nMETA = RuleMeta(" in p.read_text()
-    }
+    modules = {p.stem for p in folder.glob("*.py") if "\nMETA = RuleMeta(" in p.read_text()}
     assert {m.id.replace("-", "_") for m in ALL_RULES} == modules
     for rule in RULES:
         assert rule.meta.checklist in CHECKLISTS

@@ -48,6 +48,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail "database.type: postgresql needs existingSecret and secretEnv.KEYSENTRY_DATABASE_URL (the key of the database URL in that Secret)" -}}
 {{- end -}}
 {{- end -}}
+{{- $grace := toString (default "30s" (dig "worker" "shutdown_grace" "30s" .Values.config)) -}}
+{{- $seconds := -1 -}}
+{{- if regexMatch "^[0-9]+(s)?$" $grace -}}
+{{- $seconds = int (trimSuffix "s" $grace) -}}
+{{- else if regexMatch "^[0-9]+m$" $grace -}}
+{{- $seconds = mul (int (trimSuffix "m" $grace)) 60 -}}
+{{- end -}}
+{{- if and (ge (int $seconds) 0) (le (int .Values.terminationGracePeriodSeconds) (int $seconds)) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be longer than config.worker.shutdown_grace (%s): a scan stopping on SIGTERM needs that long" .Values.terminationGracePeriodSeconds $grace) -}}
+{{- end -}}
 {{- if and .Values.secretEnv (not .Values.existingSecret) -}}
 {{- fail "secretEnv needs existingSecret: the Secret its keys are read from" -}}
 {{- end -}}
