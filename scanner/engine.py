@@ -111,8 +111,13 @@ def _notes(
     config: Config, usage_available: bool, services_known: bool, iam_available: bool
 ) -> list[str]:
     notes = []
-    if not usage_available and "gemini-dormant-unrestricted-key" not in config.rules.disabled:
-        notes.append("dormancy not evaluated: no usage data")
+    skipped_usage = [
+        m.id for m in ALL_RULES if m.needs == "usage" and m.id not in config.rules.disabled
+    ]
+    if not usage_available and skipped_usage:
+        notes.append(
+            "usage not evaluated: no usage data (skipped " + ", ".join(skipped_usage) + ")"
+        )
     if not iam_available:
         skipped = [m.id for m in ALL_RULES if m.needs == "iam"]
         notes.append(

@@ -59,7 +59,8 @@ def test_json_document(report: Report) -> None:
     assert doc["evaluated_at"] == "2026-11-21T00:00:00Z"
     assert doc["scan"]["keys_total"] == 10
     assert doc["scan"]["notes"] == [
-        "dormancy not evaluated: no usage data",
+        "usage not evaluated: no usage data (skipped gemini-dormant-unrestricted-key,"
+        " key-usage-anomaly, gemini-key-rejected-in-use)",
         "ownership not evaluated: no IAM policies (skipped auth-key-overprivileged-service-account,"
         " auth-key-missing-service-account, key-orphaned, key-admin-granted-broadly)",
     ]

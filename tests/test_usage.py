@@ -79,7 +79,7 @@ def test_usage_drives_dormancy_and_rejected_in_use(engine: Engine, tmp_path: Pat
     assert "gemini-key-rejected-in-use" not in rules(keys["k-used"])
     # No credential data in gamma: unknown, never "unused".
     assert "gemini-dormant-unrestricted-key" not in rules(keys["k-unknown"])
-    assert not any("dormancy not evaluated" in n for n in report.scan.notes)
+    assert not any("usage not evaluated" in n for n in report.scan.notes)
 
 
 def test_a_project_failure_is_partial_evidence_not_a_failed_scan(

@@ -21,10 +21,6 @@ MIN_FINGERPRINT_KEY_BYTES = 16
 
 STANDARD = re.compile(r"AIza[0-9A-Za-z_-]{35}")
 AUTH = re.compile(r"AQ\.[0-9A-Za-z_-]{40,120}")
-# Anywhere in free text, bounded so that a longer token is not cut into a key.
-_ANYWHERE = re.compile(
-    r"(?<![0-9A-Za-z_-])(?:AIza[0-9A-Za-z_-]{35}|AQ\.[0-9A-Za-z_-]{40,120})(?![0-9A-Za-z_-])"
-)
 _LOOSE = re.compile(r"AIza[0-9A-Za-z_-]{8,}|AQ\.[0-9A-Za-z_-]{8,}")
 
 
@@ -47,10 +43,6 @@ def scrub(text: str) -> str:
     """TEXT with anything shaped like a key string (even a partial one) redacted,
     for evidence fields and messages that come from outside."""
     return _LOOSE.sub(lambda m: redact(m.group(0)), text)
-
-
-def find_all(text: str) -> list[str]:
-    return _ANYWHERE.findall(text)
 
 
 @dataclass(frozen=True, slots=True)
