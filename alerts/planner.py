@@ -26,6 +26,7 @@ from alerts.events import (
 from alerts.payload import digest_document, digest_subject, event_document, event_subject
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
 from scanner.models import Severity
+from scanner.rules.catalog import ALL_RULES
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.tables import Scan
 
@@ -53,8 +54,7 @@ def _previous_scan(conn: Connection, scan_id: int) -> Any:
     ).first()
 
 
-# A leak is news now, whatever the receiver's digest says.
-ALWAYS_IMMEDIATE = frozenset({"key-leaked"})
+ALWAYS_IMMEDIATE = frozenset(meta.id for meta in ALL_RULES if meta.always_immediate)
 
 
 def _bypasses_digest(event: Event, receiver: ReceiverConfig) -> bool:

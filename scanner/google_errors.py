@@ -1,14 +1,34 @@
-"""Google API errors as one line a user can act on: which call, what failed,
-and for a refusal, the role the caller needs."""
+"""Google credentials and API errors as one line a user can act on: which
+call, what failed, and for a refusal, the role the caller needs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from google.api_core import exceptions as gexc
 
 from scanner.errors import SourceError
+
+
+def default_credentials(where: str, scope: str, quota_project: str | None = None) -> Any:
+    """Application Default Credentials for SCOPE, or a SourceError saying how to get them."""
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=[f"https://www.googleapis.com/auth/{scope}"], quota_project_id=quota_project
+        )
+    except auth_exceptions.DefaultCredentialsError as exc:
+        prefix = f"{where}: " if where else ""
+        raise SourceError(
+            f"{prefix}no Google credentials: {exc}. Run `gcloud auth application-default "
+            "login` or set GOOGLE_APPLICATION_CREDENTIALS."
+        ) from None
+    return credentials
+
 
 TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
 

@@ -18,20 +18,12 @@ from google.protobuf import json_format
 from scanner.audit.events import METHODS, key_event
 from scanner.config import AuditConfig
 from scanner.errors import SourceError
-from scanner.google_errors import TRANSIENT, google_errors
+from scanner.google_errors import TRANSIENT, default_credentials, google_errors
 from scanner.models import KeyEvent, ProjectRecord
 
 
 def make_client() -> LoggingServiceV2Client:
-    import google.auth
-    from google.auth import exceptions as auth_exceptions
-
-    try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/logging.read"]
-        )
-    except auth_exceptions.DefaultCredentialsError as exc:
-        raise SourceError(f"audit: no Google credentials: {exc}") from None
+    credentials = default_credentials("audit", "logging.read")
     return LoggingServiceV2Client(credentials=credentials)
 
 

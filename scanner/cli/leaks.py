@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import Engine
 
 from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.config import Config, load_config
@@ -71,15 +70,9 @@ def import_summary(stats: ImportStats, lookup: KeyLookup) -> list[str]:
     return lines
 
 
-def _import(
-    engine: Engine, config: Config, known: str | None, parsed: Iterator[Any], source: str
-) -> ImportStats:
-    fingerprinter = Fingerprinter.from_environment()
-    lookup = lookup_for(config, fingerprinter, known)
-    stats = Importer(engine, fingerprinter, lookup).run(parsed, source, datetime.now(UTC))
+def echo_summary(stats: ImportStats, lookup: KeyLookup) -> None:
     for line in import_summary(stats, lookup):
         click.echo(f"leaks: {line}")
-    return stats
 
 
 @click.group("leaks")
@@ -107,7 +100,7 @@ def import_command(
 ) -> None:
     """Import gitleaks, TruffleHog or GitHub secret scanning reports (files or
     directories). All of it is imported, or none of it."""
-    Fingerprinter.from_environment()  # refuse before reading anything
+    fingerprinter = Fingerprinter.from_environment()  # refuse before reading anything
     config = load_config(config_path)
     files = files_of([Path(p) for p in paths])
     engine = open_store(config, db_url)
@@ -118,7 +111,9 @@ def import_command(
 
     source = ", ".join(str(p) for p in files)
     click.echo(f"leaks: importing {len(files)} file(s)")
-    _import(engine, config, known, parsed(), source)
+    lookup = lookup_for(config, fingerprinter, known)
+    stats = Importer(engine, fingerprinter, lookup).run(parsed(), source, datetime.now(UTC))
+    echo_summary(stats, lookup)
 
 
 @leaks_group.group("pull")
@@ -160,9 +155,7 @@ def pull_github(
     engine = open_store(config, db_url)
     lookup = lookup_for(config, fingerprinter, known)
     pull = GitHubPull(engine, names, client, fingerprinter, lookup)
-    stats = pull.run(datetime.now(UTC))
-    for line in import_summary(stats, lookup):
-        click.echo(f"leaks: {line}")
+    echo_summary(pull.run(datetime.now(UTC)), lookup)
     click.echo(f"leaks: {client.requests} GitHub request(s), {client.waited:.0f}s waited")
 
 

@@ -14,7 +14,7 @@ from google.protobuf import json_format
 
 from scanner.config import InventoryConfig
 from scanner.errors import SourceError
-from scanner.google_errors import TRANSIENT, google_errors
+from scanner.google_errors import TRANSIENT, default_credentials, google_errors
 from scanner.inventory.iam import POLICY_TYPES, ROLE_TYPE, SERVICE_ACCOUNT_TYPE
 from scanner.inventory.normalize import (
     KEY_TYPE,
@@ -41,22 +41,10 @@ def validate_scope(scope: str) -> str:
 
 def make_client(config: InventoryConfig) -> asset_v1.AssetServiceClient:
     """A client with Application Default Credentials."""
-    import google.auth
-    from google.auth import exceptions as auth_exceptions
-
     options: dict[str, Any] = {}
     if config.quota_project:
         options["quota_project_id"] = config.quota_project
-    try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform"],
-            quota_project_id=config.quota_project,
-        )
-    except auth_exceptions.DefaultCredentialsError as exc:
-        raise SourceError(
-            f"no Google credentials: {exc}. Run `gcloud auth application-default login` "
-            "or set GOOGLE_APPLICATION_CREDENTIALS."
-        ) from None
+    credentials = default_credentials("", "cloud-platform", config.quota_project)
     return asset_v1.AssetServiceClient(credentials=credentials, client_options=options)
 
 

@@ -14,7 +14,7 @@ from google.api_core import retry as gretry
 from google.cloud import api_keys_v2
 
 from scanner.errors import SourceError
-from scanner.google_errors import TRANSIENT
+from scanner.google_errors import TRANSIENT, default_credentials
 from scanner.leaks.secrets import scrub
 
 PERMISSION = "apikeys.keys.lookup"
@@ -47,15 +47,7 @@ class KeyLookup(Protocol):
 
 def make_client() -> api_keys_v2.ApiKeysClient:
     """A client with Application Default Credentials."""
-    import google.auth
-    from google.auth import exceptions as auth_exceptions
-
-    try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform.read-only"]
-        )
-    except auth_exceptions.DefaultCredentialsError as exc:
-        raise SourceError(f"leaks: no Google credentials for LookupKey: {exc}") from None
+    credentials = default_credentials("leaks: LookupKey", "cloud-platform.read-only")
     return api_keys_v2.ApiKeysClient(credentials=credentials)
 
 

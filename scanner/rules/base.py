@@ -28,6 +28,8 @@ class RuleMeta:
     checklist: str
     references: tuple[str, ...] = ()
     needs: str | None = None  # a data source the rule cannot run without
+    # Its new findings are sent at once, whatever a receiver's digest says.
+    always_immediate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ META = RuleMeta(
     "attackers, whatever its restrictions: restrictions limit what it can call, not who "
     "can call it. Only replacing and deleting the key ends the exposure.",
     checklist="leak-response",
+    always_immediate=True,
     references=(
         "https://cloud.google.com/docs/authentication/api-keys-best-practices",
         "https://cloud.google.com/api-keys/docs/reference/rest/v2/keys/lookupKey",

@@ -21,7 +21,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from scanner.config import UsageConfig
 from scanner.errors import SourceError
-from scanner.google_errors import TRANSIENT, google_errors
+from scanner.google_errors import TRANSIENT, default_credentials, google_errors
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
 from scanner.usage.tally import ProjectUsage
 
@@ -31,15 +31,7 @@ CREDENTIAL_LABEL = "credential_id"
 
 def make_client() -> monitoring_v3.MetricServiceClient:
     """A client with Application Default Credentials."""
-    import google.auth
-    from google.auth import exceptions as auth_exceptions
-
-    try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/monitoring.read"]
-        )
-    except auth_exceptions.DefaultCredentialsError as exc:
-        raise SourceError(f"usage: no Google credentials: {exc}") from None
+    credentials = default_credentials("usage", "monitoring.read")
     return monitoring_v3.MetricServiceClient(credentials=credentials)
 
 
