@@ -1,19 +1,17 @@
-"""Loads and validates the YAML configuration. Every error names the file and
-the config path (and the line, for YAML syntax errors)."""
+"""The configuration's shape: every section, its defaults and its per-field
+checks. Loading a file, and the checks that need the rule catalog, are in
+scanner.configfile."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from alerts.config import AlertsConfig
 from scanner.configtypes import Duration, Strict
-from scanner.errors import ConfigError
+from scanner.inventory.fields import service_name
 from scanner.leaks.config import LeaksConfig
 
 GEMINI_DOCS = "https://ai.google.dev/gemini-api/docs/api-key"
@@ -78,6 +76,11 @@ class GeminiConfig(Strict):
         ]
     )
 
+    @field_validator("api_services", "project_services")
+    @classmethod
+    def _service_names(cls, values: list[str]) -> list[str]:
+        return [service_name(v) for v in values]
+
 
 class InventoryConfig(Strict):
     page_size: int = Field(default=1000, ge=1, le=1000)
@@ -89,6 +92,12 @@ class InventoryConfig(Strict):
     request_timeout_seconds: float = Field(default=60.0, gt=0)
     # Also read IAM policies, service accounts and custom roles (same role needed).
     iam: bool = True
+    # Where keys come from. asset: Cloud Asset's Key resources (one listing for
+    # the scope). apikeys: the API Keys API's ListKeys in every project Cloud
+    # Asset lists, which certainly carries each key's service account.
+    keys_from: Literal["asset", "apikeys"] = "asset"
+    apikeys_concurrency: int = Field(default=8, ge=1, le=64)  # projects listed at once
+    apikeys_requests_per_second: float = Field(default=10.0, gt=0)  # across all of them
 
 
 class ScheduleConfig(Strict):
@@ -220,78 +229,6 @@ class Config(Strict):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     leaks: LeaksConfig = Field(default_factory=LeaksConfig)
 
-    @model_validator(mode="after")
-    def _timeline_is_consistent(self) -> Config:
-        from scanner.rules.catalog import RULE_IDS  # the catalog is the source of rule ids
-
-        seen_ids: set[str] = set()
-        owner: dict[str, str] = {}
-        for index, entry in enumerate(self.timeline):
-            if entry.id in seen_ids:
-                raise ValueError(f"timeline[{index}].id: duplicate id {entry.id!r}")
-            seen_ids.add(entry.id)
-            for rule in entry.rules:
-                if rule not in RULE_IDS:
-                    raise ValueError(f"timeline[{index}].rules: unknown rule {rule!r}")
-                if rule in owner:
-                    raise ValueError(
-                        f"timeline[{index}].rules: rule {rule!r} already has its deadline in "
-                        f"entry {owner[rule]!r}"
-                    )
-                owner[rule] = entry.id
-        for index, rule in enumerate(self.rules.disabled):
-            if rule not in RULE_IDS:
-                raise ValueError(f"rules.disabled[{index}]: unknown rule {rule!r}")
-        return self
-
     def deadlines(self) -> dict[str, TimelineEntry]:
         """The timeline entry that gives each rule its deadline, by rule id."""
         return {rule: entry for entry in self.timeline for rule in entry.rules}
-
-
-def _format_validation_error(source: str, error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
-        path = path.lstrip(".") or "(top level)"
-        message = item["msg"]
-        if item["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-            if not item["loc"]:
-                lines.append(f"{source}: {message}")
-                continue
-        lines.append(f"{source}: {path}: {message}")
-    return "\n".join(lines)
-
-
-def parse_config(text: str, source: str) -> Config:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping, not {type(raw).__name__}")
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(source, exc)) from None
-
-
-def load_config(path: str | Path | None) -> Config:
-    """Load from PATH, else from $KEYSENTRY_CONFIG, else the defaults."""
-    chosen = path if path is not None else os.environ.get("KEYSENTRY_CONFIG")
-    if not chosen:
-        return Config()
-    file = Path(chosen)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read config: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{file}: config is not UTF-8 text") from None
-    return parse_config(text, str(file))

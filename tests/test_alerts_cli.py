@@ -21,7 +21,8 @@ from sqlalchemy import Engine, select
 
 from alerts.dispatch import DirectoryTransport, Dispatcher, NetworkTransport
 from alerts.webhook_formats import webhook_body
-from scanner.config import Config, parse_config
+from scanner.config import Config
+from scanner.configfile import parse_config
 from scanner.store import db
 from scanner.store.tables import Notification
 from tests import assets

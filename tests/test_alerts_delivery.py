@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from alerts.dispatch import Dispatcher, NetworkTransport
-from scanner.config import Config, parse_config
+from scanner.config import Config
+from scanner.configfile import parse_config
 from scanner.store.tables import DeliveryAttempt, Notification
 from tests.conftest import NOW
 from tests.peers import HttpReceiver, certificates, free_port, smtp_server

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select
 from alerts.config import AlertsConfig
 from alerts.planner import plan, scan_hook
 from alerts.routing import ConfiguredOwners
-from scanner.config import Config, parse_config
+from scanner.config import Config
+from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
 from scanner.store import db

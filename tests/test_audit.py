@@ -12,7 +12,7 @@ import grpc
 from sqlalchemy import Engine, func, select
 
 from scanner.audit.logs import AuditLogReader
-from scanner.config import parse_config
+from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report, key_document

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.config import Config, load_config, parse_config
+from scanner.config import Config
+from scanner.configfile import load_config, parse_config
 from scanner.errors import ConfigError
 
 

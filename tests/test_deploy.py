@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from scanner.config import parse_config
+from scanner.configfile import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "keysentry"

@@ -105,7 +105,7 @@ def test_missing_file_and_not_utf8(tmp_path: Path) -> None:
         read(tmp_path / "absent.jsonl")
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(b'{"name": "\xff"}\n')
-    with pytest.raises(InputError, match=rf"^{path}:1: malformed JSON: not UTF-8"):
+    with pytest.raises(InputError, match=rf"^{path}:1: not UTF-8 or UTF-16 text"):
         read(path)
 
 

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from alerts.planner import scan_hook
-from scanner.config import Config, parse_config
+from scanner.config import Config
+from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.errors import InputError, SourceError, StoreError
 from scanner.inventory.export import ExportSource

@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from scanner.config import Config, MetricsConfig, parse_config
+from scanner.config import Config, MetricsConfig
+from scanner.configfile import parse_config
 from scanner.endpoints import EndpointServer, Readiness
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource

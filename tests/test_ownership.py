@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from alerts.planner import scan_hook
-from scanner.config import Config, parse_config
+from scanner.config import Config
+from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource

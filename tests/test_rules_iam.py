@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scanner.config import Config, OwnershipConfig, parse_config
+from scanner.config import Config, OwnershipConfig
+from scanner.configfile import parse_config
 from scanner.models import IamIndex, KeyType, ProjectRecord, ServiceAccountRecord
 from scanner.ownership import project_owners
 from scanner.rules import (

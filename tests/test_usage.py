@@ -10,7 +10,8 @@ from typing import Any
 import grpc
 from sqlalchemy import Engine
 
-from scanner.config import Config, parse_config
+from scanner.config import Config
+from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report

@@ -13,7 +13,8 @@ import grpc
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from scanner.config import Config, ScheduleConfig, WorkerConfig, parse_config
+from scanner.config import Config, ScheduleConfig, WorkerConfig
+from scanner.configfile import parse_config
 from scanner.errors import ConfigError, StoreError
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource

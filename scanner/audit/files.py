@@ -1,19 +1,21 @@
 """Key events from a saved audit log: the JSON array that
 `gcloud logging read 'protoPayload.serviceName="apikeys.googleapis.com"' --format=json`
-prints, for offline scans."""
+prints (optionally gzipped, UTF-8 or UTF-16), for offline scans."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.audit.events import key_event
+from scanner.audit.events import key_event, once_per_operation
 from scanner.errors import InputError
-from scanner.inventory.normalize import AssetDataError, parse_time
+from scanner.inventory.fields import AssetDataError, parse_time
 from scanner.models import KeyEvent, ProjectRecord
+from scanner.textfiles import open_text
 
 
 class FileAuditSource:
@@ -33,14 +35,15 @@ class FileAuditSource:
                 event = _event(path, index, entry, ids)
                 if event is not None and event.at < until:
                     events.append(event)
-        return events
+        return once_per_operation(events)
 
 
 def _entries(path: Path) -> list[Any]:
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with open_text(path) as handle:
+            entries = json.load(handle)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         raise InputError(
@@ -62,13 +65,18 @@ def _event(path: Path, index: int, entry: Any, ids: dict[str, str]) -> KeyEvent 
     if at is None or not isinstance(entry.get("insertId"), str):
         raise InputError(f"{path}: entry {index}: needs insertId and timestamp")
     auth = payload.get("authenticationInfo") or {}
-    request = payload.get("request") if isinstance(payload.get("request"), dict) else {}
+    request = payload.get("request")
+    response = payload.get("response")
+    operation = entry.get("operation")
+    operation_id = operation.get("id") if isinstance(operation, dict) else None
     return key_event(
         entry["insertId"],
         at,
         str(payload.get("methodName", "")),
         str(payload.get("resourceName", "")),
         auth.get("principalEmail") if isinstance(auth, dict) else None,
-        request or {},
+        request if isinstance(request, dict) else {},
         ids,
+        response if isinstance(response, dict) else {},
+        operation_id if isinstance(operation_id, str) else None,
     )

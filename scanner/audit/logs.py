@@ -1,6 +1,6 @@
 """The one module that talks to Cloud Logging: Admin Activity audit entries of
-apikeys.googleapis.com (CreateKey, UpdateKey, DeleteKey, UndeleteKey) for the
-scanned projects, with an explicit time window in every filter (the
+apikeys.googleapis.com (the v2 and v1 methods in scanner.audit.events) for
+the scanned projects, with an explicit time window in every filter (the
 high-level client would otherwise add a 24-hour one)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2
 from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.protobuf import json_format
 
-from scanner.audit.events import METHODS, key_event
+from scanner.audit.events import METHODS, key_event, once_per_operation
 from scanner.config import AuditConfig
 from scanner.errors import SourceError
 from scanner.google_errors import TRANSIENT, default_credentials, google_errors
@@ -32,7 +32,7 @@ def _stamp(moment: datetime) -> str:
 
 
 def audit_filter(since: datetime, until: datetime) -> str:
-    methods = " OR ".join(f'protoPayload.methodName:"{m}"' for m in METHODS)
+    methods = " OR ".join(f'protoPayload.methodName:"{m}"' for m in sorted(METHODS))
     return (
         'logName:"cloudaudit.googleapis.com%2Factivity" '
         'AND protoPayload.serviceName="apikeys.googleapis.com" '
@@ -88,7 +88,7 @@ class AuditLogReader:
                 event = self._event(entry, ids)
                 if event is not None:
                     found.append(event)
-        return iter(found)
+        return iter(once_per_operation(found))
 
     @staticmethod
     def _event(entry: Any, ids: dict[str, str]) -> KeyEvent | None:
@@ -96,6 +96,7 @@ class AuditLogReader:
         if not type(entry).pb(entry).proto_payload.Unpack(log):
             return None
         request = json_format.MessageToDict(log.request) if log.HasField("request") else {}
+        response = json_format.MessageToDict(log.response) if log.HasField("response") else {}
         stamp = entry.timestamp
         at = stamp if isinstance(stamp, datetime) else stamp.ToDatetime(tzinfo=UTC)
         return key_event(
@@ -106,4 +107,6 @@ class AuditLogReader:
             log.authentication_info.principal_email,
             request,
             ids,
+            response,
+            entry.operation.id or None,
         )

@@ -22,7 +22,8 @@ from alerts.render import EmailRenderer
 from alerts.routing import ConfiguredOwners, Router
 from alerts.webhook_formats import webhook_body
 from scanner.cli.common import common_options, handle_errors, open_store, parse_now
-from scanner.config import Config, load_config
+from scanner.config import Config
+from scanner.configfile import load_config
 from scanner.errors import ConfigError
 from scanner.report.formats import terminal_safe
 from scanner.store.queries import scan_for_report

@@ -22,7 +22,7 @@ from scanner.cli.common import (
     source_factory,
     usage_factory,
 )
-from scanner.config import load_config
+from scanner.configfile import load_config
 from scanner.engine import run_scan
 from scanner.errors import StoreError
 from scanner.report.formats import terminal_safe

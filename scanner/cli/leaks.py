@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from scanner.cli.common import common_options, handle_errors, open_store
-from scanner.config import Config, load_config
+from scanner.config import Config
+from scanner.configfile import load_config
 from scanner.errors import ConfigError
 from scanner.leaks.formats.common import Sighting, Skip
 from scanner.leaks.github_api import GitHubAlerts

@@ -30,7 +30,8 @@ from scanner.cli.common import (
     write_report,
 )
 from scanner.cli.leaks import import_summary
-from scanner.config import Config, ScheduleConfig, WorkerConfig, load_config
+from scanner.config import Config, ScheduleConfig, WorkerConfig
+from scanner.configfile import load_config
 from scanner.engine import run_scan
 from scanner.errors import ConfigError, InputError
 from scanner.inventory.export import ExportSource

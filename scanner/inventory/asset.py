@@ -15,13 +15,13 @@ from google.protobuf import json_format
 from scanner.config import InventoryConfig
 from scanner.errors import SourceError
 from scanner.google_errors import TRANSIENT, default_credentials, google_errors
+from scanner.inventory.context import ContextBuilder
+from scanner.inventory.fields import AssetDataError
 from scanner.inventory.iam import POLICY_TYPES, ROLE_TYPE, SERVICE_ACCOUNT_TYPE
 from scanner.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
     SERVICE_TYPE,
-    AssetDataError,
-    ContextBuilder,
     normalize_key,
 )
 from scanner.inventory.source import Progress

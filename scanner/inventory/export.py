@@ -1,6 +1,7 @@
 """Reads Cloud Asset exports: the newline-delimited JSON of `gcloud asset
 export` (snake_case), or the JSON array of `gcloud asset list --format=json`
-(camelCase); either may be gzipped. Every error names the file and line."""
+(camelCase); either may be gzipped, and UTF-8 (with or without a byte-order
+mark) or UTF-16. Every error names the file and line."""
 
 from __future__ import annotations
 
@@ -8,31 +9,40 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from scanner.errors import InputError
+from scanner.inventory.context import ContextBuilder
+from scanner.inventory.fields import AssetDataError
 from scanner.inventory.iam import ROLE_TYPE, SERVICE_ACCOUNT_TYPE
 from scanner.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
     SERVICE_TYPE,
-    AssetDataError,
-    ContextBuilder,
     normalize_key,
 )
 from scanner.inventory.source import Progress
 from scanner.models import InventoryContext, KeyRecord
+from scanner.textfiles import open_text, text_lines
 
-_GZIP_MAGIC = b"\x1f\x8b"
 # Lines that cannot be a project, service, IAM policy, service account or role
 # are not parsed on the first pass.
 _CONTEXT_MARKERS = (
-    PROJECT_TYPE.encode(),
-    SERVICE_TYPE.encode(),
-    SERVICE_ACCOUNT_TYPE.encode(),
-    ROLE_TYPE.encode(),
-    b'"iam_policy"',
-    b'"iamPolicy"',
+    PROJECT_TYPE,
+    SERVICE_TYPE,
+    SERVICE_ACCOUNT_TYPE,
+    ROLE_TYPE,
+    '"iam_policy"',
+    '"iamPolicy"',
+)
+
+
+# `gcloud asset list` without --content-type prints names and types only: a
+# scan of that would find every key and judge none, so it is refused.
+NO_RESOURCE = (
+    "key asset {name} has no resource data: export with --content-type=resource "
+    "(`gcloud asset export --content-type=resource --asset-types=apikeys.googleapis.com/Key "
+    "...` or `gcloud asset list --content-type=resource --format=json ...`)"
 )
 
 
@@ -63,6 +73,19 @@ class _Envelope:
         self.ancestors: list[str] | None = ancestors if isinstance(ancestors, list) else None
 
 
+def _starts_array(path: Path) -> bool:
+    """Whether PATH's first non-blank character opens a JSON array. Bytes that
+    are not text are left for the line reader, which names their line."""
+    with open_text(path) as handle:
+        try:
+            chunk = handle.read(256)
+            while chunk and not chunk.strip():
+                chunk = handle.read(256)
+        except UnicodeDecodeError:
+            return False
+    return chunk.lstrip().startswith("[")
+
+
 class ExportSource:
     def __init__(
         self,
@@ -83,61 +106,45 @@ class ExportSource:
     def assets_read(self) -> int:
         return self._assets_read
 
-    def _open(self, path: Path) -> IO[bytes]:
-        try:
-            handle: IO[bytes] = path.open("rb")
-            magic = handle.read(2)
-            handle.seek(0)
-            if magic == _GZIP_MAGIC:
-                handle.close()
-                # The caller closes it: this only picks the reader.
-                handle = cast(IO[bytes], gzip.GzipFile(path, "rb"))
-            return handle
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
     def _lines(self, path: Path, only_context: bool) -> Iterator[tuple[int, _Envelope]]:
         """(line number, envelope) for each asset in PATH."""
         if path in self._arrays:
             yield from self._array_items(path)
             return
-        with self._open(path) as handle:
-            try:
-                first = handle.read(1)
-                while first in (b" ", b"\n", b"\r", b"\t"):
-                    first = handle.read(1)
-                handle.seek(0)
-                if first == b"[":
+        try:
+            if _starts_array(path):
+                with open_text(path) as handle:
                     self._arrays[path] = self._load_array(path, handle)
-                    yield from self._array_items(path)
-                    return
-                for lineno, raw in enumerate(handle, start=1):
-                    if not raw.strip():
-                        continue
-                    if only_context and not any(m in raw for m in _CONTEXT_MARKERS):
-                        continue
-                    yield lineno, self._parse_line(path, lineno, raw)
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise InputError(f"{path}: cannot read: {exc}") from None
+            if path in self._arrays:
+                yield from self._array_items(path)
+                return
+            for lineno, raw in text_lines(path):
+                if not raw.strip():
+                    continue
+                if only_context and not any(m in raw for m in _CONTEXT_MARKERS):
+                    continue
+                yield lineno, self._parse_line(path, lineno, raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            detail = getattr(exc, "strerror", None) or exc
+            raise InputError(f"{path}: cannot read: {detail}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
 
     @staticmethod
-    def _parse_line(path: Path, lineno: int, raw: bytes) -> _Envelope:
+    def _parse_line(path: Path, lineno: int, raw: str) -> _Envelope:
         try:
             return _Envelope(json.loads(raw))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            raise InputError(f"{path}:{lineno}: malformed JSON: {detail}") from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}: malformed JSON: {exc.msg}") from None
         except AssetDataError as exc:
             raise InputError(f"{path}:{lineno}: {exc}") from None
 
     @staticmethod
-    def _load_array(path: Path, handle: IO[bytes]) -> list[Any]:
+    def _load_array(path: Path, handle: IO[str]) -> list[Any]:
         try:
             items = json.load(handle)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8") from None
         if not isinstance(items, list):
             raise InputError(f"{path}: expected a JSON array of assets")
         return items
@@ -172,8 +179,10 @@ class ExportSource:
                 self._assets_read += 1
                 if self._progress is not None and self._assets_read % 1000 == 0:
                     self._progress(self._assets_read)
-                if env.asset_type != KEY_TYPE or env.data is None:
+                if env.asset_type != KEY_TYPE:
                     continue
+                if env.data is None:
+                    raise InputError(f"{path}:{lineno}: {NO_RESOURCE.format(name=env.name)}")
                 try:
                     yield normalize_key(
                         env.data, context.projects, context.gemini_projects, context.services_known

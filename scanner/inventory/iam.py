@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.inventory.normalize import AssetDataError
+from scanner.inventory.fields import AssetDataError
 from scanner.models import IamIndex, ServiceAccountRecord
 
 ORGANIZATION_TYPE = "cloudresourcemanager.googleapis.com/Organization"

@@ -5,35 +5,16 @@ format: name, asset_type, resource.data, ancestors, update_time."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from scanner.models import AppRestriction, InventoryContext, KeyRecord, KeyType, ProjectRecord
+from scanner.inventory.fields import AssetDataError, parse_time, service_name
+from scanner.models import AppRestriction, KeyRecord, KeyType, ProjectRecord
 
 KEY_TYPE = "apikeys.googleapis.com/Key"
 PROJECT_TYPE = "cloudresourcemanager.googleapis.com/Project"
 SERVICE_TYPE = "serviceusage.googleapis.com/Service"
 # A target of this service restricts nothing: it stands for every Cloud API.
 ALL_APIS_TARGET = "cloudapis.googleapis.com"
-
-
-class AssetDataError(ValueError):
-    """An asset lacks a field keysentry needs; the message names the field."""
-
-
-def parse_time(value: Any, field: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise AssetDataError(f"{field}: expected an RFC 3339 timestamp, got {value!r}")
-    try:
-        # Python 3.11+ reads "Z" and truncates nanoseconds to microseconds.
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise AssetDataError(f"{field}: not an RFC 3339 timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise AssetDataError(f"{field}: timestamp has no time zone: {value!r}")
-    return parsed
 
 
 def _strings(values: Any, field: str) -> tuple[str, ...]:
@@ -89,9 +70,9 @@ def _api_targets(restrictions: Mapping[str, Any]) -> tuple[str, ...]:
     services = set()
     for index, target in enumerate(targets):
         service = target.get("service") if isinstance(target, dict) else None
-        if not isinstance(service, str) or not service:
+        if not isinstance(service, str) or not service.strip():
             raise AssetDataError(f"resource.data.restrictions.apiTargets[{index}].service: missing")
-        services.add(service)
+        services.add(service_name(service))
     if ALL_APIS_TARGET in services:
         return ()
     return tuple(sorted(services))
@@ -167,55 +148,9 @@ def enabled_gemini_project(
     data: Mapping[str, Any], asset_name: str, gemini_services: list[str]
 ) -> str | None:
     """The project number when this Service asset is an enabled Gemini service."""
-    service_name = str(
-        data.get("name") or asset_name.removeprefix("//serviceusage.googleapis.com/")
-    )
-    service = service_name.rsplit("/", 1)[-1]
+    full_name = str(data.get("name") or asset_name.removeprefix("//serviceusage.googleapis.com/"))
+    service = service_name(full_name.rsplit("/", 1)[-1])
     if service not in gemini_services or data.get("state") != "ENABLED":
         return None
-    parent = str(data.get("parent") or service_name)
+    parent = str(data.get("parent") or full_name)
     return project_number_of(parent)
-
-
-class ContextBuilder:
-    """Collects projects and enabled Gemini services, whichever source reads them."""
-
-    def __init__(self, gemini_services: list[str]) -> None:
-        from scanner.inventory.iam import IamBuilder  # iam.py uses this module's errors
-
-        self._gemini_services = gemini_services
-        self.iam = IamBuilder()
-        self.projects: dict[str, ProjectRecord] = {}
-        self.gemini_projects: set[str] = set()
-        self.services_seen = False
-        self.scope: str | None = None
-
-    def add(
-        self, asset_type: str, name: str, data: Mapping[str, Any], ancestors: list[str] | None
-    ) -> None:
-        """Take one asset; raises AssetDataError when it is unreadable."""
-        if asset_type == PROJECT_TYPE:
-            project = normalize_project(data, name, ancestors)
-            self.projects[project.number] = project
-            # The outermost ancestor (organizations/N or folders/N) is the scope.
-            if self.scope is None and ancestors:
-                self.scope = ancestors[-1]
-        elif asset_type == SERVICE_TYPE:
-            self.services_seen = True
-            number = enabled_gemini_project(data, name, self._gemini_services)
-            if number is not None:
-                self.gemini_projects.add(number)
-        else:
-            self.iam.add_resource(asset_type, name, data)
-
-    def add_policy(self, name: str, policy: Mapping[str, Any]) -> None:
-        self.iam.add_policy(name, policy)
-
-    def build(
-        self, services_known: bool, scope: str | None, service_accounts_listed: bool = False
-    ) -> InventoryContext:
-        if service_accounts_listed:
-            self.iam.note_projects({p.project_id for p in self.projects.values() if p.project_id})
-        return InventoryContext(
-            self.projects, frozenset(self.gemini_projects), services_known, scope, self.iam.build()
-        )

@@ -4,13 +4,13 @@ the line it starts on, for error messages."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from scanner.errors import InputError
+from scanner.textfiles import open_text
 
 CHUNK = 1 << 20
 _WHITESPACE = " \t\r\n"
@@ -20,7 +20,7 @@ def items(path: Path, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
     """(line, value) for each item of PATH. Raises InputError naming the file and
     line for anything that is not a whole JSON array or JSON lines."""
     try:
-        with _open(path) as handle:
+        with open_text(path) as handle:
             reader = _Reader(path, handle, chunk)
             first = reader.first_char()
             if first is None:
@@ -32,15 +32,7 @@ def items(path: Path, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-
-
-def _open(path: Path) -> IO[str]:
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8-sig")
-    return open(path, encoding="utf-8-sig")
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
 
 
 class _Reader:

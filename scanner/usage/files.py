@@ -1,10 +1,12 @@
 """Usage from saved Cloud Monitoring answers, for offline scans: the JSON of
 `projects.timeSeries.list` (an object with "timeSeries", or a list of such
-pages), queried as the live source does (daily sums of request_count by
-credential_id, service and response_code_class)."""
+pages; optionally gzipped, UTF-8 or UTF-16), queried as the live source does
+(daily sums of request_count by credential_id, service and
+response_code_class)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -13,8 +15,9 @@ from typing import Any
 
 from scanner.config import UsageConfig
 from scanner.errors import InputError
-from scanner.inventory.normalize import AssetDataError, parse_time
+from scanner.inventory.fields import AssetDataError, parse_time
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.textfiles import open_text
 from scanner.usage.tally import ProjectUsage
 
 
@@ -66,9 +69,10 @@ class FileUsageSource:
 
 def _series(path: Path) -> list[Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with open_text(path) as handle:
+            data = json.load(handle)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{path}: not a Cloud Monitoring timeSeries JSON document") from None
     pages = data if isinstance(data, list) else [data]

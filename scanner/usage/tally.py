@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
+from scanner.inventory.fields import service_name
 from scanner.models import KeyUsage
 
 KEY_PREFIX = "apikey:"
@@ -49,7 +50,7 @@ class ProjectUsage:
         if not credential.startswith(KEY_PREFIX):
             return  # OAuth clients and service accounts are not keys
         tally = self.keys.setdefault(credential[len(KEY_PREFIX) :], _Tally())
-        gemini = service in self.gemini_services
+        gemini = service_name(service) in self.gemini_services
         rejected = code_class == "4xx"
         week, month = self.at - timedelta(days=7), self.at - timedelta(days=30)
         for when, count in points:

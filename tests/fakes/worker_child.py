@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from scanner.cli.service import open_worker_store
-from scanner.config import load_config
+from scanner.configfile import load_config
 from scanner.inventory.asset import CloudAssetSource
 from scanner.logs import setup_logging
 from scanner.worker import Worker, serve

@@ -1,0 +1,105 @@
+"""Loads a configuration file: YAML into scanner.config's models, then the
+checks that need the rule catalog. Every error is one line per problem naming
+the file and the config path (and the line, for YAML syntax errors)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from scanner.config import Config
+from scanner.errors import ConfigError
+from scanner.rules.catalog import RULE_IDS
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without YAML's implicit timestamps: `2026-02-30` stays text, so
+    the model rejects it with its config path instead of the YAML library raising
+    a bare ValueError while it builds the document."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        path = path.lstrip(".") or "(top level)"
+        message = item["msg"]
+        if item["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+            if not item["loc"]:
+                lines.append(f"{source}: {message}")
+                continue
+        lines.append(f"{source}: {path}: {message}")
+    return "\n".join(lines)
+
+
+def rule_id_problems(config: Config) -> list[str]:
+    """Timeline entries and disabled rules that name no rule, or a rule twice."""
+    problems = []
+    seen_ids: set[str] = set()
+    owner: dict[str, str] = {}
+    for index, entry in enumerate(config.timeline):
+        if entry.id in seen_ids:
+            problems.append(f"timeline[{index}].id: duplicate id {entry.id!r}")
+        seen_ids.add(entry.id)
+        for rule in entry.rules:
+            if rule not in RULE_IDS:
+                problems.append(f"timeline[{index}].rules: unknown rule {rule!r}")
+            elif rule in owner:
+                problems.append(
+                    f"timeline[{index}].rules: rule {rule!r} already has its deadline in "
+                    f"entry {owner[rule]!r}"
+                )
+            else:
+                owner[rule] = entry.id
+    for index, rule in enumerate(config.rules.disabled):
+        if rule not in RULE_IDS:
+            problems.append(f"rules.disabled[{index}]: unknown rule {rule!r}")
+    return problems
+
+
+def parse_config(text: str, source: str) -> Config:
+    try:
+        raw: Any = yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, not {type(raw).__name__}")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None
+    problems = rule_id_problems(config)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+    return config
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load from PATH, else from $KEYSENTRY_CONFIG, else the defaults."""
+    chosen = path if path is not None else os.environ.get("KEYSENTRY_CONFIG")
+    if not chosen:
+        return Config()
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: config is not UTF-8 text") from None
+    return parse_config(text, str(file))

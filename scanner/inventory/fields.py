@@ -1,0 +1,33 @@
+"""Field readers every inventory and evidence reader shares: the error that
+names a bad field, RFC 3339 timestamps and service names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class AssetDataError(ValueError):
+    """An asset lacks a field keysentry needs; the message names the field."""
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise AssetDataError(f"{field}: expected an RFC 3339 timestamp, got {value!r}")
+    try:
+        # Python 3.11+ reads "Z" and truncates nanoseconds to microseconds.
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise AssetDataError(f"{field}: not an RFC 3339 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise AssetDataError(f"{field}: timestamp has no time zone: {value!r}")
+    return parsed
+
+
+def service_name(value: str) -> str:
+    """A service name as keysentry compares it. Google matches API targets case
+    insensitively (API Keys v2 `ApiTarget`: "Both fields are case insensitive",
+    googleapis google/api/apikeys/v2/resources.proto)."""
+    return value.strip().lower()
