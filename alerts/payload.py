@@ -18,9 +18,11 @@ SCHEMA = "keysentry.notification/v1"
 
 def key_links(config: AlertsConfig, key: KeyFacts) -> dict[str, str]:
     project = quote(key.project, safe="")
+    # The Console's key page is addressed by the key id (the end of the key's
+    # name, which its creator may choose), not by the uid.
+    key_id = quote(key.name.rsplit("/", 1)[-1], safe="")
     return {
-        "console": f"{config.console_url}/apis/credentials/key/{quote(key.uid, safe='')}"
-        f"?project={project}",
+        "console": f"{config.console_url}/apis/credentials/key/{key_id}?project={project}",
         "aistudio": config.aistudio_url,
     }
 

@@ -22,7 +22,7 @@ from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.audit import creators, record_events
 from scanner.store.history import HistoryWriter
-from scanner.store.leaks import leaks_by_key_uid
+from scanner.store.leaks import leaks_by_key_name
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.usage import record_usage
 from scanner.usage.source import UsageSource
@@ -98,13 +98,20 @@ def _project_findings(context: InventoryContext, config: Config, ctx: RuleContex
     ]
 
 
-def _usage_notes(errors: dict[str, str]) -> list[str]:
-    """Partial evidence: which projects had no usage data, and why (a few)."""
-    if not errors:
-        return []
-    shown = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())[:3])
-    more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
-    return [f"usage unknown for keys of {len(errors)} project(s): {shown}{more}"]
+def _usage_notes(errors: dict[str, str], unmatched: int) -> list[str]:
+    """Partial evidence: which projects had no usage data, and why (a few); how
+    many key series matched no key (credential_id is not documented)."""
+    notes = []
+    if errors:
+        shown = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())[:3])
+        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+        notes.append(f"usage unknown for keys of {len(errors)} project(s): {shown}{more}")
+    if unmatched:
+        notes.append(
+            f"usage: {unmatched} series of API key credentials matched no key in the inventory "
+            "(by uid or key id): their traffic is counted for no key"
+        )
+    return notes
 
 
 def _notes(
@@ -224,7 +231,8 @@ class _ScanRun:
         stats = ScanStats(notes=notes + self.notes)
         created_by = self._creators() if self.audit is not None else {}
         with self.engine.connect() as conn:
-            leaks = leaks_by_key_uid(conn)
+            numbers = {p.project_id: p.number for p in context.projects.values() if p.project_id}
+            leaks = leaks_by_key_name(conn, numbers)
         owners = OwnerDirectory(context.projects, context.iam, config.ownership)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
@@ -240,7 +248,7 @@ class _ScanRun:
                     usage=usage.for_key(listed) if usage is not None else None,
                     creator=creator,
                     key_admins=owners.key_admins(listed.project_number),
-                    leaks=leaks.get(listed.uid, ()),
+                    leaks=leaks.get(listed.name, ()),
                 )
                 assessment = assess(key, rules, ctx, after)
                 if key.usage is not None:
@@ -255,7 +263,7 @@ class _ScanRun:
             writer.add_findings(project_findings)
             by_severity.update(f.severity.value for f in project_findings)
             if usage is not None:
-                stats.notes.extend(_usage_notes(usage.errors))
+                stats.notes.extend(_usage_notes(usage.errors, usage.unmatched_series()))
             stats.keys_total = sum(by_status.values())
             stats.assets_read = self.source.assets_read
             stats.by_status = dict(by_status)

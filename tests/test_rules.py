@@ -109,29 +109,43 @@ class TestUnrestrictedStandard:
         assert f.deadline_kind is DeadlineKind.ANNOUNCED
 
 
+def old_key(**changes: object) -> KeyRecord:
+    """An unrestricted key created long before any dormancy period."""
+    return make_key(api_targets=(), created=NOW - timedelta(days=400), **changes)
+
+
 class TestDormant:
     rule = gemini_dormant_unrestricted_key
 
     def test_needs_usage_data(self) -> None:
         assert self.rule.META.needs == "usage"
-        assert self.rule.evaluate(make_key(api_targets=()), ctx()) is None
+        assert self.rule.evaluate(old_key(), ctx()) is None
 
     def test_both_sides_of_dormancy_days(self) -> None:
         used_recently = KeyUsage(last_used=NOW - timedelta(days=89), lookback_days=120)
         used_long_ago = KeyUsage(last_used=NOW - timedelta(days=91), lookback_days=120)
         never = KeyUsage(last_used=None, lookback_days=120)
-        assert self.rule.evaluate(make_key(api_targets=(), usage=used_recently), ctx()) is None
-        f = self.rule.evaluate(make_key(api_targets=(), usage=used_long_ago), ctx())
+        assert self.rule.evaluate(old_key(usage=used_recently), ctx()) is None
+        f = self.rule.evaluate(old_key(usage=used_long_ago), ctx())
         assert f is not None and f.deadline == date(2026, 5, 7)
-        assert self.rule.evaluate(make_key(api_targets=(), usage=never), ctx()) is not None
+        assert self.rule.evaluate(old_key(usage=never), ctx()) is not None
+
+    def test_a_key_younger_than_the_period_is_not_dormant(self) -> None:
+        never = KeyUsage(last_used=None, lookback_days=120)
+        for age, dormant in ((3, False), (89, False), (91, True)):
+            key = make_key(api_targets=(), created=NOW - timedelta(days=age), usage=never)
+            assert (self.rule.evaluate(key, ctx()) is not None) is dormant, age
+        unknown_age = make_key(api_targets=(), created=None, usage=never)
+        assert self.rule.evaluate(unknown_age, ctx()) is None
 
     def test_short_window_without_traffic_is_not_dormancy(self) -> None:
         never_short = KeyUsage(last_used=None, lookback_days=30)
-        assert self.rule.evaluate(make_key(api_targets=(), usage=never_short), ctx()) is None
+        assert self.rule.evaluate(old_key(usage=never_short), ctx()) is None
 
     def test_restricted_key_is_not_subject(self) -> None:
         never = KeyUsage(last_used=None, lookback_days=120)
-        assert self.rule.evaluate(make_key(usage=never), ctx()) is None
+        key = make_key(created=NOW - timedelta(days=400), usage=never)
+        assert self.rule.evaluate(key, ctx()) is None
 
 
 class TestStandardKey:

@@ -25,13 +25,15 @@ def test_the_tally_splits_the_last_day_from_the_28_before() -> None:
     usage = ProjectUsage(NOW, frozenset({"generativelanguage.googleapis.com"}))
     baseline = [100 + n for n in range(28)] + [999_999]  # day 29 is outside the baseline
     usage.add("apikey:k", "generativelanguage.googleapis.com", "2xx", daily(5000, baseline))  # type: ignore[arg-type]
-    found = usage.usage_of("k", lookback_days=90)
+    found = usage.usage_of(make_key(), lookback_days=90)
     assert found is not None
     assert found.requests_1d == 5000
     assert found.daily_median_28d == pytest.approx(113.5)
-    quiet = usage.usage_of("other", lookback_days=90)  # no series: known to be unused
+    other = make_key(name="projects/1/locations/global/keys/other", uid="other")
+    quiet = usage.usage_of(other, lookback_days=90)  # no series: known to be unused
     assert quiet is not None and (quiet.requests_1d, quiet.daily_median_28d) == (0, 0.0)
-    assert usage.usage_of("k", lookback_days=28).daily_median_28d is None  # type: ignore[union-attr]
+    short = usage.usage_of(make_key(), lookback_days=28)
+    assert short is not None and short.daily_median_28d is None
 
 
 def usage(last_day: int, median: float | None) -> KeyUsage:

@@ -92,8 +92,8 @@ class Importer:
             stats.duplicates += len(reports) - len(new)
             stats.new_reports = len(new)
             stats.outcomes.update(row["outcome"] for row in new)
-            before = store.leaked_key_uids(conn)
-            stats.newly_leaked_keys = len({r["key_uid"] for r in new if r["key_uid"]} - before)
+            before = store.leaked_key_names(conn, numbers)
+            stats.newly_leaked_keys = len({r["key_name"] for r in new if r["key_name"]} - before)
             stats.import_id = store.record_import(
                 conn, at, source, self._fingerprinter.key_id, stats.as_counts(), new, fresh
             )
@@ -131,6 +131,7 @@ class Importer:
             **{f: getattr(evidence, f) for f in EVIDENCE_FIELDS},
             "outcome": outcome,
             "key_name": key_name,
+            # The key id: the last part of the name (not the key's uid).
             "key_uid": key_name.rsplit("/", 1)[-1] if key_name else None,
             "parent": parent,
         }
@@ -139,11 +140,5 @@ class Importer:
 
 
 def _normalized(found: Lookup, numbers: dict[str, str]) -> Cached:
-    """The key name with its project as a number, as the inventory names keys."""
-    name = found.key_name
-    if name:
-        parts = name.split("/")
-        if len(parts) == 6 and parts[0] == "projects" and not parts[1].isdigit():
-            parts[1] = numbers.get(parts[1], parts[1])
-            name = "/".join(parts)
+    name = store.numbered_key_name(found.key_name, numbers) if found.key_name else None
     return (found.outcome.value, name, found.parent)

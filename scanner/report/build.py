@@ -14,7 +14,7 @@ from sqlalchemy import Engine, case, func, select
 
 from scanner.models import KeyStatus, LeakEvidence, Severity
 from scanner.store.audit import last_restrictions_removed
-from scanner.store.leaks import leaks_by_key_uid
+from scanner.store.leaks import leaks_by_key_name, project_numbers
 from scanner.store.queries import scan_for_report, valid_at
 from scanner.store.tables import FindingVersion, KeyUsageRow, KeyVersion, Scan
 
@@ -133,11 +133,11 @@ class Report:
         )
         with self.engine.connect() as conn:
             removed = last_restrictions_removed(conn)
-            leaks = leaks_by_key_uid(conn)
+            leaks = leaks_by_key_name(conn, project_numbers(conn))
             rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(query)
             for row in rows:
                 found = findings.pop(row.key_name, [])
-                yield _key(row, found, removed.get(row.key_name), leaks.get(row.uid, ()))
+                yield _key(row, found, removed.get(row.key_name), leaks.get(row.key_name, ()))
 
 
 def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:

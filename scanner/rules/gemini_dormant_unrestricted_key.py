@@ -1,4 +1,5 @@
-"""An unrestricted standard key nobody used for the dormancy period: blocked."""
+"""An unrestricted standard key older than the dormancy period that nobody
+used for that long: blocked."""
 
 from datetime import timedelta
 
@@ -25,6 +26,10 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
         return None
     days = ctx.config.rules.dormancy_days
     cutoff = ctx.evaluated_at - timedelta(days=days)
+    # A key younger than the period cannot have been dormant for it; one whose
+    # age is unknown is not called dormant either.
+    if key.created is None or key.created > cutoff:
+        return None
     last_used = key.usage.last_used
     if last_used is not None and last_used >= cutoff:
         return None

@@ -4,7 +4,7 @@ transaction; read back by the scan (evidence per key) and by `leaks list`."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,10 +60,20 @@ def stored_sources(conn: Connection, fingerprints: Iterable[str]) -> set[str]:
     return found
 
 
-def leaked_key_uids(conn: Connection) -> set[str]:
-    return set(
-        conn.scalars(select(LeakReportRow.key_uid).where(LeakReportRow.key_uid.is_not(None)))
+def numbered_key_name(name: str, numbers: Mapping[str, str]) -> str:
+    """NAME with its project as a number, as the inventory names keys (LookupKey
+    and audit entries may name the project by id)."""
+    parts = name.split("/")
+    if len(parts) == 6 and parts[0] == "projects" and not parts[1].isdigit():
+        parts[1] = numbers.get(parts[1], parts[1])
+    return "/".join(parts)
+
+
+def leaked_key_names(conn: Connection, numbers: Mapping[str, str]) -> set[str]:
+    names = conn.scalars(
+        select(LeakReportRow.key_name).where(LeakReportRow.key_name.is_not(None)).distinct()
     )
+    return {numbered_key_name(name, numbers) for name in names if name}
 
 
 def project_numbers(conn: Connection) -> dict[str, str]:
@@ -129,25 +139,29 @@ def evidence(row: Any) -> LeakEvidence:
     return LeakEvidence(**{f: getattr(row, f) for f in LeakEvidence.__dataclass_fields__})
 
 
-def leaks_by_key_uid(conn: Connection) -> dict[str, tuple[LeakEvidence, ...]]:
-    """Matched reports per key uid, earliest first."""
+def leaks_by_key_name(
+    conn: Connection, numbers: Mapping[str, str]
+) -> dict[str, tuple[LeakEvidence, ...]]:
+    """Matched reports per full key name, earliest first. A key's id may be
+    chosen by its creator and its uid is another value, so only the whole name
+    (with NUMBERS turning project ids into numbers) identifies it."""
     found: dict[str, list[LeakEvidence]] = {}
     rows = conn.execute(
         select(LeakReportRow)
-        .where(LeakReportRow.key_uid.is_not(None))
+        .where(LeakReportRow.key_name.is_not(None))
         .order_by(
             LeakReportRow.first_reported.is_(None), LeakReportRow.first_reported, LeakReportRow.id
         )
     )
     for row in rows:
-        found.setdefault(row.key_uid, []).append(evidence(row))
-    return {uid: tuple(items) for uid, items in found.items()}
+        found.setdefault(numbered_key_name(row.key_name, numbers), []).append(evidence(row))
+    return {name: tuple(items) for name, items in found.items()}
 
 
 def report_rows(conn: Connection, unmatched_only: bool = False) -> list[Any]:
     query = select(LeakReportRow).order_by(LeakReportRow.id)
     if unmatched_only:
-        query = query.where(LeakReportRow.key_uid.is_(None))
+        query = query.where(LeakReportRow.key_name.is_(None))
     return list(conn.execute(query))
 
 

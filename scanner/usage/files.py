@@ -61,7 +61,10 @@ class FileUsageSource:
 
     def for_key(self, key: KeyRecord) -> KeyUsage | None:
         usage = self._projects.get(key.project_id or key.project_number)
-        return None if usage is None else usage.usage_of(key.uid, self._config.lookback_days)
+        return None if usage is None else usage.usage_of(key, self._config.lookback_days)
+
+    def unmatched_series(self) -> int:
+        return sum(u.unmatched_series() for u in self._projects.values())
 
     def close(self) -> None:
         pass

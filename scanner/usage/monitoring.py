@@ -2,9 +2,10 @@
 on serviceruntime.googleapis.com/api/request_count (resource consumed_api),
 summed per day and grouped by credential, service and response code class.
 
-The credential_id label ("apikey:<key uid>") is not in Google's published
-list for consumed_api; it is what public code relies on (see usage.tally for
-what its absence means)."""
+The credential_id label ("apikey:<id>") is not in Google's published list
+for consumed_api; it is what public code relies on. Whether <id> is the key's
+uid or its key id is not documented either: usage.tally matches both, and the
+scan notes count the series that matched no key."""
 
 from __future__ import annotations
 
@@ -91,7 +92,12 @@ class UsageCollector:
         except SourceError as exc:
             self.errors.setdefault(key.project_id or key.project_number, str(exc))
             return None
-        return usage.usage_of(key.uid, self._config.lookback_days)
+        return usage.usage_of(key, self._config.lookback_days)
+
+    def unmatched_series(self) -> int:
+        """Over the projects whose usage was read (call after every key)."""
+        done = [f for f in self._futures.values() if f.done() and not f.cancelled()]
+        return sum(f.result().unmatched_series() for f in done if f.exception() is None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

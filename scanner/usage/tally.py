@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
 from scanner.inventory.fields import service_name
-from scanner.models import KeyUsage
+from scanner.models import KeyRecord, KeyUsage
 
 KEY_PREFIX = "apikey:"
 BASELINE_DAYS = 28  # key-usage-anomaly compares the last day with these before it
@@ -35,7 +36,12 @@ class ProjectUsage:
     at: datetime
     gemini_services: frozenset[str]
     has_credentials: bool = False
-    keys: dict[str, _Tally] = field(default_factory=dict)  # by key uid
+    # By the credential's id after "apikey:". Google does not document whether
+    # that is the key's uid or its key id (the end of its name), which differ
+    # when the id was chosen, so a key claims either.
+    keys: dict[str, _Tally] = field(default_factory=dict)
+    series: Counter[str] = field(default_factory=Counter)  # per credential id
+    claimed: set[str] = field(default_factory=set)
 
     def add(
         self,
@@ -49,7 +55,9 @@ class ProjectUsage:
         self.has_credentials = True
         if not credential.startswith(KEY_PREFIX):
             return  # OAuth clients and service accounts are not keys
-        tally = self.keys.setdefault(credential[len(KEY_PREFIX) :], _Tally())
+        ident = credential[len(KEY_PREFIX) :]
+        self.series[ident] += 1
+        tally = self.keys.setdefault(ident, _Tally())
         gemini = service_name(service) in self.gemini_services
         rejected = code_class == "4xx"
         week, month = self.at - timedelta(days=7), self.at - timedelta(days=30)
@@ -74,8 +82,15 @@ class ProjectUsage:
                     if rejected:
                         tally.gemini_rejected_7d += count
 
-    def usage_of(self, uid: str, lookback_days: int) -> KeyUsage | None:
-        tally = self.keys.get(uid)
+    def unmatched_series(self) -> int:
+        """Series of key credentials no key of the inventory claimed."""
+        return sum(n for ident, n in self.series.items() if ident not in self.claimed)
+
+    def usage_of(self, key: KeyRecord, lookback_days: int) -> KeyUsage | None:
+        key_id = key.name.rsplit("/", 1)[-1]
+        found = [self.keys[i] for i in dict.fromkeys((key.uid, key_id)) if i in self.keys]
+        self.claimed.update((key.uid, key_id))
+        tally = _merged(found) if found else None
         if tally is None:
             if not self.has_credentials:
                 return None  # this project's series say nothing about keys
@@ -94,3 +109,23 @@ class ProjectUsage:
                 else None
             ),
         )
+
+
+def _merged(tallies: list[_Tally]) -> _Tally:
+    """One key's series under both of its ids, added up."""
+    if len(tallies) == 1:
+        return tallies[0]
+    total = _Tally()
+    for t in tallies:
+        if t.last_used is not None and (total.last_used is None or t.last_used > total.last_used):
+            total.last_used = t.last_used
+        total.requests_7d += t.requests_7d
+        total.requests_30d += t.requests_30d
+        total.gemini_7d += t.gemini_7d
+        total.gemini_rejected_7d += t.gemini_rejected_7d
+        total.requests_1d += t.requests_1d
+        if t.daily is not None:
+            total.daily = [
+                a + b for a, b in zip(total.daily or [0] * BASELINE_DAYS, t.daily, strict=True)
+            ]
+    return total
