@@ -188,7 +188,7 @@ def test_lookup_retries_transient_errors_and_a_persistent_one_writes_nothing(
 def test_a_bad_item_anywhere_imports_nothing(engine: Engine, tmp_path: Path) -> None:
     good = report_file(tmp_path, "good.json", [leakdata.gitleaks_finding(OURS)])
     bad = report_file(
-        tmp_path, "bad.json", [leakdata.gitleaks_finding(STRANGER, Date="last tuesday")]
+        tmp_path, "bad.json", [leakdata.gitleaks_finding(STRANGER), {"RuleID": "x", "Secret": 7}]
     )
     with FakeApiKeysServer(fake_api_keys()) as server:
 
@@ -196,7 +196,7 @@ def test_a_bad_item_anywhere_imports_nothing(engine: Engine, tmp_path: Path) -> 
             yield from read(good)
             yield from read(bad)
 
-        with pytest.raises(InputError, match=r"bad.json:\d+: Date: not an ISO 8601"):
+        with pytest.raises(InputError, match=r"bad.json:\d+: Secret: expected a string"):
             importer(engine, server).run(both(), "two files", NOW)
     for table in (LeakImportRow, LeakReportRow, LeakLookupRow):
         assert count(engine, table) == 0

@@ -97,9 +97,11 @@ def test_format_detection_and_errors_name_file_and_line(tmp_path: Path) -> None:
         tmp_path / "bad.json",
         [leakdata.gitleaks_finding(KEY), leakdata.gitleaks_finding(KEY, StartLine="twelve")],
     )
-    with pytest.raises(InputError, match=r"bad.json:\d+: StartLine: expected a whole number") as e:
-        results(bad_line)
-    assert KEY not in str(e.value)
+    # An unreadable evidence field is left out and counted, never a failed import.
+    first, second = results(bad_line)
+    assert isinstance(second, Sighting) and second.evidence.line is None
+    assert second.warnings == ("gitleaks StartLine unreadable",)
+    assert isinstance(first, Sighting) and first.warnings == () and first.evidence.line == 12
     truncated = tmp_path / "cut.json"
     truncated.write_text(json.dumps([leakdata.gitleaks_finding(KEY)] * 2)[:-40])
     with pytest.raises(InputError, match=r"cut.json:1: invalid JSON: truncated"):

@@ -63,6 +63,9 @@ def import_summary(stats: ImportStats, lookup: KeyLookup) -> list[str]:
         + f"; {stats.duplicates} already known",
         f"lookups: {stats.lookups} asked of {lookup.description}, {stats.cached} from cache",
     ]
+    if stats.warnings:
+        dropped = ", ".join(f"{n} {what}" for what, n in sorted(stats.warnings.items()))
+        lines.append(f"warning: evidence left out: {dropped}")
     if stats.newly_leaked_keys:
         lines.append(
             f"{stats.newly_leaked_keys} key(s) newly leaked: the next scan raises key-leaked "

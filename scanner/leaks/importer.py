@@ -28,6 +28,8 @@ class ImportStats:
     items: int = 0
     sightings: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # Evidence fields left out because they could not be read, by field.
+    warnings: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0  # the same report finding again, in this import or stored
     new_reports: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)  # of new reports
@@ -40,6 +42,7 @@ class ImportStats:
             "items": self.items,
             "sightings": self.sightings,
             "skipped": dict(self.skipped),
+            "warnings": dict(self.warnings),
             "duplicates": self.duplicates,
             "new_reports": self.new_reports,
             "outcomes": dict(self.outcomes),
@@ -80,6 +83,7 @@ class Importer:
                 stats.skipped[result.reason] += 1
                 continue
             stats.sightings += 1
+            stats.warnings.update(result.warnings)
             row = self._resolve(result, cache, fresh, seen, numbers, stats)
             if row["source_fingerprint"] in reports:
                 stats.duplicates += 1

@@ -19,6 +19,7 @@ from scanner.errors import ConfigError
 FINGERPRINT_KEY_ENV = "KEYSENTRY_FINGERPRINT_KEY"
 MIN_FINGERPRINT_KEY_BYTES = 16
 
+GOOGLE_PREFIXES = ("AIza", "AQ.")
 STANDARD = re.compile(r"AIza[0-9A-Za-z_-]{35}")
 AUTH = re.compile(r"AQ\.[0-9A-Za-z_-]{40,120}")
 _LOOSE = re.compile(r"AIza[0-9A-Za-z_-]{8,}|AQ\.[0-9A-Za-z_-]{8,}")

@@ -1,5 +1,10 @@
-"""What the format modules share: their result types and field readers that
-name the file and line of a malformed item."""
+"""What the format modules share: their result types and field readers.
+
+Evidence fields (where, when, who) are best effort: scanners change their
+shapes between versions (TruffleHog's git timestamps alone have three), so a
+value that cannot be read is dropped and counted as a warning, never a failed
+import. Only what decides the finding (the secret, and whether an item is the
+format at all) is an error, naming the file and line."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ class Sighting:
     secret: str
     source_ref: str  # the report's own identity of the finding (not the secret)
     evidence: LeakEvidence
+    warnings: tuple[str, ...] = ()  # evidence fields dropped as unreadable
 
     def __repr__(self) -> str:  # never the secret, even in a traceback
         return f"Sighting(tool={self.evidence.tool!r}, source_ref={self.source_ref!r})"
@@ -40,6 +46,12 @@ class Item:
         if not isinstance(raw, dict):
             raise InputError(f"{self.where}: a {what} must be a JSON object")
         self.path, self.line, self.raw = path, line, raw
+        self.what = what.split(maxsplit=1)[0].lower()
+        self.warnings: list[str] = []
+
+    def dropped(self, field: str) -> None:
+        """FIELD's value could not be read and is left out of the evidence."""
+        self.warnings.append(f"{self.what} {field} unreadable")
 
     def fail(self, field: str, problem: str) -> InputError:
         return InputError(f"{self.where}: {field}: {problem}")
@@ -52,8 +64,9 @@ class Item:
         value = self.get(field, within=within)
         if value is None or value == "":
             return None
-        if not isinstance(value, str | int):
-            raise self.fail(field, f"expected a string, not {type(value).__name__}")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.dropped(field)
+            return None
         return scrub(str(value))
 
     def secret(self, field: str) -> str | None:
@@ -68,37 +81,52 @@ class Item:
         value = self.get(field, within=within)
         if value is None or value == "":
             return None
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise self.fail(field, "expected a whole number")
         try:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError
             return int(value)
         except ValueError:
-            raise self.fail(field, f"expected a whole number, not {scrub(str(value))!r}") from None
+            self.dropped(field)
+            return None
 
     def flag(self, field: str, *, within: dict[str, Any] | None = None) -> bool | None:
         value = self.get(field, within=within)
         if value is None:
             return None
         if not isinstance(value, bool):
-            raise self.fail(field, "expected true or false")
+            self.dropped(field)
+            return None
         return value
 
     def instant(self, field: str, *, within: dict[str, Any] | None = None) -> datetime | None:
+        """ISO 8601, or git's `2022-06-16 10:17:40 -0700` with anything after
+        the offset (TruffleHog writes `-0700 -0700` in 3.14 to 3.29 and Go's
+        `-0700 PDT` since)."""
         value = self.get(field, within=within)
         if value is None or value == "":
             return None
-        if not isinstance(value, str):
-            raise self.fail(field, "expected an ISO 8601 timestamp")
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise self.fail(field, f"not an ISO 8601 timestamp: {scrub(value)!r}") from None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        parsed = _instant(value) if isinstance(value, str) else None
+        if parsed is None:
+            self.dropped(field)
+        return parsed
 
     def mapping(self, field: str, *, within: dict[str, Any] | None = None) -> dict[str, Any]:
         value = self.get(field, within=within)
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail(field, "expected an object")
+            self.dropped(field)
+            return {}
         return value
+
+
+def _instant(value: str) -> datetime | None:
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = datetime.strptime(text[:25], "%Y-%m-%d %H:%M:%S %z")
+        except ValueError:
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

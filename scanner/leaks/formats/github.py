@@ -54,4 +54,5 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
             verified=_VALIDITY.get(str(raw.get("validity"))),
             publicly_leaked=item.flag("publicly_leaked"),
         ),
+        warnings=tuple(item.warnings),
     )

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import kind_of, redact
+from scanner.leaks.secrets import GOOGLE_PREFIXES, kind_of, redact
 from scanner.models import LeakEvidence
 
 NAME = "gitleaks"
@@ -26,6 +26,10 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     secret = item.secret("Secret") or ""
     if secret == "REDACTED":  # noqa: S105  (what gitleaks --redact writes)
         return Skip("redacted by the scanner (run gitleaks without --redact)")
+    if secret.endswith("...") and secret.startswith(GOOGLE_PREFIXES):
+        # --redact=N keeps the first (100-N)% and adds "..." (gitleaks/gitleaks
+        # report/finding.go, maskSecret): a Google key, but not one to match.
+        return Skip("partly redacted by the scanner (run gitleaks without --redact=N)")
     if kind_of(secret) is None:
         return Skip("not a Google key")
     link = item.text("Link")
@@ -47,6 +51,7 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
             author=item.text("Email") or item.text("Author"),
             first_reported=item.instant("Date"),
         ),
+        warnings=tuple(item.warnings),
     )
 
 

@@ -1,11 +1,18 @@
 """TruffleHog v3 JSON output (`trufflehog ... --json`): one finding per line
 with DetectorName, Raw, Verified, ExtraData and
-SourceMetadata.Data.<source>.{file,line,commit,repository,link}."""
+SourceMetadata.Data.<source>.{file,line,commit,repository,link,timestamp}.
+
+Versions differ (trufflesecurity/trufflehog pkg/output/json.go; older outputs
+in DefectDojo/django-DefectDojo unittests/scans/trufflehog/): before 3.14 `Raw`
+is base64; later ones write it plain and add `RawV2` (3.32.1); Google's
+detectors are named GoogleGemini, then GoogleGeminiAPIKey. The secret is taken
+by its shape, whatever the detector's name."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +24,35 @@ NAME = "trufflehog"
 
 
 def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and "SourceMetadata" in raw and "Raw" in raw
+    return isinstance(raw, dict) and "SourceMetadata" in raw and ("Raw" in raw or "RawV2" in raw)
+
+
+def _google_key(value: str) -> str | None:
+    """VALUE, or what it base64-decodes to, when that is a Google key string."""
+    if kind_of(value) is not None:
+        return value
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("ascii").strip()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return decoded if kind_of(decoded) is not None else None
 
 
 def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     item = Item(path, line, raw, "TruffleHog finding")
-    if "Raw" not in raw or "SourceMetadata" not in raw:
+    if ("Raw" not in raw and "RawV2" not in raw) or "SourceMetadata" not in raw:
         raise item.fail("Raw", "missing: not a TruffleHog finding")
-    secret = item.secret("Raw") or ""
-    if kind_of(secret) is None:
+    found = (_google_key(item.secret(f) or "") for f in ("Raw", "RawV2"))
+    secret = next((s for s in found if s), None)
+    if secret is None:
         return Skip("not a Google key")
     data = item.mapping("Data", within=item.mapping("SourceMetadata"))
     if len(data) > 1:
-        raise item.fail("SourceMetadata.Data", "expected exactly one source")
+        item.dropped("SourceMetadata.Data (more than one source)")
     source_name, source = next(iter(data.items()), ("", {}))
     if not isinstance(source, dict):
-        raise item.fail(f"SourceMetadata.Data.{source_name}", "expected an object")
+        item.dropped(f"SourceMetadata.Data.{source_name}")
+        source = {}
     repository = item.text("repository", within=source)
     file = item.text("file", within=source)
     number = item.number("line", within=source)
@@ -53,18 +73,8 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
             link=item.text("link", within=source),
             commit=commit,
             author=item.text("email", within=source),
-            first_reported=_timestamp(item, source),
+            first_reported=item.instant("timestamp", within=source),
             verified=item.flag("Verified"),
         ),
+        warnings=tuple(item.warnings),
     )
-
-
-def _timestamp(item: Item, source: dict[str, Any]) -> datetime | None:
-    """Git sources write `2022-06-16 10:27:56 -0700`; others ISO 8601."""
-    value = source.get("timestamp")
-    if isinstance(value, str):
-        try:
-            return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S %z").astimezone(UTC)
-        except ValueError:
-            pass
-    return item.instant("timestamp", within=source)
