@@ -4,7 +4,8 @@ explicit time window, events stored once, and failures as partial evidence."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,38 @@ def test_a_refused_project_is_a_note_not_a_failed_scan(engine: Engine, tmp_path:
     assert keys["k-made"]["creator"] == "dev@example.com"
     first_pages = [r for r in fake.requests if "projects/alpha" in r.resource_names]
     assert len([r for r in first_pages if not r.page_token]) == 2
+
+
+REAL = Path(__file__).parent / "data" / "real"
+
+
+def test_real_entries_of_both_api_versions_over_grpc(engine: Engine, tmp_path: Path) -> None:
+    """The live reader on entries in Google's shapes: the project in
+    resourceName and the key in response.name (v2 CreateKey), the key as
+    response.keyId (v1), two entries per operation counted once."""
+    documents = [
+        *json.loads((REAL / "audit-apikeys-v2.json").read_text()),
+        *json.loads((REAL / "audit-apikeys-v1.json").read_text()),
+    ]
+    export = REAL / "asset-export-keys.jsonl"
+    config = parse_config("audit: {enabled: true, first_lookback_days: 400}", "c")
+    fake = FakeLogging([], documents=documents)
+    with FakeLoggingServer(fake) as server:
+        reader = AuditLogReader(server.client(), config.audit)
+        source = ExportSource([export], config.gemini.project_services)
+        run_scan(source, engine, config, datetime(2026, 12, 1, tzinfo=UTC), audit=reader)
+    keys = {k.name: key_document(k) for k in build_report(engine).iter_keys()}
+    chosen = keys["projects/314159265358/locations/global/keys/payments-gemini"]
+    assert chosen["creator"] == "terraform@acme-payments.iam.gserviceaccount.com"
+    young = keys["projects/314159265358/locations/global/keys/a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"]
+    assert young["creator"] == "lee@example.com"
+    opened = keys[
+        "projects/314159265358/locations/global/keys/3d9e8f7a-1b2c-4d5e-9f0a-1b2c3d4e5f60"
+    ]
+    assert opened["restrictions_removed"]["by"] == "ops-oncall@example.com"
+    with engine.connect() as conn:
+        stored = conn.execute(select(KeyEventRow.insert_id, KeyEventRow.method)).all()
+    # Five entries: two operations of two entries each and one v1 call.
+    assert len(stored) == 3
+    assert sum(1 for insert_id, _ in stored if insert_id.startswith("operation:")) == 2
+    assert "CreateApiKey" in fake.requests[0].filter and "CloneKey" in fake.requests[0].filter

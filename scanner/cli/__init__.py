@@ -8,6 +8,7 @@ import click
 from scanner import __version__
 from scanner.cli.alerts import alerts_group
 from scanner.cli.commands import config_group, db_group, report, rules, scan, scans
+from scanner.cli.inventory import inventory_group
 from scanner.cli.leaks import leaks_group
 from scanner.cli.service import demo, run
 
@@ -27,6 +28,7 @@ COMMANDS = (
     run,
     alerts_group,
     leaks_group,
+    inventory_group,
     config_group,
     db_group,
     demo,

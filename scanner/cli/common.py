@@ -214,13 +214,30 @@ def source_factory(
         raise ConfigError(f"give exactly one of {where}--org, --folder, --project or --from-export")
     services = config.gemini.project_services
     if exports:
+        if config.inventory.keys_from == "apikeys":
+            raise ConfigError(
+                "inventory.keys_from: apikeys lists keys live; an export scan reads the keys "
+                "in its export (set keys_from: asset, or scan a live scope)"
+            )
         paths = [Path(p) for p in exports]
         return lambda progress: ExportSource(paths, services, progress)
     from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
 
     scope = validate_scope(scopes[0])
     client = make_client(config.inventory)
-    return lambda progress: CloudAssetSource(client, scope, config.inventory, services, progress)
+    if config.inventory.keys_from == "asset":
+        return lambda progress: CloudAssetSource(
+            client, scope, config.inventory, services, progress
+        )
+    from scanner.inventory.apikeys import ApiKeysSource, KeyLister, make_session
+
+    lister = KeyLister(make_session(), config.inventory)
+    return lambda progress: ApiKeysSource(
+        CloudAssetSource(client, scope, config.inventory, services, progress),
+        lister,
+        config.inventory,
+        progress,
+    )
 
 
 def usage_factory(

@@ -106,8 +106,9 @@ class ExportSource:
     def assets_read(self) -> int:
         return self._assets_read
 
-    def _lines(self, path: Path, only_context: bool) -> Iterator[tuple[int, _Envelope]]:
-        """(line number, envelope) for each asset in PATH."""
+    def _lines(self, path: Path, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
+        """(where, envelope) for each asset in PATH: where is PATH:LINE, or
+        PATH: item N in a JSON array (whose lines say nothing once parsed)."""
         if path in self._arrays:
             yield from self._array_items(path)
             return
@@ -123,7 +124,7 @@ class ExportSource:
                     continue
                 if only_context and not any(m in raw for m in _CONTEXT_MARKERS):
                     continue
-                yield lineno, self._parse_line(path, lineno, raw)
+                yield f"{path}:{lineno}", self._parse_line(path, lineno, raw)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             detail = getattr(exc, "strerror", None) or exc
             raise InputError(f"{path}: cannot read: {detail}") from None
@@ -149,25 +150,25 @@ class ExportSource:
             raise InputError(f"{path}: expected a JSON array of assets")
         return items
 
-    def _array_items(self, path: Path) -> Iterator[tuple[int, _Envelope]]:
+    def _array_items(self, path: Path) -> Iterator[tuple[str, _Envelope]]:
         # A JSON array has no useful line numbers once parsed: name the item instead.
         for index, item in enumerate(self._arrays[path]):
             try:
-                yield index + 1, _Envelope(item)
+                yield f"{path}: item {index + 1}", _Envelope(item)
             except AssetDataError as exc:
                 raise InputError(f"{path}: item {index + 1}: {exc}") from None
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)
         for path in self.paths:
-            for lineno, env in self._lines(path, only_context=True):
+            for where, env in self._lines(path, only_context=True):
                 try:
                     if env.iam_policy is not None:
                         builder.add_policy(env.name, env.iam_policy)
                     elif env.data is not None:
                         builder.add(env.asset_type, env.name, env.data, env.ancestors)
                 except AssetDataError as exc:
-                    raise InputError(f"{path}:{lineno}: {exc}") from None
+                    raise InputError(f"{where}: {exc}") from None
         # An export without Service assets says nothing about where Gemini is on;
         # one without service accounts, nothing about which are missing.
         listed = bool(builder.iam.service_accounts)
@@ -175,19 +176,19 @@ class ExportSource:
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         for path in self.paths:
-            for lineno, env in self._lines(path, only_context=False):
+            for where, env in self._lines(path, only_context=False):
                 self._assets_read += 1
                 if self._progress is not None and self._assets_read % 1000 == 0:
                     self._progress(self._assets_read)
                 if env.asset_type != KEY_TYPE:
                     continue
                 if env.data is None:
-                    raise InputError(f"{path}:{lineno}: {NO_RESOURCE.format(name=env.name)}")
+                    raise InputError(f"{where}: {NO_RESOURCE.format(name=env.name)}")
                 try:
                     yield normalize_key(
                         env.data, context.projects, context.gemini_projects, context.services_known
                     )
                 except AssetDataError as exc:
-                    raise InputError(f"{path}:{lineno}: {exc}") from None
+                    raise InputError(f"{where}: {exc}") from None
         if self._progress is not None:
             self._progress(self._assets_read)

@@ -42,6 +42,10 @@ class FileUsageSource:
         if not isinstance(project, str):
             raise InputError(f"{where}: resource.labels.project_id is required")
         metric = series.get("metric", {})
+        metric_labels = (metric.get("labels") or {}) if isinstance(metric, dict) else {}
+        # Google documents the label on consumed_api; public code reads it from
+        # either the resource's labels or the metric's.
+        credential = labels.get("credential_id") or metric_labels.get("credential_id") or ""
         points = []
         for point in series.get("points", []):
             try:
@@ -53,9 +57,9 @@ class FileUsageSource:
                 points.append((when, count))
         usage = self._projects.setdefault(project, ProjectUsage(at, self._gemini))
         usage.add(
-            str(labels.get("credential_id", "")),
+            str(credential),
             str(labels.get("service", "")),
-            str((metric.get("labels") or {}).get("response_code_class", "")),
+            str(metric_labels.get("response_code_class", "")),
             points,
         )
 

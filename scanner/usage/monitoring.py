@@ -9,8 +9,6 @@ scan notes count the series that matched no key."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -24,6 +22,7 @@ from scanner.config import UsageConfig
 from scanner.errors import SourceError
 from scanner.google_errors import TRANSIENT, default_credentials, google_errors
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.ratelimit import RateLimiter
 from scanner.usage.tally import ProjectUsage
 
 METRIC = "serviceruntime.googleapis.com/api/request_count"
@@ -34,23 +33,6 @@ def make_client() -> monitoring_v3.MetricServiceClient:
     """A client with Application Default Credentials."""
     credentials = default_credentials("usage", "monitoring.read")
     return monitoring_v3.MetricServiceClient(credentials=credentials)
-
-
-class RateLimiter:
-    """At most RATE calls a second, across threads."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self._interval
-        if start > now:
-            time.sleep(start - now)  # pacing the outside API, not a test
 
 
 def _ts(moment: datetime) -> timestamp_pb2.Timestamp:

@@ -27,6 +27,7 @@ RequestPb = type(ListLogEntriesRequest.pb(ListLogEntriesRequest()))
 ResponsePb = type(ListLogEntriesResponse.pb(ListLogEntriesResponse()))
 EntryPb = type(LogEntry.pb(LogEntry()))
 _WINDOW = re.compile(r'timestamp>="([^"]+)" AND timestamp<"([^"]+)"')
+_METHOD = re.compile(r'protoPayload\.methodName:"([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,26 @@ def _parse(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def raw_entry(document: dict[str, Any]) -> Any:
+    """An entry as `gcloud logging read --format=json` prints it (the LogEntry
+    JSON mapping, protoPayload an AuditLog), as the protocol carries it."""
+    pb = EntryPb()
+    json_format.ParseDict(document, pb)
+    return pb
+
+
+def _at(pb: Any) -> datetime:
+    return pb.timestamp.ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
 @dataclass
 class FakeLogging:
     changes: list[Change]
     faults: list[ProjectFault] = field(default_factory=list)  # as the Monitoring fake's
     requests: list[Any] = field(default_factory=list)
+    # Entries in the real JSON shape (tests/data/real), served as they are where
+    # the filter's methods and window match, as Cloud Logging would.
+    documents: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def list_log_entries(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -83,6 +99,14 @@ class FakeLogging:
             for i, c in enumerate(self.changes)
             if f"projects/{c.project_id}" in names and since <= c.at < until
         ]
+        methods = _METHOD.findall(request.filter)
+        for pb in (raw_entry(d) for d in self.documents):
+            log = audit_log_pb2.AuditLog()
+            pb.proto_payload.Unpack(log)
+            project = pb.log_name.split("/")[1]
+            wanted = any(m in log.method_name for m in methods)
+            if wanted and f"projects/{project}" in names and since <= _at(pb) < until:
+                matching.append(pb)
         size = 2  # small pages, whatever was asked: the client must page
         start = int(request.page_token or 0)
         response = ResponsePb()

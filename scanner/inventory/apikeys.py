@@ -1,0 +1,197 @@
+"""The one module that lists keys through the API Keys API: ListKeys in each
+project, over REST (GET /v2/projects/P/locations/global/keys).
+
+Why REST and not the google-cloud-api-keys client: that library's Key message
+(0.9.1, googleapis google/api/apikeys/v2/resources.proto) has no field for the
+service account an auth key is bound to, so protobuf drops it on the way in;
+the JSON Google sends is read as it is, with `serviceAccountEmail` when the
+API writes it. Whether Cloud Asset's Key resource carries that field is not
+confirmed by any public sample, which is why this source exists."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from scanner.config import InventoryConfig
+from scanner.errors import SourceError
+from scanner.google_errors import default_credentials
+from scanner.inventory.fields import AssetDataError
+from scanner.inventory.normalize import normalize_key
+from scanner.inventory.source import InventorySource, Progress
+from scanner.models import InventoryContext, KeyRecord, ProjectRecord
+from scanner.ratelimit import RateLimiter
+
+ENDPOINT = "https://apikeys.googleapis.com"
+PAGE_SIZE = 300  # the API's largest page
+NEEDS = "roles/serviceusage.apiKeysViewer (apikeys.keys.list) on every project"
+_RETRIED = {429, 500, 502, 503, 504}
+
+
+def make_session() -> requests.Session:
+    """A session with Application Default Credentials."""
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials = default_credentials("inventory: API Keys ListKeys", "cloud-platform.read-only")
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+
+
+class KeyLister:
+    """ListKeys for one project at a time, paged, paced and retried."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        config: InventoryConfig,
+        endpoint: str = ENDPOINT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._session = session
+        self._config = config
+        self._endpoint = endpoint.rstrip("/")
+        self._limiter = RateLimiter(config.apikeys_requests_per_second)
+        self._sleep = sleep
+        self.requests = 0
+
+    def keys(self, project: str) -> list[dict[str, Any]]:
+        """Every key of PROJECT (an id or a number) as the API's JSON."""
+        url = f"{self._endpoint}/v2/projects/{project}/locations/global/keys"
+        found: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            params = {"pageSize": str(PAGE_SIZE), **({"pageToken": token} if token else {})}
+            page = self._page(url, params, project)
+            keys = page.get("keys", [])
+            if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+                raise SourceError(f"API Keys ListKeys on projects/{project}: keys is not a list")
+            found.extend(keys)
+            token = page.get("nextPageToken") or ""
+            if not isinstance(token, str) or not token:
+                return found
+
+    def _page(self, url: str, params: dict[str, str], project: str) -> dict[str, Any]:
+        where = f"API Keys ListKeys on projects/{project}"
+        deadline = time.monotonic() + self._config.retry_deadline_seconds
+        delay = self._config.retry_initial_seconds
+        while True:
+            self._limiter.wait()
+            self.requests += 1
+            try:
+                response = self._session.get(
+                    url, params=params, timeout=self._config.request_timeout_seconds
+                )
+            except requests.RequestException as exc:
+                status, detail, wait = None, str(exc), delay
+            else:
+                if response.status_code == 200:
+                    return _json(response, where)
+                status, detail = response.status_code, _message(response)
+                wait = _retry_after(response) or delay
+                if status in (401, 403):
+                    raise SourceError(f"{where}: permission denied ({detail}); needs {NEEDS}")
+                if status not in _RETRIED:
+                    raise SourceError(f"{where}: {status} {detail}")
+            if time.monotonic() + wait > deadline:
+                raise SourceError(
+                    f"{where}: gave up after {self._config.retry_deadline_seconds:g}s of "
+                    f"retries: {status or 'no answer'} {detail}"
+                )
+            self._sleep(wait)  # backing off the outside API, not a test
+            delay = min(delay * 2, self._config.retry_maximum_seconds)
+
+
+def _json(response: requests.Response, where: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise SourceError(f"{where}: the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise SourceError(f"{where}: the answer is not a JSON object")
+    return body
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        return str(error.get("message") or error.get("status") or response.reason)
+    except (ValueError, AttributeError):
+        return str(response.reason)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
+class ApiKeysSource:
+    """Projects, services and IAM from Cloud Asset; the keys of each active
+    project from ListKeys. A project whose keys cannot be listed fails the scan:
+    a partial inventory would mark its keys deleted."""
+
+    def __init__(
+        self,
+        context_source: InventorySource,
+        lister: KeyLister,
+        config: InventoryConfig,
+        progress: Progress | None = None,
+    ) -> None:
+        self._context_source = context_source
+        self._lister = lister
+        self._config = config
+        self._progress = progress
+        self.description = context_source.description.replace("cai:", "apikeys:", 1)
+        self._keys_read = 0
+
+    @property
+    def assets_read(self) -> int:
+        return self._context_source.assets_read + self._keys_read
+
+    def load_context(self) -> InventoryContext:
+        return self._context_source.load_context()
+
+    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
+        projects = sorted(
+            (p for p in context.projects.values() if p.lifecycle_state in (None, "ACTIVE")),
+            key=lambda p: p.number,
+        )
+        window = self._config.apikeys_concurrency * 2  # listed ahead of the one being read
+        with ThreadPoolExecutor(self._config.apikeys_concurrency, "apikeys") as pool:
+            pending: list[tuple[ProjectRecord, Future[list[dict[str, Any]]]]] = []
+            try:
+                for project in projects:
+                    pending.append((project, pool.submit(self._lister.keys, project.number)))
+                    if len(pending) >= window:
+                        yield from self._read(pending.pop(0), context)
+                while pending:
+                    yield from self._read(pending.pop(0), context)
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _read(
+        self, item: tuple[ProjectRecord, Future[list[dict[str, Any]]]], context: InventoryContext
+    ) -> Iterator[KeyRecord]:
+        project, future = item
+        for data in future.result():
+            self._keys_read += 1
+            name = data.get("name")
+            parts = name.split("/") if isinstance(name, str) else []
+            if len(parts) != 6 or parts[1] not in (project.number, project.project_id):
+                raise SourceError(f"API Keys returned key {name!r} for projects/{project.number}")
+            # The inventory names keys by project number, as Cloud Asset does.
+            parts[1] = project.number
+            try:
+                yield normalize_key(
+                    {**data, "name": "/".join(parts)},
+                    context.projects,
+                    context.gemini_projects,
+                    context.services_known,
+                )
+            except AssetDataError as exc:
+                raise SourceError(f"API Keys returned an unreadable key {name}: {exc}") from None
+        if self._progress is not None:
+            self._progress(self.assets_read)
