@@ -250,3 +250,32 @@ def test_parsers_fail_only_with_input_errors_that_never_show_a_key(
                 assert value not in str(exc)
         return
     assert len(parsed) == 1
+
+
+evidence_fields = {
+    "gitleaks": ["File", "StartLine", "Commit", "Link", "Date", "Email", "Author", "Fingerprint"],
+    "trufflehog": ["timestamp", "line", "file", "commit", "repository", "link", "email"],
+}
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150)
+@given(
+    fmt=st.sampled_from(sorted(evidence_fields)),
+    values=st.lists(field_values, min_size=7, max_size=8),
+)
+def test_unreadable_evidence_is_left_out_and_counted_never_a_failed_import(
+    tmp_path: Path, fmt: str, values: list[Any]
+) -> None:
+    names = evidence_fields[fmt]
+    changes = dict(zip(names, values, strict=False))
+    if fmt == "gitleaks":
+        finding = leakdata.gitleaks_finding(KEY) | changes
+    else:
+        finding = leakdata.trufflehog_finding(KEY)
+        finding["SourceMetadata"]["Data"]["Git"] |= changes
+    path = leakdata.write_json(tmp_path / "r.json", [finding])
+    (parsed,) = results(path, fmt)
+    assert isinstance(parsed, Sighting) and parsed.secret == KEY
+    for warning in parsed.warnings:
+        assert warning.startswith(fmt) and warning.endswith("unreadable")
+        assert KEY not in warning
