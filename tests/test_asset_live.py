@@ -17,7 +17,8 @@ from scanner.engine import run_scan
 from scanner.errors import SourceError
 from scanner.inventory.asset import PREFETCH_PAGES, CloudAssetSource
 from scanner.inventory.export import ExportSource
-from scanner.report.build import build_report, to_document
+from scanner.report.build import build_report
+from scanner.report.documents import to_document
 from scanner.store.tables import KeyVersion, Scan
 from tests import assets
 from tests.conftest import NOW

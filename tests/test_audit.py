@@ -16,7 +16,8 @@ from scanner.audit.logs import AuditLogReader
 from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
-from scanner.report.build import build_report, key_document
+from scanner.report.build import build_report
+from scanner.report.documents import key_document
 from scanner.store.tables import KeyEventRow
 from tests import assets
 from tests.conftest import NOW

@@ -15,7 +15,8 @@ from scanner.config import Config
 from scanner.engine import ScanOutcome, run_scan
 from scanner.errors import InputError
 from scanner.inventory.export import ExportSource
-from scanner.report.build import build_report, to_document
+from scanner.report.build import build_report
+from scanner.report.documents import to_document
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition
 from tests import assets
 from tests.conftest import NOW

@@ -20,7 +20,8 @@ from scanner.errors import SourceError
 from scanner.inventory.apikeys import ApiKeysSource, KeyLister
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.compare import compare
-from scanner.report.build import build_report, key_document
+from scanner.report.build import build_report
+from scanner.report.documents import key_document
 from scanner.store.tables import Scan as ScanRow
 from tests.fakes.api_keys_rest import FakeListKeys, FakeListKeysServer, RestFault
 from tests.fakes.cloud_asset import serve

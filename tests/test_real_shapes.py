@@ -249,3 +249,25 @@ def test_service_lists_in_the_config_are_case_insensitive(tmp_path: Path) -> Non
     )
     assert code == 0, err
     assert "gemini-standard-key" in rules_of(by_name(json.loads(out))[CHOSEN])
+
+
+def test_console_links_name_the_key_by_its_id_not_its_uid() -> None:
+    from alerts.config import AlertsConfig
+    from alerts.events import KeyFacts
+    from alerts.payload import key_links
+
+    key = KeyFacts(
+        name=CHOSEN,
+        uid="6f1c2a7e-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+        display_name="payments gemini (terraform)",
+        project="acme-payments",
+        project_number=P1,
+        key_type="standard",
+        status="non_compliant",
+        score=40,
+    )
+    link = key_links(AlertsConfig(), key)["console"]
+    assert link == (
+        "https://console.cloud.google.com/apis/credentials/key/payments-gemini"
+        "?project=acme-payments"
+    )

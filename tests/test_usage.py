@@ -117,7 +117,7 @@ def test_the_query_asks_for_daily_sums_by_credential(engine: Engine, tmp_path: P
 def test_the_report_shows_each_keys_latest_usage(engine: Engine, tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from scanner.report.build import key_document
+    from scanner.report.documents import key_document
 
     _, keys = scan(engine, tmp_path, FakeMonitoring(traffic()))
     used = key_document(keys["k-used"])

@@ -19,7 +19,8 @@ from scanner.errors import ConfigError, StoreError
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource
 from scanner.inventory.source import InventorySource
-from scanner.report.build import build_report, to_document
+from scanner.report.build import build_report
+from scanner.report.documents import to_document
 from scanner.schedule import cron_trigger, interval_seconds
 from scanner.store import db, scans
 from scanner.store.lock import ScanLock

@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from scanner.report.build import build_report, to_document
+from scanner.report.build import build_report
+from scanner.report.documents import to_document
 from scanner.store.tables import Scan
 from tests import assets
 from tests.fakes.cloud_asset import serve

@@ -25,7 +25,7 @@ from scanner.leaks.lookup import ApiKeysLookup, KeyLookup
 from scanner.leaks.pull import GitHubPull, github_token
 from scanner.leaks.reports import FORMATS, files_of, read
 from scanner.leaks.secrets import Fingerprinter
-from scanner.report.build import iso
+from scanner.report.documents import iso
 from scanner.report.formats import csv_safe, terminal_safe
 from scanner.store.leaks import report_rows
 

@@ -17,7 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.models import KeyStatus
-from scanner.report.build import Report, header_document, key_document
+from scanner.report.build import Report
+from scanner.report.documents import header_document, key_document
 
 TABLE_WIDTH = 100
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
