@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from scanner.cli.common import common_options, handle_errors
+from scanner.cli.common import handle_errors
 from scanner.configfile import load_config
 from scanner.report.formats import terminal_safe
 
@@ -18,15 +18,19 @@ def inventory_group() -> None:
 
 
 @inventory_group.command("compare")
-@common_options
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="YAML config file [env KEYSENTRY_CONFIG].",
+)
 @click.option("--project", required=True, help="Project id whose keys to compare.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @handle_errors
-def inventory_compare(config_path: str | None, db_url: str | None, project: str, fmt: str) -> None:
+def inventory_compare(config_path: str | None, project: str, fmt: str) -> None:
     """List the keys of PROJECT whose type, restrictions or service account
     differ between Cloud Asset and the API Keys API (ListKeys). Needs
     roles/cloudasset.viewer and roles/serviceusage.apiKeysViewer on it."""
-    del db_url  # nothing is stored
     from scanner.inventory.apikeys import ApiKeysSource, KeyLister, make_session
     from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
     from scanner.inventory.compare import compare
