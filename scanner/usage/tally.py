@@ -88,9 +88,9 @@ class ProjectUsage:
 
     def usage_of(self, key: KeyRecord, lookback_days: int) -> KeyUsage | None:
         key_id = key.name.rsplit("/", 1)[-1]
-        found = [self.keys[i] for i in dict.fromkeys((key.uid, key_id)) if i in self.keys]
-        self.claimed.update((key.uid, key_id))
-        tally = _merged(found) if found else None
+        idents = [i for i in dict.fromkeys((key.uid, key_id)) if i in self.keys]
+        self.claimed.update(idents)  # only ids with series: the set stays as small as keys
+        tally = _merged([self.keys[i] for i in idents]) if idents else None
         if tally is None:
             if not self.has_credentials:
                 return None  # this project's series say nothing about keys
