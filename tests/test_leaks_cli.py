@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests import assets, leakdata
 from tests.peers import HttpReceiver
+from tests.test_cli import run_installed
 from tests.test_leaks import (
     ALL_KEYS,
     BY_ID,
@@ -21,19 +22,11 @@ from tests.test_leaks import (
     org,
     report_file,
 )
-from tests.test_worker_process import KEYSENTRY, ROOT
+from tests.test_worker_process import ROOT
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(KEYSENTRY), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
+    return run_installed(*args, cwd=ROOT, env=env)
 
 
 def test_no_key_string_reaches_the_database_outputs_logs_or_notifications(tmp_path: Path) -> None:
