@@ -96,6 +96,10 @@ class InventoryConfig(Strict):
     # the scope). apikeys: the API Keys API's ListKeys in every project Cloud
     # Asset lists, which certainly carries each key's service account.
     keys_from: Literal["asset", "apikeys"] = "asset"
+    # A scan that sees fewer keys or projects than this share below the last
+    # successful scan (or none at all) fails and changes nothing: an empty export
+    # or credentials that suddenly see nothing must not close every key's history.
+    max_shrink: float = Field(default=0.5, ge=0, le=1)
     apikeys_concurrency: int = Field(default=8, ge=1, le=64)  # projects listed at once
     apikeys_requests_per_second: float = Field(default=10.0, gt=0)  # across all of them
 

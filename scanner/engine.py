@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from scanner.audit.source import AuditSource
 from scanner.config import Config
+from scanner.errors import KeysentryError
 from scanner.inventory.source import InventorySource
 from scanner.models import Finding, InventoryContext, KeyEvent, KeyRecord, KeyUsage, ScanStats
 from scanner.ownership import OwnerDirectory, with_creator
@@ -30,6 +31,25 @@ from scanner.usage.source import UsageSource
 
 class ScanCancelled(Exception):
     """The worker is shutting down and its grace period for this scan is over."""
+
+
+class InventoryShrank(KeysentryError):
+    """The inventory is much smaller than the last successful scan's."""
+
+
+def shrink_problem(seen: int, before: int | None, max_shrink: float, what: str) -> str | None:
+    """Why SEEN is too few against BEFORE (None: nothing to compare with)."""
+    if not before:
+        return None
+    if seen == 0:
+        return f"0 {what} seen, {before} in the last successful scan"
+    floor = before * (1 - max_shrink)
+    if seen < floor:
+        return (
+            f"{seen} {what} seen, {before} in the last successful scan "
+            f"(inventory.max_shrink {max_shrink:g} allows {floor:g} or more)"
+        )
+    return None
 
 
 class _Stage:
@@ -146,6 +166,7 @@ def run_scan(
     after_history: AfterHistory | None = None,
     usage: UsageSource | None = None,
     audit: AuditSource | None = None,
+    accept_shrink: bool = False,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
     error and its stage, nothing else in history changes, and the exception
@@ -153,10 +174,21 @@ def run_scan(
     when given, is queried for every project while the keys stream in; AUDIT,
     for key events since the last successful scan.
     AFTER_HISTORY runs in the scan's transaction once its history is written
-    (the alert planner); what it returns is kept in the scan's counts."""
+    (the alert planner); what it returns is kept in the scan's counts. A scan
+    that sees far fewer keys or projects than the last successful one fails
+    (stage "shrink") unless ACCEPT_SHRINK."""
     scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
     run = _ScanRun(
-        source, engine, config, evaluated_at, scan_id, cancel, after_history, usage, audit
+        source,
+        engine,
+        config,
+        evaluated_at,
+        scan_id,
+        cancel,
+        after_history,
+        usage,
+        audit,
+        accept_shrink,
     )
     try:
         stats = run.execute()
@@ -185,6 +217,7 @@ class _ScanRun:
     after_history: AfterHistory | None
     usage: UsageSource | None
     audit: AuditSource | None
+    accept_shrink: bool
     stage: _Stage = field(default_factory=_Stage)
     events: list[KeyEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -201,6 +234,27 @@ class _ScanRun:
         finally:
             if self.usage is not None:
                 self.usage.close()
+
+    def _check_shrink(self, keys: int, projects: int) -> None:
+        latest = latest_succeeded_scan(self.engine)
+        if latest is None or self.accept_shrink:
+            return
+        limit = self.config.inventory.max_shrink
+        before_projects = (latest.counts or {}).get("inventory", {}).get("projects")
+        problems = [
+            p
+            for p in (
+                shrink_problem(keys, latest.keys_total, limit, "keys"),
+                shrink_problem(projects, before_projects, limit, "projects"),
+            )
+            if p
+        ]
+        if problems:
+            self.stage.name = "shrink"
+            raise InventoryShrank(
+                f"the inventory shrank: {'; '.join(problems)}; nothing was recorded. If the "
+                "organization really shrank, scan again with --accept-shrink"
+            )
 
     def _read_audit(self, context: InventoryContext) -> None:
         assert self.audit is not None
@@ -265,10 +319,14 @@ class _ScanRun:
             if usage is not None:
                 stats.notes.extend(_usage_notes(usage.errors, usage.unmatched_series()))
             stats.keys_total = sum(by_status.values())
+            self._check_shrink(stats.keys_total, len(context.projects))
             stats.assets_read = self.source.assets_read
             stats.by_status = dict(by_status)
             stats.by_severity = dict(by_severity)
             writer.finish(stats)
+            scans.add_counts(
+                writer.connection, self.scan_id, "inventory", {"projects": len(context.projects)}
+            )
             record_usage(writer.connection, self.scan_id, usage_rows)
             record_events(writer.connection, self.scan_id, self.events)
             if self.after_history is not None:

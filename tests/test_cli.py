@@ -121,7 +121,7 @@ def test_report_of_a_past_scan_and_scans_listing(export: Path, tmp_path: Path) -
     db = f"sqlite:///{tmp_path}/h.db"
     run("scan", "--from-export", str(export), "--db", db)
     smaller = assets.write_ndjson(tmp_path / "s.jsonl", assets.small_org()[:5])
-    run("scan", "--from-export", str(smaller), "--db", db)
+    run("scan", "--from-export", str(smaller), "--db", db, "--accept-shrink")
     first = json.loads(run("report", "--db", db, "--scan", "1", "--format", "json")[1])
     latest = json.loads(run("report", "--db", db, "--format", "json")[1])
     assert len(first["keys"]) == 5 and len(latest["keys"]) == 1

@@ -39,6 +39,11 @@ from scanner.store.queries import list_scans
 @output_options
 @scope_options
 @click.option("--now", help="Evaluate as of this instant (ISO 8601), e.g. 2026-11-21T00:00:00Z.")
+@click.option(
+    "--accept-shrink",
+    is_flag=True,
+    help="Record the scan even if it sees far fewer keys or projects than the last one.",
+)
 @handle_errors
 def scan(
     config_path: str | None,
@@ -53,6 +58,7 @@ def scan(
     usage_files: tuple[str, ...],
     audit_files: tuple[str, ...],
     now: str | None,
+    accept_shrink: bool,
 ) -> None:
     """Scan the inventory, store the result and print the report."""
     config = load_config(config_path)
@@ -80,6 +86,7 @@ def scan(
             after_history=hook,
             usage=make_usage(),
             audit=make_audit(),
+            accept_shrink=accept_shrink,
         )
     click.echo(scan_summary(outcome), err=True)
     queued = sum(outcome.stats.alerts.get("queued", {}).values())
