@@ -142,6 +142,9 @@ class RemindersConfig(Strict):
         return sorted(set(value), reverse=True)
 
 
+LEASE_MARGIN = 4
+
+
 class DispatchConfig(Strict):
     every: Duration = 30.0
     max_attempts: int = Field(default=8, ge=1, le=100)
@@ -190,6 +193,17 @@ class AlertsConfig(Strict):
                 raise ValueError(f"{path}.receiver: no receiver named {receiver!r}")
         if self.fallback_receiver is not None and self.fallback_receiver not in names:
             raise ValueError(f"fallback_receiver: no receiver named {self.fallback_receiver!r}")
+        # A claim covers one send: a send that outlived it could be repeated by
+        # another dispatcher. Timeouts apply per socket operation, hence the margin.
+        timeouts = [w.timeout for r in self.receivers for w in r.webhooks]
+        if any(r.email is not None for r in self.receivers):
+            timeouts.append(self.smtp.timeout)
+        longest = max(timeouts, default=0.0)
+        if self.dispatch.lease < LEASE_MARGIN * longest:
+            raise ValueError(
+                f"dispatch.lease: {self.dispatch.lease:g}s is less than {LEASE_MARGIN} times the "
+                f"longest channel timeout ({longest:g}s): a send could outlive its claim"
+            )
         return self
 
 

@@ -99,16 +99,18 @@ class Dispatcher:
     def run_once(self) -> Counter[str]:
         """Deliver everything due now; returns counts by resulting status."""
         settings = self._config.dispatch
+        lease = timedelta(seconds=settings.lease)
         results: Counter[str] = Counter()
         while True:
-            now = self._clock()
-            batch = outbox.claim_due(
-                self._engine, now, settings.batch, timedelta(seconds=settings.lease)
-            )
-            if not batch:
+            due = outbox.due_ids(self._engine, self._clock(), settings.batch)
+            if not due:
                 return results
-            for claimed in batch:
-                results[self._deliver(claimed)] += 1
+            for notification_id in due:
+                # Claimed one at a time, right before its send: another dispatcher
+                # may have taken it meanwhile, and then this one skips it.
+                claimed = outbox.claim(self._engine, notification_id, self._clock(), lease)
+                if claimed is not None:
+                    results[self._deliver(claimed)] += 1
 
     def _deliver(self, claimed: outbox.Claimed) -> str:
         started = time.perf_counter()
@@ -125,13 +127,15 @@ class Dispatcher:
         seconds = time.perf_counter() - started
         now = self._clock()
         if error is None:
-            outbox.record_attempt(self._engine, claimed, now, "sent", None, seconds, None)
-            return "sent"
+            status = outbox.record_attempt(self._engine, claimed, now, "sent", None, seconds, None)
+            return self._lost(claimed) if status == "lost" else "sent"
         retry_at = self._retry_at(claimed.attempts + 1, now) if error.retryable else None
         outcome = "retryable" if error.retryable else "permanent"
         status = outbox.record_attempt(
             self._engine, claimed, now, outcome, str(error), seconds, retry_at
         )
+        if status == "lost":
+            return self._lost(claimed)
         level = logging.ERROR if status == "dead" else logging.WARNING
         log.log(
             level,
@@ -144,6 +148,16 @@ class Dispatcher:
             extra={"notification_id": claimed.id, "attempts": claimed.attempts + 1},
         )
         return "dead" if status == "dead" else "retrying"
+
+    @staticmethod
+    def _lost(claimed: outbox.Claimed) -> str:
+        log.error(
+            "notification %d: its claim lapsed during the send (dispatch.lease is shorter than "
+            "the send took); another dispatcher owns it now, so this attempt is not recorded",
+            claimed.id,
+            extra={"notification_id": claimed.id},
+        )
+        return "lost"
 
     def _retry_at(self, attempts: int, now: datetime) -> datetime | None:
         settings = self._config.dispatch

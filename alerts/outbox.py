@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,43 +95,63 @@ class Claimed:
     subject: str
     payload: dict[str, Any]
     attempts: int
+    token: str  # this claim's: recording succeeds only while it still owns the row
 
 
-def claim_due(engine: Engine, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    """Take up to LIMIT due notifications for LEASE. A claim is an UPDATE that
-    only succeeds while nobody else holds an unexpired one, so replicas never
-    send the same notification at once."""
-    free = or_(Notification.claimed_until.is_(None), Notification.claimed_until < now)
+def _free(now: datetime) -> Any:
+    return or_(Notification.claimed_until.is_(None), Notification.claimed_until < now)
+
+
+def due_ids(engine: Engine, now: datetime, limit: int) -> list[int]:
+    """Up to LIMIT notifications due now and not held by a live claim."""
+    with engine.connect() as conn:
+        return list(
+            conn.scalars(
+                select(Notification.id)
+                .where(
+                    Notification.status == "pending",
+                    Notification.next_attempt_at <= now,
+                    _free(now),
+                )
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(limit)
+            )
+        )
+
+
+def claim(engine: Engine, notification_id: int, now: datetime, lease: timedelta) -> Claimed | None:
+    """Take one notification for LEASE, just before sending it: an UPDATE that
+    succeeds only while nobody holds an unexpired claim. One claim covers one
+    send, so a long batch never outlives the leases of its last notifications."""
+    token = secrets.token_hex(16)
     with engine.begin() as conn:
-        candidates = conn.execute(
-            select(Notification)
-            .where(Notification.status == "pending", Notification.next_attempt_at <= now, free)
-            .order_by(Notification.next_attempt_at, Notification.id)
-            .limit(limit)
-        ).all()
-    claimed = []
-    for row in candidates:
-        with engine.begin() as conn:
-            taken = conn.execute(
-                update(Notification)
-                .where(and_(Notification.id == row.id, Notification.status == "pending", free))
-                .values(claimed_until=now + lease)
-            ).rowcount
-        if taken == 1:
-            claimed.append(
-                Claimed(
-                    row.id,
-                    row.dedupe_key,
-                    row.kind,
-                    row.receiver,
-                    row.channel,
-                    row.target,
-                    row.subject,
-                    row.payload,
-                    row.attempts,
+        taken = conn.execute(
+            update(Notification)
+            .where(
+                and_(
+                    Notification.id == notification_id,
+                    Notification.status == "pending",
+                    Notification.next_attempt_at <= now,
+                    _free(now),
                 )
             )
-    return claimed
+            .values(claimed_until=now + lease, claim_token=token)
+        ).rowcount
+        if taken != 1:
+            return None
+        row = conn.execute(select(Notification).where(Notification.id == notification_id)).one()
+    return Claimed(
+        row.id,
+        row.dedupe_key,
+        row.kind,
+        row.receiver,
+        row.channel,
+        row.target,
+        row.subject,
+        row.payload,
+        row.attempts,
+        token,
+    )
 
 
 def record_attempt(
@@ -142,7 +163,9 @@ def record_attempt(
     seconds: float,
     retry_at: datetime | None,
 ) -> str:
-    """Record one attempt; returns the notification's new status."""
+    """Record one attempt; returns the notification's new status, or "lost"
+    when the claim no longer owns the notification (its lease lapsed and another
+    dispatcher took it): then nothing is written."""
     attempts = claimed.attempts + 1
     if outcome == "sent":
         status = "sent"
@@ -151,6 +174,25 @@ def record_attempt(
     else:
         status = "dead"
     with engine.begin() as conn:
+        owned = conn.execute(
+            update(Notification)
+            .where(
+                Notification.id == claimed.id,
+                Notification.claim_token == claimed.token,
+                Notification.status == "pending",
+            )
+            .values(
+                status=status,
+                attempts=attempts,
+                claimed_until=None,
+                claim_token=None,
+                last_error=error[:2000] if error else None,
+                sent_at=at if status == "sent" else None,
+                next_attempt_at=retry_at or at,
+            )
+        ).rowcount
+        if owned != 1:
+            return "lost"
         conn.execute(
             insert(DeliveryAttempt).values(
                 notification_id=claimed.id,
@@ -158,18 +200,6 @@ def record_attempt(
                 outcome=outcome,
                 error=error[:2000] if error else None,
                 seconds=seconds,
-            )
-        )
-        conn.execute(
-            update(Notification)
-            .where(Notification.id == claimed.id)
-            .values(
-                status=status,
-                attempts=attempts,
-                claimed_until=None,
-                last_error=error[:2000] if error else None,
-                sent_at=at if status == "sent" else None,
-                next_attempt_at=retry_at or at,
             )
         )
     return status

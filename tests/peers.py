@@ -134,6 +134,7 @@ class HttpReceiver(ThreadingHTTPServer):
         self.closing = threading.Event()
         self.hold = threading.Event()  # set by a test to make the next answer wait
         self.release = threading.Event()
+        self.delay = 0.0  # seconds each answer takes: a slow receiver
         super().__init__(("127.0.0.1", 0), _ReceiverHandler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}/hook"
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -173,6 +174,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
             receiver.arrived.notify_all()
         if receiver.hold.is_set():
             receiver.release.wait()
+        if receiver.delay:
+            receiver.closing.wait(receiver.delay)  # the peer is slow, by design
         if answer == "hang":
             receiver.closing.wait()
             return

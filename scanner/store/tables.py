@@ -155,6 +155,8 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # A dispatcher owns the notification until then; a crashed one's claim lapses.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which claim owns it: only that claim may record the attempt.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
