@@ -14,6 +14,14 @@ from typing import Any
 from scanner.errors import InputError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# The most one line (one asset, one finding) or one whole JSON document may
+# hold: a file that never ends a line (/dev/zero) is an error, not a 4 GB read.
+MAX_LINE_BYTES = 16 << 20
+MAX_DOCUMENT_CHARS = 512 << 20
+
+
+def too_long(what: str, limit: int) -> str:
+    return f"{what} is longer than {limit >> 20} MiB: not a file keysentry reads"
 
 
 def _encoding(head: bytes) -> str:
@@ -47,9 +55,16 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
     with _binary(path) as binary:
         encoding = _encoding(binary.peek(4)[:4])
         if encoding != "utf-8-sig":
-            yield from enumerate(io.TextIOWrapper(binary, encoding=encoding), start=1)
-            return
-        for lineno, raw in enumerate(binary, start=1):
+            handle = io.TextIOWrapper(binary, encoding=encoding)
+            lines = iter(lambda: handle.readline(MAX_LINE_BYTES + 1), "")
+        else:
+            lines = iter(lambda: binary.readline(MAX_LINE_BYTES + 1), b"")
+        for lineno, raw in enumerate(lines, start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise InputError(f"{path}:{lineno}: {too_long('the line', MAX_LINE_BYTES)}")
+            if isinstance(raw, str):
+                yield lineno, raw
+                continue
             try:
                 yield lineno, raw.decode(encoding if lineno == 1 else "utf-8")
             except UnicodeDecodeError:

@@ -5,15 +5,16 @@ prints (optionally gzipped, UTF-8 or UTF-16), for offline scans."""
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from scanner import jsontext
 from scanner.audit.events import key_event, once_per_operation
 from scanner.errors import InputError
 from scanner.inventory.fields import AssetDataError, parse_time
+from scanner.jsontext import JsonProblem
 from scanner.models import KeyEvent, ProjectRecord
 from scanner.textfiles import open_text
 
@@ -41,14 +42,14 @@ class FileAuditSource:
 def _entries(path: Path) -> list[Any]:
     try:
         with open_text(path) as handle:
-            entries = json.load(handle)
+            entries = jsontext.load(handle)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError(
-            f"{path}{f':{line}' if line else ''}: not an audit log JSON array"
-        ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+    except JsonProblem as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise InputError(f"{where}: not an audit log JSON array: {exc}") from None
     if not isinstance(entries, list):
         raise InputError(f"{path}: expected the JSON array `gcloud logging read` prints")
     return entries

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,8 +25,9 @@ from scanner.engine import ScanOutcome
 from scanner.errors import ConfigError, InputError, KeysentryError
 from scanner.inventory.export import ExportSource
 from scanner.inventory.source import InventorySource, Progress
+from scanner.leaks.secrets import scrub
 from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, fails
-from scanner.report.formats import write
+from scanner.report.formats import terminal_safe, write
 from scanner.store import db
 from scanner.usage.source import UsageSource
 
@@ -111,18 +114,71 @@ def output_options(func: F) -> F:
     return func
 
 
+UNEXPECTED_EXIT = 3  # a bug: neither an input error (2) nor --fail-on (1)
+
+
+def _say(message: str) -> None:
+    """MESSAGE on stderr, each line scrubbed of key strings and control
+    characters: errors quote input text (names, paths, values)."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"keysentry: error: {terminal_safe(scrub(line))}", err=True)
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The one line for errors of the input or the environment that escape
+    the readers, or None for a bug."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read"
+    if isinstance(exc, UnicodeError):
+        return f"text that is not valid Unicode: {exc.reason if hasattr(exc, 'reason') else exc}"
+    if isinstance(exc, OverflowError):
+        return f"a date or number out of range: {exc}"
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):
+        return f"database: {exc}"
+    return None
+
+
+def _crash_report(exc: BaseException) -> Path:
+    """The trace of an unexpected error, in a file of its own (never on the
+    terminal, where it could quote input text)."""
+    directory = Path(os.environ.get("KEYSENTRY_CRASH_DIR") or tempfile.gettempdir())
+    fd, name = tempfile.mkstemp(prefix="keysentry-crash-", suffix=".log", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as handle:
+        handle.write(scrub("".join(traceback.format_exception(exc))))
+    return Path(name)
+
+
 def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except KeysentryError as exc:
-            click.echo(f"keysentry: error: {exc}", err=True)
+            _say(str(exc))
             sys.exit(exc.exit_code)
         except SQLAlchemyError as exc:
             detail = getattr(exc, "orig", None) or exc
-            click.echo(f"keysentry: error: database: {detail}", err=True)
+            _say(f"database: {detail}".splitlines()[0])
             sys.exit(2)
+        except (click.ClickException, click.exceptions.Exit):
+            raise  # click's own usage errors and exits keep their meaning
+        except KeyboardInterrupt:
+            _say("interrupted")
+            sys.exit(130)
+        except Exception as exc:
+            reason = _environment_error(exc)
+            if reason is not None:
+                _say(reason)
+                sys.exit(2)
+            try:
+                where = f"the trace is in {_crash_report(exc)}"
+            except OSError:
+                where = "the trace could not be written"
+            _say(f"unexpected {type(exc).__name__} (a bug in keysentry; {where})")
+            sys.exit(UNEXPECTED_EXIT)
 
     return wrapper  # type: ignore[return-value]
 
@@ -130,11 +186,26 @@ def handle_errors(func: F) -> F:
 def write_report(report: Report, fmt: str, output: str | None) -> None:
     """To stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
     if output is None:
-        write(report, fmt, sys.stdout)
+        try:
+            write(report, fmt, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped (`| head`): not an error; keep Python quiet at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as exc:
+            raise InputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
         return
     target = Path(output)
     if not target.parent.resolve().is_dir():
         raise InputError(f"--output: directory {target.parent} does not exist")
+    if target.exists() and not target.is_file():
+        # A device or a pipe is written as it is: renaming over it would replace it.
+        try:
+            with target.open("w", encoding="utf-8", newline="") as handle:
+                write(report, fmt, handle)
+        except OSError as exc:
+            raise InputError(f"--output {target}: cannot write: {exc.strerror or exc}") from None
+        return
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -143,6 +214,9 @@ def write_report(report: Report, fmt: str, output: str | None) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"--output {target}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

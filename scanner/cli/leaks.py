@@ -3,7 +3,6 @@ list what was reported. Every command needs KEYSENTRY_FINGERPRINT_KEY."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from scanner.leaks.pull import GitHubPull, github_token
 from scanner.leaks.reports import FORMATS, files_of, read
 from scanner.leaks.secrets import Fingerprinter
 from scanner.report.documents import iso
-from scanner.report.formats import csv_safe, terminal_safe
+from scanner.report.formats import csv_safe, csv_writer, terminal_safe
 from scanner.store.leaks import report_rows
 
 
@@ -209,7 +208,7 @@ def list_command(config_path: str | None, db_url: str | None, unmatched: bool, f
         json.dump(documents, out, indent=2, ensure_ascii=False)
         out.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)
         writer.writerow(LIST_COLUMNS)
         for doc in documents:
             writer.writerow([csv_safe("" if doc[c] is None else doc[c]) for c in LIST_COLUMNS])

@@ -6,11 +6,11 @@ mark) or UTF-16. Every error names the file and line."""
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from scanner import jsontext
 from scanner.errors import InputError
 from scanner.inventory.context import ContextBuilder
 from scanner.inventory.fields import AssetDataError
@@ -22,6 +22,7 @@ from scanner.inventory.normalize import (
     normalize_key,
 )
 from scanner.inventory.source import Progress
+from scanner.jsontext import JsonProblem
 from scanner.models import InventoryContext, KeyRecord
 from scanner.textfiles import open_text, text_lines
 
@@ -134,18 +135,19 @@ class ExportSource:
     @staticmethod
     def _parse_line(path: Path, lineno: int, raw: str) -> _Envelope:
         try:
-            return _Envelope(json.loads(raw))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: malformed JSON: {exc.msg}") from None
+            return _Envelope(jsontext.loads(raw))
+        except JsonProblem as exc:
+            raise InputError(f"{path}:{lineno}: {exc}") from None
         except AssetDataError as exc:
             raise InputError(f"{path}:{lineno}: {exc}") from None
 
     @staticmethod
     def _load_array(path: Path, handle: IO[str]) -> list[Any]:
         try:
-            items = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
+            items = jsontext.load(handle)
+        except JsonProblem as exc:
+            where = f"{path}:{exc.line}" if exc.line else str(path)
+            raise InputError(f"{where}: {exc}") from None
         if not isinstance(items, list):
             raise InputError(f"{path}: expected a JSON array of assets")
         return items

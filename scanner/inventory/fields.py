@@ -11,6 +11,20 @@ class AssetDataError(ValueError):
     """An asset lacks a field keysentry needs; the message names the field."""
 
 
+# Timestamps keysentry can compute with (a rotation deadline 999 days past
+# 9999-12-31 cannot be represented): anything outside is an input error.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
+def text(value: Any, field: str) -> str | None:
+    """An optional string field; any other type is an input error."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise AssetDataError(f"{field}: expected a string, got {type(value).__name__}")
+    return value
+
+
 def parse_time(value: Any, field: str) -> datetime | None:
     if value in (None, ""):
         return None
@@ -23,6 +37,8 @@ def parse_time(value: Any, field: str) -> datetime | None:
         raise AssetDataError(f"{field}: not an RFC 3339 timestamp: {value!r}") from None
     if parsed.tzinfo is None:
         raise AssetDataError(f"{field}: timestamp has no time zone: {value!r}")
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise AssetDataError(f"{field}: {value!r} is outside {EARLIEST_YEAR} to {LATEST_YEAR}")
     return parsed
 
 

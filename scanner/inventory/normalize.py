@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.inventory.fields import AssetDataError, parse_time, service_name
+from scanner.inventory.fields import AssetDataError, parse_time, service_name, text
 from scanner.models import AppRestriction, KeyRecord, KeyType, ProjectRecord
 
 KEY_TYPE = "apikeys.googleapis.com/Key"
@@ -96,10 +96,10 @@ def normalize_key(
     if not isinstance(name, str) or not name:
         raise AssetDataError("resource.data.name: missing")
     number = project_number_of(name)
-    uid = data.get("uid") or name.rsplit("/", 1)[-1]
+    uid = text(data.get("uid"), "resource.data.uid") or name.rsplit("/", 1)[-1]
     restrictions = _object(data, "restrictions", "resource.data")
     app_kind, app_values = _application_restriction(restrictions)
-    service_account = data.get("serviceAccountEmail") or None
+    service_account = text(data.get("serviceAccountEmail"), "resource.data.serviceAccountEmail")
     annotations = _object(data, "annotations", "resource.data")
     project = projects.get(number)
     if number in gemini_projects:
@@ -111,7 +111,7 @@ def normalize_key(
         uid=str(uid),
         project_number=number,
         project_id=project.project_id if project else None,
-        display_name=str(data.get("displayName") or ""),
+        display_name=text(data.get("displayName"), "resource.data.displayName") or "",
         created=parse_time(data.get("createTime"), "resource.data.createTime"),
         updated=parse_time(data.get("updateTime"), "resource.data.updateTime"),
         deleted=parse_time(data.get("deleteTime"), "resource.data.deleteTime"),
@@ -131,14 +131,16 @@ def normalize_project(
     number = data.get("projectNumber")
     if number is None:
         number = asset_name.rsplit("/", 1)[-1]
+    if not isinstance(number, str | int) or isinstance(number, bool):
+        raise AssetDataError(f"projectNumber: expected a string, got {type(number).__name__}")
     labels = data.get("labels") or {}
     if not isinstance(labels, Mapping):
         raise AssetDataError("labels: expected an object")
     return ProjectRecord(
         number=str(number),
-        project_id=data.get("projectId"),
-        display_name=data.get("name") or data.get("displayName"),
-        lifecycle_state=data.get("lifecycleState") or data.get("state"),
+        project_id=text(data.get("projectId"), "projectId"),
+        display_name=text(data.get("name") or data.get("displayName"), "name"),
+        lifecycle_state=text(data.get("lifecycleState") or data.get("state"), "lifecycleState"),
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         ancestors=tuple(ancestors or ()),
     )

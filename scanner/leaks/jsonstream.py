@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scanner.errors import InputError
-from scanner.textfiles import open_text
+from scanner.textfiles import MAX_LINE_BYTES, open_text, too_long
 
 CHUNK = 1 << 20
 _WHITESPACE = " \t\r\n"
@@ -79,13 +79,24 @@ class _Reader:
         while True:
             try:
                 value, end = decoder.raw_decode(self.buffer, self.pos)
+            except RecursionError:
+                raise InputError(
+                    f"{self.path}:{self.line}: invalid JSON: nested too deeply"
+                ) from None
             except json.JSONDecodeError as exc:
+                if len(self.buffer) - self.pos > MAX_LINE_BYTES:
+                    raise InputError(
+                        f"{self.path}:{self.line}: {too_long('an item', MAX_LINE_BYTES)}"
+                    ) from None
                 if not self.eof and self._fill():
                     continue
                 where = self.line + self.buffer.count("\n", self.pos, exc.pos)
                 ends = exc.pos >= len(self.buffer.rstrip()) or exc.msg.startswith("Unterminated")
                 reason = "truncated" if ends else exc.msg
                 raise InputError(f"{self.path}:{where}: invalid JSON: {reason}") from None
+            except ValueError as exc:  # an integer past sys.get_int_max_str_digits()
+                reason = str(exc).split(":")[0]
+                raise InputError(f"{self.path}:{self.line}: invalid JSON: {reason}") from None
             if end >= len(self.buffer) and not self.eof and self._fill():
                 continue  # a number or literal may go on in the next chunk
             self._advance(end)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console
@@ -47,10 +48,19 @@ CSV_COLUMNS = (
 
 
 def csv_safe(value: object) -> object:
-    """Neutralizes spreadsheet formulas in text; numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """Neutralizes spreadsheet formulas in text, at its start and after every
+    line break (a reader that splits rows there would start a cell with it);
+    numbers pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    lines = re.split(r"(\r\n|\r|\n)", value)
+    return "".join("'" + part if part.startswith(_FORMULA_PREFIXES) else part for part in lines)
+
+
+def csv_writer(out: TextIO) -> Any:
+    """RFC 4180 rows: with CRLF as the line terminator, a field holding a bare CR
+    or LF is quoted (with "\n" alone, Python's csv leaves a bare CR unquoted)."""
+    return csv.writer(out, lineterminator="\r\n")
 
 
 def terminal_safe(value: str) -> str:
@@ -70,7 +80,7 @@ def write_json(report: Report, out: TextIO) -> None:
 
 
 def write_csv(report: Report, out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
     for k in report.iter_keys():
         base = [

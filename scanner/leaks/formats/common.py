@@ -67,7 +67,7 @@ class Item:
         if isinstance(value, bool) or not isinstance(value, str | int):
             self.dropped(field)
             return None
-        return scrub(str(value))
+        return scrub(_storable(str(value)))
 
     def secret(self, field: str) -> str | None:
         value = self.get(field)
@@ -130,3 +130,10 @@ def _instant(value: str) -> datetime | None:
         except ValueError:
             return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _storable(value: str) -> str:
+    """VALUE with NUL and lone surrogates replaced: no database takes them."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)

@@ -1,0 +1,55 @@
+"""JSON from input files, refusing what parses but would break later: nesting
+deeper than Python can follow, numbers too long to convert, lone surrogates
+(which no database or terminal can take) and NUL characters (which
+PostgreSQL refuses)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import IO, Any
+
+from scanner.textfiles import MAX_DOCUMENT_CHARS, too_long
+
+# An escaped UTF-16 surrogate: legal JSON, and legal in pairs (emoji).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_NUL_ESCAPE = "\\u0000"
+
+
+class JsonProblem(ValueError):
+    """Why a text is not JSON keysentry can use; LINE when the parser knows it."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def loads(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(f"malformed JSON: {exc.msg}", exc.lineno) from None
+    except RecursionError:
+        raise JsonProblem("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # int conversion past sys.get_int_max_str_digits()
+        raise JsonProblem(f"malformed JSON: {str(exc).split(':')[0]}") from None
+    check_text(text)
+    return value
+
+
+def load(handle: IO[str]) -> Any:
+    text = handle.read(MAX_DOCUMENT_CHARS + 1)
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise JsonProblem(too_long("the document", MAX_DOCUMENT_CHARS))
+    return loads(text)
+
+
+def check_text(text: str) -> None:
+    """Raise JsonProblem when the JSON TEXT encodes a NUL or a lone surrogate."""
+    if _NUL_ESCAPE in text or "\x00" in text:
+        raise JsonProblem("a string holds a NUL character")
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        try:
+            json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise JsonProblem("a string holds a lone surrogate (not valid Unicode)") from None

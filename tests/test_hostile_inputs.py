@@ -1,0 +1,136 @@
+"""Inputs an attacker or an unlucky operator gives: each is one line naming the
+file and line (or the config path), exit 2, never a traceback and never a
+change to history; a bug exits 3 with its trace in a file, not on the screen."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli.common import UNEXPECTED_EXIT, handle_errors
+from tests.test_real_shapes import REAL, keysentry
+
+LINES = (REAL / "asset-export-keys.jsonl").read_text().splitlines()
+LAST = len(LINES)
+
+
+def with_key(**data: Any) -> list[str]:
+    """The real export with its last key's resource data changed."""
+    key = json.loads(LINES[-1])
+    key["resource"]["data"].update(data)
+    return [*LINES[:-1], json.dumps(key)]
+
+
+def with_project(**data: Any) -> list[str]:
+    project = json.loads(LINES[0])
+    project["resource"]["data"].update(data)
+    return [json.dumps(project), *LINES[1:]]
+
+
+CASES = {
+    "deep-nesting": ([LINES[0], "[" * 100_000 + "]" * 100_000], 2, "nested too deeply"),
+    "5000-digits": ([*LINES, '{"name": "x", "n": ' + "9" * 5000 + "}"], LAST + 1, "digits"),
+    "lone-surrogate": (with_key(displayName="\ud800x"), LAST, "lone surrogate"),
+    "nul-byte": (with_key(displayName="a\x00b"), LAST, "NUL character"),
+    "year-9999": (with_key(createTime="9999-12-31T23:59:59Z"), LAST, "outside 1970 to 2200"),
+    "year-1": (with_key(createTime="0001-01-01T00:00:00Z"), LAST, "outside 1970 to 2200"),
+    "project-id-object": (with_project(projectId={"a": 1}), 1, "projectId: expected a string"),
+    "service-account-list": (
+        with_key(serviceAccountEmail=["a@b"]),
+        LAST,
+        "serviceAccountEmail: expected a string",
+    ),
+}
+
+
+def history(db_file: Path) -> tuple[int, int]:
+    if not db_file.exists():
+        return (0, 0)
+    with sqlite3.connect(db_file) as conn:
+        succeeded = conn.execute("SELECT count(*) FROM scans WHERE status='succeeded'").fetchone()
+        versions = conn.execute("SELECT count(*) FROM key_versions").fetchone()
+    return (succeeded[0], versions[0])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_hostile_export_line_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    lines, line, message = CASES[case]
+    export = tmp_path / "org.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
+    db_file = tmp_path / "h.db"
+    code, out, err = keysentry("scan", "--db", f"sqlite:///{db_file}", "--from-export", str(export))
+    assert code == 2 and out == ""
+    assert err.startswith(f"keysentry: error: {export}:{line}: ") and err.count("\n") == 1
+    assert message in err
+    assert history(db_file) == (0, 0)
+
+
+def test_files_that_never_end_are_refused(tmp_path: Path) -> None:
+    too_long = "is longer than 16 MiB: not a file keysentry reads\n"
+    db = f"sqlite:///{tmp_path}/h.db"
+    code, _, err = keysentry("scan", "--db", db, "--from-export", "/dev/zero")
+    assert code == 2 and err == f"keysentry: error: /dev/zero:1: the line {too_long}"
+    code, _, err = keysentry("leaks", "import", "--db", db, "/dev/zero")
+    assert code == 2 and err.endswith(f"keysentry: error: /dev/zero:1: an item {too_long}")
+
+
+def test_deeply_nested_yaml_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "deep.yaml"
+    config.write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    code, _, err = keysentry("config", "check", str(config))
+    assert (code, err) == (2, f"keysentry: error: {config}: invalid YAML: nested too deeply\n")
+
+
+@pytest.mark.skipif(
+    not Path("/dev/full").exists() or not stat.S_ISCHR(Path("/dev/full").stat().st_mode),
+    reason="/dev/full is not the full device here",
+)
+def test_a_full_disk_is_exit_2_and_a_device_is_never_replaced(tmp_path: Path) -> None:
+    export = str(REAL / "asset-export-keys.jsonl")
+    db = f"sqlite:///{tmp_path}/h.db"
+    code, _, err = keysentry("scan", "--db", db, "--from-export", export, "--output", "/dev/full")
+    assert code == 2 and err.endswith(
+        "keysentry: error: --output /dev/full: cannot write: No space left on device\n"
+    )
+    assert stat.S_ISCHR(Path("/dev/full").stat().st_mode)  # written to, not renamed over
+
+
+def test_error_messages_are_scrubbed_and_neutralized() -> None:
+    key = "AIza" + "S" * 35
+
+    @click.command()
+    @handle_errors
+    def hostile() -> None:
+        from scanner.errors import InputError
+
+        raise InputError(f"f.json:3: duplicate key \x1b]8;;http://x\x07{key}\x1b[2J")
+
+    result = CliRunner().invoke(hostile, [])
+    assert result.exit_code == 2
+    assert key not in result.stderr and "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert result.stderr.startswith("keysentry: error: f.json:3: duplicate key")
+
+
+def test_a_bug_exits_3_with_its_trace_in_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEYSENTRY_CRASH_DIR", str(tmp_path))
+
+    @click.command()
+    @handle_errors
+    def broken() -> None:
+        raise RuntimeError("something keysentry did not expect")
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == UNEXPECTED_EXIT == 3
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    (trace,) = tmp_path.glob("keysentry-crash-*.log")
+    assert str(trace) in result.stderr
+    assert "RuntimeError: something keysentry did not expect" in trace.read_text()
