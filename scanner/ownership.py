@@ -6,6 +6,8 @@ Service accounts, domains and public principals are never owners."""
 
 from __future__ import annotations
 
+import re
+
 from scanner.config import OwnershipConfig
 from scanner.models import IamIndex, ProjectRecord
 
@@ -17,6 +19,11 @@ _PEOPLE = ("user:", "group:")
 
 def _people(members: frozenset[str]) -> list[str]:
     return sorted(m.split(":", 1)[1].lower() for m in members if m.startswith(_PEOPLE))
+
+
+# What a GCP label value may hold (lowercase letters, digits, "_" and "-"),
+# plus dots: a mailbox name and nothing else.
+LABEL_LOCAL_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 
 def project_owners(
@@ -37,7 +44,9 @@ def project_owners(
             continue
         if value in config.label_addresses:
             found.extend(a.lower() for a in config.label_addresses[value])
-        elif config.label_domain:
+        elif config.label_domain and LABEL_LOCAL_PART.fullmatch(value):
+            # One address per label: a value like "mallory@evil.example,alice" must
+            # not add a recipient, so only a plain local part is accepted.
             found.append(f"{value}@{config.label_domain}".lower())
     return tuple(dict.fromkeys(found))
 

@@ -36,6 +36,7 @@ HOSTILE = [
     "*bold* <!channel> [link](http://evil.example)",
     "line\r\nBcc: victim@example.com",
     "ключ 🔑 " + "x" * 3000,
+    "\x1b[2Jcleared \x1b]8;;http://evil.example\x07link\x1b]8;;\x07",
 ]
 
 
@@ -154,6 +155,8 @@ alerts:
     envelopes = [
         assets.project("100", "alpha"),
         *(assets.key("100", uid=f"k-{i}", display_name=name) for i, name in enumerate(HOSTILE)),
+        # No display name: the text falls back to the uid, which is input text too.
+        assets.key("100", uid="k-\x1b]0;owned\x07", display_name=""),
     ]
     queued = scan(engine, tmp_path, envelopes, NOW, config)
     outbox = DirectoryTransport(tmp_path / "outbox")
@@ -171,6 +174,7 @@ alerts:
             slack_names |= check_webhook(path.name, json.loads(data))
     assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in html for html in htmls)
     assert any("ключ 🔑" in text for text in texts) and any("ключ 🔑" in h for h in htmls)
+    assert all("\x1b" not in t and "\x07" not in t for t in texts)  # no terminal escapes
     # In Slack, names go in plain_text fields, shown as typed.
     assert "Key: *bold* <!channel> [link](http://evil.example)" in slack_names
 

@@ -25,7 +25,7 @@ from scanner.cli.common import common_options, handle_errors, open_store, parse_
 from scanner.config import Config
 from scanner.configfile import load_config
 from scanner.errors import ConfigError
-from scanner.report.formats import terminal_safe
+from scanner.report.formats import terminal_safe, terminal_text
 from scanner.store.queries import scan_for_report
 
 
@@ -103,10 +103,7 @@ def preview(
         rendered = renderer.render(subject, document)
         heading = f"== {target.receiver} / {target.channel} / {target.address} =="
         click.echo(terminal_safe(heading))
-        if fmt == "html":
-            click.echo(rendered.html)
-        else:
-            click.echo(rendered.text)
+        click.echo(terminal_text(rendered.html if fmt == "html" else rendered.text))
     if not found:
         click.echo("nothing to send: no key with open findings reaches any receiver")
 

@@ -53,8 +53,11 @@ def csv_safe(value: object) -> object:
     numbers pass unchanged."""
     if not isinstance(value, str):
         return value
-    lines = re.split(r"(\r\n|\r|\n)", value)
-    return "".join("'" + part if part.startswith(_FORMULA_PREFIXES) else part for part in lines)
+    parts = re.split(r"(\r\n|\r|\n)", value)  # text, break, text, break, ...
+    return "".join(
+        "'" + part if index % 2 == 0 and part.startswith(_FORMULA_PREFIXES) else part
+        for index, part in enumerate(parts)
+    )
 
 
 def csv_writer(out: TextIO) -> Any:
@@ -66,6 +69,14 @@ def csv_writer(out: TextIO) -> Any:
 def terminal_safe(value: str) -> str:
     """Replaces control characters (escape sequences, newlines) with U+FFFD."""
     return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value)
+
+
+def terminal_text(value: str) -> str:
+    """Several lines for a terminal: control characters but line breaks and tabs
+    replaced with U+FFFD, so that no escape sequence reaches it."""
+    return "\n".join(
+        "\t".join(terminal_safe(part) for part in line.split("\t")) for line in value.split("\n")
+    )
 
 
 def write_json(report: Report, out: TextIO) -> None:

@@ -27,7 +27,9 @@ def _sqlite_lock_path(engine: Engine) -> Path | None:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
-    return Path(database).expanduser().resolve().with_name(Path(database).name + ".lock")
+    # By the real path: a symlink to the same file must find the same lock.
+    real = Path(database).expanduser().resolve()
+    return real.with_name(real.name + ".lock")
 
 
 class ScanLock:

@@ -51,7 +51,7 @@ class Item:
 
     def dropped(self, field: str) -> None:
         """FIELD's value could not be read and is left out of the evidence."""
-        self.warnings.append(f"{self.what} {field} unreadable")
+        self.warnings.append(scrub(f"{self.what} {field} unreadable"))
 
     def fail(self, field: str, problem: str) -> InputError:
         return InputError(f"{self.where}: {field}: {problem}")

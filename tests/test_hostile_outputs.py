@@ -1,0 +1,98 @@
+"""What keysentry writes from hostile input: CSV rows a spreadsheet cannot
+split into formulas, labels that cannot add a recipient, and a lock that a
+symlink to the database cannot bypass."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from scanner.config import OwnershipConfig
+from scanner.models import ProjectRecord
+from scanner.ownership import project_owners
+from scanner.store import db
+from scanner.store.lock import ScanLock
+from tests.test_real_shapes import REAL, keysentry
+
+FORMULA = re.compile(r"^[=+\-@\t]")
+
+
+def test_csv_cells_cannot_start_a_row_or_a_formula(tmp_path: Path) -> None:
+    lines = (REAL / "asset-export-keys.jsonl").read_text().splitlines()
+    key = json.loads(lines[-1])
+    key["resource"]["data"]["displayName"] = "\r=1+1\n@SUM(A1)\r\n+cmd|' /C calc'!A0"
+    export = tmp_path / "org.jsonl"
+    export.write_text("\n".join([*lines[:-1], json.dumps(key)]) + "\n")
+    report = tmp_path / "report.csv"
+    scan = ["scan", "--db", f"sqlite:///{tmp_path}/h.db", "--from-export", str(export)]
+    code, _, err = keysentry(*scan, "--format", "csv", "--output", str(report))
+    assert code == 0, err
+    out = report.read_bytes().decode()  # as written: a text-mode pipe would fold the CRs
+    # Whatever a reader takes for a line break, no physical line starts a formula...
+    assert not [line for line in re.split(r"\r\n|\r|\n", out) if FORMULA.match(line)]
+    # ...and a CSV reader gets the rows back whole, one per key and finding.
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    names = {row[rows[0].index("display_name")] for row in rows[1:]}
+    assert "\r'=1+1\n'@SUM(A1)\r\n'+cmd|' /C calc'!A0" in names
+
+
+def test_a_label_adds_one_plain_address_or_none() -> None:
+    config = OwnershipConfig(labels=["owner"], label_domain="example.com")
+
+    def owners(value: str) -> tuple[str, ...]:
+        project = ProjectRecord("1", "p", None, "ACTIVE", labels=(("owner", value),))
+        return project_owners(project, None, config)
+
+    assert owners("alice") == ("alice@example.com",)
+    assert owners("team-payments_eu") == ("team-payments_eu@example.com",)
+    for hostile in ("mallory@evil.example,alice", "alice, bob", "a\r\nBcc: x@y", "<x>", ""):
+        assert owners(hostile) == (), hostile
+
+
+def test_a_symlink_to_the_database_finds_the_same_lock(tmp_path: Path) -> None:
+    real = tmp_path / "real.db"
+    link = tmp_path / "alias.db"
+    engine = db.open_engine(f"sqlite:///{real}")
+    db.ensure_current(engine)
+    link.symlink_to(real)
+    other = db.open_engine(f"sqlite:///{link}")
+    holder = ScanLock(engine)
+    holder.hold_for_process()  # as `keysentry run` does
+    try:
+        with ScanLock(other).for_scan() as held:
+            assert held is False
+    finally:
+        holder.release_process()
+    with ScanLock(other).for_scan() as held:
+        assert held is True
+    engine.dispose()
+    other.dispose()
+
+
+@pytest.mark.parametrize("fmt", ["text", "html"])
+def test_preview_output_carries_no_escape_sequences(tmp_path: Path, fmt: str) -> None:
+    lines = (REAL / "asset-export-keys.jsonl").read_text().splitlines()
+    key = json.loads(lines[-1])
+    key["resource"]["data"]["displayName"] = "\x1b[2J\x1b]0;owned\x07"
+    export = tmp_path / "org.jsonl"
+    export.write_text("\n".join([*lines[:-1], json.dumps(key)]) + "\n")
+    config = tmp_path / "keysentry.yaml"
+    config.write_text(
+        "alerts:\n  route: {receiver: team}\n  receivers:\n"
+        "    - name: team\n      email: {to: [team@example.com]}\n"
+    )
+    db_url = f"sqlite:///{tmp_path}/h.db"
+    code, _, err = keysentry(
+        "scan", "--config", str(config), "--db", db_url, "--from-export", str(export)
+    )
+    assert code == 0, err
+    code, out, err = keysentry(
+        "alerts", "preview", "--config", str(config), "--db", db_url, "--format", fmt
+    )
+    assert code == 0, err
+    assert "[2J" in out and "\x1b" not in out and "\x07" not in out
