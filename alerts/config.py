@@ -137,8 +137,8 @@ class RemindersConfig(Strict):
     @field_validator("offsets_days")
     @classmethod
     def _not_negative(cls, value: list[int]) -> list[int]:
-        if any(v < 0 for v in value):
-            raise ValueError("offsets are days before the deadline: 0 or more")
+        if any(not 0 <= v <= 3650 for v in value):
+            raise ValueError("offsets are days before the deadline: 0 to 3650")
         return sorted(set(value), reverse=True)
 
 

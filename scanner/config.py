@@ -4,7 +4,9 @@ scanner.configfile."""
 
 from __future__ import annotations
 
-from datetime import date
+import ipaddress
+import re
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -55,14 +57,14 @@ def default_timeline() -> list[TimelineEntry]:
 
 
 class RulesConfig(Strict):
-    dormancy_days: int = Field(default=90, ge=1)
-    rotation_days: int = Field(default=90, ge=1)
-    warn_days: int = Field(default=30, ge=0)
+    dormancy_days: int = Field(default=90, ge=1, le=3650)
+    rotation_days: int = Field(default=90, ge=1, le=3650)
+    warn_days: int = Field(default=30, ge=0, le=3650)
     disabled: list[str] = Field(default_factory=list)
     # key-usage-anomaly: the last day's requests above this multiple of the
     # key's 28-day daily median, and above the floor.
-    anomaly_multiple: float = Field(default=5.0, gt=1)
-    anomaly_floor: int = Field(default=1000, ge=0)
+    anomaly_multiple: float = Field(default=5.0, gt=1, le=1000)
+    anomaly_floor: int = Field(default=1000, ge=0, le=10**12)
 
 
 class GeminiConfig(Strict):
@@ -85,11 +87,11 @@ class GeminiConfig(Strict):
 class InventoryConfig(Strict):
     page_size: int = Field(default=1000, ge=1, le=1000)
     quota_project: str | None = None
-    retry_initial_seconds: float = Field(default=1.0, gt=0)
-    retry_maximum_seconds: float = Field(default=30.0, gt=0)
+    retry_initial_seconds: float = Field(default=1.0, gt=0, le=3600)
+    retry_maximum_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Total time one page may spend in retries before the scan fails.
-    retry_deadline_seconds: float = Field(default=300.0, gt=0)
-    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    retry_deadline_seconds: float = Field(default=300.0, gt=0, le=86400)
+    request_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Also read IAM policies, service accounts and custom roles (same role needed).
     iam: bool = True
     # Where keys come from. asset: Cloud Asset's Key resources (one listing for
@@ -101,7 +103,7 @@ class InventoryConfig(Strict):
     # or credentials that suddenly see nothing must not close every key's history.
     max_shrink: float = Field(default=0.5, ge=0, le=1)
     apikeys_concurrency: int = Field(default=8, ge=1, le=64)  # projects listed at once
-    apikeys_requests_per_second: float = Field(default=10.0, gt=0)  # across all of them
+    apikeys_requests_per_second: float = Field(default=10.0, gt=0, le=10000)  # across all of them
 
 
 class ScheduleConfig(Strict):
@@ -135,9 +137,11 @@ class ScheduleConfig(Strict):
             from scanner.schedule import cron_trigger
 
             try:
-                cron_trigger(value)
+                trigger = cron_trigger(value)
             except ValueError as exc:
                 raise ValueError(f"not a crontab line: {value!r}: {exc}") from None
+            if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+                raise ValueError(f"the crontab line {value!r} never fires")
         return value
 
     @field_validator("interval")
@@ -146,6 +150,23 @@ class ScheduleConfig(Strict):
         if value is not None and value < 1:
             raise ValueError("must be at least 1s")
         return value
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
+
+
+def _listen_host(host: str) -> bool:
+    """An address to listen on: empty (all), an IP address, or a host name
+    whose labels are not all digits (999.999.1.1 is neither)."""
+    if not host:
+        return True
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return bool(_HOST_NAME.fullmatch(host)) and not all(label.isdigit() for label in labels)
 
 
 class WorkerConfig(Strict):
@@ -166,6 +187,8 @@ class WorkerConfig(Strict):
         host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"expected HOST:PORT, e.g. 0.0.0.0:9184, not {value!r}")
+        if not _listen_host(host.strip("[]")):
+            raise ValueError(f"{host!r} is not an IP address or a host name")
         return f"{host.strip('[]') or '0.0.0.0'}:{port}"  # noqa: S104
 
 
@@ -184,9 +207,9 @@ class UsageConfig(Strict):
     enabled: bool = False
     lookback_days: int = Field(default=90, ge=1, le=400)
     concurrency: int = Field(default=8, ge=1, le=64)  # projects queried at once
-    requests_per_second: float = Field(default=20.0, gt=0)  # across all of them
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
-    retry_deadline_seconds: float = Field(default=120.0, gt=0)
+    requests_per_second: float = Field(default=20.0, gt=0, le=10000)  # across all of them
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    retry_deadline_seconds: float = Field(default=120.0, gt=0, le=86400)
     # gemini-key-rejected-in-use: this share of Gemini requests rejected (4xx).
     rejected_share: float = Field(default=0.5, gt=0, le=1)
 
@@ -198,8 +221,8 @@ class AuditConfig(Strict):
     # The first scan reads this far back; later scans read since the last one.
     first_lookback_days: int = Field(default=30, ge=1, le=400)
     projects_per_request: int = Field(default=50, ge=1, le=100)
-    request_timeout_seconds: float = Field(default=60.0, gt=0)
-    retry_deadline_seconds: float = Field(default=120.0, gt=0)
+    request_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    retry_deadline_seconds: float = Field(default=120.0, gt=0, le=86400)
 
 
 class OwnershipConfig(Strict):

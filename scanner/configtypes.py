@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -14,6 +15,8 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 def parse_duration(value: object) -> object:
     """'6h', '1h30m', '90s', '2d' or a number of seconds -> seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"not a duration: {value!r} (a finite number of seconds)")
         return float(value)
     if not isinstance(value, str):
         return value  # pydantic reports the wrong type
@@ -24,10 +27,13 @@ def parse_duration(value: object) -> object:
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+YEAR = 366 * 86400.0
+# Every duration the configuration takes is at most a year: anything longer
+# is a typo that would overflow a date or never come.
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=YEAR)]
 
 
 class Strict(BaseModel):
     """Unknown keys are errors; values do not change once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -7,18 +7,32 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from scanner.audit.source import AuditSource
 from scanner.config import Config
-from scanner.errors import KeysentryError
+from scanner.errors import InputError, KeysentryError
 from scanner.inventory.source import InventorySource
-from scanner.models import Finding, InventoryContext, KeyEvent, KeyRecord, KeyUsage, ScanStats
+from scanner.models import (
+    InventoryContext,
+    KeyAssessment,
+    KeyEvent,
+    KeyRecord,
+    KeyUsage,
+    ScanStats,
+)
 from scanner.ownership import OwnerDirectory, with_creator
-from scanner.rules.base import ProjectRule, Rule, RuleContext, VerdictRule
-from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
+from scanner.rules.base import RuleContext
+from scanner.rules.catalog import VERDICT_RULES
+from scanner.rules.selection import (
+    enabled,
+    enabled_rules,
+    project_findings,
+    scan_notes,
+    usage_notes,
+)
 from scanner.rules.verdict import assess
 from scanner.store import scans
 from scanner.store.audit import creators, record_events
@@ -84,77 +98,6 @@ AfterHistory = Callable[[Connection, int, datetime], dict[str, Any]]
 class ScanOutcome:
     scan_id: int
     stats: ScanStats
-
-
-R = TypeVar("R", Rule, ProjectRule, VerdictRule)
-
-
-def enabled(
-    rules: tuple[R, ...], config: Config, usage_available: bool, iam_available: bool
-) -> tuple[R, ...]:
-    """RULES minus those the config disables or whose data source is missing."""
-    disabled = set(config.rules.disabled)
-    available = {"usage": usage_available, "iam": iam_available, None: True}
-    return tuple(
-        rule
-        for rule in rules
-        if rule.meta.id not in disabled and available.get(rule.meta.needs, False)
-    )
-
-
-def enabled_rules(
-    config: Config, usage_available: bool, iam_available: bool = False
-) -> tuple[Rule, ...]:
-    return enabled(RULES, config, usage_available, iam_available)
-
-
-def _project_findings(context: InventoryContext, config: Config, ctx: RuleContext) -> list[Finding]:
-    rules = enabled(PROJECT_RULES, config, False, context.iam is not None)
-    return [
-        f
-        for project in context.projects.values()
-        for rule in rules
-        if (f := rule.evaluate(project, ctx)) is not None
-    ]
-
-
-def _usage_notes(errors: dict[str, str], unmatched: int) -> list[str]:
-    """Partial evidence: which projects had no usage data, and why (a few); how
-    many key series matched no key (credential_id is not documented)."""
-    notes = []
-    if errors:
-        shown = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())[:3])
-        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
-        notes.append(f"usage unknown for keys of {len(errors)} project(s): {shown}{more}")
-    if unmatched:
-        notes.append(
-            f"usage: {unmatched} series of API key credentials matched no key in the inventory "
-            "(by uid or key id): their traffic is counted for no key"
-        )
-    return notes
-
-
-def _notes(
-    config: Config, usage_available: bool, services_known: bool, iam_available: bool
-) -> list[str]:
-    notes = []
-    skipped_usage = [
-        m.id for m in ALL_RULES if m.needs == "usage" and m.id not in config.rules.disabled
-    ]
-    if not usage_available and skipped_usage:
-        notes.append(
-            "usage not evaluated: no usage data (skipped " + ", ".join(skipped_usage) + ")"
-        )
-    if not iam_available:
-        skipped = [m.id for m in ALL_RULES if m.needs == "iam"]
-        notes.append(
-            "ownership not evaluated: no IAM policies (skipped " + ", ".join(skipped) + ")"
-        )
-    if not services_known:
-        notes.append("enabled services not in the inventory: Gemini treated as possibly enabled")
-    if config.rules.disabled:
-        notes.append("rules disabled by configuration: " + ", ".join(config.rules.disabled))
-    return notes
 
 
 def run_scan(
@@ -274,6 +217,35 @@ class _ScanRun:
                 found[event.key_name] = event.principal
         return found
 
+    def _enricher(self, context: InventoryContext) -> Callable[[KeyRecord], KeyRecord]:
+        """Adds to each listed key what the other sources know of it."""
+        created_by = self._creators() if self.audit is not None else {}
+        with self.engine.connect() as conn:
+            numbers = {p.project_id: p.number for p in context.projects.values() if p.project_id}
+            leaks = leaks_by_key_name(conn, numbers)
+        owners = OwnerDirectory(context.projects, context.iam, self.config.ownership)
+        usage = self.usage
+
+        def enrich(listed: KeyRecord) -> KeyRecord:
+            creator = created_by.get(listed.name)
+            return replace(
+                listed,
+                owners=with_creator(owners.owners(listed.project_number), creator),
+                usage=usage.for_key(listed) if usage is not None else None,
+                creator=creator,
+                key_admins=owners.key_admins(listed.project_number),
+                leaks=leaks.get(listed.name, ()),
+            )
+
+        return enrich
+
+    def _store(self, writer: HistoryWriter, assessment: KeyAssessment) -> None:
+        try:
+            writer.add(assessment)
+        except InputError as exc:  # the same key twice: say where the second is
+            where = self.source.position
+            raise InputError(f"{where}: {exc}" if where else str(exc)) from None
+
     def _assess_and_store(self, context: InventoryContext) -> ScanStats:
         config, usage = self.config, self.usage
         usage_available = usage is not None
@@ -281,13 +253,9 @@ class _ScanRun:
         ctx = RuleContext(config, self.evaluated_at, usage_available, context.iam, context.projects)
         rules = enabled_rules(config, usage_available, iam_available)
         after = enabled(VERDICT_RULES, config, usage_available, iam_available)
-        notes = _notes(config, usage_available, context.services_known, iam_available)
+        notes = scan_notes(config, usage_available, context.services_known, iam_available)
         stats = ScanStats(notes=notes + self.notes)
-        created_by = self._creators() if self.audit is not None else {}
-        with self.engine.connect() as conn:
-            numbers = {p.project_id: p.number for p in context.projects.values() if p.project_id}
-            leaks = leaks_by_key_name(conn, numbers)
-        owners = OwnerDirectory(context.projects, context.iam, config.ownership)
+        enrich = self._enricher(context)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
         usage_rows: list[tuple[str, KeyUsage]] = []
@@ -295,29 +263,21 @@ class _ScanRun:
         stage.name = "store"
         with HistoryWriter(self.engine, self.scan_id, self.evaluated_at) as writer:
             for listed in _keys(iter(self.source.iter_keys(context)), stage, self.cancel):
-                creator = created_by.get(listed.name)
-                key = replace(
-                    listed,
-                    owners=with_creator(owners.owners(listed.project_number), creator),
-                    usage=usage.for_key(listed) if usage is not None else None,
-                    creator=creator,
-                    key_admins=owners.key_admins(listed.project_number),
-                    leaks=leaks.get(listed.name, ()),
-                )
+                key = enrich(listed)
                 assessment = assess(key, rules, ctx, after)
                 if key.usage is not None:
                     usage_rows.append((key.name, key.usage))
                 stage.name = "store"
-                writer.add(assessment)
+                self._store(writer, assessment)
                 by_status[assessment.status.value] += 1
                 by_severity.update(f.severity.value for f in assessment.findings)
             stage.name = "evaluate"
-            project_findings = _project_findings(context, config, ctx)
+            of_projects = project_findings(context, config, ctx)
             stage.name = "store"
-            writer.add_findings(project_findings)
-            by_severity.update(f.severity.value for f in project_findings)
+            writer.add_findings(of_projects)
+            by_severity.update(f.severity.value for f in of_projects)
             if usage is not None:
-                stats.notes.extend(_usage_notes(usage.errors, usage.unmatched_series()))
+                stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
             stats.keys_total = sum(by_status.values())
             self._check_shrink(stats.keys_total, len(context.projects))
             stats.assets_read = self.source.assets_read

@@ -134,3 +134,49 @@ def test_a_bug_exits_3_with_its_trace_in_a_file(
     (trace,) = tmp_path.glob("keysentry-crash-*.log")
     assert str(trace) in result.stderr
     assert "RuntimeError: something keysentry did not expect" in trace.read_text()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("schedule: {interval: .inf}", "schedule.interval: not a duration: inf"),
+        ("schedule: {cron: '0 0 31 2 *'}", "schedule.cron: the crontab line '0 0 31 2 *' never"),
+        ("worker: {listen: '999.999.1.1:80'}", "worker.listen: '999.999.1.1' is not an IP"),
+        ("rules: {rotation_days: 999999999}", "rules.rotation_days: Input should be less than"),
+        (
+            "alerts: {reminders: {offsets_days: [999999999]}}",
+            "alerts.reminders.offsets_days: offsets are days before the deadline: 0 to 3650",
+        ),
+        ("schedule: {jitter: 400d}", "schedule.jitter: Input should be less than or equal"),
+        ("inventory: {retry_deadline_seconds: .nan}", "inventory.retry_deadline_seconds"),
+    ],
+)
+def test_config_check_rejects_what_run_would_crash_on(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml_text + "\n")
+    code, _, err = keysentry("config", "check", str(config))
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"keysentry: error: {config}: {message}")
+
+
+def test_a_key_listed_twice_is_named_with_its_line(tmp_path: Path) -> None:
+    export = tmp_path / "org.jsonl"
+    export.write_text("\n".join([*LINES, LINES[-1]]) + "\n")
+    code, _, err = keysentry(
+        "scan", "--db", f"sqlite:///{tmp_path}/h.db", "--from-export", str(export)
+    )
+    assert code == 2
+    assert err.startswith(f"keysentry: error: {export}:{LAST + 1}: key projects/")
+    assert "appears twice in the inventory" in err
+
+
+def test_a_report_file_named_by_a_key_string_is_stored_scrubbed(tmp_path: Path) -> None:
+    key = "AIza" + "Q" * 35
+    report = tmp_path / f"leak-{key}.json"
+    report.write_text("[]")
+    db_file = tmp_path / "h.db"
+    code, out, err = keysentry("leaks", "import", "--db", f"sqlite:///{db_file}", str(report))
+    assert code == 0, err
+    assert key not in out + err and key.encode() not in db_file.read_bytes()

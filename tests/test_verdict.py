@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from scanner.config import Config
-from scanner.engine import enabled_rules
 from scanner.models import AppRestriction, KeyStatus, KeyType
 from scanner.rules.base import RuleContext
+from scanner.rules.selection import enabled_rules
 from scanner.rules.verdict import assess
 from tests.test_rules import NOW, make_key
 

@@ -23,7 +23,7 @@ from scanner.leaks.known import KnownFingerprints
 from scanner.leaks.lookup import ApiKeysLookup, KeyLookup
 from scanner.leaks.pull import GitHubPull, github_token
 from scanner.leaks.reports import FORMATS, files_of, read
-from scanner.leaks.secrets import Fingerprinter
+from scanner.leaks.secrets import Fingerprinter, scrub
 from scanner.report.documents import iso
 from scanner.report.formats import csv_safe, csv_writer, terminal_safe
 from scanner.store.leaks import report_rows
@@ -112,7 +112,7 @@ def import_command(
         for path in files:
             yield from read(path, fmt)
 
-    source = ", ".join(str(p) for p in files)
+    source = scrub(", ".join(str(p) for p in files))  # a file name may hold a key string
     click.echo(f"leaks: importing {len(files)} file(s)")
     lookup = lookup_for(config, fingerprinter, known)
     stats = Importer(engine, fingerprinter, lookup).run(parsed(), source, datetime.now(UTC))

@@ -144,6 +144,7 @@ class ApiKeysSource:
         self._config = config
         self._progress = progress
         self.description = context_source.description.replace("cai:", "apikeys:", 1)
+        self.position: str | None = None
         self._keys_read = 0
 
     @property

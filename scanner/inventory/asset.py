@@ -60,6 +60,7 @@ class CloudAssetSource:
         self._client = client
         self.scope = validate_scope(scope)
         self.description = f"cai:{scope}"
+        self.position: str | None = None
         self._config = config
         self._gemini_services = gemini_services
         self._progress = progress

@@ -98,6 +98,7 @@ class ExportSource:
             raise InputError("--from-export: no file given")
         self.paths = paths
         self.description = "export:" + ",".join(str(p) for p in paths)
+        self.position: str | None = None
         self._gemini_services = gemini_services
         self._progress = progress
         self._assets_read = 0
@@ -187,10 +188,12 @@ class ExportSource:
                 if env.data is None:
                     raise InputError(f"{where}: {NO_RESOURCE.format(name=env.name)}")
                 try:
-                    yield normalize_key(
+                    key = normalize_key(
                         env.data, context.projects, context.gemini_projects, context.services_known
                     )
                 except AssetDataError as exc:
                     raise InputError(f"{where}: {exc}") from None
+                self.position = where
+                yield key
         if self._progress is not None:
             self._progress(self._assets_read)

@@ -12,6 +12,9 @@ Progress = Callable[[int], None]  # called with the number of assets read so far
 
 class InventorySource(Protocol):
     description: str  # recorded on the scan row, e.g. "export:assets.jsonl"
+    # Where the key last yielded came from (FILE:LINE), for errors about it;
+    # None for a live source.
+    position: str | None
 
     @property
     def assets_read(self) -> int: ...

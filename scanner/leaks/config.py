@@ -17,7 +17,7 @@ class GitHubConfig(Strict):
     orgs: list[str] = Field(default_factory=list)
     api_url: str = "https://api.github.com"  # GitHub Enterprise Server: https://HOST/api/v3
     token_env: str = "GITHUB_TOKEN"  # noqa: S105  (the variable holding the token)
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_rate_limit_wait: Duration = 900.0
 
     @field_validator("orgs")
@@ -44,6 +44,6 @@ class GitHubConfig(Strict):
 
 
 class LeaksConfig(Strict):
-    lookup_timeout_seconds: float = Field(default=30.0, gt=0)
-    lookup_retry_deadline_seconds: float = Field(default=120.0, gt=0)
+    lookup_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    lookup_retry_deadline_seconds: float = Field(default=120.0, gt=0, le=86400)
     github: GitHubConfig = Field(default_factory=GitHubConfig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -60,8 +61,23 @@ def open_engine(url: str, *, must_exist: bool = False) -> Engine:
             raise StoreError(f"--db: directory {path.parent} does not exist")
         if must_exist and not path.exists():
             raise StoreError(f"no history database at {path}: run `keysentry scan` first")
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        # A half-open connection must fail, not hang a scan: a connect timeout,
+        # TCP keepalives and a statement timeout, each overridable in the URL's
+        # query (e.g. ?connect_timeout=30&options=-c%20statement_timeout%3D0).
+        defaults = {
+            "connect_timeout": "10",
+            "keepalives": "1",
+            "keepalives_idle": "30",
+            "keepalives_interval": "10",
+            "keepalives_count": "3",
+            "tcp_user_timeout": "60000",
+            "options": "-c statement_timeout=600000",
+        }
+        options["connect_args"] = {k: v for k, v in defaults.items() if k not in parsed.query}
     try:
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, **options)
     except (SQLAlchemyError, ImportError) as exc:
         raise StoreError(f"--db {redact(url)}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":

@@ -1,0 +1,81 @@
+"""Which rules a scan runs (configuration and available evidence decide),
+the project-level findings, and the notes that say what was not judged."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from scanner.config import Config
+from scanner.models import Finding, InventoryContext
+from scanner.rules.base import ProjectRule, Rule, RuleContext, VerdictRule
+from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES
+
+R = TypeVar("R", Rule, ProjectRule, VerdictRule)
+
+
+def enabled(
+    rules: tuple[R, ...], config: Config, usage_available: bool, iam_available: bool
+) -> tuple[R, ...]:
+    """RULES minus those the config disables or whose data source is missing."""
+    disabled = set(config.rules.disabled)
+    available = {"usage": usage_available, "iam": iam_available, None: True}
+    return tuple(
+        rule
+        for rule in rules
+        if rule.meta.id not in disabled and available.get(rule.meta.needs, False)
+    )
+
+
+def enabled_rules(
+    config: Config, usage_available: bool, iam_available: bool = False
+) -> tuple[Rule, ...]:
+    return enabled(RULES, config, usage_available, iam_available)
+
+
+def project_findings(context: InventoryContext, config: Config, ctx: RuleContext) -> list[Finding]:
+    rules = enabled(PROJECT_RULES, config, False, context.iam is not None)
+    return [
+        f
+        for project in context.projects.values()
+        for rule in rules
+        if (f := rule.evaluate(project, ctx)) is not None
+    ]
+
+
+def usage_notes(errors: dict[str, str], unmatched: int) -> list[str]:
+    """Partial evidence: which projects had no usage data, and why (a few); how
+    many key series matched no key (credential_id is not documented)."""
+    notes = []
+    if errors:
+        shown = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())[:3])
+        more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+        notes.append(f"usage unknown for keys of {len(errors)} project(s): {shown}{more}")
+    if unmatched:
+        notes.append(
+            f"usage: {unmatched} series of API key credentials matched no key in the inventory "
+            "(by uid or key id): their traffic is counted for no key"
+        )
+    return notes
+
+
+def scan_notes(
+    config: Config, usage_available: bool, services_known: bool, iam_available: bool
+) -> list[str]:
+    notes = []
+    skipped_usage = [
+        m.id for m in ALL_RULES if m.needs == "usage" and m.id not in config.rules.disabled
+    ]
+    if not usage_available and skipped_usage:
+        notes.append(
+            "usage not evaluated: no usage data (skipped " + ", ".join(skipped_usage) + ")"
+        )
+    if not iam_available:
+        skipped = [m.id for m in ALL_RULES if m.needs == "iam"]
+        notes.append(
+            "ownership not evaluated: no IAM policies (skipped " + ", ".join(skipped) + ")"
+        )
+    if not services_known:
+        notes.append("enabled services not in the inventory: Gemini treated as possibly enabled")
+    if config.rules.disabled:
+        notes.append("rules disabled by configuration: " + ", ".join(config.rules.disabled))
+    return notes
