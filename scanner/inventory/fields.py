@@ -22,6 +22,8 @@ def text(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise AssetDataError(f"{field}: expected a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise AssetDataError(f"{field}: holds a NUL character")
     return value
 
 
