@@ -180,3 +180,42 @@ def test_a_report_file_named_by_a_key_string_is_stored_scrubbed(tmp_path: Path) 
     code, out, err = keysentry("leaks", "import", "--db", f"sqlite:///{db_file}", str(report))
     assert code == 0, err
     assert key not in out + err and key.encode() not in db_file.read_bytes()
+
+
+def test_a_source_keyed_by_a_key_string_never_prints_it(tmp_path: Path) -> None:
+    from tests import leakdata
+
+    secret = leakdata.standard_key("keyed source")
+    finding = leakdata.trufflehog_finding(leakdata.standard_key("the leaked one"))
+    finding["SourceMetadata"]["Data"] = {secret: {"file": 3}, "Git": {"line": "x"}}
+    report = leakdata.write_lines(tmp_path / "th.jsonl", [finding])
+    db_file = tmp_path / "h.db"
+    known = leakdata.write_json(tmp_path / "known.json", {"fingerprints": {}})
+    db = f"sqlite:///{db_file}"
+    code, out, err = keysentry(
+        "leaks", "import", "--db", db, str(report), "--lookups-from", str(known)
+    )
+    assert code == 0, err
+    assert "warning: evidence left out" in out
+    assert secret not in out + err and secret.encode() not in db_file.read_bytes()
+
+
+def test_a_database_that_accepts_and_never_answers_fails_in_bounded_time() -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    port = listener.getsockname()[1]
+    url = f"postgresql://keysentry@127.0.0.1:{port}/history?connect_timeout=2"
+    try:
+        code, _, err = keysentry("scans", "--db", url)  # run_installed gives up after 120 s
+    finally:
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert code == 2 and err.startswith("keysentry: error: database ")
+    assert "timeout expired" in err and err.count("\n") == 1
