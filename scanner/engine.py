@@ -39,6 +39,7 @@ from scanner.store.audit import creators, record_events
 from scanner.store.history import HistoryWriter
 from scanner.store.leaks import leaks_by_key_name
 from scanner.store.queries import latest_succeeded_scan
+from scanner.store.tables import Scan
 from scanner.store.usage import record_usage
 from scanner.usage.source import UsageSource
 
@@ -163,9 +164,13 @@ class _ScanRun:
     accept_shrink: bool
     stage: _Stage = field(default_factory=_Stage)
     events: list[KeyEvent] = field(default_factory=list)
+    latest: Scan | None = None  # the last successful scan before this one
     notes: list[str] = field(default_factory=list)
 
     def execute(self) -> ScanStats:
+        # Read before the history writer opens its transaction: a second SQLite
+        # connection reading during it costs a page cache of its own.
+        self.latest = latest_succeeded_scan(self.engine)
         context = self.source.load_context()
         scans.set_scope(self.engine, self.scan_id, context.scope)
         if self.audit is not None:
@@ -179,7 +184,7 @@ class _ScanRun:
                 self.usage.close()
 
     def _check_shrink(self, keys: int, projects: int) -> None:
-        latest = latest_succeeded_scan(self.engine)
+        latest = self.latest
         if latest is None or self.accept_shrink:
             return
         limit = self.config.inventory.max_shrink
@@ -201,7 +206,7 @@ class _ScanRun:
 
     def _read_audit(self, context: InventoryContext) -> None:
         assert self.audit is not None
-        latest = latest_succeeded_scan(self.engine)
+        latest = self.latest
         first = self.evaluated_at - timedelta(days=self.config.audit.first_lookback_days)
         since = latest.evaluated_at if latest is not None else first
         self.events = self.audit.read(context.projects.values(), since, self.evaluated_at)
