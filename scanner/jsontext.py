@@ -5,11 +5,14 @@ PostgreSQL refuses)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+from pathlib import Path
 from typing import IO, Any
 
-from scanner.textfiles import MAX_DOCUMENT_CHARS, too_long
+from scanner.errors import InputError
+from scanner.textfiles import MAX_DOCUMENT_CHARS, open_text, too_long
 
 # An escaped UTF-16 surrogate: legal JSON, and legal in pairs (emoji).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -53,3 +56,19 @@ def check_text(text: str) -> None:
             json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise JsonProblem("a string holds a lone surrogate (not valid Unicode)") from None
+
+
+def read_document(path: Path, what: str) -> Any:
+    """The JSON document in PATH (gzipped or not, UTF-8 or UTF-16), or one
+    InputError naming the file, and the line where the parser knows it; WHAT
+    says what the file should have been."""
+    try:
+        with open_text(path) as handle:
+            return load(handle)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+    except JsonProblem as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise InputError(f"{where}: {what}{exc}") from None

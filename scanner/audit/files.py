@@ -4,19 +4,16 @@ prints (optionally gzipped, UTF-8 or UTF-16), for offline scans."""
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scanner import jsontext
 from scanner.audit.events import key_event, once_per_operation
 from scanner.errors import InputError
 from scanner.inventory.fields import AssetDataError, parse_time
-from scanner.jsontext import JsonProblem
+from scanner.jsontext import read_document
 from scanner.models import KeyEvent, ProjectRecord
-from scanner.textfiles import open_text
 
 
 class FileAuditSource:
@@ -40,16 +37,7 @@ class FileAuditSource:
 
 
 def _entries(path: Path) -> list[Any]:
-    try:
-        with open_text(path) as handle:
-            entries = jsontext.load(handle)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
-    except JsonProblem as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        raise InputError(f"{where}: not an audit log JSON array: {exc}") from None
+    entries = read_document(path, "not an audit log JSON array: ")
     if not isinstance(entries, list):
         raise InputError(f"{path}: expected the JSON array `gcloud logging read` prints")
     return entries

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from scanner import jsontext
 from scanner.errors import InputError
@@ -116,8 +116,7 @@ class ExportSource:
             return
         try:
             if _starts_array(path):
-                with open_text(path) as handle:
-                    self._arrays[path] = self._load_array(path, handle)
+                self._arrays[path] = self._load_array(path)
             if path in self._arrays:
                 yield from self._array_items(path)
                 return
@@ -143,12 +142,8 @@ class ExportSource:
             raise InputError(f"{path}:{lineno}: {exc}") from None
 
     @staticmethod
-    def _load_array(path: Path, handle: IO[str]) -> list[Any]:
-        try:
-            items = jsontext.load(handle)
-        except JsonProblem as exc:
-            where = f"{path}:{exc.line}" if exc.line else str(path)
-            raise InputError(f"{where}: {exc}") from None
+    def _load_array(path: Path) -> list[Any]:
+        items = jsontext.read_document(path, "")
         if not isinstance(items, list):
             raise InputError(f"{path}: expected a JSON array of assets")
         return items

@@ -6,19 +6,16 @@ response_code_class)."""
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scanner import jsontext
 from scanner.config import UsageConfig
 from scanner.errors import InputError
 from scanner.inventory.fields import AssetDataError, parse_time
-from scanner.jsontext import JsonProblem
+from scanner.jsontext import read_document
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
-from scanner.textfiles import open_text
 from scanner.usage.tally import ProjectUsage
 
 
@@ -76,18 +73,7 @@ class FileUsageSource:
 
 
 def _series(path: Path) -> list[Any]:
-    try:
-        with open_text(path) as handle:
-            data = jsontext.load(handle)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
-    except JsonProblem as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        raise InputError(
-            f"{where}: not a Cloud Monitoring timeSeries JSON document: {exc}"
-        ) from None
+    data = read_document(path, "not a Cloud Monitoring timeSeries JSON document: ")
     pages = data if isinstance(data, list) else [data]
     found: list[Any] = []
     for page in pages:
