@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from scanner.models import KeyStatus, Severity
+from scanner.reasons import NEWSWORTHY, Reason
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Transition
 
@@ -197,12 +198,24 @@ def transition_events(conn: Connection, scan_id: int) -> list[Event]:
             detail = f"the key is now blocked (was {t.from_value})"
             events.append(Event("escalated", key, finding, detail, identity))
         else:
-            events.append(Event("resolved", key, finding, "resolved", identity))
+            detail = RESOLVED_DETAIL.get(t.reason or "", "resolved")
+            events.append(Event("resolved", key, finding, detail, identity))
     return events
 
 
+# What a resolution alert says happened; other reasons send none (store.reasons).
+RESOLVED_DETAIL = {
+    Reason.FIXED.value: "fixed: the key no longer matches the rule",
+    Reason.KEY_DELETED.value: "the key was deleted",
+    Reason.LEFT_INVENTORY.value: "the key is no longer in the inventory",
+}
+
+
 def _wanted(t: Any) -> bool:
-    if t.kind in ("opened", "reopened", "resolved"):
+    if t.kind == "resolved":
+        # A rule switched off or evidence not read is no news for an owner.
+        return t.reason is None or t.reason in NEWSWORTHY
+    if t.kind in ("opened", "reopened"):
         return True
     if t.kind == "severity_changed":
         return bool(Severity(t.to_value).rank > Severity(t.from_value).rank)

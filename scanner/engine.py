@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,58 +13,37 @@ from sqlalchemy import Connection, Engine
 
 from scanner.audit.source import AuditSource
 from scanner.config import Config
-from scanner.errors import InputError, KeysentryError
+from scanner.enrich import Enrich, enricher
+from scanner.errors import InputError
+from scanner.in_force import in_force_document
 from scanner.inventory.source import InventorySource
-from scanner.models import (
-    InventoryContext,
-    KeyAssessment,
-    KeyEvent,
-    KeyRecord,
-    KeyUsage,
-    ScanStats,
-)
-from scanner.ownership import OwnerDirectory, with_creator
+from scanner.models import InventoryContext, KeyAssessment, KeyEvent, KeyRecord, ScanStats
 from scanner.rules.base import RuleContext
 from scanner.rules.catalog import VERDICT_RULES
 from scanner.rules.selection import (
     enabled,
     enabled_rules,
     project_findings,
+    resolution_for,
     scan_notes,
     usage_notes,
 )
 from scanner.rules.verdict import assess
+from scanner.scan_guards import InventoryShrank, check_order, check_shrink
 from scanner.store import scans
-from scanner.store.audit import creators, record_events
+from scanner.store.audit import record_events
+from scanner.store.chain import seal
+from scanner.store.configs import record_config
 from scanner.store.history import HistoryWriter
-from scanner.store.leaks import leaks_by_key_name
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
-from scanner.store.usage import record_usage
 from scanner.usage.source import UsageSource
+
+DRY_RUN_NOTE = "dry run: nothing was recorded and no alerts were queued"
 
 
 class ScanCancelled(Exception):
     """The worker is shutting down and its grace period for this scan is over."""
-
-
-class InventoryShrank(KeysentryError):
-    """The inventory is much smaller than the last successful scan's."""
-
-
-def shrink_problem(seen: int, before: int | None, max_shrink: float, what: str) -> str | None:
-    """Why SEEN is too few against BEFORE (None: nothing to compare with)."""
-    if not before:
-        return None
-    if seen == 0:
-        return f"0 {what} seen, {before} in the last successful scan"
-    floor = before * (1 - max_shrink)
-    if seen < floor:
-        return (
-            f"{seen} {what} seen, {before} in the last successful scan "
-            f"(inventory.max_shrink {max_shrink:g} allows {floor:g} or more)"
-        )
-    return None
 
 
 class _Stage:
@@ -93,12 +72,16 @@ def _keys(
 
 
 AfterHistory = Callable[[Connection, int, datetime], dict[str, Any]]
+# Sees a dry run's scan in its transaction, which is then rolled back.
+DryRunView = Callable[[Connection, int], None]
 
 
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
     scan_id: int
     stats: ScanStats
+    chain_head: str | None = None  # None for a dry run
+    dry_run: bool = False
 
 
 def run_scan(
@@ -111,6 +94,7 @@ def run_scan(
     usage: UsageSource | None = None,
     audit: AuditSource | None = None,
     accept_shrink: bool = False,
+    dry_run: DryRunView | None = None,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
     error and its stage, nothing else in history changes, and the exception
@@ -120,8 +104,18 @@ def run_scan(
     AFTER_HISTORY runs in the scan's transaction once its history is written
     (the alert planner); what it returns is kept in the scan's counts. A scan
     that sees far fewer keys or projects than the last successful one fails
-    (stage "shrink") unless ACCEPT_SHRINK."""
-    scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
+    (stage "shrink") unless ACCEPT_SHRINK. A scan evaluated before the last
+    successful one is refused before it starts.
+    With DRY_RUN, the scan is evaluated and written in one transaction that
+    DRY_RUN sees and that is then rolled back: nothing is recorded, no alert
+    queued, and any instant may be evaluated."""
+    # Read before the history transaction opens: a second SQLite connection
+    # reading during it costs a page cache of its own.
+    latest = latest_succeeded_scan(engine)
+    scan_id: int | None = None
+    if dry_run is None:
+        check_order(evaluated_at, latest)
+        scan_id = scans.begin_scan(engine, source.description, None, evaluated_at)
     run = _ScanRun(
         source,
         engine,
@@ -129,25 +123,27 @@ def run_scan(
         evaluated_at,
         scan_id,
         cancel,
-        after_history,
+        None if dry_run else after_history,
         usage,
         audit,
         accept_shrink,
+        dry_run,
+        latest,
     )
     try:
-        stats = run.execute()
+        return run.execute()
     except BaseException as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyboardInterrupt):
             message = "interrupted"
         if isinstance(exc, ScanCancelled | KeyboardInterrupt):
             run.stage.name = "shutdown"
-        try:
-            scans.fail_scan(engine, scan_id, message, run.stage.name, source.assets_read)
-        except Exception as record_error:  # the scan's own error matters more
-            exc.add_note(f"the failure could not be recorded on scan {scan_id}: {record_error}")
+        if scan_id is not None:
+            try:
+                scans.fail_scan(engine, scan_id, message, run.stage.name, source.assets_read)
+            except Exception as record_error:  # the scan's own error matters more
+                exc.add_note(f"the failure could not be recorded on scan {scan_id}: {record_error}")
         raise
-    return ScanOutcome(scan_id, stats)
 
 
 @dataclass
@@ -156,23 +152,22 @@ class _ScanRun:
     engine: Engine
     config: Config
     evaluated_at: datetime
-    scan_id: int
+    scan_id: int | None  # None until a dry run's transaction gives it one
     cancel: threading.Event | None
     after_history: AfterHistory | None
     usage: UsageSource | None
     audit: AuditSource | None
     accept_shrink: bool
+    dry_run: DryRunView | None
+    latest: Scan | None  # the last successful scan before this one
     stage: _Stage = field(default_factory=_Stage)
     events: list[KeyEvent] = field(default_factory=list)
-    latest: Scan | None = None  # the last successful scan before this one
     notes: list[str] = field(default_factory=list)
 
-    def execute(self) -> ScanStats:
-        # Read before the history writer opens its transaction: a second SQLite
-        # connection reading during it costs a page cache of its own.
-        self.latest = latest_succeeded_scan(self.engine)
+    def execute(self) -> ScanOutcome:
         context = self.source.load_context()
-        scans.set_scope(self.engine, self.scan_id, context.scope)
+        if self.scan_id is not None:
+            scans.set_scope(self.engine, self.scan_id, context.scope)
         if self.audit is not None:
             self._read_audit(context)
         if self.usage is not None:
@@ -182,27 +177,6 @@ class _ScanRun:
         finally:
             if self.usage is not None:
                 self.usage.close()
-
-    def _check_shrink(self, keys: int, projects: int) -> None:
-        latest = self.latest
-        if latest is None or self.accept_shrink:
-            return
-        limit = self.config.inventory.max_shrink
-        before_projects = (latest.counts or {}).get("inventory", {}).get("projects")
-        problems = [
-            p
-            for p in (
-                shrink_problem(keys, latest.keys_total, limit, "keys"),
-                shrink_problem(projects, before_projects, limit, "projects"),
-            )
-            if p
-        ]
-        if problems:
-            self.stage.name = "shrink"
-            raise InventoryShrank(
-                f"the inventory shrank: {'; '.join(problems)}; nothing was recorded. If the "
-                "organization really shrank, scan again with --accept-shrink"
-            )
 
     def _read_audit(self, context: InventoryContext) -> None:
         assert self.audit is not None
@@ -214,36 +188,6 @@ class _ScanRun:
             shown = "; ".join(f"{p}: {e}" for p, e in sorted(self.audit.errors.items())[:3])
             self.notes.append(f"key events missing for some projects: {shown}")
 
-    def _creators(self) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            found = creators(conn)
-        for event in self.events:
-            if event.method == "CreateKey" and event.principal and event.key_name not in found:
-                found[event.key_name] = event.principal
-        return found
-
-    def _enricher(self, context: InventoryContext) -> Callable[[KeyRecord], KeyRecord]:
-        """Adds to each listed key what the other sources know of it."""
-        created_by = self._creators() if self.audit is not None else {}
-        with self.engine.connect() as conn:
-            numbers = {p.project_id: p.number for p in context.projects.values() if p.project_id}
-            leaks = leaks_by_key_name(conn, numbers)
-        owners = OwnerDirectory(context.projects, context.iam, self.config.ownership)
-        usage = self.usage
-
-        def enrich(listed: KeyRecord) -> KeyRecord:
-            creator = created_by.get(listed.name)
-            return replace(
-                listed,
-                owners=with_creator(owners.owners(listed.project_number), creator),
-                usage=usage.for_key(listed) if usage is not None else None,
-                creator=creator,
-                key_admins=owners.key_admins(listed.project_number),
-                leaks=leaks.get(listed.name, ()),
-            )
-
-        return enrich
-
     def _store(self, writer: HistoryWriter, assessment: KeyAssessment) -> None:
         try:
             writer.add(assessment)
@@ -251,52 +195,114 @@ class _ScanRun:
             where = self.source.position
             raise InputError(f"{where}: {exc}" if where else str(exc)) from None
 
-    def _assess_and_store(self, context: InventoryContext) -> ScanStats:
+    def _assess_and_store(self, context: InventoryContext) -> ScanOutcome:
+        # Before the transaction opens (see run_scan).
+        enrich, leaks_through = enricher(
+            self.engine, context, self.config, self.usage, self.events, self.audit is not None
+        )
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                outcome = self._write(conn, context, enrich, leaks_through)
+                if self.dry_run is not None:
+                    self.dry_run(conn, outcome.scan_id)
+                    transaction.rollback()
+                else:
+                    transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
+        return outcome
+
+    def _assess_all(
+        self,
+        writer: HistoryWriter,
+        context: InventoryContext,
+        ctx: RuleContext,
+        enrich: Enrich,
+    ) -> tuple[Counter[str], Counter[str]]:
+        """Judge every key and project, and hand each to the writer."""
+        config, usage_available = self.config, ctx.usage_available
+        iam_available = context.iam is not None
+        rules = enabled_rules(config, usage_available, iam_available)
+        after = enabled(VERDICT_RULES, config, usage_available, iam_available)
+        by_status: Counter[str] = Counter()
+        by_severity: Counter[str] = Counter()
+        stage = self.stage
+        stage.name = "store"
+        for listed in _keys(iter(self.source.iter_keys(context)), stage, self.cancel):
+            assessment = assess(enrich(listed), rules, ctx, after)
+            stage.name = "store"
+            self._store(writer, assessment)
+            by_status[assessment.status.value] += 1
+            by_severity.update(f.severity.value for f in assessment.findings)
+        stage.name = "evaluate"
+        of_projects = project_findings(context, config, ctx)
+        stage.name = "store"
+        writer.add_findings(of_projects)
+        by_severity.update(f.severity.value for f in of_projects)
+        return by_status, by_severity
+
+    def _write(
+        self,
+        conn: Connection,
+        context: InventoryContext,
+        enrich: Enrich,
+        leaks_through: int | None,
+    ) -> ScanOutcome:
         config, usage = self.config, self.usage
+        if self.scan_id is None:
+            self.scan_id = scans.insert_scan(
+                conn, self.source.description, context.scope, self.evaluated_at
+            )
+        scan_id = self.scan_id
         usage_available = usage is not None
         iam_available = context.iam is not None
         ctx = RuleContext(config, self.evaluated_at, usage_available, context.iam, context.projects)
-        rules = enabled_rules(config, usage_available, iam_available)
-        after = enabled(VERDICT_RULES, config, usage_available, iam_available)
         notes = scan_notes(config, usage_available, context.services_known, iam_available)
         stats = ScanStats(notes=notes + self.notes)
-        enrich = self._enricher(context)
-        by_status: Counter[str] = Counter()
-        by_severity: Counter[str] = Counter()
-        usage_rows: list[tuple[str, KeyUsage]] = []
-        stage = self.stage
-        stage.name = "store"
-        with HistoryWriter(self.engine, self.scan_id, self.evaluated_at) as writer:
-            for listed in _keys(iter(self.source.iter_keys(context)), stage, self.cancel):
-                key = enrich(listed)
-                assessment = assess(key, rules, ctx, after)
-                if key.usage is not None:
-                    usage_rows.append((key.name, key.usage))
-                stage.name = "store"
-                self._store(writer, assessment)
-                by_status[assessment.status.value] += 1
-                by_severity.update(f.severity.value for f in assessment.findings)
-            stage.name = "evaluate"
-            of_projects = project_findings(context, config, ctx)
-            stage.name = "store"
-            writer.add_findings(of_projects)
-            by_severity.update(f.severity.value for f in of_projects)
-            if usage is not None:
-                stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
-            stats.keys_total = sum(by_status.values())
-            self._check_shrink(stats.keys_total, len(context.projects))
-            stats.assets_read = self.source.assets_read
-            stats.by_status = dict(by_status)
-            stats.by_severity = dict(by_severity)
-            writer.finish(stats)
-            scans.add_counts(
-                writer.connection, self.scan_id, "inventory", {"projects": len(context.projects)}
-            )
-            record_usage(writer.connection, self.scan_id, usage_rows)
-            record_events(writer.connection, self.scan_id, self.events)
-            if self.after_history is not None:
-                stage.name = "alerts"
-                extra = self.after_history(writer.connection, self.scan_id, self.evaluated_at)
-                stats.alerts = extra
-                scans.add_counts(writer.connection, self.scan_id, "alerts", extra)
-        return stats
+        if self.dry_run is not None:
+            stats.notes.insert(0, DRY_RUN_NOTE)
+        config_digest = record_config(conn, scan_id, in_force_document(config))
+        before = self.latest.config_digest if self.latest is not None else None
+        resolution = resolution_for(
+            config,
+            usage_available,
+            iam_available,
+            frozenset(f"projects/{p.number}" for p in context.projects.values()),
+            config_changed=before is not None and before != config_digest,
+        )
+        writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
+        by_status, by_severity = self._assess_all(writer, context, ctx, enrich)
+        if usage is not None:
+            stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
+        stats.keys_total = sum(by_status.values())
+        if not self.accept_shrink:
+            try:
+                check_shrink(
+                    stats.keys_total,
+                    len(context.projects),
+                    self.latest,
+                    config.inventory.max_shrink,
+                )
+            except InventoryShrank:
+                self.stage.name = "shrink"
+                raise
+        stats.assets_read = self.source.assets_read
+        stats.by_status = dict(by_status)
+        stats.by_severity = dict(by_severity)
+        writer.finish(stats)
+        scans.set_config(conn, scan_id, config_digest)
+        scans.add_counts(conn, scan_id, "inventory", {"projects": len(context.projects)})
+        scans.add_counts(conn, scan_id, "known", {"leak_reports_through": leaks_through})
+        record_events(conn, scan_id, self.events)
+        if self.after_history is not None:
+            self.stage.name = "alerts"
+            extra = self.after_history(conn, scan_id, self.evaluated_at)
+            stats.alerts = extra
+            scans.add_counts(conn, scan_id, "alerts", extra)
+        if self.dry_run is not None:
+            return ScanOutcome(scan_id, stats, None, dry_run=True)
+        self.stage.name = "store"
+        head = seal(conn, scan_id)
+        return ScanOutcome(scan_id, stats, head)

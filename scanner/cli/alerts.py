@@ -21,7 +21,8 @@ from alerts.planner import digests
 from alerts.render import EmailRenderer
 from alerts.routing import ConfiguredOwners, Router
 from alerts.webhook_formats import webhook_body
-from scanner.cli.common import common_options, handle_errors, open_store, parse_now
+from scanner.cli.common import common_options, handle_errors, open_store
+from scanner.cli.instants import parse_now
 from scanner.config import Config
 from scanner.configfile import load_config
 from scanner.errors import ConfigError

@@ -9,29 +9,28 @@ import click
 
 from alerts.planner import scan_hook
 from scanner.cli.common import (
-    audit_factory,
+    DryRunReport,
     common_options,
     finish_report,
     handle_errors,
     open_store,
     output_options,
-    parse_now,
     progress_display,
     scan_summary,
     scope_options,
-    source_factory,
-    usage_factory,
 )
+from scanner.cli.instants import parse_instant, parse_now
+from scanner.cli.sources import audit_factory, source_factory, usage_factory
 from scanner.configfile import load_config
 from scanner.engine import run_scan
-from scanner.errors import StoreError
+from scanner.errors import InputError, StoreError
 from scanner.report.formats import terminal_safe
 from scanner.rules.catalog import ALL_RULES
 from scanner.rules.checklists import CHECKLISTS
 from scanner.store import db
 from scanner.store import scans as scans_store
 from scanner.store.lock import ScanLock, migration_lock
-from scanner.store.queries import list_scans
+from scanner.store.queries import list_scans, scan_at
 
 
 @click.command()
@@ -43,6 +42,12 @@ from scanner.store.queries import list_scans
     "--accept-shrink",
     is_flag=True,
     help="Record the scan even if it sees far fewer keys or projects than the last one.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Evaluate and report, recording nothing and queuing no alerts; with --now, "
+    "what a date would give.",
 )
 @handle_errors
 def scan(
@@ -59,6 +64,7 @@ def scan(
     audit_files: tuple[str, ...],
     now: str | None,
     accept_shrink: bool,
+    dry_run: bool,
 ) -> None:
     """Scan the inventory, store the result and print the report."""
     config = load_config(config_path)
@@ -78,6 +84,7 @@ def scan(
         scans_store.fail_abandoned(engine)
         hook = scan_hook(config.alerts) if config.alerts.enabled else None
         source = make_source(progress)
+        view = DryRunReport(fmt, output, fail_on) if dry_run else None
         outcome = run_scan(
             source,
             engine,
@@ -87,8 +94,12 @@ def scan(
             usage=make_usage(),
             audit=make_audit(),
             accept_shrink=accept_shrink,
+            dry_run=view,
         )
     click.echo(scan_summary(outcome), err=True)
+    if view is not None:
+        view.finish()
+        return
     queued = sum(outcome.stats.alerts.get("queued", {}).values())
     if queued:
         click.echo(
@@ -103,6 +114,12 @@ def scan(
 @common_options
 @output_options
 @click.option("--scan", "scan_id", type=int, help="Report this scan instead of the latest.")
+@click.option(
+    "--at",
+    "at",
+    metavar="DATE",
+    help="Report the last successful scan at or before DATE (ISO 8601 date or instant).",
+)
 @handle_errors
 def report(
     config_path: str | None,
@@ -111,9 +128,14 @@ def report(
     output: str | None,
     fail_on: str,
     scan_id: int | None,
+    at: str | None,
 ) -> None:
-    """Print the report of the latest successful scan, or of --scan ID."""
+    """Print the report of the latest successful scan, of --scan ID, or as of --at DATE."""
     engine = open_store(load_config(config_path), db_url, create=False)
+    if at is not None:
+        if scan_id is not None:
+            raise InputError("give --scan or --at, not both")
+        scan_id = scan_at(engine, parse_instant(at, "--at", end_of_day=True)).id
     finish_report(engine, scan_id, fmt, output, fail_on)
 
 

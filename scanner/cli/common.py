@@ -9,40 +9,25 @@ import sqlite3
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from scanner.audit.source import AuditSource
 from scanner.config import Config
 from scanner.engine import ScanOutcome
-from scanner.errors import ConfigError, InputError, KeysentryError
-from scanner.inventory.export import ExportSource
-from scanner.inventory.source import InventorySource, Progress
+from scanner.errors import InputError, KeysentryError
+from scanner.inventory.source import Progress
 from scanner.leaks.secrets import scrub
-from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, fails
+from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, dry_run_report, fails
 from scanner.report.formats import terminal_safe, write
 from scanner.store import db
-from scanner.usage.source import UsageSource
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def parse_now(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--now: not an ISO 8601 instant: {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def common_options(func: F) -> F:
@@ -251,6 +236,25 @@ def progress_display() -> Iterator[Progress | None]:
         yield lambda n: bar.update(task, description=f"read {n:,} assets")
 
 
+class DryRunReport:
+    """Writes a dry run's report from inside its transaction, before the
+    rollback; finish() then exits 1 if --fail-on was met."""
+
+    def __init__(self, fmt: str, output: str | None, fail_on: str) -> None:
+        self._fmt, self._output, self._fail_on = fmt, output, fail_on
+        self._failed = False
+
+    def __call__(self, conn: Connection, scan_id: int) -> None:
+        report = dry_run_report(conn, scan_id)
+        write_report(report, self._fmt, self._output)
+        self._failed = fails(report, self._fail_on)
+
+    def finish(self) -> None:
+        if self._failed:
+            click.echo(f"keysentry: keys at or above --fail-on {self._fail_on} exist", err=True)
+            sys.exit(1)
+
+
 def finish_report(
     engine: Engine, scan_id: int | None, fmt: str, output: str | None, fail_on: str
 ) -> None:
@@ -261,100 +265,13 @@ def finish_report(
         sys.exit(1)
 
 
-def source_factory(
-    config: Config,
-    org: str | None,
-    folder: str | None,
-    project: str | None,
-    exports: tuple[str, ...] | list[str],
-    config_path: str,
-) -> Callable[[Progress | None], InventorySource]:
-    """What to scan, from the options, else (for the worker, CONFIG_PATH set)
-    from worker.scope / worker.exports. A live scope needs credentials now."""
-    scopes = [
-        s
-        for s in (
-            org and f"organizations/{org}",
-            folder and f"folders/{folder}",
-            project and f"projects/{project}",
-        )
-        if s
-    ]
-    if not scopes and not exports and config_path:
-        scopes = [config.worker.scope] if config.worker.scope else []
-        exports = config.worker.exports
-    if len(scopes) + bool(exports) != 1:
-        where = f"{config_path}: worker.scope or worker.exports, or " if config_path else ""
-        raise ConfigError(f"give exactly one of {where}--org, --folder, --project or --from-export")
-    services = config.gemini.project_services
-    if exports:
-        if config.inventory.keys_from == "apikeys":
-            raise ConfigError(
-                "inventory.keys_from: apikeys lists keys live; an export scan reads the keys "
-                "in its export (set keys_from: asset, or scan a live scope)"
-            )
-        paths = [Path(p) for p in exports]
-        return lambda progress: ExportSource(paths, services, progress)
-    from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
-
-    scope = validate_scope(scopes[0])
-    client = make_client(config.inventory)
-    if config.inventory.keys_from == "asset":
-        return lambda progress: CloudAssetSource(
-            client, scope, config.inventory, services, progress
-        )
-    from scanner.inventory.apikeys import ApiKeysSource, KeyLister, make_session
-
-    lister = KeyLister(make_session(), config.inventory)
-    return lambda progress: ApiKeysSource(
-        CloudAssetSource(client, scope, config.inventory, services, progress),
-        lister,
-        config.inventory,
-        progress,
-    )
-
-
-def usage_factory(
-    config: Config, exports: Sequence[str], files: Sequence[str] = ()
-) -> Callable[[], UsageSource | None]:
-    """Usage from saved timeSeries FILES; else Cloud Monitoring for live scans
-    when usage.enabled (an export scan stays offline). Credentials are checked
-    now, not at the first scan."""
-    if files:
-        from scanner.usage.files import FileUsageSource
-
-        paths = [Path(f) for f in files]
-        services = config.gemini.api_services
-        return lambda: FileUsageSource(paths, config.usage, services)
-    if not config.usage.enabled or exports:
-        return lambda: None
-    from scanner.usage.monitoring import UsageCollector, make_client
-
-    client = make_client()
-    services = config.gemini.api_services
-    return lambda: UsageCollector(client, config.usage, services)
-
-
-def audit_factory(
-    config: Config, exports: Sequence[str], files: Sequence[str] = ()
-) -> Callable[[], AuditSource | None]:
-    """Key events from saved audit log FILES; else from Cloud Audit Logs for
-    live scans when audit.enabled."""
-    if files:
-        from scanner.audit.files import FileAuditSource
-
-        paths = [Path(f) for f in files]
-        return lambda: FileAuditSource(paths)
-    if not config.audit.enabled or exports:
-        return lambda: None
-    from scanner.audit.logs import AuditLogReader, make_client
-
-    client = make_client()
-    return lambda: AuditLogReader(client, config.audit)
-
-
 def scan_summary(outcome: ScanOutcome) -> str:
     stats = outcome.stats
+    if outcome.dry_run:
+        return (
+            f"dry run: {stats.keys_total} keys from {stats.assets_read} assets evaluated; "
+            "nothing was recorded and no alerts were queued"
+        )
     return (
         f"scan {outcome.scan_id} succeeded: {stats.keys_total} keys from "
         f"{stats.assets_read} assets, {stats.rows_written} history rows written"

@@ -17,19 +17,18 @@ from alerts.dispatch import DirectoryTransport, Dispatcher
 from alerts.planner import scan_hook
 from scanner.audit.files import FileAuditSource
 from scanner.cli.common import (
-    audit_factory,
+    DryRunReport,
     common_options,
     handle_errors,
     open_store,
     output_options,
-    parse_now,
     scan_summary,
     scope_options,
-    source_factory,
-    usage_factory,
     write_report,
 )
+from scanner.cli.instants import parse_now
 from scanner.cli.leaks import import_summary
+from scanner.cli.sources import audit_factory, source_factory, usage_factory
 from scanner.config import Config, ScheduleConfig, WorkerConfig
 from scanner.configfile import load_config
 from scanner.engine import run_scan
@@ -145,6 +144,11 @@ def run(
 )
 @click.option("--listen", default="127.0.0.1:9184", show_default=True, metavar="HOST:PORT")
 @click.option("--interval", default="60s", show_default=True, help="With --serve: how often.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Evaluate and report without recording the scan or queuing notifications.",
+)
 @handle_errors
 def demo(
     config_path: str | None,
@@ -156,6 +160,7 @@ def demo(
     serve: bool,
     listen: str,
     interval: str,
+    dry_run: bool,
 ) -> None:
     """Scan the bundled sample organization into ./.keysentry-demo/ and report,
     with the notifications it would send written to ./.keysentry-demo/outbox/;
@@ -170,6 +175,16 @@ def demo(
     hook = scan_hook(config.alerts)
     usage = FileUsageSource([DEMO_USAGE], config.usage, config.gemini.api_services)
     audit = FileAuditSource([DEMO_AUDIT])
+    if dry_run:
+        if serve:
+            raise InputError("--dry-run and --serve: a dry run records nothing to serve")
+        view = DryRunReport(fmt, output, fail_on)
+        outcome = run_scan(
+            source, engine, config, evaluated_at, usage=usage, audit=audit, dry_run=view
+        )
+        click.echo(scan_summary(outcome), err=True)
+        view.finish()
+        return
     import_demo_leaks(engine, evaluated_at)
     outcome = run_scan(
         source, engine, config, evaluated_at, after_history=hook, usage=usage, audit=audit

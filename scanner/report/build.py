@@ -5,18 +5,21 @@ never holds every key in memory at once."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy.orm import Session
 
 from scanner.models import KeyStatus, LeakEvidence, Severity
 from scanner.store.audit import last_restrictions_removed
+from scanner.store.configs import config_document
 from scanner.store.leaks import leaks_by_key_name, project_numbers
 from scanner.store.queries import scan_for_report, valid_at
-from scanner.store.tables import FindingVersion, KeyUsageRow, KeyVersion, Scan
+from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 
 SCHEMA = "keysentry.report/v1"
 FAIL_ON_LEVELS = ("never", "high", "critical", "blocked")
@@ -62,10 +65,17 @@ class ReportKey:
     restrictions_removed: tuple[str | None, datetime] | None  # by whom, when
 
 
+Connect = Callable[[], AbstractContextManager[Connection]]
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
+    """The report of SCAN, read through CONNECT: everything in it is what
+    was known when that scan ran, so a later scan never changes it."""
+
     scan: Scan
-    engine: Engine
+    connect: Connect
+    dry_run: bool = False
 
     @property
     def evaluated_at(self) -> datetime:
@@ -75,6 +85,41 @@ class Report:
         """by_status or by_severity, as recorded on the scan row."""
         return dict((self.scan.counts or {}).get(kind, {}))
 
+    def _known(self, name: str) -> Any:
+        return ((self.scan.counts or {}).get("known") or {}).get(name)
+
+    def in_force(self) -> dict[str, Any] | None:
+        """The configuration, timeline and rule catalog the scan was judged under."""
+        with self.connect() as conn:
+            return config_document(conn, self.scan.config_digest)
+
+    def left_inventory(self) -> list[dict[str, Any]]:
+        """Keys this scan no longer saw, with the last scan that did."""
+        t, kv = Transition, KeyVersion
+        last = and_(kv.key_name == t.key_name, kv.valid_to_scan_id == self.scan.id)
+        query = (
+            select(t.key_name, kv.valid_from_scan_id, kv.status, kv.project_id, kv.display_name)
+            .join(kv, last)
+            .where(t.scan_id == self.scan.id, t.kind == "status_changed", t.to_value.is_(None))
+            .order_by(t.key_name)
+        )
+        with self.connect() as conn:
+            previous = conn.scalar(
+                select(func.max(Scan.id)).where(Scan.status == "succeeded", Scan.id < self.scan.id)
+            )
+            at = conn.scalar(select(Scan.evaluated_at).where(Scan.id == previous))
+            return [
+                {
+                    "name": row.key_name,
+                    "project": row.project_id,
+                    "display_name": row.display_name,
+                    "last_status": row.status,
+                    "last_seen_scan": previous,
+                    "last_seen_at": at,
+                }
+                for row in conn.execute(query)
+            ]
+
     def project_findings(self) -> list[dict[str, Any]]:
         """Findings about projects rather than keys (subject projects/N)."""
         fv = FindingVersion
@@ -83,7 +128,7 @@ class Report:
             .where(valid_at(fv, self.scan.id), fv.key_name.not_like("%/keys/%"))
             .order_by(fv.key_name, fv.rule_id)
         )
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return [
                 {
                     "subject": row.key_name,
@@ -97,9 +142,9 @@ class Report:
 
     def iter_keys(self) -> Iterator[ReportKey]:
         """The keys, worst first: by status, then score, project and name."""
-        findings = _findings_by_key(self.engine, self.scan.id, self.scan.evaluated_at.date())
+        findings = _findings_by_key(self.connect, self.scan.id, self.scan.evaluated_at.date())
         kv = KeyVersion
-        ku = KeyUsageRow
+        ku = UsageVersion
         status_rank = case({s.value: s.rank for s in KeyStatus}, value=kv.status, else_=99)
         project = func.coalesce(kv.project_id, kv.project_number)
         query = (
@@ -127,27 +172,29 @@ class Report:
                 ku.requests_1d,
                 ku.daily_median_28d,
             )
-            .outerjoin(ku, ku.key_name == kv.key_name)
+            .outerjoin(ku, and_(ku.key_name == kv.key_name, valid_at(ku, self.scan.id)))
             .where(valid_at(kv, self.scan.id))
             .order_by(status_rank, kv.score.desc(), project, kv.key_name)
         )
-        with self.engine.connect() as conn:
-            removed = last_restrictions_removed(conn)
-            leaks = leaks_by_key_name(conn, project_numbers(conn))
-            rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(query)
+        scan_id = self.scan.id
+        with self.connect() as conn:
+            removed = last_restrictions_removed(conn, scan_id)
+            numbers = project_numbers(conn, scan_id)
+            leaks = leaks_by_key_name(conn, numbers, self._known("leak_reports_through"))
+            rows = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
             for row in rows:
                 found = findings.pop(row.key_name, [])
                 yield _key(row, found, removed.get(row.key_name), leaks.get(row.key_name, ()))
 
 
-def _findings_by_key(engine: Engine, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:
+def _findings_by_key(connect: Connect, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:
     fv = FindingVersion
     query = select(
         fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist
     ).where(valid_at(fv, scan_id))
     grouped: dict[str, list[ReportFinding]] = defaultdict(list)
-    with engine.connect() as conn:
-        for row in conn.execution_options(yield_per=_STREAM_BATCH).execute(query):
+    with connect() as conn:
+        for row in conn.execute(query.execution_options(yield_per=_STREAM_BATCH)):
             days = (row.deadline - today).days if row.deadline else None
             grouped[row.key_name].append(
                 ReportFinding(
@@ -200,7 +247,13 @@ def _key(
 
 
 def build_report(engine: Engine, scan_id: int | None = None) -> Report:
-    return Report(scan_for_report(engine, scan_id), engine)
+    return Report(scan_for_report(engine, scan_id), engine.connect)
+
+
+def dry_run_report(conn: Connection, scan_id: int) -> Report:
+    """The report of a scan still inside its (dry run's) transaction."""
+    scan = Session(bind=conn, expire_on_commit=False).get_one(Scan, scan_id)
+    return Report(scan, lambda: nullcontext(conn), dry_run=True)
 
 
 def fails(report: Report, level: str) -> bool:

@@ -47,8 +47,14 @@ def header_document(report: Report) -> dict[str, Any]:
             "by_status": report.counts("by_status"),
             "by_severity": report.counts("by_severity"),
             "notes": list(scan.notes or []),
+            "dry_run": report.dry_run,
+            "chain_hash": scan.chain_hash,
         },
+        "in_force": {"digest": scan.config_digest, "document": report.in_force()},
         "project_findings": report.project_findings(),
+        "left_inventory": [
+            item | {"last_seen_at": iso(item["last_seen_at"])} for item in report.left_inventory()
+        ],
     }
 
 

@@ -169,6 +169,25 @@ def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
         console.print(Text(terminal_safe(line)))
     for note in scan.notes or []:
         console.print(Text(f"note: {terminal_safe(note)}"))
+    for item in report.left_inventory():
+        seen = f"scan {item['last_seen_scan']}" if item["last_seen_scan"] else "an earlier scan"
+        line = f"left the inventory: {item['name']} (last seen in {seen}, {item['last_status']})"
+        console.print(Text(terminal_safe(line)))
+    console.print(Text(in_force_line(report)))
+
+
+def in_force_line(report: Report) -> str:
+    """Which configuration and deadlines the scan was judged under."""
+    document = report.in_force()
+    digest = report.scan.config_digest
+    if document is None or digest is None:
+        return "rules in force: not recorded (the scan predates schema 0010)"
+    dates = ", ".join(
+        f"{e['id']} {e['date']} ({e['status']})" for e in document.get("timeline", [])
+    )
+    disabled = [r["id"] for r in document.get("rules", []) if not r.get("enabled", True)]
+    off = f"; disabled: {', '.join(disabled)}" if disabled else ""
+    return terminal_safe(f"rules in force: config {digest[:12]}; timeline: {dates}{off}")
 
 
 WRITERS: dict[str, Callable[[Report, TextIO], None]] = {

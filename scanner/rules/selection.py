@@ -7,8 +7,9 @@ from typing import TypeVar
 
 from scanner.config import Config
 from scanner.models import Finding, InventoryContext
+from scanner.reasons import Resolution
 from scanner.rules.base import ProjectRule, Rule, RuleContext, VerdictRule
-from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES
+from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
 
 R = TypeVar("R", Rule, ProjectRule, VerdictRule)
 
@@ -30,6 +31,27 @@ def enabled_rules(
     config: Config, usage_available: bool, iam_available: bool = False
 ) -> tuple[Rule, ...]:
     return enabled(RULES, config, usage_available, iam_available)
+
+
+def resolution_for(
+    config: Config,
+    usage_available: bool,
+    iam_available: bool,
+    projects: frozenset[str],
+    config_changed: bool,
+) -> Resolution:
+    """What a scan that runs these rules can say about findings it did not find again."""
+    ran = {r.meta.id for r in enabled(RULES, config, usage_available, iam_available)}
+    ran |= {r.meta.id for r in enabled(VERDICT_RULES, config, usage_available, iam_available)}
+    ran |= {r.meta.id for r in enabled(PROJECT_RULES, config, False, iam_available)}
+    return Resolution(
+        rules_run=frozenset(ran),
+        disabled=frozenset(config.rules.disabled),
+        usage_rules=frozenset(m.id for m in ALL_RULES if m.needs == "usage"),
+        projects=projects,
+        config_changed=config_changed,
+        usage_read=usage_available,
+    )
 
 
 def project_findings(context: InventoryContext, config: Config, ctx: RuleContext) -> list[Finding]:

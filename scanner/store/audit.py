@@ -49,14 +49,18 @@ def creators(conn: Connection) -> dict[str, str]:
     return {name: principal for name, principal in rows if principal}
 
 
-def last_restrictions_removed(conn: Connection) -> dict[str, tuple[str | None, datetime]]:
-    """key name -> (who, when) of the latest UpdateKey that left it unrestricted."""
+def last_restrictions_removed(
+    conn: Connection, through_scan: int | None = None
+) -> dict[str, tuple[str | None, datetime]]:
+    """key name -> (who, when) of the latest UpdateKey that left it
+    unrestricted; only events read by scans up to THROUGH_SCAN when given."""
     found: dict[str, tuple[str | None, datetime]] = {}
-    rows = conn.execute(
-        select(KeyEventRow.key_name, KeyEventRow.principal, KeyEventRow.at)
-        .where(KeyEventRow.restrictions_removed.is_(True))
-        .order_by(KeyEventRow.at)
+    query = select(KeyEventRow.key_name, KeyEventRow.principal, KeyEventRow.at).where(
+        KeyEventRow.restrictions_removed.is_(True)
     )
+    if through_scan is not None:
+        query = query.where(KeyEventRow.scan_id <= through_scan)
+    rows = conn.execute(query.order_by(KeyEventRow.at, KeyEventRow.id))
     for name, principal, at in rows:
         found[name] = (principal, at)
     return found

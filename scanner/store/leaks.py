@@ -76,11 +76,18 @@ def leaked_key_names(conn: Connection, numbers: Mapping[str, str]) -> set[str]:
     return {numbered_key_name(name, numbers) for name in names if name}
 
 
-def project_numbers(conn: Connection) -> dict[str, str]:
-    """project id -> number, as the latest inventory knows them."""
+def project_numbers(conn: Connection, scan_id: int | None = None) -> dict[str, str]:
+    """project id -> number, as the latest inventory (or scan SCAN_ID's) knows them."""
+    kv = KeyVersion
+    current = (
+        kv.valid_to_scan_id.is_(None)
+        if scan_id is None
+        else (kv.valid_from_scan_id <= scan_id)
+        & (kv.valid_to_scan_id.is_(None) | (kv.valid_to_scan_id > scan_id))
+    )
     rows = conn.execute(
-        select(KeyVersion.project_id, KeyVersion.project_number)
-        .where(KeyVersion.valid_to_scan_id.is_(None), KeyVersion.project_id.is_not(None))
+        select(kv.project_id, kv.project_number)
+        .where(current, kv.project_id.is_not(None))
         .distinct()
     )
     return {pid: number for pid, number in rows if pid}
@@ -139,17 +146,25 @@ def evidence(row: Any) -> LeakEvidence:
     return LeakEvidence(**{f: getattr(row, f) for f in LeakEvidence.__dataclass_fields__})
 
 
+def last_leak_report(conn: Connection) -> int | None:
+    """The newest report's id: reports are never changed, so a scan that read
+    reports up to it can be shown later with exactly those."""
+    return conn.scalar(select(func.max(LeakReportRow.id)))
+
+
 def leaks_by_key_name(
-    conn: Connection, numbers: Mapping[str, str]
+    conn: Connection, numbers: Mapping[str, str], through: int | None = None
 ) -> dict[str, tuple[LeakEvidence, ...]]:
-    """Matched reports per full key name, earliest first. A key's id may be
-    chosen by its creator and its uid is another value, so only the whole name
-    (with NUMBERS turning project ids into numbers) identifies it."""
+    """Matched reports per full key name, earliest first; only reports up to
+    id THROUGH when given. A key's id may be chosen by its creator and its
+    uid is another value, so only the whole name (with NUMBERS turning
+    project ids into numbers) identifies it."""
     found: dict[str, list[LeakEvidence]] = {}
+    query = select(LeakReportRow).where(LeakReportRow.key_name.is_not(None))
+    if through is not None:
+        query = query.where(LeakReportRow.id <= through)
     rows = conn.execute(
-        select(LeakReportRow)
-        .where(LeakReportRow.key_name.is_not(None))
-        .order_by(
+        query.order_by(
             LeakReportRow.first_reported.is_(None), LeakReportRow.first_reported, LeakReportRow.id
         )
     )

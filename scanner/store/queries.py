@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, or_, select
 from sqlalchemy.orm import Session
 
 from scanner.errors import StoreError
-from scanner.store.tables import FindingVersion, KeyVersion, Scan
+from scanner.store.tables import FindingVersion, KeyVersion, Scan, UsageVersion
 
 
-def valid_at(model: type[KeyVersion] | type[FindingVersion], scan_id: int) -> ColumnElement[bool]:
+def valid_at(
+    model: type[KeyVersion] | type[FindingVersion] | type[UsageVersion], scan_id: int
+) -> ColumnElement[bool]:
     return (model.valid_from_scan_id <= scan_id) & or_(
         model.valid_to_scan_id.is_(None), model.valid_to_scan_id > scan_id
     )
@@ -52,3 +55,18 @@ def scan_for_report(engine: Engine, scan_id: int | None) -> Scan:
 def list_scans(engine: Engine, limit: int = 20) -> Sequence[Scan]:
     with Session(engine, expire_on_commit=False) as session:
         return session.scalars(select(Scan).order_by(Scan.id.desc()).limit(limit)).all()
+
+
+def scan_at(engine: Engine, at: datetime) -> Scan:
+    """The last successful scan evaluated at or before AT."""
+    with Session(engine, expire_on_commit=False) as session:
+        scan = session.scalars(
+            select(Scan)
+            .where(Scan.status == "succeeded", Scan.evaluated_at <= at)
+            .order_by(Scan.evaluated_at.desc(), Scan.id.desc())
+            .limit(1)
+        ).first()
+    if scan is None:
+        when = at.isoformat().replace("+00:00", "Z")
+        raise StoreError(f"--at {when}: no successful scan at or before that instant")
+    return scan

@@ -14,25 +14,30 @@ from scanner.store.tables import Scan
 
 def begin_scan(engine: Engine, source: str, scope: str | None, evaluated_at: datetime) -> int:
     with engine.begin() as conn:
-        result = conn.execute(
-            insert(Scan)
-            .values(
-                started_at=datetime.now(UTC),
-                status="running",
-                source=source,
-                scope=scope,
-                evaluated_at=evaluated_at,
-                assets_read=0,
-                keys_total=0,
-                findings_open=0,
-                rows_written=0,
-                counts={},
-                notes=[],
-                version=__version__,
-            )
-            .returning(Scan.id)
+        return insert_scan(conn, source, scope, evaluated_at)
+
+
+def insert_scan(conn: Connection, source: str, scope: str | None, evaluated_at: datetime) -> int:
+    """The 'running' scan row, in the caller's transaction."""
+    result = conn.execute(
+        insert(Scan)
+        .values(
+            started_at=datetime.now(UTC),
+            status="running",
+            source=source,
+            scope=scope,
+            evaluated_at=evaluated_at,
+            assets_read=0,
+            keys_total=0,
+            findings_open=0,
+            rows_written=0,
+            counts={},
+            notes=[],
+            version=__version__,
         )
-        return int(result.scalar_one())
+        .returning(Scan.id)
+    )
+    return int(result.scalar_one())
 
 
 def fail_scan(engine: Engine, scan_id: int, error: str, stage: str, assets_read: int) -> None:
@@ -79,3 +84,7 @@ def add_counts(conn: Connection, scan_id: int, name: str, value: dict[str, Any])
     counts = dict(conn.scalar(select(Scan.counts).where(Scan.id == scan_id)) or {})
     counts[name] = value
     conn.execute(update(Scan).where(Scan.id == scan_id).values(counts=counts))
+
+
+def set_config(conn: Connection, scan_id: int, digest: str) -> None:
+    conn.execute(update(Scan).where(Scan.id == scan_id).values(config_digest=digest))

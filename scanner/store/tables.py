@@ -58,6 +58,21 @@ class Scan(Base):
     # inventory | evaluate | store | shutdown | abandoned, for a failed scan
     error_stage: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[str] = mapped_column(String(32))
+    # What the scan was judged under: a row of scan_configs.
+    config_digest: Mapped[str | None] = mapped_column(String(64))
+    # sha256 over what the scan wrote, chained to the previous scan's (store.chain).
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScanConfig(Base):
+    """The configuration, timeline and rule catalog scans were judged under,
+    once per distinct digest."""
+
+    __tablename__ = "scan_configs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class KeyVersion(Base):
@@ -91,6 +106,7 @@ class KeyVersion(Base):
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),
         Index("ix_key_versions_name", "key_name", "valid_from_scan_id"),
+        Index("ix_key_versions_from", "valid_from_scan_id"),
     )
 
 
@@ -114,6 +130,7 @@ class FindingVersion(Base):
     __table_args__ = (
         Index("ix_findings_open", "valid_to_scan_id"),
         Index("ix_findings_fingerprint", "fingerprint", "valid_from_scan_id"),
+        Index("ix_findings_from", "valid_from_scan_id"),
     )
 
 
@@ -132,6 +149,8 @@ class Transition(Base):
     rule_id: Mapped[str | None] = mapped_column(String(64))
     from_value: Mapped[str | None] = mapped_column(String(32))
     to_value: Mapped[str | None] = mapped_column(String(32))
+    # Why a finding was resolved (store.reasons.Reason); None for other kinds.
+    reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class Notification(Base):
@@ -174,22 +193,31 @@ class DeliveryAttempt(Base):
     seconds: Mapped[float] = mapped_column(Float)
 
 
-class KeyUsageRow(Base):
-    """The latest traffic figures of each key, from Cloud Monitoring. Not
-    historized: the findings usage gives rise to are."""
+class UsageVersion(Base):
+    """A key's traffic figures from Cloud Monitoring, as a validity interval
+    like key versions: what each scan knew of the key's usage."""
 
-    __tablename__ = "key_usage"
+    __tablename__ = "usage_versions"
 
-    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_name: Mapped[str] = mapped_column(String(255))
+    valid_from_scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    valid_to_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    content_hash: Mapped[str] = mapped_column(String(32))
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lookback_days: Mapped[int] = mapped_column(Integer)
     requests_7d: Mapped[int] = mapped_column(Integer)
     requests_30d: Mapped[int] = mapped_column(Integer)
     gemini_requests_7d: Mapped[int] = mapped_column(Integer)
     gemini_rejected_7d: Mapped[int] = mapped_column(Integer)
-    requests_1d: Mapped[int] = mapped_column(Integer, server_default="0")
+    requests_1d: Mapped[int] = mapped_column(Integer)
     daily_median_28d: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_usage_versions_open", "valid_to_scan_id"),
+        Index("ix_usage_versions_name", "key_name", "valid_from_scan_id"),
+        Index("ix_usage_versions_from", "valid_from_scan_id"),
+    )
 
 
 class KeyEventRow(Base):
@@ -204,7 +232,7 @@ class KeyEventRow(Base):
     method: Mapped[str] = mapped_column(String(16))
     principal: Mapped[str | None] = mapped_column(String(320))
     restrictions_removed: Mapped[bool]
-    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
 
 
 class LeakImportRow(Base):

@@ -1,0 +1,59 @@
+"""What the other sources add to each listed key: owners and key admins from
+IAM, the creator from the audit log, usage from Cloud Monitoring, and leak
+reports matched to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from sqlalchemy import Engine
+
+from scanner.config import Config
+from scanner.models import InventoryContext, KeyEvent, KeyRecord
+from scanner.ownership import OwnerDirectory, with_creator
+from scanner.store.audit import creators
+from scanner.store.leaks import last_leak_report, leaks_by_key_name
+from scanner.usage.source import UsageSource
+
+Enrich = Callable[[KeyRecord], KeyRecord]
+
+
+def _creators(engine: Engine, events: Sequence[KeyEvent]) -> dict[str, str]:
+    with engine.connect() as conn:
+        found = creators(conn)
+    for event in events:
+        if event.method == "CreateKey" and event.principal and event.key_name not in found:
+            found[event.key_name] = event.principal
+    return found
+
+
+def enricher(
+    engine: Engine,
+    context: InventoryContext,
+    config: Config,
+    usage: UsageSource | None,
+    events: Sequence[KeyEvent],
+    audit_read: bool,
+) -> tuple[Enrich, int | None]:
+    """The function that completes each key; and the last leak report it
+    knows (what a report of this scan may show)."""
+    created_by = _creators(engine, events) if audit_read else {}
+    with engine.connect() as conn:
+        numbers = {p.project_id: p.number for p in context.projects.values() if p.project_id}
+        through = last_leak_report(conn)
+        leaks = leaks_by_key_name(conn, numbers, through)
+    owners = OwnerDirectory(context.projects, context.iam, config.ownership)
+
+    def enrich(listed: KeyRecord) -> KeyRecord:
+        creator = created_by.get(listed.name)
+        return replace(
+            listed,
+            owners=with_creator(owners.owners(listed.project_number), creator),
+            usage=usage.for_key(listed) if usage is not None else None,
+            creator=creator,
+            key_admins=owners.key_admins(listed.project_number),
+            leaks=leaks.get(listed.name, ()),
+        )
+
+    return enrich, through

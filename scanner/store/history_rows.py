@@ -1,0 +1,127 @@
+"""What the history writer stores of a key, a finding and a key's usage, and
+the digests that tell whether they changed since the last scan."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from scanner.models import Finding, KeyAssessment, KeyUsage
+
+
+def fingerprint(rule_id: str, subject: str) -> str:
+    """Stable identity of a finding across scans: the rule and what it is about."""
+    return hashlib.sha256(f"{rule_id}\x00{subject}".encode()).hexdigest()[:32]
+
+
+def _digest(values: tuple[Any, ...]) -> str:
+    """A digest of str, int, float, bool, None, date, datetime and tuple values,
+    whose repr is stable. Changing what goes in makes every row look changed once."""
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+def key_digest(assessment: KeyAssessment) -> str:
+    """The key as the inventory and the other sources describe it, without the
+    verdict: a change here is a change to the key (status and score are
+    compared on their own)."""
+    key = assessment.key
+    return _digest(
+        (
+            "record",
+            key.name,
+            key.uid,
+            key.project_number,
+            key.project_id,
+            key.display_name,
+            key.created,
+            key.updated,
+            key.deleted,
+            key.key_type.value,
+            key.service_account,
+            key.api_targets,
+            key.application_restriction.value,
+            key.application_values,
+            key.annotations,
+            key.gemini_enabled,
+            key.owners,
+            key.creator,
+            key.key_admins,
+        )
+    )
+
+
+def finding_digest(f: Finding) -> str:
+    kind = f.deadline_kind.value if f.deadline_kind else None
+    return _digest((f.severity.value, f.summary, f.checklist, f.deadline, kind, f.timeline_entry))
+
+
+def usage_digest(u: KeyUsage) -> str:
+    return _digest(
+        (
+            u.last_used,
+            u.lookback_days,
+            u.requests_7d,
+            u.requests_30d,
+            u.gemini_requests_7d,
+            u.gemini_rejected_7d,
+            u.requests_1d,
+            u.daily_median_28d,
+        )
+    )
+
+
+def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
+    key = assessment.key
+    return {
+        "key_name": key.name,
+        "uid": key.uid,
+        "project_number": key.project_number,
+        "project_id": key.project_id,
+        "display_name": key.display_name,
+        "created_at": key.created,
+        "updated_at": key.updated,
+        "deleted_at": key.deleted,
+        "key_type": key.key_type.value,
+        "service_account": key.service_account,
+        "api_targets": list(key.api_targets),
+        "application_restriction": key.application_restriction.value,
+        "application_values": list(key.application_values),
+        "annotations": dict(key.annotations),
+        "gemini_enabled": key.gemini_enabled,
+        "status": assessment.status.value,
+        "score": assessment.score,
+        "owners": list(key.owners),
+        "creator": key.creator,
+        "key_admins": list(key.key_admins),
+        "content_hash": content_hash,
+    }
+
+
+def finding_row(f: Finding, fp: str, state_hash: str) -> dict[str, Any]:
+    return {
+        "fingerprint": fp,
+        "rule_id": f.rule_id,
+        "key_name": f.subject,
+        "severity": f.severity.value,
+        "summary": f.summary,
+        "checklist": f.checklist,
+        "deadline": f.deadline,
+        "deadline_kind": f.deadline_kind.value if f.deadline_kind else None,
+        "timeline_entry": f.timeline_entry,
+        "state_hash": state_hash,
+    }
+
+
+def usage_row(key_name: str, u: KeyUsage, content_hash: str) -> dict[str, Any]:
+    return {
+        "key_name": key_name,
+        "content_hash": content_hash,
+        "last_used": u.last_used,
+        "lookback_days": u.lookback_days,
+        "requests_7d": u.requests_7d,
+        "requests_30d": u.requests_30d,
+        "gemini_requests_7d": u.gemini_requests_7d,
+        "gemini_rejected_7d": u.gemini_rejected_7d,
+        "requests_1d": u.requests_1d,
+        "daily_median_28d": u.daily_median_28d,
+    }

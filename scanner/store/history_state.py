@@ -1,0 +1,86 @@
+"""What is current in history: the open key, usage and finding intervals a
+scan diffs against, as small tuples."""
+
+from __future__ import annotations
+
+import sys
+from typing import NamedTuple
+
+from sqlalchemy import Connection, and_, exists, select
+
+from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
+
+
+class OpenKey(NamedTuple):
+    id: int
+    content_hash: str
+    status: str
+    score: int
+    usage_id: int | None
+    usage_hash: str | None
+
+
+class OpenFinding(NamedTuple):
+    id: int
+    state_hash: str
+    severity: str
+    rule_id: str
+    key_name: str
+
+
+def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
+    """Current keys by name, each with its current usage interval; and the
+    ids of usage intervals whose key is no longer current (the schema before
+    0010 kept figures of keys that left), which the scan closes."""
+    kv, uv = KeyVersion, UsageVersion
+    open_usage = and_(uv.key_name == kv.key_name, uv.valid_to_scan_id.is_(None))
+    query = (
+        select(
+            kv.id,
+            kv.key_name,
+            kv.content_hash,
+            kv.status,
+            kv.score,
+            uv.id.label("usage_id"),
+            uv.content_hash.label("usage_hash"),
+        )
+        .outerjoin(uv, open_usage)
+        .where(kv.valid_to_scan_id.is_(None))
+    )
+    keys: dict[str, OpenKey] = {}
+    # Interned: a finding's key name and rule id share one string with the
+    # key's entry, which keeps these maps small at a million keys.
+    for row in conn.execute(query):
+        keys[sys.intern(row.key_name)] = OpenKey(
+            row.id,
+            row.content_hash,
+            sys.intern(row.status),
+            row.score,
+            row.usage_id,
+            row.usage_hash,
+        )
+    current = select(kv.id).where(kv.key_name == uv.key_name, kv.valid_to_scan_id.is_(None))
+    orphans = list(
+        conn.scalars(select(uv.id).where(uv.valid_to_scan_id.is_(None), ~exists(current)))
+    )
+    return keys, orphans
+
+
+def open_findings(conn: Connection) -> tuple[dict[str, OpenFinding], bool]:
+    """Current findings by fingerprint, and whether any finding was ever
+    resolved (only then can a new fingerprint be a reopening)."""
+    fv = FindingVersion
+    resolved_before = (
+        conn.scalar(select(fv.id).where(fv.valid_to_scan_id.is_not(None)).limit(1)) is not None
+    )
+    query = select(fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name)
+    found: dict[str, OpenFinding] = {}
+    for f in conn.execute(query.where(fv.valid_to_scan_id.is_(None))):
+        found[f.fingerprint] = OpenFinding(
+            f.id,
+            f.state_hash,
+            sys.intern(f.severity),
+            sys.intern(f.rule_id),
+            sys.intern(f.key_name),
+        )
+    return found, resolved_before
