@@ -8,6 +8,8 @@ import click
 from scanner import __version__
 from scanner.cli.alerts import alerts_group
 from scanner.cli.commands import config_group, db_group, report, rules, scan, scans
+from scanner.cli.evidence import evidence
+from scanner.cli.history import changes, history_group, stats_group, verify
 from scanner.cli.inventory import inventory_group
 from scanner.cli.leaks import leaks_group
 from scanner.cli.service import demo, run
@@ -32,6 +34,11 @@ COMMANDS = (
     config_group,
     db_group,
     demo,
+    history_group,
+    changes,
+    stats_group,
+    verify,
+    evidence,
 )
 for command in COMMANDS:
     main.add_command(command)

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 from sqlalchemy import Connection, Engine
@@ -170,15 +170,20 @@ def handle_errors(func: F) -> F:
 
 def write_report(report: Report, fmt: str, output: str | None) -> None:
     """To stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
+    write_output(lambda out: write(report, fmt, out), output, "report")
+
+
+def write_output(render: Callable[[TextIO], None], output: str | None, what: str) -> None:
+    """RENDER to stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
     if output is None:
         try:
-            write(report, fmt, sys.stdout)
+            render(sys.stdout)
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped (`| head`): not an error; keep Python quiet at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except OSError as exc:
-            raise InputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
+            raise InputError(f"cannot write the {what} to stdout: {exc.strerror or exc}") from None
         return
     target = Path(output)
     if not target.parent.resolve().is_dir():
@@ -187,14 +192,14 @@ def write_report(report: Report, fmt: str, output: str | None) -> None:
         # A device or a pipe is written as it is: renaming over it would replace it.
         try:
             with target.open("w", encoding="utf-8", newline="") as handle:
-                write(report, fmt, handle)
+                render(handle)
         except OSError as exc:
             raise InputError(f"--output {target}: cannot write: {exc.strerror or exc}") from None
         return
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(report, fmt, handle)
+            render(handle)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode

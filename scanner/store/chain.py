@@ -67,7 +67,9 @@ def canonical(values: Any) -> bytes:
 
 
 def _rows(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> Iterator[bytes]:
-    query = select(table).where(column == scan_id).order_by(table.c.id)
+    # A later scan closes the interval: its end is that scan's write, not this one's.
+    columns = [c for c in table.columns if c.name != "valid_to_scan_id"]
+    query = select(*columns).where(column == scan_id).order_by(table.c.id)
     for row in conn.execute(query.execution_options(yield_per=_STREAM)):
         yield canonical(row)
 

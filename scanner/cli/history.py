@@ -1,0 +1,256 @@
+"""Commands for auditors: a key's whole history, what changed in a window,
+how fast findings are remediated, and whether history was edited."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from scanner.cli.common import common_options, handle_errors, open_store, write_output
+from scanner.cli.instants import parse_instant
+from scanner.configfile import load_config
+from scanner.errors import InputError
+from scanner.report.rows import (
+    plain,
+    write_csv_rows,
+    write_json_document,
+    write_table_rows,
+)
+from scanner.store.chain import verify as verify_chain
+from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
+from scanner.store.changes import changes as read_changes
+from scanner.store.key_history import KeyHistory, key_history
+from scanner.store.remediation import GROUPINGS, remediation
+
+F = TypeVar("F", bound=Callable[..., Any])
+TIMELINE_COLUMNS = ("at", "scan", "what", "rule", "detail", "reason", "by")
+
+
+def format_options(func: F) -> F:
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "csv"]),
+        default="table",
+        show_default=True,
+    )(func)
+    return click.option(
+        "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout."
+    )(func)
+
+
+def window(since: str, until: str | None) -> tuple[datetime, datetime]:
+    start = parse_instant(since, "--since")
+    end = parse_instant(until, "--until", end_of_day=True) if until else datetime.now(UTC)
+    if end < start:
+        raise InputError(f"--until {until} is before --since {since}")
+    return start, end
+
+
+@click.group("history")
+def history_group() -> None:
+    """The history of one key."""
+
+
+def timeline(h: KeyHistory) -> list[dict[str, Any]]:
+    """One row per thing that happened to the key, in time order."""
+    rows: list[dict[str, Any]] = []
+    for v in h.versions:
+        detail = ", ".join(v["changed"])
+        rows.append(
+            {"at": v["from"], "scan": v["from_scan"], "what": "version", "detail": detail}
+            | {"reason": f"status {v['status']}, score {v['score']}"}
+        )
+    for t in h.transitions:
+        detail = " -> ".join(str(x) for x in (t["from"], t["to"]) if x is not None)
+        rows.append(
+            {"at": t["at"], "scan": t["scan"], "what": t["kind"], "rule": t["rule"]}
+            | {"detail": detail, "reason": t["reason"]}
+        )
+    for e in h.events:
+        detail = "restrictions removed" if e["restrictions_removed"] else ""
+        rows.append(
+            {"at": e["at"], "scan": e["scan"], "what": f"event {e['method']}", "by": e["by"]}
+            | {"detail": detail}
+        )
+    for leak in h.leaks:
+        where = leak["link"] or f"{leak['repository'] or ''} {leak['file'] or ''}".strip()
+        rows.append(
+            {"at": leak["first_reported"], "what": f"leak ({leak['tool']})", "detail": where}
+        )
+    epoch = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda r: (r["at"] or epoch, r.get("scan") or 0))
+    return rows
+
+
+def _history_document(h: KeyHistory) -> dict[str, Any]:
+    return {
+        "schema": "keysentry.history.key/v1",
+        "name": h.name,
+        "uid": h.uid,
+        "project": h.project,
+        "in_inventory": h.in_inventory,
+        "last_seen_scan": h.last_seen_scan,
+        "last_seen_at": h.last_seen_at,
+        "status_over_time": h.status_over_time,
+        "versions": h.versions,
+        "findings": h.findings,
+        "transitions": h.transitions,
+        "events": h.events,
+        "leaks": h.leaks,
+        "usage": h.usage,
+    }
+
+
+@history_group.command("key")
+@common_options
+@format_options
+@click.argument("key")
+@handle_errors
+def history_key(
+    config_path: str | None, db_url: str | None, fmt: str, output: str | None, key: str
+) -> None:
+    """Everything history holds about KEY (its full name or uid)."""
+    engine = open_store(load_config(config_path), db_url, create=False)
+    with engine.connect() as conn:
+        h = key_history(conn, key)
+
+    def render(out: TextIO) -> None:
+        if fmt == "json":
+            write_json_document(_history_document(h), out)
+        elif fmt == "csv":
+            write_csv_rows(timeline(h), TIMELINE_COLUMNS, out)
+        else:
+            seen = "in the inventory" if h.in_inventory else "no longer in the inventory"
+            out.write(f"{h.name}\n  uid {h.uid}, project {h.project}; {seen}")
+            out.write(f"; last seen in scan {h.last_seen_scan} ({plain(h.last_seen_at)})\n")
+            spans = "; ".join(
+                f"{s['status']} from scan {s['from_scan']}"
+                + (f" to {s['to_scan']}" if s["to_scan"] else "")
+                for s in h.status_over_time
+            )
+            out.write(f"  status: {spans}\n")
+            write_table_rows(timeline(h), TIMELINE_COLUMNS, out)
+
+    write_output(render, output, "history")
+
+
+@click.command("changes")
+@common_options
+@format_options
+@click.option("--since", required=True, metavar="DATE", help="From this date or instant.")
+@click.option("--until", metavar="DATE", help="To this date (inclusive) or instant; default now.")
+@handle_errors
+def changes(
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    since: str,
+    until: str | None,
+) -> None:
+    """Every transition, key change and key event of the scans in the window."""
+    start, end = window(since, until)
+    engine = open_store(load_config(config_path), db_url, create=False)
+
+    def render(out: TextIO) -> None:
+        with engine.connect() as conn:
+            rows = read_changes(conn, start, end)
+            if fmt == "json":
+                out.write('{"schema": "keysentry.changes/v1", ')
+                out.write(f'"since": "{plain(start)}", "until": "{plain(end)}", "changes": [')
+                separator = "\n  "
+                for row in rows:
+                    out.write(separator + _json_line(row))
+                    separator = ",\n  "
+                out.write("\n]}\n")
+            elif fmt == "csv":
+                write_csv_rows(rows, CHANGE_COLUMNS, out)
+            else:
+                write_table_rows(rows, CHANGE_COLUMNS, out, title=f"Changes {since} to {until}")
+
+    write_output(render, output, "changes")
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    return json.dumps(plain(row), ensure_ascii=False)
+
+
+@click.group("stats")
+def stats_group() -> None:
+    """Statistics over history."""
+
+
+@stats_group.command("remediation")
+@common_options
+@format_options
+@click.option("--since", required=True, metavar="DATE", help="Findings opened from this date.")
+@click.option("--until", metavar="DATE", help="To this date (inclusive); default now.")
+@click.option("--by", type=click.Choice(GROUPINGS), help="Group by rule, project or owner.")
+@handle_errors
+def stats_remediation(
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    since: str,
+    until: str | None,
+    by: str | None,
+) -> None:
+    """Findings opened in the window: how many were resolved (by reason), how
+    many are still open, and the median and 90th-percentile time to remediate."""
+    start, end = window(since, until)
+    engine = open_store(load_config(config_path), db_url, create=False)
+    with engine.connect() as conn:
+        result = remediation(conn, start, end, by)
+    columns = ("group", "opened", "resolved", "still_open", "remediated", "median_days", "p90_days")
+
+    def render(out: TextIO) -> None:
+        if fmt == "json":
+            write_json_document({"schema": "keysentry.stats.remediation/v1"} | result, out)
+        elif fmt == "csv":
+            write_csv_rows(result["groups"], columns, out)
+        else:
+            write_table_rows(result["groups"], columns, out)
+            bound = result.get("bound_days") or {}
+            out.write(
+                f"{result['scans']} scans in the window; times overstate the true ones by at "
+                f"most {bound.get('max')} days (median gap {bound.get('median')}).\n"
+            )
+            out.write(result["note"] + "\n")
+
+    write_output(render, output, "statistics")
+
+
+@click.command("verify")
+@common_options
+@click.option(
+    "--head", "expected_head", help="A chain head from the logs that must be in the chain."
+)
+@handle_errors
+def verify(config_path: str | None, db_url: str | None, expected_head: str | None) -> None:
+    """Recompute the hash chain over history; exit 1 at the first scan whose rows changed."""
+    engine = open_store(load_config(config_path), db_url, create=False)
+    result = verify_chain(engine)
+    if result.unchained:
+        click.echo(
+            f"{len(result.unchained)} scan(s) predate the chain (schema 0010) and are not covered"
+        )
+    if result.broken_at is not None:
+        click.echo(f"chain broken at scan {result.broken_at}: {result.problem}")
+        sys.exit(1)
+    if expected_head is not None and expected_head not in result.heads.values():
+        click.echo(
+            f"chain intact but {expected_head[:16]}... is not one of its heads: history was "
+            "rewritten or truncated since that head was logged"
+        )
+        sys.exit(1)
+    click.echo(
+        f"chain intact: {result.scans_checked} scan(s) checked; head {result.head} "
+        f"(scan {result.head_scan})"
+    )

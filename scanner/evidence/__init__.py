@@ -1,0 +1,1 @@
+"""The evidence pack: a self-contained folder of history over a window."""

@@ -1,0 +1,93 @@
+"""What the pack's charts and tables show, read from history over a window."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from scanner.store.queries import valid_at
+from scanner.store.tables import FindingVersion, Scan, Transition
+
+
+def window_scans(conn: Connection, since: datetime, until: datetime) -> list[Any]:
+    return list(
+        conn.execute(
+            select(Scan)
+            .where(Scan.status == "succeeded", Scan.evaluated_at >= since)
+            .where(Scan.evaluated_at <= until)
+            .order_by(Scan.id)
+        )
+    )
+
+
+def scan_before(conn: Connection, since: datetime) -> Any | None:
+    """The last successful scan before the window: the state at its start."""
+    return conn.execute(
+        select(Scan)
+        .where(Scan.status == "succeeded", Scan.evaluated_at < since)
+        .order_by(Scan.evaluated_at.desc(), Scan.id.desc())
+        .limit(1)
+    ).first()
+
+
+def first_scan_id(conn: Connection) -> int | None:
+    return conn.scalar(select(func.min(Scan.id)).where(Scan.status == "succeeded"))
+
+
+def status_points(scans: list[Any]) -> list[tuple[datetime, dict[str, int]]]:
+    return [(s.evaluated_at, dict((s.counts or {}).get("by_status", {}))) for s in scans]
+
+
+def weekly_flow(
+    conn: Connection, scans: list[Any], baseline: int | None
+) -> list[tuple[date, int, int]]:
+    """(Monday, opened, resolved) per week; the baseline scan's findings are
+    what keysentry found on arrival, not openings, and are left out."""
+    ids = [s.id for s in scans]
+    when = {s.id: s.evaluated_at.date() for s in scans}
+    t = Transition
+    rows = conn.execute(
+        select(t.scan_id, t.kind, func.count())
+        .where(t.scan_id.in_(ids), t.kind.in_(("opened", "reopened", "resolved")))
+        .group_by(t.scan_id, t.kind)
+    )
+    weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for scan_id, kind, count in rows:
+        day = when[scan_id]
+        monday = day - timedelta(days=day.weekday())
+        if kind == "resolved":
+            weeks[monday][1] += count
+        elif scan_id != baseline:
+            weeks[monday][0] += count
+    for s in scans:  # weeks with a scan but no change still show, as zero
+        day = when[s.id]
+        weeks.setdefault(day - timedelta(days=day.weekday()), [0, 0])
+    return [(monday, o, r) for monday, (o, r) in sorted(weeks.items())]
+
+
+def deadline_points(
+    conn: Connection, scans: list[Any], rules: set[str]
+) -> list[tuple[datetime, dict[str, int]]]:
+    """Open findings of the deadline RULES at each scan."""
+    fv = FindingVersion
+    points = []
+    for s in scans:
+        rows = conn.execute(
+            select(fv.rule_id, func.count())
+            .where(valid_at(fv, s.id), fv.rule_id.in_(sorted(rules)))
+            .group_by(fv.rule_id)
+        )
+        points.append((s.evaluated_at, {rule: int(n) for rule, n in rows}))
+    return points
+
+
+def deadlines(document: dict[str, Any] | None) -> list[tuple[date, str, str, list[str]]]:
+    if not document:
+        return []
+    return [
+        (date.fromisoformat(e["date"]), e["id"], e["status"], list(e.get("rules", [])))
+        for e in document.get("timeline", [])
+    ]
