@@ -152,10 +152,16 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
 
 
 def organization(
-    keys: int, projects: int, seed: int = 1, changed_fraction: float = 0.0
+    keys: int,
+    projects: int,
+    seed: int = 1,
+    changed_fraction: float = 0.0,
+    changed_slices: int = 1,
 ) -> Iterator[dict[str, Any]]:
     """Projects, their services, then keys. CHANGED_FRACTION of the keys (every
-    1/fraction-th) differ from the seed's baseline, for changed-scan runs."""
+    1/fraction-th) differ from the seed's baseline, for changed-scan runs;
+    CHANGED_SLICES such fractions (keys whose index modulo 1/fraction is below
+    it), so that scan N of a series can change one more fraction than scan N-1."""
     rng = random.Random(seed)
     for index in range(projects):
         yield _project(index)
@@ -166,7 +172,7 @@ def organization(
     step = round(1 / changed_fraction) if changed_fraction else 0
     key_rng = random.Random(seed + 1)
     for index in range(keys):
-        yield _key(key_rng, index, projects, changed=bool(step) and index % step == 0)
+        yield _key(key_rng, index, projects, changed=bool(step) and index % step < changed_slices)
 
 
 def write_export(path: Path, envelopes: Iterator[dict[str, Any]]) -> int:

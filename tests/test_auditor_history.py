@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from alerts.events import transition_events
+from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
@@ -21,6 +22,7 @@ from scanner.scan_guards import ScanOutOfOrder
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 from tests import assets
 from tests.auditor_org import DISABLED, GEMINI, KEY, History, build_history, org
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -237,3 +239,23 @@ def test_out_of_order_and_dry_run_write_nothing(history: History, tmp_path: Path
     assert {k["uid"] for k in doc["keys"]} == {"k-open", "k-dormant", "k-del", "k-gone"}
     assert rows() == before
     assert history.cli("verify").exit_code == 0
+
+
+def test_a_looser_configuration_is_no_fix(engine: Engine, tmp_path: Path) -> None:
+    """The key is as it was; a longer rotation period closes its rotation finding."""
+    export = assets.write_ndjson(tmp_path / "org.jsonl", org(1))
+    strict, loose = Config(), parse_config("rules: {rotation_days: 3650}", "c")
+    first = run_scan(ExportSource([export], strict.gemini.project_services), engine, strict, NOW)
+    second = run_scan(ExportSource([export], loose.gemini.project_services), engine, loose, NOW)
+    with engine.connect() as conn:
+        reasons = set(
+            conn.execute(
+                select(Transition.rule_id, Transition.reason).where(
+                    Transition.scan_id == second.scan_id, Transition.kind == "resolved"
+                )
+            )
+        )
+        events = transition_events(conn, second.scan_id)
+    assert first.chain_head != second.chain_head
+    assert reasons == {("key-not-rotated", "config_changed")}
+    assert [e for e in events if e.kind == "resolved"] == []

@@ -114,6 +114,17 @@ def test_scan_job_records_a_scan_and_a_quick_rerun_is_skipped(
     assert w.scan_once() == "succeeded"
 
 
+def test_each_scan_logs_the_chain_head_it_stored(
+    engine: Engine, tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = worker(engine, export_source(tmp_path, assets.small_org()))
+    with caplog.at_level("INFO", logger="keysentry.worker"):
+        assert w.scan_once() == "succeeded"
+    logged = [getattr(r, "chain_head", None) for r in caplog.records if "succeeded" in r.msg]
+    stored = last_scan(engine).chain_hash
+    assert stored is not None and logged == [stored]
+
+
 def test_a_failure_mid_scan_leaves_history_as_it_was(engine: Engine) -> None:
     org = assets.small_org()
     with serve(org) as server:

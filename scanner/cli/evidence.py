@@ -9,7 +9,6 @@ import click
 from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.cli.history import window
 from scanner.configfile import load_config
-from scanner.evidence.pack import write_pack
 
 
 @click.command("evidence")
@@ -29,6 +28,9 @@ def evidence(
     """Write a self-contained evidence folder: an offline HTML report with
     charts, CSV and JSON of keys, changes and the rules in force, and a
     MANIFEST.json with each file's SHA-256 and the history chain's head."""
+    # Here, not at the top: matplotlib takes a second to import, and only this command needs it.
+    from scanner.evidence.pack import write_pack
+
     start, end = window(since, until)
     engine = open_store(load_config(config_path), db_url, create=False)
     manifest = write_pack(engine, start, end, Path(output))

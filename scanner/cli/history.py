@@ -3,7 +3,6 @@ how fast findings are remediated, and whether history was edited."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.errors import InputError
 from scanner.report.rows import (
+    json_line,
     plain,
     write_csv_rows,
     write_json_document,
@@ -166,7 +166,7 @@ def changes(
                 out.write(f'"since": "{plain(start)}", "until": "{plain(end)}", "changes": [')
                 separator = "\n  "
                 for row in rows:
-                    out.write(separator + _json_line(row))
+                    out.write(separator + json_line(row))
                     separator = ",\n  "
                 out.write("\n]}\n")
             elif fmt == "csv":
@@ -175,10 +175,6 @@ def changes(
                 write_table_rows(rows, CHANGE_COLUMNS, out, title=f"Changes {since} to {until}")
 
     write_output(render, output, "changes")
-
-
-def _json_line(row: dict[str, Any]) -> str:
-    return json.dumps(plain(row), ensure_ascii=False)
 
 
 @click.group("stats")

@@ -4,14 +4,13 @@ the folder either holds the whole pack or does not exist."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,20 +21,15 @@ from sqlalchemy import Engine
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.evidence import charts, data
+from scanner.evidence.files import report_files, write_changes
 from scanner.models import KeyStatus
-from scanner.report.build import Report, build_report
-from scanner.report.formats import write
 from scanner.report.rows import plain, write_csv_rows
 from scanner.store import db
 from scanner.store.chain import Verification, verify
-from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
-from scanner.store.changes import changes
 from scanner.store.configs import config_document
 from scanner.store.remediation import remediation
 
 SCHEMA = "keysentry.evidence/v1"
-HTML_ROWS = 500
-HTML_KEYS = 200
 
 
 def _target(output: Path) -> None:
@@ -96,11 +90,9 @@ def _write_all(
     folder: Path,
 ) -> dict[str, Any]:
     start, end = before or scans[0], scans[-1]
-    for label, scan in (("start", start), ("end", end)):
-        report = build_report(engine, scan.id)
-        for fmt in ("json", "csv"):
-            _file(folder, f"keys-{label}.{fmt}", functools.partial(_report, report, fmt))
-    _write_changes(engine, since, until, folder)
+    report_files(engine, start.id, folder, "start")
+    worst = report_files(engine, end.id, folder, "end")
+    shown, total = write_changes(engine, since, until, folder)
     with engine.connect() as conn:
         stats = remediation(conn, since, until, "rule")
         documents = {s.config_digest: config_document(conn, s.config_digest) for s in scans}
@@ -115,7 +107,15 @@ def _write_all(
     _file(folder, "scans.csv", lambda out: write_csv_rows(scan_rows, list(scan_rows[0]), out))
     verification = verify(engine)
     _file(folder, "verify.json", _json(_verification(verification)))
-    page = _page(engine, since, until, scans, start, end, documents, stats, verification, folder)
+    page = _page(
+        engine,
+        _Window(since, until, scans, start, end),
+        documents,
+        stats,
+        verification,
+        _Tables(worst, shown, total),
+        folder,
+    )
     _file(folder, "index.html", lambda out: out.write(page))
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     manifest = {
@@ -139,29 +139,6 @@ def _write_all(
     return manifest
 
 
-def _report(report: Report, fmt: str, out: TextIO) -> None:
-    write(report, fmt, out)
-
-
-def _write_changes(engine: Engine, since: datetime, until: datetime, folder: Path) -> None:
-    with engine.connect() as conn:
-        _file(
-            folder,
-            "changes.csv",
-            lambda out: write_csv_rows(changes(conn, since, until), CHANGE_COLUMNS, out),
-        )
-
-        def as_json(out: TextIO) -> None:
-            out.write("[")
-            separator = "\n  "
-            for row in changes(conn, since, until):
-                out.write(separator + json.dumps(plain(row), ensure_ascii=False))
-                separator = ",\n  "
-            out.write("\n]\n")
-
-        _file(folder, "changes.json", as_json)
-
-
 def _scan_row(s: Any) -> dict[str, Any]:
     return {
         "scan": s.id,
@@ -182,46 +159,44 @@ def _verification(v: Verification) -> dict[str, Any]:
     return found
 
 
-def _worst(engine: Engine, scan_id: int) -> Iterator[dict[str, Any]]:
-    for n, k in enumerate(build_report(engine, scan_id).iter_keys()):
-        if n >= HTML_KEYS or k.status == KeyStatus.COMPLIANT:
-            return
-        worst = k.findings[0] if k.findings else None
-        yield {
-            "status": k.status.value,
-            "score": k.score,
-            "project": k.project,
-            "display_name": k.display_name,
-            "uid": k.uid,
-            "rule": worst.rule if worst else "",
-            "deadline": worst.deadline if worst else None,
-        }
+@dataclass(frozen=True)
+class _Window:
+    since: datetime
+    until: datetime
+    scans: list[Any]
+    start: Any
+    end: Any
+
+
+@dataclass(frozen=True)
+class _Tables:
+    worst_keys: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+    changes_total: int
 
 
 def _page(
     engine: Engine,
-    since: datetime,
-    until: datetime,
-    scans: list[Any],
-    start: Any,
-    end: Any,
+    window: _Window,
     documents: dict[str | None, dict[str, Any] | None],
     stats: dict[str, Any],
     verification: Verification,
+    tables: _Tables,
     folder: Path,
 ) -> str:
+    since, until, scans, start, end = (
+        window.since,
+        window.until,
+        window.scans,
+        window.start,
+        window.end,
+    )
     timeline = data.deadlines(documents.get(end.config_digest))
     with engine.connect() as conn:
         baseline = data.first_scan_id(conn)
         flow = data.weekly_flow(conn, scans, baseline)
         rules = {rule for entry in timeline for rule in entry[3]}
         open_points = data.deadline_points(conn, scans, rules)
-        shown: list[dict[str, Any]] = []
-        total = 0
-        for row in changes(conn, since, until):
-            total += 1
-            if len(shown) < HTML_ROWS:
-                shown.append(plain(row))
     in_force = [
         {
             "digest": digest,
@@ -264,9 +239,9 @@ def _page(
         baseline_in_window=baseline in {s.id for s in scans},
         remediation=stats,
         in_force=in_force,
-        worst_keys=list(_worst(engine, end.id)),
-        changes=shown,
-        changes_total=total,
+        worst_keys=tables.worst_keys,
+        changes=tables.changes,
+        changes_total=tables.changes_total,
         files=sorted(
             [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()]
             + ["index.html", "MANIFEST.json"]

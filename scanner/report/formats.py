@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.models import KeyStatus
-from scanner.report.build import Report
+from scanner.report.build import Report, ReportKey
 from scanner.report.documents import header_document, key_document
 
 TABLE_WIDTH = 100
@@ -79,43 +79,57 @@ def terminal_text(value: str) -> str:
     )
 
 
+def json_head(report: Report) -> str:
+    """The JSON document up to its first key: the header indented, then `"keys": [`."""
+    header = json.dumps(header_document(report), indent=2, ensure_ascii=False)
+    return header[:-2] + ',\n  "keys": ['
+
+
+JSON_TAIL = "\n  ]\n}\n"
+
+
+def json_key(k: ReportKey, first: bool) -> str:
+    return ("\n    " if first else ",\n    ") + json.dumps(key_document(k), ensure_ascii=False)
+
+
 def write_json(report: Report, out: TextIO) -> None:
     """The document, streamed: the header indented, then one key per line."""
-    header = json.dumps(header_document(report), indent=2, ensure_ascii=False)
-    out.write(header[:-2] + ',\n  "keys": [')
-    separator = "\n    "
-    for k in report.iter_keys():
-        out.write(separator + json.dumps(key_document(k), ensure_ascii=False))
-        separator = ",\n    "
-    out.write("\n  ]\n}\n")
+    out.write(json_head(report))
+    for n, k in enumerate(report.iter_keys()):
+        out.write(json_key(k, n == 0))
+    out.write(JSON_TAIL)
+
+
+def csv_rows(k: ReportKey) -> list[list[object]]:
+    """One row per finding of K, or one for a key without findings, made safe."""
+    base = [
+        k.name,
+        k.project,
+        k.project_number,
+        k.display_name,
+        k.key_type,
+        k.status.value,
+        k.score,
+    ]
+    rows = [
+        [
+            f.rule,
+            f.severity.value,
+            f.deadline.isoformat() if f.deadline else "",
+            f.days_to_deadline if f.days_to_deadline is not None else "",
+            f.checklist,
+            f.summary,
+        ]
+        for f in k.findings
+    ] or [["", "", "", "", "", ""]]
+    return [[csv_safe(v) for v in base + rest] for rest in rows]
 
 
 def write_csv(report: Report, out: TextIO) -> None:
     writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
     for k in report.iter_keys():
-        base = [
-            k.name,
-            k.project,
-            k.project_number,
-            k.display_name,
-            k.key_type,
-            k.status.value,
-            k.score,
-        ]
-        rows = [
-            [
-                f.rule,
-                f.severity.value,
-                f.deadline.isoformat() if f.deadline else "",
-                f.days_to_deadline if f.days_to_deadline is not None else "",
-                f.checklist,
-                f.summary,
-            ]
-            for f in k.findings
-        ] or [["", "", "", "", "", ""]]
-        for rest in rows:
-            writer.writerow([csv_safe(v) for v in base + rest])
+        writer.writerows(csv_rows(k))
 
 
 def _deadline_text(days: int | None) -> str:

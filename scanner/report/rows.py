@@ -31,6 +31,20 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _instant(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return plain(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_instant)
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """ROW as one line of JSON, instants as plain() writes them."""
+    return _ENCODER.encode(row)
+
+
 def cell(value: Any) -> str:
     value = plain(value)
     if value is None:

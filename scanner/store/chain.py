@@ -56,14 +56,17 @@ def _plain(value: Any) -> Any:
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return value
+    raise TypeError(f"not in a history row: {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+)
 
 
 def canonical(values: Any) -> bytes:
     """One byte string per row: JSON with sorted keys, instants in UTC."""
-    return json.dumps(
-        [_plain(v) for v in values], sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return _ENCODER.encode(list(values)).encode()
 
 
 def _rows(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> Iterator[bytes]:

@@ -82,7 +82,7 @@ def project_numbers(conn: Connection, scan_id: int | None = None) -> dict[str, s
     current = (
         kv.valid_to_scan_id.is_(None)
         if scan_id is None
-        else (kv.valid_from_scan_id <= scan_id)
+        else (kv.valid_from_scan_id + 0 <= scan_id)
         & (kv.valid_to_scan_id.is_(None) | (kv.valid_to_scan_id > scan_id))
     )
     rows = conn.execute(

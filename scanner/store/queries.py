@@ -15,7 +15,9 @@ from scanner.store.tables import FindingVersion, KeyVersion, Scan, UsageVersion
 def valid_at(
     model: type[KeyVersion] | type[FindingVersion] | type[UsageVersion], scan_id: int
 ) -> ColumnElement[bool]:
-    return (model.valid_from_scan_id <= scan_id) & or_(
+    # "+ 0": the range covers nearly every row, and an index on valid_from
+    # (which the hash chain reads by equality) would make SQLite visit them one by one.
+    return (model.valid_from_scan_id + 0 <= scan_id) & or_(
         model.valid_to_scan_id.is_(None), model.valid_to_scan_id > scan_id
     )
 

@@ -72,7 +72,7 @@ def _intervals(conn: Connection, until_scan: int) -> list[Interval]:
 def _owners(conn: Connection, until_scan: int) -> dict[str, list[str]]:
     """Each key's owners in its last version up to UNTIL_SCAN."""
     kv = KeyVersion
-    query = select(kv.key_name, kv.owners).where(kv.valid_from_scan_id <= until_scan)
+    query = select(kv.key_name, kv.owners).where(kv.valid_from_scan_id + 0 <= until_scan)
     found: dict[str, list[str]] = {}
     for name, owners in conn.execute(query.order_by(kv.valid_from_scan_id)):
         found[name] = list(owners or [])

@@ -1,0 +1,85 @@
+"""The pack's large files, each written in one pass over history: the
+reports at the start and the end (JSON and CSV together) and the changes in
+the window (CSV and JSON together)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from scanner.models import KeyStatus
+from scanner.report.build import build_report
+from scanner.report.formats import (
+    CSV_COLUMNS,
+    JSON_TAIL,
+    csv_rows,
+    csv_safe,
+    csv_writer,
+    json_head,
+    json_key,
+)
+from scanner.report.rows import cell, json_line, plain
+from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
+from scanner.store.changes import changes
+
+HTML_ROWS = 500  # changes shown on the page; all are in the files
+HTML_KEYS = 200  # worst keys shown on the page
+
+
+def report_files(engine: Engine, scan_id: int, folder: Path, label: str) -> list[dict[str, Any]]:
+    """keys-LABEL.json and .csv in one pass over the report; returns its worst
+    keys (the report is worst first) for the page."""
+    report = build_report(engine, scan_id)
+    worst: list[dict[str, Any]] = []
+    with (
+        (folder / f"keys-{label}.json").open("w", encoding="utf-8", newline="") as as_json,
+        (folder / f"keys-{label}.csv").open("w", encoding="utf-8", newline="") as as_csv,
+    ):
+        table = csv_writer(as_csv)
+        table.writerow(CSV_COLUMNS)
+        as_json.write(json_head(report))
+        for n, k in enumerate(report.iter_keys()):
+            as_json.write(json_key(k, n == 0))
+            table.writerows(csv_rows(k))
+            if len(worst) < HTML_KEYS and k.status != KeyStatus.COMPLIANT:
+                finding = k.findings[0] if k.findings else None
+                worst.append(
+                    {
+                        "status": k.status.value,
+                        "score": k.score,
+                        "project": k.project,
+                        "display_name": k.display_name,
+                        "uid": k.uid,
+                        "rule": finding.rule if finding else "",
+                        "deadline": finding.deadline if finding else None,
+                    }
+                )
+        as_json.write(JSON_TAIL)
+    return worst
+
+
+def write_changes(
+    engine: Engine, since: datetime, until: datetime, folder: Path
+) -> tuple[list[dict[str, Any]], int]:
+    """changes.csv and .json in one pass; returns the first rows for the page and the count."""
+    shown: list[dict[str, Any]] = []
+    total = 0
+    with (
+        engine.connect() as conn,
+        (folder / "changes.csv").open("w", encoding="utf-8", newline="") as as_csv,
+        (folder / "changes.json").open("w", encoding="utf-8", newline="") as as_json,
+    ):
+        table = csv_writer(as_csv)
+        table.writerow(CHANGE_COLUMNS)
+        as_json.write("[")
+        for row in changes(conn, since, until):
+            table.writerow([csv_safe(cell(row.get(c))) for c in CHANGE_COLUMNS])
+            as_json.write(("\n  " if total == 0 else ",\n  ") + json_line(row))
+            if len(shown) < HTML_ROWS:
+                shown.append(plain(row))
+            total += 1
+        as_json.write("\n]\n")
+    return shown, total
