@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from scanner.models import KeyStatus, Severity
-from scanner.reasons import NEWSWORTHY, Reason
+from scanner.reasons import NEWSWORTHY, RESOLVED_DETAIL
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Transition
 
@@ -201,14 +201,6 @@ def transition_events(conn: Connection, scan_id: int) -> list[Event]:
             detail = RESOLVED_DETAIL.get(t.reason or "", "resolved")
             events.append(Event("resolved", key, finding, detail, identity))
     return events
-
-
-# What a resolution alert says happened; other reasons send none (store.reasons).
-RESOLVED_DETAIL = {
-    Reason.FIXED.value: "fixed: the key no longer matches the rule",
-    Reason.KEY_DELETED.value: "the key was deleted",
-    Reason.LEFT_INVENTORY.value: "the key is no longer in the inventory",
-}
 
 
 def _wanted(t: Any) -> bool:

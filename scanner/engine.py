@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from scanner.enrich import Enrich, enricher
 from scanner.errors import InputError
 from scanner.in_force import in_force_document
 from scanner.inventory.source import InventorySource
-from scanner.models import InventoryContext, KeyAssessment, KeyEvent, KeyRecord, ScanStats
+from scanner.models import InventoryContext, KeyAssessment, KeyEvent, ScanStats
 from scanner.rules.base import RuleContext
 from scanner.rules.catalog import VERDICT_RULES
 from scanner.rules.selection import (
@@ -30,6 +30,7 @@ from scanner.rules.selection import (
 )
 from scanner.rules.verdict import assess
 from scanner.scan_guards import InventoryShrank, check_order, check_shrink
+from scanner.scan_progress import ScanCancelled, Stage, keys_of
 from scanner.store import scans
 from scanner.store.audit import record_events
 from scanner.store.chain import seal
@@ -40,35 +41,6 @@ from scanner.store.tables import Scan
 from scanner.usage.source import UsageSource
 
 DRY_RUN_NOTE = "dry run: nothing was recorded and no alerts were queued"
-
-
-class ScanCancelled(Exception):
-    """The worker is shutting down and its grace period for this scan is over."""
-
-
-class _Stage:
-    """Where a scan is, so that a failure can say which stage it stopped in."""
-
-    def __init__(self) -> None:
-        self.name = "inventory"
-
-
-def _stop_if_cancelled(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise ScanCancelled("cancelled: the worker is shutting down; nothing was recorded")
-
-
-def _keys(
-    keys: Iterator[KeyRecord], stage: _Stage, cancel: threading.Event | None
-) -> Iterator[KeyRecord]:
-    while True:
-        stage.name = "inventory"
-        _stop_if_cancelled(cancel)
-        key = next(keys, None)
-        if key is None:
-            return
-        stage.name = "evaluate"
-        yield key
 
 
 AfterHistory = Callable[[Connection, int, datetime], dict[str, Any]]
@@ -160,7 +132,7 @@ class _ScanRun:
     accept_shrink: bool
     dry_run: DryRunView | None
     latest: Scan | None  # the last successful scan before this one
-    stage: _Stage = field(default_factory=_Stage)
+    stage: Stage = field(default_factory=Stage)
     events: list[KeyEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -230,7 +202,7 @@ class _ScanRun:
         by_severity: Counter[str] = Counter()
         stage = self.stage
         stage.name = "store"
-        for listed in _keys(iter(self.source.iter_keys(context)), stage, self.cancel):
+        for listed in keys_of(iter(self.source.iter_keys(context)), stage, self.cancel):
             assessment = assess(enrich(listed), rules, ctx, after)
             stage.name = "store"
             self._store(writer, assessment)

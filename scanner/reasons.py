@@ -22,6 +22,14 @@ class Reason(StrEnum):
 NEWSWORTHY = frozenset({Reason.FIXED, Reason.KEY_DELETED, Reason.LEFT_INVENTORY})
 
 
+# What a resolution alert says happened (only NEWSWORTHY reasons send one).
+RESOLVED_DETAIL = {
+    Reason.FIXED.value: "fixed: the key no longer matches the rule",
+    Reason.KEY_DELETED.value: "the key was deleted",
+    Reason.LEFT_INVENTORY.value: "the key is no longer in the inventory",
+}
+
+
 @dataclass(frozen=True)
 class Resolution:
     """What a scan knew, for telling why each leftover finding went away.

@@ -42,10 +42,11 @@ from scanner.leaks.secrets import Fingerprinter
 from scanner.logs import setup_logging
 from scanner.report.build import build_report, fails
 from scanner.report.summary import next_steps
+from scanner.serve import serve
 from scanner.store import db
 from scanner.store.lock import migration_lock
 from scanner.usage.files import FileUsageSource
-from scanner.worker import Worker, serve
+from scanner.worker import Worker
 
 log = logging.getLogger("keysentry.worker")
 

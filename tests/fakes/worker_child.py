@@ -9,7 +9,8 @@ from scanner.cli.service import open_worker_store
 from scanner.configfile import load_config
 from scanner.inventory.asset import CloudAssetSource
 from scanner.logs import setup_logging
-from scanner.worker import Worker, serve
+from scanner.serve import serve
+from scanner.worker import Worker
 from tests.fakes.cloud_asset import client_for
 
 SCOPE = "organizations/900000000001"
