@@ -48,7 +48,7 @@ def window(since: str, until: str | None) -> tuple[datetime, datetime]:
     start = parse_instant(since, "--since")
     end = parse_instant(until, "--until", end_of_day=True) if until else datetime.now(UTC)
     if end < start:
-        raise InputError(f"--until {until} is before --since {since}")
+        raise InputError(f"--until {until or '(now)'} is before --since {since}")
     return start, end
 
 
@@ -213,11 +213,14 @@ def stats_remediation(
             write_csv_rows(result["groups"], columns, out)
         else:
             write_table_rows(result["groups"], columns, out)
-            bound = result.get("bound_days") or {}
-            out.write(
-                f"{result['scans']} scans in the window; times overstate the true ones by at "
-                f"most {bound.get('max')} days (median gap {bound.get('median')}).\n"
-            )
+            bound = result["bound_days"]
+            if bound["max"] is not None:
+                out.write(
+                    f"{result['scans']} scans in the window; times overstate the true ones by "
+                    f"at most {bound['max']} days (median gap {bound['median']}).\n"
+                )
+            else:
+                out.write(f"{result['scans']} scans in the window; nothing was remediated.\n")
             out.write(result["note"] + "\n")
 
     write_output(render, output, "statistics")

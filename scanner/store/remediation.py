@@ -87,9 +87,7 @@ def remediation(
         .where(Scan.status == "succeeded", Scan.evaluated_at <= until)
         .order_by(Scan.id)
     ).all()
-    if not scans:
-        return {"since": since, "until": until, "scans": 0, "groups": []}
-    until_scan = scans[-1].id
+    until_scan = scans[-1].id if scans else 0
     gaps = {
         later.id: (later.evaluated_at - earlier.evaluated_at).total_seconds() / 86400
         for earlier, later in itertools.pairwise(scans)
