@@ -259,3 +259,12 @@ def test_a_looser_configuration_is_no_fix(engine: Engine, tmp_path: Path) -> Non
     assert first.chain_head != second.chain_head
     assert reasons == {("key-not-rotated", "config_changed")}
     assert [e for e in events if e.kind == "resolved"] == []
+
+
+def test_an_empty_window_is_an_answer_not_an_error(history: History) -> None:
+    empty = history.cli("stats", "remediation", "--since", "2020-01-01", "--until", "2020-02-01")
+    assert empty.exit_code == 0
+    assert "0 scans in the window; nothing was remediated." in empty.output
+    future = history.cli("stats", "remediation", "--since", "2099-01-01")
+    assert future.exit_code == 2
+    assert "--until (now) is before --since 2099-01-01" in future.output
