@@ -76,7 +76,8 @@ def scope_options(func: F) -> F:
     return func
 
 
-def output_options(func: F) -> F:
+def format_options(func: F) -> F:
+    """--format table|json|csv and --output FILE, as every printing command takes them."""
     func = click.option(
         "--format",
         "fmt",
@@ -84,11 +85,16 @@ def output_options(func: F) -> F:
         default="table",
         show_default=True,
     )(func)
-    func = click.option(
+    return click.option(
         "--output",
         type=click.Path(dir_okay=False),
-        help="Write the report to this file instead of stdout.",
+        help="Write to this file (whole, or not at all) instead of stdout.",
     )(func)
+
+
+def output_options(func: F) -> F:
+    """The report's options: format_options and --fail-on."""
+    func = format_options(func)
     func = click.option(
         "--fail-on",
         type=click.Choice(FAIL_ON_LEVELS),

@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from scanner.cli.common import common_options, handle_errors, open_store
-from scanner.cli.history import window
+from scanner.cli.history import window, window_options
 from scanner.configfile import load_config
 
 
 @click.command("evidence")
 @common_options
-@click.option("--since", required=True, metavar="DATE", help="Scans from this date or instant.")
-@click.option("--until", metavar="DATE", help="To this date (inclusive) or instant; default now.")
+@window_options
 @click.option(
     "--output",
     required=True,

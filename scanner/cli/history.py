@@ -10,7 +10,13 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from scanner.cli.common import common_options, handle_errors, open_store, write_output
+from scanner.cli.common import (
+    common_options,
+    format_options,
+    handle_errors,
+    open_store,
+    write_output,
+)
 from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.errors import InputError
@@ -31,16 +37,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 TIMELINE_COLUMNS = ("at", "scan", "what", "rule", "detail", "reason", "by")
 
 
-def format_options(func: F) -> F:
+def window_options(func: F) -> F:
+    """--since DATE (required) and --until DATE (default now), read by window()."""
     func = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "json", "csv"]),
-        default="table",
-        show_default=True,
+        "--until", metavar="DATE", help="To this date (inclusive) or instant; default now."
     )(func)
     return click.option(
-        "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout."
+        "--since", required=True, metavar="DATE", help="From this date or instant."
     )(func)
 
 
@@ -143,8 +146,7 @@ def history_key(
 @click.command("changes")
 @common_options
 @format_options
-@click.option("--since", required=True, metavar="DATE", help="From this date or instant.")
-@click.option("--until", metavar="DATE", help="To this date (inclusive) or instant; default now.")
+@window_options
 @handle_errors
 def changes(
     config_path: str | None,
@@ -185,8 +187,7 @@ def stats_group() -> None:
 @stats_group.command("remediation")
 @common_options
 @format_options
-@click.option("--since", required=True, metavar="DATE", help="Findings opened from this date.")
-@click.option("--until", metavar="DATE", help="To this date (inclusive); default now.")
+@window_options
 @click.option("--by", type=click.Choice(GROUPINGS), help="Group by rule, project or owner.")
 @handle_errors
 def stats_remediation(
