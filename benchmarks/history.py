@@ -49,7 +49,13 @@ def rows_written(url: str) -> dict[int, int]:
 
 
 def _round(result: dict[str, Any]) -> dict[str, float]:
-    return {"seconds": round(result["seconds"], 2), "peak_rss_mb": round(result["peak_rss_mb"], 1)}
+    rounded = {
+        "seconds": round(result["seconds"], 2),
+        "peak_rss_mb": round(result["peak_rss_mb"], 1),
+    }
+    if result.get("child_peak_rss_mb"):
+        rounded["child_peak_rss_mb"] = round(result["child_peak_rss_mb"], 1)
+    return rounded
 
 
 def main() -> None:

@@ -318,3 +318,40 @@ def test_live_scan_without_credentials_exits_2(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("keysentry: error: no Google credentials")
     assert "gcloud auth application-default login" in lines[0]
     assert not (tmp_path / "h.db").exists()
+
+
+def test_every_command_is_listed_and_resolves() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
+    expected = {
+        "scan", "report", "scans", "rules", "run", "alerts", "leaks", "inventory",
+        "config", "db", "demo", "history", "changes", "stats", "verify", "evidence",
+    }  # fmt: skip
+    assert listed == expected
+    for name in sorted(expected):
+        code, out, _ = run(name, "--help")
+        assert code == 0 and "Usage: " in out and f" {name} " in out, name
+
+
+def test_reading_history_does_not_load_the_scan_pipeline() -> None:
+    """Commands are imported when they run: `report` and `changes` need neither
+    the Google client libraries nor alert delivery, which took seconds to import."""
+    probe = (
+        "import sys\n"
+        "from scanner.cli import main\n"
+        "for argv in (['report', '--help'], ['changes', '--help'], ['verify', '--help']):\n"
+        "    main(argv, standalone_mode=False)\n"
+        "heavy = ('alerts.planner', 'alerts.channels', 'google.cloud', 'scanner.engine', "
+        "'matplotlib')\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "LOADED []" in result.stdout
+    scan_probe = probe.replace("['report', '--help'], ", "['scan', '--help'], ")
+    loaded = subprocess.run(
+        [sys.executable, "-c", scan_probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "scanner.engine" in loaded.stdout  # the probe can tell

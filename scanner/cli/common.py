@@ -12,20 +12,22 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from scanner.config import Config
-from scanner.engine import ScanOutcome
 from scanner.errors import InputError, KeysentryError
-from scanner.inventory.source import Progress
 from scanner.leaks.secrets import scrub
 from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, dry_run_report, fails
 from scanner.report.formats import terminal_safe, write
 from scanner.store import db
+
+if TYPE_CHECKING:  # annotations only: the scan engine is not needed to read history
+    from scanner.config import Config
+    from scanner.engine import ScanOutcome
+    from scanner.inventory.source import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,12 +16,11 @@ from scanner.report.formats import (
     CSV_COLUMNS,
     JSON_TAIL,
     csv_rows,
-    csv_safe,
     csv_writer,
     json_head,
     json_key,
 )
-from scanner.report.rows import cell, json_line, plain
+from scanner.report.rows import csv_row, json_line, plain
 from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
 from scanner.store.changes import changes
 
@@ -76,7 +75,7 @@ def write_changes(
         table.writerow(CHANGE_COLUMNS)
         as_json.write("[")
         for row in changes(conn, since, until):
-            table.writerow([csv_safe(cell(row.get(c))) for c in CHANGE_COLUMNS])
+            table.writerow(csv_row(row, CHANGE_COLUMNS))
             as_json.write(("\n  " if total == 0 else ",\n  ") + json_line(row))
             if len(shown) < HTML_ROWS:
                 shown.append(plain(row))

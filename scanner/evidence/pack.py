@@ -21,11 +21,12 @@ from sqlalchemy import Engine
 from scanner import __version__
 from scanner.errors import InputError
 from scanner.evidence import charts, data
+from scanner.evidence.background import verifying
 from scanner.evidence.files import report_files, write_changes
 from scanner.models import KeyStatus
 from scanner.report.rows import plain, write_csv_rows
 from scanner.store import db
-from scanner.store.chain import Verification, verify
+from scanner.store.chain import Verification
 from scanner.store.configs import config_document
 from scanner.store.remediation import remediation
 
@@ -90,9 +91,11 @@ def _write_all(
     folder: Path,
 ) -> dict[str, Any]:
     start, end = before or scans[0], scans[-1]
-    report_files(engine, start.id, folder, "start")
-    worst = report_files(engine, end.id, folder, "end")
-    shown, total = write_changes(engine, since, until, folder)
+    with verifying(engine) as verification_result:
+        report_files(engine, start.id, folder, "start")
+        worst = report_files(engine, end.id, folder, "end")
+        shown, total = write_changes(engine, since, until, folder)
+        verification = verification_result()
     with engine.connect() as conn:
         stats = remediation(conn, since, until, "rule")
         documents = {s.config_digest: config_document(conn, s.config_digest) for s in scans}
@@ -105,7 +108,6 @@ def _write_all(
     _file(folder, "rules.json", _json(end_document.get("rules", [])))
     scan_rows = [_scan_row(s) for s in scans]
     _file(folder, "scans.csv", lambda out: write_csv_rows(scan_rows, list(scan_rows[0]), out))
-    verification = verify(engine)
     _file(folder, "verify.json", _json(_verification(verification)))
     page = _page(
         engine,

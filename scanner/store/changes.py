@@ -60,24 +60,30 @@ def _project(name: str) -> str:
 
 def _transitions(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterator[dict[str, Any]]:
     t = Transition
-    query = select(t).where(t.scan_id == scan.id).order_by(t.id)
-    for row in conn.execute(query.execution_options(yield_per=_STREAM)):
-        kind = row.kind
-        if kind == "status_changed" and row.to_value is None:
+    query = (
+        select(t.kind, t.key_name, t.rule_id, t.from_value, t.to_value, t.reason)
+        .where(t.scan_id == scan.id)
+        .order_by(t.id)
+    )
+    # A first scan has hundreds of thousands: unpacked, not Row attribute access.
+    rows = conn.execute(query.execution_options(yield_per=_STREAM))
+    for stored_kind, key_name, rule_id, from_value, to_value, reason in rows:
+        kind = stored_kind
+        if kind == "status_changed" and to_value is None:
             kind = "left_inventory"
-        elif kind == "status_changed" and row.from_value is None:
+        elif kind == "status_changed" and from_value is None:
             kind = "key_added"
         yield {
             "scan": scan.id,
             "at": scan.evaluated_at,
             "kind": kind,
-            "key": row.key_name,
-            "project": _project(row.key_name),
-            "rule": row.rule_id,
-            "from": row.from_value,
-            "to": row.to_value,
-            "reason": row.reason,
-            "actor": actors.get(row.key_name) if kind != "opened" else None,
+            "key": key_name,
+            "project": _project(key_name),
+            "rule": rule_id,
+            "from": from_value,
+            "to": to_value,
+            "reason": reason,
+            "actor": actors.get(key_name) if kind != "opened" else None,
         }
 
 
@@ -93,7 +99,9 @@ def _key_changes(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterato
     ]
     query = (
         select(*columns)
-        .join(old, and_(old.key_name == new.key_name, old.valid_to_scan_id == scan.id))
+        # "+ 0": by the closing scan alone SQLite would pair every version this
+        # scan opened with every one it closed; by name it is one lookup each.
+        .join(old, and_(old.key_name == new.key_name, old.valid_to_scan_id + 0 == scan.id))
         .where(new.valid_from_scan_id == scan.id)
         .order_by(new.id)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def open_engine(url: str, *, must_exist: bool = False) -> Engine:
             raise StoreError(f"--db: directory {path.parent} does not exist")
         if must_exist and not path.exists():
             raise StoreError(f"no history database at {path}: run `keysentry scan` first")
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"json_deserializer": _json_loads}
     if parsed.get_backend_name() == "postgresql":
         # A half-open connection must fail, not hang a scan: a connect timeout,
         # TCP keepalives and a statement timeout, each overridable in the URL's
@@ -83,6 +84,16 @@ def open_engine(url: str, *, must_exist: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _json_loads(text: str | bytes) -> Any:
+    # A report or `verify` decodes hundreds of thousands of JSON columns, most
+    # of them empty lists and maps (owners, key admins, annotations).
+    if text in ("[]", b"[]"):
+        return []
+    if text in ("{}", b"{}"):
+        return {}
+    return json.loads(text)
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

@@ -5,6 +5,7 @@ writes only its own row."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,6 +33,20 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite keeps the text SQLAlchemy wrote ("2026-02-09 10:56:35.000000");
+        # fromisoformat reads it several times faster than the dialect's regex,
+        # and a report or `verify` reads hundreds of thousands.
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return process
 
 
 class Base(DeclarativeBase):
