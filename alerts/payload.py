@@ -70,7 +70,7 @@ def event_document(
 ) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
-        "kind": "reminder" if event.kind == "reminder" else "transition",
+        "kind": "reminder" if event.kind in ("reminder", "exception_expiring") else "transition",
         "event": event.kind,
         "detail": event.detail,
         "receiver": receiver,
@@ -87,6 +87,8 @@ def event_subject(event: Event) -> str:
     if event.kind == "reminder":
         when = f"due {f.deadline}" if f.deadline else "no deadline"
         return f"[keysentry] {event.detail} ({when}): {about}"
+    if event.kind == "exception_expiring":
+        return f"[keysentry] {event.detail.split(':')[0]}: {about}"
     if event.kind == "resolved":
         return f"[keysentry] resolved: {about}"
     if event.kind == "escalated":

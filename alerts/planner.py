@@ -23,6 +23,8 @@ from alerts.events import (
     reminder_for,
     transition_events,
 )
+from alerts.expiring import KIND as EXPIRING
+from alerts.expiring import exception_reminders
 from alerts.payload import digest_document, digest_subject, event_document, event_subject
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
 from scanner.models import Severity
@@ -63,6 +65,8 @@ def _bypasses_digest(event: Event, receiver: ReceiverConfig) -> bool:
         return True
     if event.kind == "opened" and event.finding.rule in ALWAYS_IMMEDIATE:
         return True
+    if event.kind == EXPIRING:
+        return True  # digests leave accepted findings out: this is the only word of it
     if event.kind == "reminder" or digest.bypass_severity is None:
         return False
     return Severity(event.finding.severity).rank >= digest.bypass_severity.rank
@@ -85,6 +89,7 @@ def plan(
     since = previous.evaluated_at if previous is not None else None
     removed_at = last_restrictions_removed(conn)
     events = [] if previous is None else transition_events(conn, scan_id)
+    events += exception_reminders(conn, scan_id, at, since)
     events = [replace(e, key=_with_history(e.key, removed_at)) for e in events]
     new = new_fingerprints(conn, scan_id)
     offsets = config.reminders.offsets_days

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.config import AlertsConfig
 from scanner.configtypes import Duration, Strict
+from scanner.exceptions.config import ExceptionsConfig
 from scanner.inventory.fields import service_name
 from scanner.leaks.config import LeaksConfig
 
@@ -255,6 +256,7 @@ class Config(Strict):
     usage: UsageConfig = Field(default_factory=UsageConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     leaks: LeaksConfig = Field(default_factory=LeaksConfig)
+    exceptions: ExceptionsConfig = Field(default_factory=ExceptionsConfig)
 
     def deadlines(self) -> dict[str, TimelineEntry]:
         """The timeline entry that gives each rule its deadline, by rule id."""

@@ -5,6 +5,7 @@ the file and the config path (and the line, for YAML syntax errors)."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,13 @@ from pydantic import ValidationError
 
 from scanner.config import Config
 from scanner.errors import ConfigError
+from scanner.exceptions.checks import (
+    ExceptionFileProblems,
+    Origin,
+    exception_problems,
+    included_entries,
+    lapsed_problems,
+)
 from scanner.rules.catalog import RULE_IDS
 
 
@@ -28,15 +36,15 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _format_validation_error(source: str, error: ValidationError) -> str:
+def _format_validation_error(source: str, error: ValidationError, prefix: str = "") -> str:
     lines = []
     for item in error.errors():
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
-        path = path.lstrip(".") or "(top level)"
+        path = (prefix + path).lstrip(".") or "(top level)"
         message = item["msg"]
         if item["type"] == "value_error":
             message = message.removeprefix("Value error, ")
-            if not item["loc"]:
+            if not item["loc"] and not prefix:
                 lines.append(f"{source}: {message}")
                 continue
         lines.append(f"{source}: {path}: {message}")
@@ -68,9 +76,9 @@ def rule_id_problems(config: Config) -> list[str]:
     return problems
 
 
-def parse_config(text: str, source: str) -> Config:
+def _load_yaml(text: str, source: str) -> Any:
     try:
-        raw: Any = yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -78,6 +86,43 @@ def parse_config(text: str, source: str) -> Config:
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
     except RecursionError:
         raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def _with_exceptions(
+    config: Config, source: str, today: date, lapsed_too: bool
+) -> tuple[Config, list[str]]:
+    """CONFIG with the entries of the files it names, and the exceptions'
+    problems; LAPSED_TOO: an expiry that has come is one (`config check`)."""
+    entries = list(config.exceptions.entries)
+    origins: list[Origin] = [(source, f"exceptions.entries[{i}]") for i in range(len(entries))]
+    if config.exceptions.files:
+        try:
+            more, where = included_entries(
+                config.exceptions, Path(source).parent, _load_yaml, _format_validation_error
+            )
+        except ExceptionFileProblems as exc:
+            return config, exc.problems
+        entries += more
+        origins += where
+        merged = config.exceptions.model_copy(update={"entries": entries})
+        config = config.model_copy(update={"exceptions": merged})
+    problems = exception_problems(entries, origins, config.exceptions.max_days, today)
+    if lapsed_too:
+        problems += lapsed_problems(entries, origins, today)
+    return config, problems
+
+
+def parse_config(
+    text: str, source: str, today: date | None = None, *, lapsed_is_error: bool = False
+) -> Config:
+    """The configuration in TEXT (from SOURCE). An exception further than
+    exceptions.max_days ahead of TODAY is an error; one whose expiry has come is
+    one only with LAPSED_IS_ERROR: a scan treats it as lapsed, with an alert."""
+    raw = _load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -86,13 +131,17 @@ def parse_config(text: str, source: str) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc)) from None
-    problems = rule_id_problems(config)
+    problems = [f"{source}: {p}" for p in rule_id_problems(config)]
+    config, exception_lines = _with_exceptions(
+        config, source, today or today_utc(), lapsed_is_error
+    )
+    problems += exception_lines
     if problems:
-        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+        raise ConfigError("\n".join(problems))
     return config
 
 
-def load_config(path: str | Path | None) -> Config:
+def load_config(path: str | Path | None, *, lapsed_is_error: bool = False) -> Config:
     """Load from PATH, else from $KEYSENTRY_CONFIG, else the defaults."""
     chosen = path if path is not None else os.environ.get("KEYSENTRY_CONFIG")
     if not chosen:
@@ -104,4 +153,4 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{file}: cannot read config: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: config is not UTF-8 text") from None
-    return parse_config(text, str(file))
+    return parse_config(text, str(file), lapsed_is_error=lapsed_is_error)

@@ -15,7 +15,9 @@ from scanner.audit.source import AuditSource
 from scanner.config import Config
 from scanner.enrich import Enrich, enricher
 from scanner.errors import InputError
-from scanner.in_force import in_force_document
+from scanner.exceptions.matching import ExceptionsInForce
+from scanner.exceptions.notes import exception_notes
+from scanner.in_force import in_force_document, judging_changed
 from scanner.inventory.source import InventorySource
 from scanner.models import InventoryContext, KeyAssessment, KeyEvent, ScanStats
 from scanner.rules.base import RuleContext
@@ -192,6 +194,7 @@ class _ScanRun:
         context: InventoryContext,
         ctx: RuleContext,
         enrich: Enrich,
+        exceptions: ExceptionsInForce,
     ) -> tuple[Counter[str], Counter[str]]:
         """Judge every key and project, and hand each to the writer."""
         config, usage_available = self.config, ctx.usage_available
@@ -203,13 +206,13 @@ class _ScanRun:
         stage = self.stage
         stage.name = "store"
         for listed in keys_of(iter(self.source.iter_keys(context)), stage, self.cancel):
-            assessment = assess(enrich(listed), rules, ctx, after)
+            assessment = assess(enrich(listed), rules, ctx, after, exceptions)
             stage.name = "store"
             self._store(writer, assessment)
             by_status[assessment.status.value] += 1
             by_severity.update(f.severity.value for f in assessment.findings)
         stage.name = "evaluate"
-        of_projects = project_findings(context, config, ctx)
+        of_projects = project_findings(context, config, ctx, exceptions)
         stage.name = "store"
         writer.add_findings(of_projects)
         by_severity.update(f.severity.value for f in of_projects)
@@ -235,17 +238,21 @@ class _ScanRun:
         stats = ScanStats(notes=notes + self.notes)
         if self.dry_run is not None:
             stats.notes.insert(0, DRY_RUN_NOTE)
-        config_digest = record_config(conn, scan_id, in_force_document(config))
+        document = in_force_document(config)
+        config_digest = record_config(conn, scan_id, document)
         before = self.latest.config_digest if self.latest is not None else None
+        exceptions = ExceptionsInForce(config.exceptions.entries, self.evaluated_at.date())
         resolution = resolution_for(
             config,
             usage_available,
             iam_available,
             frozenset(f"projects/{p.number}" for p in context.projects.values()),
-            config_changed=before is not None and before != config_digest,
+            config_changed=judging_changed(conn, before, config_digest, document),
+            lapsed_exceptions=frozenset(exceptions.lapsed),
         )
         writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
-        by_status, by_severity = self._assess_all(writer, context, ctx, enrich)
+        by_status, by_severity = self._assess_all(writer, context, ctx, enrich, exceptions)
+        stats.notes.extend(exception_notes(exceptions))
         if usage is not None:
             stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
         stats.keys_total = sum(by_status.values())

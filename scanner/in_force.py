@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from scanner import __version__
 from scanner.config import Config
 from scanner.rules.catalog import ALL_RULES
+from scanner.store.configs import config_document
 
 # The sections of the configuration whose values change a verdict.
 JUDGING_SECTIONS = ("rules", "gemini", "ownership")
@@ -29,6 +32,12 @@ def in_force_document(config: Config) -> dict[str, Any]:
             },
             "inventory": {"iam": config.inventory.iam, "max_shrink": config.inventory.max_shrink},
         },
+        # Exceptions decide whether a finding counts, not whether it exists.
+        "exceptions": {
+            "max_days": config.exceptions.max_days,
+            "remind_days": config.exceptions.remind_days,
+            "entries": [e.model_dump(mode="json") for e in config.exceptions.entries],
+        },
         "rules": [
             {
                 "id": m.id,
@@ -42,3 +51,21 @@ def in_force_document(config: Config) -> dict[str, Any]:
             for m in ALL_RULES
         ],
     }
+
+
+def judging_changed(
+    conn: Connection, before: str | None, digest: str, document: dict[str, Any]
+) -> bool:
+    """Whether the rules in force changed since the digest BEFORE in a way that
+    can make a finding appear or go: exceptions only mark findings, so a scan
+    that changed only them resolves nothing with `config_changed`."""
+    if before is None or before == digest:
+        return False
+    previous = config_document(conn, before)
+    if previous is None:
+        return True
+    return _without_exceptions(previous) != _without_exceptions(document)
+
+
+def _without_exceptions(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "exceptions"}

@@ -196,6 +196,10 @@ class Finding:
     deadline: date | None = None
     deadline_kind: DeadlineKind | None = None
     timeline_entry: str | None = None
+    # The exception that accepts this finding: still reported, but it does not
+    # make the key non_compliant or at_risk, adds nothing to its score and sends
+    # no alert.
+    accepted_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

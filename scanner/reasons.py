@@ -44,6 +44,9 @@ class Resolution:
     projects: frozenset[str] = frozenset()
     config_changed: bool = False
     usage_read: bool = False  # a usage source was given: a key without figures lacks them
+    # Exceptions still configured whose expiry has come: a finding one of them
+    # accepted is open again because it expired, not because it was revoked.
+    lapsed_exceptions: frozenset[str] = frozenset()
     # Filled by the writer as keys stream in.
     seen: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)

@@ -237,7 +237,9 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     """The installed console script, in a fresh directory, as `make demo` runs it."""
     result = run_installed("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "blocked: 5  non_compliant: 18  at_risk: 2  compliant: 2  deleted: 3" in result.stdout
+    assert "blocked: 5  non_compliant: 16  at_risk: 2  compliant: 4  deleted: 3" in result.stdout
+    # The sample exceptions accept two findings; neither key counts as non_compliant.
+    assert result.stdout.count("(1 accepted)") == 2
     assert "What to do next:" in result.stdout
     # The sample gitleaks report leaks "maps ios"; a usage spike marks "support bot (auth)".
     assert "1 key(s) were found by a secret scanner (maps ios)" in result.stdout
@@ -326,7 +328,7 @@ def test_every_command_is_listed_and_resolves() -> None:
     listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
     expected = {
         "scan", "report", "scans", "rules", "run", "alerts", "leaks", "inventory",
-        "config", "db", "demo", "history", "changes", "stats", "verify", "evidence",
+        "config", "db", "demo", "history", "changes", "stats", "verify", "evidence", "exceptions",
     }  # fmt: skip
     assert listed == expected
     for name in sorted(expected):

@@ -29,6 +29,7 @@ COMMANDS = {
     "stats": "scanner.cli.history:stats_group",
     "verify": "scanner.cli.history:verify",
     "evidence": "scanner.cli.evidence:evidence",
+    "exceptions": "scanner.cli.exceptions:exceptions_group",
 }
 
 

@@ -124,10 +124,14 @@ def config_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @handle_errors
 def config_check(file: str) -> None:
-    """Validate FILE; every error names its config path."""
-    config = load_config(file)
+    """Validate FILE; every error names its config path. An exception whose
+    expiry has come is an error here (a scan treats it as lapsed)."""
+    config = load_config(file, lapsed_is_error=True)
     enabled = sum(1 for m in ALL_RULES if m.id not in config.rules.disabled)
-    click.echo(f"{file}: ok ({len(config.timeline)} timeline entries, {enabled} rules enabled)")
+    click.echo(
+        f"{file}: ok ({len(config.timeline)} timeline entries, {enabled} rules enabled, "
+        f"{len(config.exceptions.entries)} exceptions)"
+    )
 
 
 @click.group("db")

@@ -53,6 +53,7 @@ log = logging.getLogger("keysentry.worker")
 SAMPLES = Path(__file__).parent.parent / "samples"
 DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
 DEMO_ALERTS = SAMPLES / "demo-alerts.yaml"
+DEMO_EXCEPTIONS = SAMPLES / "demo-exceptions.yaml"
 DEMO_USAGE = SAMPLES / "demo-usage.json"  # what Cloud Monitoring would say
 DEMO_AUDIT = SAMPLES / "demo-audit.json"  # what `gcloud logging read` would print
 DEMO_LEAKS = SAMPLES / "demo-gitleaks.json"  # what `gitleaks detect` would report
@@ -166,7 +167,7 @@ def demo(
     """Scan the bundled sample organization into ./.keysentry-demo/ and report,
     with the notifications it would send written to ./.keysentry-demo/outbox/;
     with --serve, keep scanning it and serve the metrics."""
-    config = with_demo_alerts(load_config(config_path))
+    config = with_demo_samples(load_config(config_path))
     if db_url is None:
         DEMO_DIR.mkdir(exist_ok=True)
         db_url = f"sqlite:///{DEMO_DIR / 'keysentry.db'}"
@@ -219,11 +220,14 @@ def import_demo_leaks(engine: Engine, at: datetime) -> None:
         click.echo(f"leaks: {line}", err=True)
 
 
-def with_demo_alerts(config: Config) -> Config:
-    """The demo alerts through the sample routing unless the config has its own."""
-    if config.alerts.enabled:
-        return config
-    return config.model_copy(update={"alerts": load_config(DEMO_ALERTS).alerts})
+def with_demo_samples(config: Config) -> Config:
+    """The demo alerts and exceptions, for the sections the config leaves out."""
+    if not config.alerts.enabled:
+        config = config.model_copy(update={"alerts": load_config(DEMO_ALERTS).alerts})
+    if not config.exceptions.entries:
+        exceptions = load_config(DEMO_EXCEPTIONS).exceptions
+        config = config.model_copy(update={"exceptions": exceptions})
+    return config
 
 
 def notifications_summary(alerts: dict[str, Any], transport: DirectoryTransport) -> str:

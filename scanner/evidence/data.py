@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -91,3 +92,18 @@ def deadlines(document: dict[str, Any] | None) -> list[tuple[date, str, str, lis
         (date.fromisoformat(e["date"]), e["id"], e["status"], list(e.get("rules", [])))
         for e in document.get("timeline", [])
     ]
+
+
+def exceptions_in_force(
+    scans: list[Any], documents: dict[str | None, dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """Every exception some scan of the window was judged under, once per
+    version of it (an entry edited mid-window appears twice), with those scans."""
+    found: dict[str, dict[str, Any]] = {}
+    for s in scans:
+        document = documents.get(s.config_digest) or {}
+        for entry in (document.get("exceptions") or {}).get("entries") or []:
+            version = json.dumps(entry, sort_keys=True)
+            item = found.setdefault(version, entry | {"scans": []})
+            item["scans"].append(s.id)
+    return sorted(found.values(), key=lambda e: (e["id"], e["scans"][0]))

@@ -31,6 +31,7 @@ from scanner.store.configs import config_document
 from scanner.store.remediation import remediation
 
 SCHEMA = "keysentry.evidence/v1"
+EXCEPTION_COLUMNS = ("id", "scans", "rules", "expires", "approved_by", "ticket", "reason")
 
 
 def _target(output: Path) -> None:
@@ -100,6 +101,9 @@ def _write_all(
         stats = remediation(conn, since, until, "rule")
         documents = {s.config_digest: config_document(conn, s.config_digest) for s in scans}
     _file(folder, "remediation.json", _json(stats))
+    accepted = data.exceptions_in_force(scans, documents)
+    _file(folder, "exceptions.json", _json(accepted))
+    _file(folder, "exceptions.csv", lambda out: write_csv_rows(accepted, EXCEPTION_COLUMNS, out))
     for digest, document in documents.items():
         if digest and document:
             _file(folder, f"in-force/{digest}.json", _json(document))
@@ -241,6 +245,7 @@ def _page(
         baseline_in_window=baseline in {s.id for s in scans},
         remediation=stats,
         in_force=in_force,
+        exceptions=data.exceptions_in_force(scans, documents),
         worst_keys=tables.worst_keys,
         changes=tables.changes,
         changes_total=tables.changes_total,

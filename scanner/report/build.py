@@ -15,11 +15,14 @@ from sqlalchemy import Connection, Engine, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from scanner.models import KeyStatus, LeakEvidence, Severity
+from scanner.report.records import AcceptedBy, ReportFinding, ReportKey
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.configs import config_document
 from scanner.store.leaks import leaks_by_key_name, project_numbers
 from scanner.store.queries import scan_for_report, valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
+
+__all__ = ["AcceptedBy", "Report", "ReportFinding", "ReportKey", "build_report", "fails"]
 
 SCHEMA = "keysentry.report/v1"
 FAIL_ON_LEVELS = ("never", "high", "critical", "blocked")
@@ -29,45 +32,6 @@ _STATUS = {s.value: s for s in KeyStatus}
 
 
 # Not frozen: a report builds hundreds of thousands, and frozen init costs 3x.
-@dataclass(slots=True)
-class ReportFinding:
-    rule: str
-    severity: Severity
-    deadline: date | None
-    days_to_deadline: int | None
-    summary: str
-    checklist: str
-
-
-@dataclass(slots=True)
-class ReportKey:
-    name: str
-    uid: str
-    project: str
-    project_number: str
-    display_name: str
-    key_type: str
-    service_account: str | None
-    api_targets: list[str]
-    application_restriction: str
-    gemini_enabled: bool | None
-    created: datetime | None
-    last_used: datetime | None
-    status: KeyStatus
-    score: int
-    findings: list[ReportFinding]
-    owners: list[str]
-    requests_7d: int | None
-    requests_30d: int | None
-    gemini_rejected_7d: int | None
-    requests_1d: int | None
-    daily_median_28d: float | None
-    leaks: list[LeakEvidence]
-    creator: str | None
-    key_admins: list[str]
-    restrictions_removed: tuple[str | None, datetime] | None  # by whom, when
-
-
 Connect = Callable[[], AbstractContextManager[Connection]]
 
 
@@ -143,9 +107,26 @@ class Report:
                 for row in conn.execute(query)
             ]
 
+    def exceptions(self) -> dict[str, AcceptedBy]:
+        """The exceptions in force at the scan, by id."""
+        document = self.in_force() or {}
+        entries = (document.get("exceptions") or {}).get("entries") or []
+        return {
+            e["id"]: AcceptedBy(
+                e["id"],
+                e.get("reason"),
+                e.get("approved_by"),
+                date.fromisoformat(e["expires"]) if e.get("expires") else None,
+                e.get("ticket"),
+            )
+            for e in entries
+        }
+
     def iter_keys(self) -> Iterator[ReportKey]:
         """The keys, worst first: by status, then score, project and name."""
-        findings = _findings_by_key(self.connect, self.scan.id, self.scan.evaluated_at.date())
+        findings = _findings_by_key(
+            self.connect, self.scan.id, self.scan.evaluated_at.date(), self.exceptions()
+        )
         kv = KeyVersion
         ku = UsageVersion
         status_rank = case({s.value: s.rank for s in KeyStatus}, value=kv.status, else_=99)
@@ -187,23 +168,33 @@ class Report:
             result = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
             for row in result:
                 name = row[0]
-                yield _key(row, findings.pop(name, []), removed.get(name), leaks.get(name, ()))
+                found = findings.pop(name, [])
+                yield _key(row, found, removed.get(name), leaks.get(name, ()))
 
 
-def _findings_by_key(connect: Connect, scan_id: int, today: date) -> dict[str, list[ReportFinding]]:
+def _findings_by_key(
+    connect: Connect, scan_id: int, today: date, exceptions: dict[str, AcceptedBy]
+) -> dict[str, list[ReportFinding]]:
     fv = FindingVersion
     query = select(
-        fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist
+        fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist, fv.accepted_by
     ).where(valid_at(fv, scan_id))
     grouped: dict[str, list[ReportFinding]] = defaultdict(list)
     # Hundreds of thousands of rows: rows unpacked and a dict for the enum, not
     # attribute access and Severity(value), which cost more than the query.
     with connect() as conn:
         result = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
-        for name, rule, severity, deadline, summary, checklist in result:
+        for name, rule, severity, deadline, summary, checklist, accepted_by in result:
             days = (deadline - today).days if deadline else None
+            accepted = None
+            if accepted_by is not None:  # an id the document lacks still shows
+                accepted = exceptions.get(accepted_by) or AcceptedBy(
+                    accepted_by, None, None, None, None
+                )
             grouped[name].append(
-                ReportFinding(rule, _SEVERITY[severity], deadline, days, summary, checklist)
+                ReportFinding(
+                    rule, _SEVERITY[severity], deadline, days, summary, checklist, accepted
+                )
             )
     for items in grouped.values():
         if len(items) > 1:
@@ -244,7 +235,7 @@ def _key(
         last_used=last_used,
         status=_STATUS[status],
         score=score,
-        findings=findings,
+        findings=[f for f in findings if f.accepted is None],
         owners=list(owners or []),
         requests_7d=requests_7d,
         requests_30d=requests_30d,
@@ -255,6 +246,7 @@ def _key(
         creator=creator,
         key_admins=list(key_admins or []),
         restrictions_removed=removed,
+        accepted=[f for f in findings if f.accepted is not None],
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from scanner.models import LeakEvidence
-from scanner.report.build import SCHEMA, Report, ReportKey
+from scanner.report.build import SCHEMA, Report, ReportFinding, ReportKey
 
 
 def iso(value: datetime | None) -> str | None:
@@ -88,17 +88,35 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         ),
         "status": k.status.value,
         "score": k.score,
-        "findings": [
-            {
-                "rule": f.rule,
-                "severity": f.severity.value,
-                "deadline": f.deadline.isoformat() if f.deadline else None,
-                "days_to_deadline": f.days_to_deadline,
-                "summary": f.summary,
-                "checklist": f.checklist,
-            }
-            for f in k.findings
-        ],
+        "findings": [finding_document(f) for f in k.findings],
+        # Apart: an exception accepts them; they count for neither status nor score.
+        "accepted": [finding_document(f) | accepted_document(f) for f in k.accepted],
+    }
+
+
+def finding_document(f: ReportFinding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "severity": f.severity.value,
+        "deadline": f.deadline.isoformat() if f.deadline else None,
+        "days_to_deadline": f.days_to_deadline,
+        "summary": f.summary,
+        "checklist": f.checklist,
+    }
+
+
+def accepted_document(f: ReportFinding) -> dict[str, Any]:
+    a = f.accepted
+    if a is None:
+        return {}
+    return {
+        "exception": {
+            "id": a.id,
+            "reason": a.reason,
+            "approved_by": a.approved_by,
+            "expires": a.expires.isoformat() if a.expires else None,
+            "ticket": a.ticket,
+        }
     }
 
 

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.models import KeyStatus
-from scanner.report.build import Report, ReportKey
+from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
 
 TABLE_WIDTH = 100
@@ -45,6 +45,8 @@ CSV_COLUMNS = (
     "days_to_deadline",
     "checklist",
     "summary",
+    "accepted_by",
+    "accepted_until",
 )
 
 
@@ -105,24 +107,30 @@ def write_json(report: Report, out: TextIO) -> None:
 
 
 def csv_rows(k: ReportKey) -> list[list[object]]:
-    """One row per finding of K, or one for a key without findings, made safe."""
+    """One row per finding of K (open, then accepted), or one for a key
+    without findings, made safe."""
     base = [
         csv_safe(v) for v in (k.name, k.project, k.project_number, k.display_name, k.key_type)
     ] + [k.status.value, k.score]
-    if not k.findings:
-        return [[*base, "", "", "", "", "", ""]]
-    return [
-        [
-            *base,
-            csv_safe(f.rule),
-            f.severity.value,
-            f.deadline.isoformat() if f.deadline else "",
-            f.days_to_deadline if f.days_to_deadline is not None else "",
-            csv_safe(f.checklist),
-            csv_safe(f.summary),
-        ]
-        for f in k.findings
-    ]
+    if not k.findings and not k.accepted:
+        return [[*base, "", "", "", "", "", "", "", ""]]
+    rows = []
+    for f in (*k.findings, *k.accepted):
+        accepted = f.accepted
+        rows.append(
+            [
+                *base,
+                csv_safe(f.rule),
+                f.severity.value,
+                f.deadline.isoformat() if f.deadline else "",
+                f.days_to_deadline if f.days_to_deadline is not None else "",
+                csv_safe(f.checklist),
+                csv_safe(f.summary),
+                csv_safe(accepted.id) if accepted else "",
+                accepted.expires.isoformat() if accepted and accepted.expires else "",
+            ]
+        )
+    return rows
 
 
 def write_csv(report: Report, out: TextIO) -> None:
@@ -164,8 +172,11 @@ def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
     table.add_column("#", width=2, justify="right", no_wrap=True)
     table.add_column("Worst finding", width=32, no_wrap=True, overflow="ellipsis")
     table.add_column("Due", width=8, justify="right", no_wrap=True)
+    accepted_lines = []
     for k in report.iter_keys():
         worst = k.findings[0] if k.findings else None
+        for f in k.accepted:
+            accepted_lines.append(_accepted_line(k, f))
         table.add_row(
             Text(k.status.value, style=_STATUS_STYLE[k.status]),
             str(k.score),
@@ -173,11 +184,13 @@ def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
             Text(terminal_safe(k.display_name or k.uid)),
             "std" if k.key_type == "standard" else k.key_type,
             str(len(k.findings)) if k.findings else "",
-            Text(worst.rule if worst else "-"),
+            Text(worst.rule if worst else (f"({len(k.accepted)} accepted)" if k.accepted else "-")),
             _deadline_text(worst.days_to_deadline if worst else None),
         )
     console.print(table)
     console.print(Text("  ".join(f"{name}: {count}" for name, count in by_status.items())))
+    for line in accepted_lines:
+        console.print(Text(terminal_safe(line)))
     for item in report.project_findings():
         line = f"project {item['subject']}: [{item['severity']}] {item['rule']}: {item['summary']}"
         console.print(Text(terminal_safe(line)))
@@ -188,6 +201,23 @@ def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
         line = f"left the inventory: {item['name']} (last seen in {seen}, {item['last_status']})"
         console.print(Text(terminal_safe(line)))
     console.print(Text(in_force_line(report)))
+
+
+def _accepted_line(k: ReportKey, f: ReportFinding) -> str:
+    a = f.accepted
+    assert a is not None
+    until = f" until {a.expires}" if a.expires else ""
+    due = f.days_to_deadline is not None and f.days_to_deadline <= 0
+    blocked = (
+        " (the key is blocked: accepted, not hidden)"
+        if k.status is KeyStatus.BLOCKED and due
+        else ""
+    )
+    why = f": {a.reason}" if a.reason else ""
+    return (
+        f"accepted: {k.project} {k.display_name or k.uid}: {f.rule} by exception {a.id}"
+        f"{until}{blocked}{why}"
+    )
 
 
 def in_force_line(report: Report) -> str:

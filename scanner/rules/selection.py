@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from scanner.config import Config
+from scanner.exceptions.matching import ExceptionsInForce
 from scanner.models import Finding, InventoryContext
 from scanner.reasons import Resolution
 from scanner.rules.base import ProjectRule, Rule, RuleContext, VerdictRule
@@ -39,6 +40,7 @@ def resolution_for(
     iam_available: bool,
     projects: frozenset[str],
     config_changed: bool,
+    lapsed_exceptions: frozenset[str] = frozenset(),
 ) -> Resolution:
     """What a scan that runs these rules can say about findings it did not find again."""
     ran = {r.meta.id for r in enabled(RULES, config, usage_available, iam_available)}
@@ -51,17 +53,24 @@ def resolution_for(
         projects=projects,
         config_changed=config_changed,
         usage_read=usage_available,
+        lapsed_exceptions=lapsed_exceptions,
     )
 
 
-def project_findings(context: InventoryContext, config: Config, ctx: RuleContext) -> list[Finding]:
+def project_findings(
+    context: InventoryContext,
+    config: Config,
+    ctx: RuleContext,
+    exceptions: ExceptionsInForce | None = None,
+) -> list[Finding]:
     rules = enabled(PROJECT_RULES, config, False, context.iam is not None)
-    return [
-        f
-        for project in context.projects.values()
-        for rule in rules
-        if (f := rule.evaluate(project, ctx)) is not None
-    ]
+    found = []
+    for project in context.projects.values():
+        of_project = [f for rule in rules if (f := rule.evaluate(project, ctx)) is not None]
+        if exceptions and of_project:
+            of_project = exceptions.apply(of_project, None, project, project.number)
+        found.extend(of_project)
+    return found
 
 
 def usage_notes(errors: dict[str, str], unmatched: int) -> list[str]:

@@ -4,10 +4,15 @@ drift from day to day while nothing changes.
 
 score = min(100, sum of severity weights of the findings + 20 if blocked)
 weights: critical 40, high 20, medium 8, low 3, info 0.
+
+Accepted findings (an exception covers them) count for neither status nor
+score, except that a key the Gemini API rejects is blocked whatever is accepted:
+an exception accepts a risk, it does not hide a fact.
 """
 
 from datetime import timedelta
 
+from scanner.exceptions.matching import ExceptionsInForce
 from scanner.models import DeadlineKind, Finding, KeyAssessment, KeyRecord, KeyStatus, Severity
 from scanner.rules.base import Rule, RuleContext, VerdictRule, can_reach_gemini
 
@@ -30,6 +35,7 @@ def key_status(key: KeyRecord, findings: tuple[Finding, ...], ctx: RuleContext) 
         enforced = f.deadline_kind is DeadlineKind.ENFORCED
         if enforced and f.deadline is not None and f.deadline <= today and reachable:
             return KeyStatus.BLOCKED
+    findings = tuple(f for f in findings if f.accepted_by is None)
     if any(f.severity.rank >= Severity.MEDIUM.rank for f in findings):
         return KeyStatus.NON_COMPLIANT
     horizon = today + timedelta(days=ctx.config.rules.warn_days)
@@ -39,7 +45,7 @@ def key_status(key: KeyRecord, findings: tuple[Finding, ...], ctx: RuleContext) 
 
 
 def score(findings: tuple[Finding, ...], status: KeyStatus) -> int:
-    total = sum(SEVERITY_WEIGHTS[f.severity] for f in findings)
+    total = sum(SEVERITY_WEIGHTS[f.severity] for f in findings if f.accepted_by is None)
     if status is KeyStatus.BLOCKED:
         total += BLOCKED_BONUS
     return min(100, total)
@@ -50,20 +56,25 @@ def assess(
     rules: tuple[Rule, ...],
     ctx: RuleContext,
     verdict_rules: tuple[VerdictRule, ...] = (),
+    exceptions: ExceptionsInForce | None = None,
 ) -> KeyAssessment:
     """Run RULES on KEY, then VERDICT_RULES with the status they give (which
-    may raise it). A deleted key raises no findings."""
+    may raise it); EXCEPTIONS mark the findings they accept. A deleted key
+    raises no findings."""
     if key.is_deleted:
         return KeyAssessment(key, (), KeyStatus.DELETED, 0)
-    found = []
-    for rule in rules:
-        result = rule.evaluate(key, ctx)
-        if result is not None:
-            found.append(result)
+    project = ctx.projects.get(key.project_number)
+
+    def marked(findings: list[Finding]) -> list[Finding]:
+        if not exceptions or not findings:
+            return findings
+        return exceptions.apply(findings, key, project, key.project_number)
+
+    found = marked([f for rule in rules if (f := rule.evaluate(key, ctx)) is not None])
     status = key_status(key, tuple(found), ctx)
     extra = [f for r in verdict_rules if (f := r.evaluate(key, status, ctx)) is not None]
     if extra:
-        found.extend(extra)
+        found.extend(marked(extra))
         status = key_status(key, tuple(found), ctx)
     findings = tuple(found)
     return KeyAssessment(key, findings, status, score(findings, status))

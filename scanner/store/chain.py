@@ -69,12 +69,25 @@ def canonical(values: Any) -> bytes:
     return _ENCODER.encode(list(values)).encode()
 
 
+# Columns added after the chain began (by migration): hashed as [name, value]
+# after the others, and only when set, so that every scan sealed before the
+# column existed still hashes as it did.
+LATER_COLUMNS = {"findings": ("accepted_by",), "transitions": ("exception_id",)}
+
+
 def _rows(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> Iterator[bytes]:
     # A later scan closes the interval: its end is that scan's write, not this one's.
-    columns = [c for c in table.columns if c.name != "valid_to_scan_id"]
-    query = select(*columns).where(column == scan_id).order_by(table.c.id)
+    later = LATER_COLUMNS.get(table.name, ())
+    columns = [c for c in table.columns if c.name != "valid_to_scan_id" and c.name not in later]
+    extra = [table.c[name] for name in later]
+    query = select(*columns, *extra).where(column == scan_id).order_by(table.c.id)
+    width = len(columns)
     for row in conn.execute(query.execution_options(yield_per=_STREAM)):
-        yield canonical(row)
+        if not later:
+            yield canonical(row)
+            continue
+        added = [[name, value] for name, value in zip(later, row[width:], strict=True)]
+        yield canonical([*row[:width], *(pair for pair in added if pair[1] is not None)])
 
 
 def scan_digest(conn: Connection, scan_id: int) -> str:

@@ -61,14 +61,16 @@ def _project(name: str) -> str:
 def _transitions(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterator[dict[str, Any]]:
     t = Transition
     query = (
-        select(t.kind, t.key_name, t.rule_id, t.from_value, t.to_value, t.reason)
+        select(t.kind, t.key_name, t.rule_id, t.from_value, t.to_value, t.reason, t.exception_id)
         .where(t.scan_id == scan.id)
         .order_by(t.id)
     )
     # A first scan has hundreds of thousands: unpacked, not Row attribute access.
     rows = conn.execute(query.execution_options(yield_per=_STREAM))
-    for stored_kind, key_name, rule_id, from_value, to_value, reason in rows:
-        kind = stored_kind
+    for stored_kind, key_name, rule_id, from_value, to_value, stored_reason, exception in rows:
+        kind, reason = stored_kind, stored_reason
+        if exception is not None:
+            reason = _with_exception(kind, reason, exception)
         if kind == "status_changed" and to_value is None:
             kind = "left_inventory"
         elif kind == "status_changed" and from_value is None:
@@ -85,6 +87,12 @@ def _transitions(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterato
             "reason": reason,
             "actor": actors.get(key_name) if kind != "opened" else None,
         }
+
+
+def _with_exception(kind: str, reason: str | None, exception: str) -> str:
+    if kind in ("accepted", "acceptance_expired", "acceptance_revoked"):
+        return f"exception {exception}"
+    return (f"{reason}; " if reason else "") + f"accepted by exception {exception}"
 
 
 def _key_changes(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterator[dict[str, Any]]:

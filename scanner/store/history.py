@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from scanner.errors import InputError
 from scanner.models import Finding, KeyAssessment, ScanStats
-from scanner.reasons import Resolution
+from scanner.reasons import Reason, Resolution
 from scanner.store.bulk import BulkTable
 from scanner.store.history_rows import (
     finding_digest,
@@ -89,6 +89,7 @@ class HistoryWriter:
                 "from_value": values.get("from_value"),
                 "to_value": values.get("to_value"),
                 "reason": values.get("reason"),
+                "exception_id": values.get("exception_id"),
             }
         )
 
@@ -163,7 +164,9 @@ class HistoryWriter:
         ids = {"fingerprint": fp, "rule_id": f.rule_id}
         severity = f.severity.value
         if previous is None:
-            self._new_fingerprints.append(ids | {"key_name": f.subject, "severity": severity})
+            self._new_fingerprints.append(
+                ids | {"key_name": f.subject, "severity": severity, "exception_id": f.accepted_by}
+            )
             return
         self._buf.finding_closes.append(previous.id)
         if previous.severity != severity:
@@ -173,7 +176,21 @@ class HistoryWriter:
                 **ids,
                 from_value=previous.severity,
                 to_value=severity,
+                exception_id=f.accepted_by,
             )
+        if previous.accepted_by != f.accepted_by:
+            self._acceptance_changed(f, ids, previous.accepted_by)
+
+    def _acceptance_changed(self, f: Finding, ids: dict[str, str], before: str | None) -> None:
+        if f.accepted_by is not None:
+            self._transition(
+                "accepted", f.subject, **ids, reason=Reason.ACCEPTED, exception_id=f.accepted_by
+            )
+            return
+        assert before is not None
+        lapsed = before in self._resolution.lapsed_exceptions
+        kind = "acceptance_expired" if lapsed else "acceptance_revoked"
+        self._transition(kind, f.subject, **ids, to_value=f.severity.value, exception_id=before)
 
     def _classify_new_findings(self, conn: Connection) -> None:
         """opened, or reopened when the fingerprint was resolved before."""
@@ -198,6 +215,7 @@ class HistoryWriter:
                 fingerprint=item["fingerprint"],
                 rule_id=item["rule_id"],
                 to_value=item["severity"],
+                exception_id=item["exception_id"],
             )
         self._new_fingerprints = []
 
@@ -233,6 +251,7 @@ class HistoryWriter:
                 rule_id=gone_finding.rule_id,
                 from_value=gone_finding.severity,
                 reason=self._resolution.reason(gone_finding.rule_id, gone_finding.key_name),
+                exception_id=gone_finding.accepted_by,
             )
         self._keys.clear()
         self._findings.clear()

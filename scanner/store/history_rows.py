@@ -52,7 +52,11 @@ def key_digest(assessment: KeyAssessment) -> str:
 
 def finding_digest(f: Finding) -> str:
     kind = f.deadline_kind.value if f.deadline_kind else None
-    return _digest((f.severity.value, f.summary, f.checklist, f.deadline, kind, f.timeline_entry))
+    values: tuple[Any, ...] = (f.severity.value, f.summary, f.checklist, f.deadline, kind)
+    values += (f.timeline_entry,)
+    if f.accepted_by is not None:  # only then: findings nobody accepted keep their digests
+        values += (("accepted_by", f.accepted_by),)
+    return _digest(values)
 
 
 def usage_digest(u: KeyUsage) -> str:
@@ -108,6 +112,7 @@ def finding_row(f: Finding, fp: str, state_hash: str) -> dict[str, Any]:
         "deadline": f.deadline,
         "deadline_kind": f.deadline_kind.value if f.deadline_kind else None,
         "timeline_entry": f.timeline_entry,
+        "accepted_by": f.accepted_by,
         "state_hash": state_hash,
     }
 

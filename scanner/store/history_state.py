@@ -26,6 +26,7 @@ class OpenFinding(NamedTuple):
     severity: str
     rule_id: str
     key_name: str
+    accepted_by: str | None
 
 
 def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
@@ -73,7 +74,9 @@ def open_findings(conn: Connection) -> tuple[dict[str, OpenFinding], bool]:
     resolved_before = (
         conn.scalar(select(fv.id).where(fv.valid_to_scan_id.is_not(None)).limit(1)) is not None
     )
-    query = select(fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name)
+    query = select(
+        fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name, fv.accepted_by
+    )
     found: dict[str, OpenFinding] = {}
     for f in conn.execute(query.where(fv.valid_to_scan_id.is_(None))):
         found[f.fingerprint] = OpenFinding(
@@ -82,5 +85,6 @@ def open_findings(conn: Connection) -> tuple[dict[str, OpenFinding], bool]:
             sys.intern(f.severity),
             sys.intern(f.rule_id),
             sys.intern(f.key_name),
+            f.accepted_by and sys.intern(f.accepted_by),
         )
     return found, resolved_before

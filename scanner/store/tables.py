@@ -141,6 +141,8 @@ class FindingVersion(Base):
     deadline: Mapped[date | None] = mapped_column(Date)
     deadline_kind: Mapped[str | None] = mapped_column(String(16))
     timeline_entry: Mapped[str | None] = mapped_column(String(64))
+    # The exception that accepted the finding while this interval held (0011).
+    accepted_by: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_findings_open", "valid_to_scan_id"),
@@ -166,6 +168,9 @@ class Transition(Base):
     to_value: Mapped[str | None] = mapped_column(String(32))
     # Why a finding was resolved (store.reasons.Reason); None for other kinds.
     reason: Mapped[str | None] = mapped_column(String(32))
+    # accepted | acceptance_expired | acceptance_revoked: the exception; on other
+    # kinds, the exception that accepted the finding then (0011).
+    exception_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Notification(Base):

@@ -1,0 +1,196 @@
+"""The facts alerts carry about a key and a finding, read from history as a
+scan saw them: the keys and findings of its transitions, the worst open
+finding of a key, and every open finding (for reminders and digests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from scanner.models import KeyStatus, Severity
+from scanner.store.queries import valid_at
+from scanner.store.tables import FindingVersion, KeyVersion
+
+CHUNK = 500  # names per IN (...) query
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    name: str
+    uid: str
+    display_name: str
+    project: str  # project id, or number when the id is unknown
+    project_number: str
+    key_type: str
+    status: str
+    score: int
+    owners: tuple[str, ...] = ()  # as the scan resolved them (scanner.ownership)
+    creator: str | None = None
+    # (by whom, when) the key's API restrictions were last removed, from the audit log
+    restrictions_removed: tuple[str | None, datetime] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFacts:
+    fingerprint: str
+    rule: str
+    severity: str
+    summary: str
+    checklist: str
+    deadline: date | None
+    deadline_kind: str | None
+    timeline_entry: str | None
+
+
+_KEY_COLUMNS = (
+    KeyVersion.key_name,
+    KeyVersion.uid,
+    KeyVersion.display_name,
+    KeyVersion.project_id,
+    KeyVersion.project_number,
+    KeyVersion.key_type,
+    KeyVersion.status,
+    KeyVersion.score,
+    KeyVersion.owners,
+    KeyVersion.creator,
+)
+_FINDING_COLUMNS = (
+    FindingVersion.fingerprint,
+    FindingVersion.rule_id,
+    FindingVersion.severity,
+    FindingVersion.summary,
+    FindingVersion.checklist,
+    FindingVersion.deadline,
+    FindingVersion.deadline_kind,
+    FindingVersion.timeline_entry,
+)
+
+
+def key_facts(row: Any) -> KeyFacts:
+    return KeyFacts(
+        name=row.key_name,
+        uid=row.uid,
+        display_name=row.display_name,
+        project=row.project_id or row.project_number,
+        project_number=row.project_number,
+        key_type=row.key_type,
+        status=row.status,
+        score=row.score,
+        owners=tuple(row.owners or ()),
+        creator=row.creator,
+    )
+
+
+def finding_facts(row: Any) -> FindingFacts:
+    return FindingFacts(
+        fingerprint=row.fingerprint,
+        rule=row.rule_id,
+        severity=row.severity,
+        summary=row.summary,
+        checklist=row.checklist,
+        deadline=row.deadline,
+        deadline_kind=row.deadline_kind,
+        timeline_entry=row.timeline_entry,
+    )
+
+
+def chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def latest_keys(conn: Connection, scan_id: int, names: Iterable[str]) -> dict[str, KeyFacts]:
+    """Each key as this scan saw it, or as it last was if this scan closed it."""
+    found: dict[str, KeyFacts] = {}
+    for chunk in chunks(sorted(set(names))):
+        rows = conn.execute(
+            select(KeyVersion)
+            .where(KeyVersion.key_name.in_(chunk), KeyVersion.valid_from_scan_id <= scan_id)
+            .order_by(KeyVersion.valid_from_scan_id.desc())
+        )
+        for row in rows:
+            found.setdefault(row.key_name, key_facts(row))
+    return found
+
+
+def latest_findings(
+    conn: Connection, scan_id: int, fingerprints: Iterable[str]
+) -> dict[str, FindingFacts]:
+    found: dict[str, FindingFacts] = {}
+    for chunk in chunks(sorted(set(fingerprints))):
+        rows = conn.execute(
+            select(FindingVersion)
+            .where(
+                FindingVersion.fingerprint.in_(chunk),
+                FindingVersion.valid_from_scan_id <= scan_id,
+                or_(
+                    FindingVersion.valid_to_scan_id.is_(None),
+                    FindingVersion.valid_to_scan_id >= scan_id,
+                ),
+            )
+            .order_by(FindingVersion.valid_from_scan_id.desc())
+        )
+        for row in rows:
+            found.setdefault(row.fingerprint, finding_facts(row))
+    return found
+
+
+def open_findings(conn: Connection, scan_id: int) -> Iterator[tuple[KeyFacts, FindingFacts]]:
+    """Every open finding at SCAN_ID on a key that is not deleted, but those
+    an exception accepts."""
+    rows = conn.execute(
+        select(*_KEY_COLUMNS, *_FINDING_COLUMNS)
+        .join(FindingVersion, FindingVersion.key_name == KeyVersion.key_name)
+        .where(
+            valid_at(KeyVersion, scan_id),
+            valid_at(FindingVersion, scan_id),
+            FindingVersion.accepted_by.is_(None),  # accepted: no reminders, no digest lines
+            KeyVersion.status != KeyStatus.DELETED.value,
+        )
+        .order_by(KeyVersion.key_name)  # a key's findings together: one KeyFacts each
+    )
+    key: KeyFacts | None = None
+    for row in rows:
+        if key is None or key.name != row.key_name:
+            key = key_facts(row)
+        yield key, finding_facts(row)
+
+
+def worst_open_findings(conn: Connection, scan_id: int, names: set[str]) -> dict[str, FindingFacts]:
+    worst: dict[str, FindingFacts] = {}
+    for chunk in chunks(sorted(names)):
+        rows = conn.execute(
+            select(FindingVersion).where(
+                FindingVersion.key_name.in_(chunk),
+                valid_at(FindingVersion, scan_id),
+                FindingVersion.accepted_by.is_(None),
+            )
+        )
+        for row in rows:
+            facts = finding_facts(row)
+            best = worst.get(row.key_name)
+            if best is None or Severity(facts.severity).rank > Severity(best.severity).rank:
+                worst[row.key_name] = facts
+    return worst
+
+
+def accepted_findings(
+    conn: Connection, scan_id: int, exceptions: set[str]
+) -> Iterator[tuple[KeyFacts, FindingFacts, str]]:
+    """The findings EXCEPTIONS accept at SCAN_ID, with the exception's id."""
+    rows = conn.execute(
+        select(*_KEY_COLUMNS, *_FINDING_COLUMNS, FindingVersion.accepted_by)
+        .join(FindingVersion, FindingVersion.key_name == KeyVersion.key_name)
+        .where(
+            valid_at(KeyVersion, scan_id),
+            valid_at(FindingVersion, scan_id),
+            FindingVersion.accepted_by.in_(sorted(exceptions)),
+        )
+        .order_by(KeyVersion.key_name, FindingVersion.rule_id)
+    )
+    for row in rows:
+        yield key_facts(row), finding_facts(row), row.accepted_by

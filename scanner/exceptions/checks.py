@@ -1,0 +1,99 @@
+"""The checks of exceptions that need more than their own fields: the rule
+catalog, the other entries, today's date and the files `exceptions.files`
+names. Each problem is one line naming its file and config path."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
+from scanner.rules.catalog import RULE_IDS
+
+# (source, config path prefix) of each entry, in order: for error messages.
+Origin = tuple[str, str]
+FormatError = Callable[[str, ValidationError, str], str]
+
+
+def included_entries(
+    exceptions: ExceptionsConfig,
+    base: Path,
+    load_yaml: Callable[[str, str], Any],
+    format_error: FormatError,
+) -> tuple[list[ExceptionEntry], list[Origin]]:
+    """The entries of the files `exceptions.files` names (globs relative to
+    BASE), in file name order, with where each came from."""
+    entries: list[ExceptionEntry] = []
+    origins: list[Origin] = []
+    problems: list[str] = []
+    for index, pattern in enumerate(exceptions.files):
+        matched = sorted(glob.glob(str(base / pattern)))
+        if not matched:
+            problems.append(f"exceptions.files[{index}]: no file matches {pattern!r}")
+        for name in matched:
+            try:
+                text = Path(name).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{name}: cannot read exceptions: {exc}")
+                continue
+            raw = load_yaml(text, name)
+            if raw is None:
+                continue
+            if not isinstance(raw, list):
+                problems.append(f"{name}: must be a list of exceptions, not {type(raw).__name__}")
+                continue
+            for position, item in enumerate(raw):
+                try:
+                    entries.append(ExceptionEntry.model_validate(item))
+                except ValidationError as exc:
+                    problems.append(format_error(name, exc, f"[{position}]"))
+                    continue
+                origins.append((name, f"[{position}]"))
+    if problems:
+        raise ExceptionFileProblems(problems)
+    return entries, origins
+
+
+class ExceptionFileProblems(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def exception_problems(
+    entries: list[ExceptionEntry], origins: list[Origin], max_days: int, today: date
+) -> list[str]:
+    """Unknown rules, an id used twice, and expiries further ahead than MAX_DAYS."""
+    problems = []
+    seen: dict[str, str] = {}
+    for entry, (source, path) in zip(entries, origins, strict=True):
+        where = f"{source}: {path}"
+        if entry.id in seen:
+            problems.append(f"{where}.id: {entry.id!r} is already the id of {seen[entry.id]}")
+        else:
+            seen[entry.id] = path
+        for index, rule in enumerate(entry.rules):
+            if rule not in RULE_IDS:
+                problems.append(f"{where}.rules[{index}]: unknown rule {rule!r}")
+        ahead = (entry.expires - today).days
+        if ahead > max_days:
+            problems.append(
+                f"{where}.expires: {entry.expires} is {ahead} days ahead; "
+                f"exceptions.max_days allows {max_days}"
+            )
+    return problems
+
+
+def lapsed_problems(entries: list[ExceptionEntry], origins: list[Origin], today: date) -> list[str]:
+    """Exceptions whose expiry has come (for `config check`: a scan treats them as lapsed)."""
+    return [
+        f"{source}: {path}.expires: {entry.expires} has come; renew the exception "
+        "(a new expiry, approved again) or remove it"
+        for entry, (source, path) in zip(entries, origins, strict=True)
+        if entry.expires <= today
+    ]
