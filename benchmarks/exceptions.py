@@ -44,6 +44,14 @@ def exceptions(count: int, keys: int, projects: int, today: date) -> list[dict[s
     return made
 
 
+def accepted_in(report: Path) -> int:
+    """Accepted findings in a JSON report, counted line by line: loading the
+    whole report here would grow this process, and with it the peak RSS that
+    the next command's fork starts from."""
+    with report.open(encoding="utf-8") as lines:
+        return sum(line.count('"exception":{') for line in lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=100_000)
@@ -73,8 +81,7 @@ def main() -> None:
                 run[label] = round(ran["seconds"], 2)
                 run[f"{label}_peak_rss_mb"] = round(ran["peak_rss_mb"], 1)
                 if label == "with":
-                    report = json.loads((work / "report.json").read_text())
-                    run["accepted_findings"] = sum(len(k["accepted"]) for k in report["keys"])
+                    run["accepted_findings"] = accepted_in(work / "report.json")
             run["added_share"] = round(run["with"] / run["without"] - 1, 3)
             results["runs"].append(run)
     print(json.dumps(results, indent=2))

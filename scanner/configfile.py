@@ -102,7 +102,7 @@ def _with_exceptions(
     if config.exceptions.files:
         try:
             more, where = included_entries(
-                config.exceptions, Path(source).parent, _load_yaml, _format_validation_error
+                config.exceptions, source, _load_yaml, _format_validation_error
             )
         except ExceptionFileProblems as exc:
             return config, exc.problems

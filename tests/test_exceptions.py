@@ -153,6 +153,10 @@ def test_entries_from_files_name_their_file(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["config", "check", str(tmp_path / "c.yaml")])
     assert bad.exit_code == 2
     assert f"{tmp_path / 'exceptions' / 'b.yaml'}: [0].reason: Field required" in bad.output
+    (tmp_path / "c.yaml").write_text(json.dumps({"exceptions": {"files": ["none/*.yaml"]}}))
+    missing = CliRunner().invoke(main, ["config", "check", str(tmp_path / "c.yaml")])
+    assert missing.exit_code == 2
+    assert f"{tmp_path / 'c.yaml'}: exceptions.files[0]: no file matches" in missing.output
 
 
 def test_a_lapsed_exception_fails_the_check_but_not_a_scan(tmp_path: Path) -> None:

@@ -71,6 +71,8 @@ def timeline(h: KeyHistory) -> list[dict[str, Any]]:
         )
     for t in h.transitions:
         detail = " -> ".join(str(x) for x in (t["from"], t["to"]) if x is not None)
+        if t.get("exception"):
+            detail = (f"{detail}; " if detail else "") + f"exception {t['exception']}"
         rows.append(
             {"at": t["at"], "scan": t["scan"], "what": t["kind"], "rule": t["rule"]}
             | {"detail": detail, "reason": t["reason"]}

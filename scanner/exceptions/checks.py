@@ -22,19 +22,20 @@ FormatError = Callable[[str, ValidationError, str], str]
 
 def included_entries(
     exceptions: ExceptionsConfig,
-    base: Path,
+    source: str,
     load_yaml: Callable[[str, str], Any],
     format_error: FormatError,
 ) -> tuple[list[ExceptionEntry], list[Origin]]:
     """The entries of the files `exceptions.files` names (globs relative to
-    BASE), in file name order, with where each came from."""
+    the config file SOURCE), in file name order, with where each came from."""
+    base = Path(source).parent
     entries: list[ExceptionEntry] = []
     origins: list[Origin] = []
     problems: list[str] = []
     for index, pattern in enumerate(exceptions.files):
         matched = sorted(glob.glob(str(base / pattern)))
         if not matched:
-            problems.append(f"exceptions.files[{index}]: no file matches {pattern!r}")
+            problems.append(f"{source}: exceptions.files[{index}]: no file matches {pattern!r}")
         for name in matched:
             try:
                 text = Path(name).read_text(encoding="utf-8-sig")

@@ -76,9 +76,45 @@ def _compile(order: int, e: ExceptionEntry) -> _Compiled:
     )
 
 
+def _literal_prefix(glob: str) -> str:
+    """The text a glob's matches all start with."""
+    cut = min((i for i, ch in enumerate(glob) if ch in _GLOB_CHARS), default=len(glob))
+    return glob[:cut]
+
+
+class _Group:
+    """Entries filed under glob selectors, by each glob's literal prefix: a
+    value is compared only with the entries whose prefix it starts with."""
+
+    def __init__(self) -> None:
+        self._by_prefix: dict[str, list[_Compiled]] = defaultdict(list)
+        self._lengths: list[int] = []
+
+    def add(self, compiled: _Compiled, globs: list[str]) -> None:
+        for glob in globs:
+            prefix = _literal_prefix(glob)
+            self._by_prefix[prefix].append(compiled)
+        self._lengths = sorted({len(prefix) for prefix in self._by_prefix})
+
+    def candidates(self, *values: str | None) -> list[_Compiled]:
+        found: list[_Compiled] = []
+        for value in values:
+            if not value:
+                continue
+            for length in self._lengths:
+                if length > len(value):
+                    break
+                found.extend(self._by_prefix.get(value[:length], ()))
+        return found
+
+
 class ExceptionsInForce:
     """The exceptions a scan evaluated on ON applies: those that have not lapsed.
-    Counts what each accepted, for the stale ones in the scan notes."""
+    Counts what each accepted, for the stale ones in the scan notes.
+
+    Each entry is filed under its most selective selector (key names, exact
+    project ids, folders, label names, display name globs, project globs);
+    `covers` then checks all of its selectors."""
 
     def __init__(self, entries: Iterable[ExceptionEntry], on: date) -> None:
         entries = list(entries)
@@ -87,35 +123,47 @@ class ExceptionsInForce:
         self.accepted: Counter[str] = Counter()
         self._by_name: dict[str, list[_Compiled]] = defaultdict(list)
         self._by_project: dict[str, list[_Compiled]] = defaultdict(list)
-        self._general: list[_Compiled] = []
+        self._by_folder: dict[str, list[_Compiled]] = defaultdict(list)
+        self._by_label: dict[str, list[_Compiled]] = defaultdict(list)
+        self._display = _Group()
+        self._project_glob = _Group()
         for order, entry in enumerate(self.active):
-            compiled = _compile(order, entry)
-            if entry.keys:
-                for name in entry.keys:
-                    self._by_name[name].append(compiled)
-            elif entry.projects and not any(_GLOB_CHARS & set(p) for p in entry.projects):
-                for project in entry.projects:
-                    self._by_project[project].append(compiled)
-            else:
-                self._general.append(compiled)
+            self._file(_compile(order, entry))
+
+    def _file(self, c: _Compiled) -> None:
+        e = c.entry
+        if e.keys:
+            for name in e.keys:
+                self._by_name[name].append(c)
+        elif e.projects and not any(_GLOB_CHARS & set(p) for p in e.projects):
+            for project in e.projects:
+                self._by_project[project].append(c)
+        elif e.folders:
+            for folder in e.folders:
+                self._by_folder[folder].append(c)
+        elif e.labels:
+            self._by_label[min(e.labels)].append(c)  # covers() checks the others
+        elif e.display_names:
+            self._display.add(c, e.display_names)
+        else:
+            self._project_glob.add(c, e.projects)
 
     def __bool__(self) -> bool:
         return bool(self.active)
 
     def _candidates(
-        self, key: KeyRecord | None, number: str, project_id: str | None
+        self, key: KeyRecord | None, project: ProjectRecord | None, number: str
     ) -> list[_Compiled]:
-        found: dict[int, _Compiled] = {}
-        names = (key.name, key.uid) if key is not None else ()
-        for name in names:
-            for c in self._by_name.get(name, ()):
-                found[c.order] = c
-        for project in (number, project_id):
-            if project:
-                for c in self._by_project.get(project, ()):
-                    found[c.order] = c
-        for c in self._general:
-            found[c.order] = c
+        project_id = project.project_id if project is not None else None
+        lists = [self._by_name.get(n, ()) for n in ((key.name, key.uid) if key else ())]
+        lists += [self._by_project.get(p, ()) for p in (number, project_id) if p]
+        if project is not None:
+            lists += [self._by_folder.get(a, ()) for a in project.ancestors]
+            lists += [self._by_label.get(name, ()) for name, _ in project.labels]
+        if key is not None:
+            lists.append(self._display.candidates(key.display_name))
+        lists.append(self._project_glob.candidates(number, project_id))
+        found = {c.order: c for items in lists for c in items}
         return [found[order] for order in sorted(found)]
 
     def apply(
@@ -130,10 +178,8 @@ class ExceptionsInForce:
         findings = list(findings)
         if not findings or not self.active:
             return findings
-        project_id = project.project_id if project is not None else None
-        covering = [
-            c for c in self._candidates(key, number, project_id) if c.covers(key, project, number)
-        ]
+        candidates = self._candidates(key, project, number)
+        covering = [c for c in candidates if c.covers(key, project, number)]
         if not covering:
             return findings
         marked = []

@@ -123,6 +123,7 @@ def _transitions(conn: Connection, name: str) -> list[dict[str, Any]]:
             "from": row.from_value,
             "to": row.to_value,
             "reason": row.reason,
+            "exception": row.exception_id,
         }
         for row in rows
     ]
