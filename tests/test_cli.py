@@ -240,6 +240,10 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     assert "blocked: 5  non_compliant: 16  at_risk: 2  compliant: 4  deleted: 3" in result.stdout
     # The sample exceptions accept two findings; neither key counts as non_compliant.
     assert result.stdout.count("(1 accepted)") == 2
+    # ...and one of them lapses ten days after the demo's date: its reminder goes out.
+    assert "Exception maps-web-any-referrer lapses on 2026-12-01 (in 10 days)" in result.stdout
+    outbox = tmp_path / ".keysentry-demo" / "outbox"
+    assert any("exception_expiring" in p.read_text() for p in outbox.glob("*.json"))
     assert "What to do next:" in result.stdout
     # The sample gitleaks report leaks "maps ios"; a usage spike marks "support bot (auth)".
     assert "1 key(s) were found by a secret scanner (maps ios)" in result.stdout

@@ -36,6 +36,23 @@ def next_steps(report: Report) -> list[str]:
         checklist = CHECKLISTS[checklist_id]
         lines.append(f"{checklist.title} ({checklist_id}): {count} key(s).")
         lines.extend(f"    {n}. {step}" for n, step in enumerate(checklist.steps, start=1))
+    lines.extend(_lapsing(report))
     if not lines:
         lines.append("Nothing to do: every key is compliant.")
     return lines
+
+
+def _lapsing(report: Report, within_days: int = 14) -> list[str]:
+    """Exceptions that lapse soon: their findings will count again."""
+    today = report.evaluated_at.date()
+    soon = sorted(
+        (e.expires, e.id)
+        for e in report.exceptions().values()
+        if e.expires is not None and 0 < (e.expires - today).days <= within_days
+    )
+    return [
+        f"Exception {terminal_safe(exception)} lapses on {expires} (in "
+        f"{(expires - today).days} days): renew it with a new approval or fix what it "
+        "accepts (`keysentry exceptions list --expiring 14d`)."
+        for expires, exception in soon
+    ]
