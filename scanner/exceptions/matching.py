@@ -1,7 +1,6 @@
-"""Which exception, if any, accepts a finding. Exceptions are indexed by the
-key names, uids and project ids they name exactly, so that a scan of many
-keys against many exceptions compares each key with its few candidates and
-with the exceptions that only have patterns."""
+"""Which exception, if any, accepts a finding. Each exception is filed under
+its most selective selector (ExceptionsInForce), so that a scan of many keys
+against many exceptions compares each key with its few candidates only."""
 
 from __future__ import annotations
 
