@@ -210,12 +210,13 @@ class _ScanRun:
             stage.name = "store"
             self._store(writer, assessment)
             by_status[assessment.status.value] += 1
-            by_severity.update(f.severity.value for f in assessment.findings)
+            # Accepted findings are no open risk: --fail-on and the counts leave them out.
+            by_severity.update(f.severity.value for f in assessment.findings if not f.accepted_by)
         stage.name = "evaluate"
         of_projects = project_findings(context, config, ctx, exceptions)
         stage.name = "store"
         writer.add_findings(of_projects)
-        by_severity.update(f.severity.value for f in of_projects)
+        by_severity.update(f.severity.value for f in of_projects if not f.accepted_by)
         return by_status, by_severity
 
     def _write(
@@ -274,6 +275,7 @@ class _ScanRun:
         scans.set_config(conn, scan_id, config_digest)
         scans.add_counts(conn, scan_id, "inventory", {"projects": len(context.projects)})
         scans.add_counts(conn, scan_id, "known", {"leak_reports_through": leaks_through})
+        scans.add_counts(conn, scan_id, "accepted", {"findings": sum(exceptions.accepted.values())})
         record_events(conn, scan_id, self.events)
         if self.after_history is not None:
             self.stage.name = "alerts"

@@ -213,6 +213,7 @@ def test_a_folder_selector_and_a_selector_that_must_all_match(
 
 def test_an_accepted_block_stays_blocked_and_counts_nothing(engine: Engine, tmp_path: Path) -> None:
     scan(engine, tmp_path, Config())
+    scanned_findings = sum(build_report(engine).counts("by_severity").values())
     before = keys(engine)["k-open"]
     every = [f["rule"] for f in before["findings"]]
     everything = entry(id="all", projects=None, keys=["k-open"], rules=every)
@@ -222,6 +223,11 @@ def test_an_accepted_block_stays_blocked_and_counts_nothing(engine: Engine, tmp_
     assert after["findings"] == [] and sorted(accepted_rules(after)) == sorted(every)
     assert after["score"] == 20  # the blocked bonus alone: accepted findings weigh nothing
     assert after["accepted"][0]["exception"]["approved_by"] == "alice@example.com"
+    # --fail-on and the scan's counts leave accepted findings out (a block stays a block).
+    counts = build_report(engine).scan.counts
+    assert counts["accepted"] == {"findings": len(every)}
+    assert sum(counts["by_severity"].values()) == scanned_findings - len(every)
+    assert counts["by_status"]["blocked"] >= 1
     maps_accepted = entry(id="m", rules=["key-weak-application-restriction"])
     scan(engine, tmp_path, config_of(maps_accepted), days=2)
     assert keys(engine)["k-maps"]["status"] == "non_compliant"  # other findings still count
