@@ -179,18 +179,21 @@ def worst_open_findings(conn: Connection, scan_id: int, names: set[str]) -> dict
 
 
 def accepted_findings(
-    conn: Connection, scan_id: int, exceptions: set[str]
+    conn: Connection, scan_id: int, exceptions: set[str] | None = None
 ) -> Iterator[tuple[KeyFacts, FindingFacts, str]]:
-    """The findings EXCEPTIONS accept at SCAN_ID, with the exception's id."""
+    """The findings EXCEPTIONS (None: any exception) accept at SCAN_ID, with
+    the exception's id."""
+    fv = FindingVersion
+    which = (
+        fv.accepted_by.is_not(None)
+        if exceptions is None
+        else fv.accepted_by.in_(sorted(exceptions))
+    )
     rows = conn.execute(
-        select(*_KEY_COLUMNS, *_FINDING_COLUMNS, FindingVersion.accepted_by)
-        .join(FindingVersion, FindingVersion.key_name == KeyVersion.key_name)
-        .where(
-            valid_at(KeyVersion, scan_id),
-            valid_at(FindingVersion, scan_id),
-            FindingVersion.accepted_by.in_(sorted(exceptions)),
-        )
-        .order_by(KeyVersion.key_name, FindingVersion.rule_id)
+        select(*_KEY_COLUMNS, *_FINDING_COLUMNS, fv.accepted_by)
+        .join(fv, fv.key_name == KeyVersion.key_name)
+        .where(valid_at(KeyVersion, scan_id), valid_at(fv, scan_id), which)
+        .order_by(KeyVersion.key_name, fv.rule_id)
     )
     for row in rows:
         yield key_facts(row), finding_facts(row), row.accepted_by

@@ -25,6 +25,7 @@ from alerts.events import (
 )
 from alerts.expiring import KIND as EXPIRING
 from alerts.expiring import exception_reminders
+from alerts.facts import accepted_findings
 from alerts.payload import digest_document, digest_subject, event_document, event_subject
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
 from scanner.models import Severity
@@ -104,11 +105,14 @@ def plan(
         if reminder is not None:
             events.append(reminder)
         _collect(per_target, targets, digest_receivers, key, finding)
+    accepted = _accepted_per_target(conn, router, scan_id, digest_receivers)
     rows = [row for event in events for row in _event_rows(config, router, event, scan_id, at)]
     for kind in ("transition", "reminder"):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
     digest_rows = [
-        _digest_row(config, target, due[target.receiver], keys, scan_id, at)
+        _digest_row(
+            config, target, due[target.receiver], keys, scan_id, at, len(accepted.get(target, ()))
+        )
         for target, keys in sorted(per_target.items(), key=lambda item: str(item[0]))
     ]
     stats.queued["digest"] = outbox.enqueue(conn, digest_rows)
@@ -123,6 +127,21 @@ def _with_history(key: KeyFacts, removed: dict[str, tuple[str | None, datetime]]
     """The key with the last removal of its restrictions, when the audit log has one."""
     change = removed.get(key.name)
     return key if change is None else replace(key, restrictions_removed=change)
+
+
+def _accepted_per_target(
+    conn: Connection, router: Router, scan_id: int, receivers: set[str]
+) -> dict[Target, set[str]]:
+    """Per digest target, the keys with findings an exception accepts: a digest
+    counts them and lists none."""
+    if not receivers:
+        return {}
+    found: dict[Target, set[str]] = {}
+    for key, finding, _ in accepted_findings(conn, scan_id):
+        for target in router.targets(key, finding):
+            if target.receiver in receivers:
+                found.setdefault(target, set()).add(key.name)
+    return found
 
 
 def _collect(
@@ -188,8 +207,10 @@ def _digest_row(
     keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
     scan_id: int,
     at: datetime,
+    accepted_keys: int = 0,
 ) -> dict[str, Any]:
     subject, document = _digest(config, target, keys, scan_id, at)
+    document["accepted_keys"] = accepted_keys
     return outbox.notification_row(
         outbox.digest_key(target.receiver, period, target.channel, target.address),
         "digest",

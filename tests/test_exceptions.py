@@ -355,3 +355,24 @@ def test_exceptions_list_shows_matches_expiry_and_stale(engine: Engine, tmp_path
         main, ["exceptions", "list", "--config", str(config), "--db", url, "--expiring", "soon"]
     )
     assert bad.exit_code == 2 and "--expiring: not a duration" in bad.output
+
+
+def test_a_digest_counts_accepted_keys_and_lists_none(engine: Engine, tmp_path: Path) -> None:
+    digest = """
+alerts:
+  route: {receiver: security}
+  receivers:
+    - name: security
+      email: {to: [security@example.com]}
+      digest: {every: 1d}
+"""
+    scan(engine, tmp_path, Config())
+    rules = [f["rule"] for f in keys(engine)["k-maps"]["findings"]]
+    everything = "exceptions: " + json.dumps([entry(rules=rules)]) + "\n"
+    config = parse_config(digest + everything, "test.yaml", today=TODAY)
+    sent = [n for n in scan(engine, tmp_path, config, days=1) if n.kind == "digest"]
+    assert len(sent) == 1
+    document = sent[0].payload
+    assert document["accepted_keys"] == 1
+    assert "k-maps" not in {k["uid"] for k in document["keys"]}
+    assert {"k-open", "k-open2"} <= {k["uid"] for k in document["keys"]}
