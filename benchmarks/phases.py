@@ -112,7 +112,7 @@ def metrics(url: str) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from scanner.config import MetricsConfig
-    from scanner.metrics import StoreCollector
+    from scanner.metrics.collector import StoreCollector
 
     engine = db.open_engine(url)
     result: dict[str, Any] = {}

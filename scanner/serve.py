@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.metrics import OutboxCollector
 from scanner.endpoints import EndpointServer
-from scanner.metrics import StoreCollector
+from scanner.metrics.collector import StoreCollector
 from scanner.worker import Worker
 
 log = logging.getLogger("keysentry.worker")

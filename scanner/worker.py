@@ -31,7 +31,7 @@ from scanner.engine import AfterHistory, run_scan
 from scanner.errors import KeysentryError
 from scanner.inventory.source import InventorySource
 from scanner.leaks.pull import GitHubPull
-from scanner.metrics import WorkerState
+from scanner.metrics.collector import WorkerState
 from scanner.scan_progress import ScanCancelled
 from scanner.schedule import interval_seconds, make_trigger
 from scanner.store import scans

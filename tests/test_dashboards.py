@@ -14,6 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,18 @@ class Prometheus:
 def prometheus_scraping_the_worker(tmp_path: Path) -> Iterator[Prometheus]:
     binary = need("prometheus")
     config = tmp_path / "worker.yaml"
-    config.write_text("schedule: {interval: 1h, jitter: 0s}\n")
+    # An exception lapsing within 14 days of today, for the exceptions row.
+    lapses = (datetime.now(UTC) + timedelta(days=7)).date()
+    exception = {
+        "id": "maps-web-any-referrer",
+        "rules": ["key-weak-application-restriction"],
+        "projects": ["maps-frontend"],
+        "reason": "partner sites embed the map",
+        "approved_by": "security-lead@example.com",
+        "expires": str(lapses),
+    }
+    worker_config = {"schedule": {"interval": "1h", "jitter": "0s"}, "exceptions": [exception]}
+    config.write_text(yaml.safe_dump(worker_config))
     args = [str(KEYSENTRY), "run", "--config", str(config), "--db", f"sqlite:///{tmp_path}/h.db"]
     args += ["--from-export", str(DEMO), "--listen", "127.0.0.1:0"]
     with running(args) as worker:
@@ -246,3 +258,5 @@ def test_every_panel_query_returns_data_from_a_real_prometheus(
     assert state["KeysentryBlockedKeys"] == "firing"  # the demo has blocked keys
     assert state["KeysentryScanFailing"] == "inactive"
     assert state["KeysentryNoRecentSuccessfulScan"] == "inactive"
+    returning = prom.get("/api/v1/query", query="max(keysentry_exceptions_expiring_findings)")
+    assert float(returning["data"]["result"][0]["value"][1]) >= 1  # the exception accepts

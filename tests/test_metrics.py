@@ -10,6 +10,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from scanner.endpoints import EndpointServer, Readiness
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
 from scanner.logs import CloudLoggingJsonFormatter, ConsoleFormatter
-from scanner.metrics import StoreCollector, WorkerState
+from scanner.metrics.collector import StoreCollector, WorkerState
 from scanner.report.build import build_report
 from scanner.store import db
 from scanner.store.aggregates import OTHER_PROJECTS
@@ -116,6 +117,45 @@ def test_metrics_agree_with_the_report(engine: Engine) -> None:
     ]
     assert samples["keysentry_store_up"] == [({}, 1.0)]
     assert samples["keysentry_build_info"][0][0]["version"]
+
+
+def test_accepted_findings_and_exceptions_about_to_lapse(engine: Engine) -> None:
+    """The demo's exceptions judged on the demo's day: one lapses in ten days.
+    A replica whose own config has no exceptions shows the same figures."""
+    exceptions = (DEMO.parent / "demo-exceptions.yaml").read_text()
+    config = parse_config(exceptions, "demo-exceptions.yaml", today=NOW.date())
+    scan_demo(engine, config)
+    report_keys = list(build_report(engine).iter_keys())
+    accepted = Counter((a.rule, a.severity.value) for k in report_keys for a in k.accepted)
+    returning = sum(
+        1
+        for k in report_keys
+        for a in k.accepted
+        if a.accepted is not None and a.accepted.id == "maps-web-any-referrer"
+    )
+    assert accepted and returning
+    lapses = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    for replica_config in (config, Config()):
+        with endpoints(engine, replica_config) as base:
+            samples = scrape(base)
+        metric = {
+            (lb["rule"], lb["severity"]): v for lb, v in samples["keysentry_findings_accepted"]
+        }
+        assert {k: v for k, v in metric.items() if v} == accepted
+        still_open = Counter((f.rule, f.severity.value) for k in report_keys for f in k.findings)
+        still_open.update(
+            (p["rule"], p["severity"]) for p in build_report(engine).project_findings()
+        )
+        open_metric = {
+            (lb["rule"], lb["severity"]): v for lb, v in samples["keysentry_findings_open"]
+        }
+        assert {k: v for k, v in open_metric.items() if v} == still_open
+        assert samples["keysentry_exceptions_in_force"] == [({}, 2.0)]
+        assert samples["keysentry_exceptions_expiring"] == [({}, 1.0)]
+        assert samples["keysentry_exceptions_expiring_findings"] == [({}, float(returning))]
+        assert samples["keysentry_exception_expiry_timestamp_seconds"] == [
+            ({"exception": "maps-web-any-referrer"}, lapses)
+        ]
 
 
 def test_caps_bound_the_series_count(engine: Engine) -> None:

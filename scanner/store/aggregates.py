@@ -8,9 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from scanner.models import KeyStatus
+from scanner.store.acceptance import accepted_at
+from scanner.store.configs import config_document
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Scan
 
@@ -30,12 +32,22 @@ class TopKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptionFigure:
+    id: str
+    expires: date  # lapses at the start of this day, UTC
+    findings: int  # what it accepted at the scan
+
+
+@dataclass(frozen=True, slots=True)
 class ScanFigures:
     scan_id: int
     keys: dict[tuple[str, str], int]  # (status, key type) -> keys
     projects: dict[tuple[str, str], int]  # (project, status) -> keys, capped
     projects_with_keys: int
-    findings: dict[tuple[str, str], int]  # (rule, severity) -> open findings
+    evaluated_on: date
+    findings: dict[tuple[str, str], int]  # (rule, severity) -> open findings not accepted
+    accepted: dict[tuple[str, str], int]  # (rule, severity) -> findings an exception accepts
+    exceptions: list[ExceptionFigure]  # those configured at the scan
     deadline_keys: dict[str, int]  # timeline entry -> keys with a finding it dates
     top_keys: list[TopKey]
 
@@ -104,14 +116,23 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
             .group_by(project, KeyVersion.status)
         ):
             per_project[name][status] = n
-        findings = {
-            (rule, severity): n
-            for rule, severity, n in conn.execute(
-                select(FindingVersion.rule_id, FindingVersion.severity, func.count())
-                .where(open_findings)
-                .group_by(FindingVersion.rule_id, FindingVersion.severity)
+        findings: dict[tuple[str, str], int] = {}
+        accepted: dict[tuple[str, str], int] = {}
+        for rule, severity, is_accepted, n in conn.execute(
+            select(
+                FindingVersion.rule_id,
+                FindingVersion.severity,
+                FindingVersion.accepted_by.is_not(None),
+                func.count(),
             )
-        }
+            .where(open_findings)
+            .group_by(
+                FindingVersion.rule_id,
+                FindingVersion.severity,
+                FindingVersion.accepted_by.is_not(None),
+            )
+        ):
+            (accepted if is_accepted else findings)[(rule, severity)] = n
         deadline_keys = {
             str(entry): n
             for entry, n in conn.execute(
@@ -150,18 +171,37 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
                     .group_by(FindingVersion.key_name)
                 )
             }
+        scan = conn.execute(
+            select(Scan.evaluated_at, Scan.config_digest).where(Scan.id == scan_id)
+        ).one()
+        exceptions = _exceptions(conn, scan_id, scan.config_digest)
     return ScanFigures(
         scan_id=scan_id,
         keys=keys,
         projects=_capped(per_project, max_projects),
         projects_with_keys=len(per_project),
+        evaluated_on=scan.evaluated_at.date(),
         findings=findings,
+        accepted=accepted,
+        exceptions=exceptions,
         deadline_keys=deadline_keys,
         top_keys=[
             TopKey(name, proj, display, status, key_type, score, deadlines.get(name))
             for name, proj, display, status, key_type, score in worst
         ],
     )
+
+
+def _exceptions(conn: Connection, scan_id: int, digest: str | None) -> list[ExceptionFigure]:
+    """The exceptions the scan was judged under, from its stored rules in
+    force, so that every replica shows the same whatever its own config."""
+    document = config_document(conn, digest) or {}
+    entries = document.get("exceptions", {}).get("entries", [])
+    matched = accepted_at(conn, scan_id) if entries else {}
+    return [
+        ExceptionFigure(e["id"], date.fromisoformat(e["expires"]), matched.get(e["id"], (0, 0))[1])
+        for e in entries
+    ]
 
 
 def _capped(per_project: dict[str, dict[str, int]], limit: int) -> dict[tuple[str, str], int]:

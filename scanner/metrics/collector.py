@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -25,14 +25,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from scanner import __version__
 from scanner.config import Config
 from scanner.leaks.lookup import Outcome
-from scanner.models import KeyStatus, KeyType
-from scanner.rules.catalog import ALL_RULES
+from scanner.metrics.exceptions import exception_metrics
+from scanner.metrics.figures import deadline_metrics, figure_metrics, gauge
 from scanner.store.aggregates import ScanFigures, ScanHealth, read_figures, read_health
 from scanner.store.leaks import outcome_counts
 from scanner.store.lock import ScanLock
 
 log = logging.getLogger(__name__)
-DISPLAY_NAME_MAX = 100  # label values stay small whatever a key is called
 
 
 @dataclass
@@ -42,10 +41,6 @@ class WorkerState:
     lock: ScanLock
     next_run: Callable[[], datetime | None]
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> runs
-
-
-def _midnight(day: date) -> float:
-    return datetime.combine(day, time(0), UTC).timestamp()
 
 
 class StoreCollector(Collector):
@@ -87,7 +82,7 @@ class StoreCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from self._health_metrics(health)
-        yield from self._deadline_metrics(figures)
+        yield from deadline_metrics(self._config, figures, self._clock().timestamp())
         reports = GaugeMetricFamily(
             "keysentry_leak_reports",
             "Imported secret-scanner reports of key strings, by what LookupKey said.",
@@ -97,7 +92,8 @@ class StoreCollector(Collector):
             reports.add_metric([outcome.value], leak_reports.get(outcome.value, 0))
         yield reports
         if figures is not None:
-            yield from self._figure_metrics(figures)
+            yield from figure_metrics(self._config, figures)
+            yield from exception_metrics(self._config, figures)
 
     def _figures_for(self, health: ScanHealth) -> ScanFigures | None:
         latest = health.latest_succeeded
@@ -129,7 +125,7 @@ class StoreCollector(Collector):
         yield skipped
         next_run = self._state.next_run()
         if next_run is not None:
-            yield _gauge(
+            yield gauge(
                 "keysentry_next_scan_timestamp_seconds",
                 "When this replica scans next.",
                 next_run.timestamp(),
@@ -165,122 +161,23 @@ class StoreCollector(Collector):
         ok = health.latest_succeeded
         if ok is None or ok.finished_at is None:
             return
-        yield _gauge(
+        yield gauge(
             "keysentry_last_successful_scan_timestamp_seconds",
             "When the latest successful scan finished.",
             ok.finished_at.timestamp(),
         )
-        yield _gauge(
+        yield gauge(
             "keysentry_last_scan_duration_seconds",
             "How long the latest successful scan took.",
             (ok.finished_at - ok.started_at).total_seconds(),
         )
-        yield _gauge(
+        yield gauge(
             "keysentry_last_scan_assets_read",
             "Assets the latest successful scan read.",
             ok.assets_read,
         )
-        yield _gauge(
+        yield gauge(
             "keysentry_last_scan_evaluated_timestamp_seconds",
             "The instant the latest successful scan judged the keys as of.",
             ok.evaluated_at.timestamp(),
         )
-
-    def _deadline_metrics(self, figures: ScanFigures | None) -> Iterator[Metric]:
-        labels = ["timeline_entry", "enforcement"]
-        at = GaugeMetricFamily(
-            "keysentry_deadline_timestamp_seconds",
-            "When each timeline entry takes (or took) effect, midnight UTC.",
-            labels=labels,
-        )
-        remaining = GaugeMetricFamily(
-            "keysentry_deadline_remaining_seconds",
-            "Seconds until each timeline entry takes effect; negative once it has.",
-            labels=labels,
-        )
-        keys = GaugeMetricFamily(
-            "keysentry_deadline_keys",
-            "Keys with an open finding each timeline entry blocks or will block.",
-            labels=labels,
-        )
-        now = self._clock().timestamp()
-        for entry in self._config.timeline:
-            values = [entry.id, entry.status]
-            at.add_metric(values, _midnight(entry.date))
-            remaining.add_metric(values, _midnight(entry.date) - now)
-            if figures is not None:
-                keys.add_metric(values, figures.deadline_keys.get(entry.id, 0))
-        yield at
-        yield remaining
-        if figures is not None:
-            yield keys
-
-    def _figure_metrics(self, figures: ScanFigures) -> Iterator[Metric]:
-        keys = GaugeMetricFamily(
-            "keysentry_keys", "Keys by status and key type.", labels=["status", "key_type"]
-        )
-        for status in KeyStatus:
-            for key_type in KeyType:
-                n = figures.keys.get((status.value, key_type.value), 0)
-                keys.add_metric([status.value, key_type.value], n)
-        yield keys
-        yield _gauge(
-            "keysentry_projects", "Projects with at least one key.", figures.projects_with_keys
-        )
-        if self._config.metrics.per_project:
-            projects = GaugeMetricFamily(
-                "keysentry_project_keys",
-                "Keys by status for the projects with the worst keys (metrics.max_projects); "
-                'the rest summed under project="(other)".',
-                labels=["project", "status"],
-            )
-            for (project, project_status), n in sorted(figures.projects.items()):
-                projects.add_metric([project, project_status], n)
-            yield projects
-        findings = GaugeMetricFamily(
-            "keysentry_findings_open",
-            "Open findings by rule and severity.",
-            labels=["rule", "severity"],
-        )
-        seen_rules = {rule for rule, _ in figures.findings}
-        for (rule_id, severity), n in sorted(figures.findings.items()):
-            findings.add_metric([rule_id, severity], n)
-        for meta in ALL_RULES:  # a rule with nothing open reads 0, not "no data"
-            if meta.id not in seen_rules and meta.id not in self._config.rules.disabled:
-                findings.add_metric([meta.id, meta.severity.value], 0)
-        yield findings
-        yield _gauge(
-            "keysentry_leaked_keys",
-            "Keys with an open key-leaked finding: their strings were found by a secret scanner.",
-            sum(n for (rule_id, _), n in figures.findings.items() if rule_id == "key-leaked"),
-        )
-        top_labels = ["key", "project", "display_name", "status", "key_type"]
-        score = GaugeMetricFamily(
-            "keysentry_top_key_score",
-            "Score (0-100) of the worst keys (metrics.top_keys).",
-            labels=top_labels,
-        )
-        deadline = GaugeMetricFamily(
-            "keysentry_top_key_deadline_timestamp_seconds",
-            "Nearest deadline of each of the worst keys, midnight UTC.",
-            labels=top_labels,
-        )
-        for k in figures.top_keys:
-            values = [
-                k.key_name,
-                k.project,
-                k.display_name[:DISPLAY_NAME_MAX],
-                k.status,
-                k.key_type,
-            ]
-            score.add_metric(values, k.score)
-            if k.deadline is not None:
-                deadline.add_metric(values, _midnight(k.deadline))
-        yield score
-        yield deadline
-
-
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    metric = GaugeMetricFamily(name, documentation)
-    metric.add_metric([], value)
-    return metric

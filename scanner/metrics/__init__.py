@@ -1,0 +1,1 @@
+"""Prometheus metrics, built afresh from the store on each scrape."""
