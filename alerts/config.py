@@ -15,8 +15,12 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def is_email(value: str) -> bool:
+    return _EMAIL.match(value) is not None
+
+
 def _check_email(value: str) -> str:
-    if not _EMAIL.match(value):
+    if not is_email(value):
         raise ValueError(f"not an email address: {value!r}")
     return value
 

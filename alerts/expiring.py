@@ -1,21 +1,43 @@
-"""Reminders that an exception is about to lapse: at each of its configured
-days before the expiry (exceptions.remind_days), one per finding it accepts,
-to whoever the routes send that key's news to. The exceptions are read from
-the scan's rules in force, so the reminder says what the scan was judged under."""
+"""Reminders that an exception is about to lapse, at each of its configured
+days before the expiry (exceptions.remind_days): one per finding it accepts
+to whoever the routes send that key's news to, and one per exception to its
+approver, listing what it accepts. The exceptions are read from the scan's
+rules in force, so the reminder says what the scan was judged under."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from alerts.events import Event
+from alerts import outbox
+from alerts.config import AlertsConfig, is_email
+from alerts.events import Event, FindingFacts, KeyFacts
 from alerts.facts import accepted_findings
+from alerts.payload import SCHEMA, key_document
+from alerts.routing import Router
 from scanner.store.configs import config_document
 from scanner.store.tables import Scan
 
 KIND = "exception_expiring"
+APPROVER_MAX_KEYS = 100  # the rest as a count: `keysentry exceptions list` has them all
+
+
+@dataclass
+class ApproverNotice:
+    exception: str
+    approver: str  # an email address
+    expires: str
+    before: int  # the reminder point crossed, days before the expiry
+    findings: list[tuple[KeyFacts, FindingFacts]] = field(default_factory=list)
+
+
+@dataclass
+class Reminders:
+    events: list[Event]  # per finding, routed like the key's other news
+    approvers: list[ApproverNotice]
 
 
 def _due(
@@ -34,19 +56,28 @@ def _due(
     return crossed
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def exception_reminders(
     conn: Connection, scan_id: int, at: datetime, since: datetime | None
-) -> list[Event]:
+) -> Reminders:
     digest = conn.scalar(select(Scan.config_digest).where(Scan.id == scan_id))
     section = (config_document(conn, digest) or {}).get("exceptions") or {}
     days = list(section.get("remind_days") or [])
     due: dict[str, tuple[int, str]] = {}
+    approvers: dict[str, ApproverNotice] = {}
     for entry in section.get("entries") or []:
         before = _due(entry, days, at, since)
-        if before is not None:
-            due[entry["id"]] = (before, entry["expires"])
+        if before is None:
+            continue
+        due[entry["id"]] = (before, entry["expires"])
+        if is_email(entry["approved_by"]):
+            notice = ApproverNotice(entry["id"], entry["approved_by"], entry["expires"], before)
+            approvers[entry["id"]] = notice
     if not due:
-        return []
+        return Reminders([], [])
     events = []
     for key, finding, exception in accepted_findings(conn, scan_id, set(due)):
         before, expires = due[exception]
@@ -57,4 +88,65 @@ def exception_reminders(
         )
         identity = f"x:{exception}:{expires}:-{before}:{finding.fingerprint}"
         events.append(Event(KIND, key, finding, detail, identity))
-    return events
+        if exception in approvers:
+            approvers[exception].findings.append((key, finding))
+    return Reminders(events, [n for n in approvers.values() if n.findings])
+
+
+def approver_rows(
+    config: AlertsConfig, router: Router, notices: list[ApproverNotice], scan_id: int, at: datetime
+) -> list[dict[str, Any]]:
+    """One email per notice to its approver, sent as the first receiver with an
+    email channel that the routes give its findings (else the first configured
+    one): its SMTP settings are the ones that reach people. None without any."""
+    mailing = [r.name for r in config.receivers if r.email is not None]
+    rows = []
+    for notice in notices:
+        routed = (
+            t.receiver
+            for key, finding in notice.findings
+            for t in router.targets(key, finding)
+            if t.channel == "email"
+        )
+        receiver = next(routed, None) or next(iter(mailing), None)
+        if receiver is None:
+            continue
+        subject, document = _approver_document(config, notice, scan_id, at)
+        identity = f"xa:{notice.exception}:{notice.expires}:-{notice.before}"
+        key = outbox.dedupe_key("reminder", identity, receiver, "email", notice.approver)
+        rows.append(
+            outbox.notification_row(
+                key, "reminder", receiver, "email", notice.approver, subject, document, scan_id, at
+            )
+        )
+    return rows
+
+
+def _approver_document(
+    config: AlertsConfig, notice: ApproverNotice, scan_id: int, at: datetime
+) -> tuple[str, dict[str, Any]]:
+    per_key: dict[str, tuple[KeyFacts, list[FindingFacts]]] = {}
+    for key, finding in notice.findings:
+        per_key.setdefault(key.name, (key, []))[1].append(finding)
+    listed = list(per_key.values())[:APPROVER_MAX_KEYS]
+    left = (date.fromisoformat(notice.expires) - at.date()).days
+    accepts = f"{_plural(len(notice.findings), 'finding')} on {_plural(len(per_key), 'key')}"
+    detail = (
+        f"exception {notice.exception}, which you approved, lapses on {notice.expires} "
+        f"(in {_plural(left, 'day')}); it accepts {accepts}. Renew it in review with a new "
+        "expiry if it still holds, or have the keys fixed before their findings count again"
+    )
+    subject = f"[keysentry] exception {notice.exception} lapses on {notice.expires}: {accepts}"
+    document = {
+        "schema": SCHEMA,
+        "kind": "reminder",
+        "event": KIND,
+        "detail": detail,
+        "receiver": f"the approver of exception {notice.exception}",
+        "scan_id": scan_id,
+        "evaluated_at": at.isoformat(),
+        "exception": {"id": notice.exception, "expires": notice.expires},
+        "keys": [key_document(config, key, findings, at) for key, findings in listed],
+        "omitted_keys": len(per_key) - len(listed),
+    }
+    return subject, document

@@ -24,7 +24,7 @@ from alerts.events import (
     transition_events,
 )
 from alerts.expiring import KIND as EXPIRING
-from alerts.expiring import exception_reminders
+from alerts.expiring import approver_rows, exception_reminders
 from alerts.facts import accepted_findings
 from alerts.payload import digest_document, digest_subject, event_document, event_subject
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
@@ -90,7 +90,8 @@ def plan(
     since = previous.evaluated_at if previous is not None else None
     removed_at = last_restrictions_removed(conn)
     events = [] if previous is None else transition_events(conn, scan_id)
-    events += exception_reminders(conn, scan_id, at, since)
+    expiring = exception_reminders(conn, scan_id, at, since)
+    events += expiring.events
     events = [replace(e, key=_with_history(e.key, removed_at)) for e in events]
     new = new_fingerprints(conn, scan_id)
     offsets = config.reminders.offsets_days
@@ -107,6 +108,7 @@ def plan(
         _collect(per_target, targets, digest_receivers, key, finding)
     accepted = _accepted_per_target(conn, router, scan_id, digest_receivers)
     rows = [row for event in events for row in _event_rows(config, router, event, scan_id, at)]
+    rows += approver_rows(config, router, expiring.approvers, scan_id, at)
     for kind in ("transition", "reminder"):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
     digest_rows = [

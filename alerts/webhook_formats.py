@@ -33,6 +33,15 @@ def _finding_line(f: dict[str, Any]) -> str:
     return f"[{f['severity']}] {f['rule']}{deadline}"
 
 
+def _accepted_line(document: dict[str, Any]) -> str | None:
+    """A digest's word on accepted findings: a count, never the keys."""
+    n = int(document.get("accepted_keys") or 0)
+    if not n:
+        return None
+    has = "key has" if n == 1 else "keys have"
+    return f"{n} more {has} findings an exception accepts; they are not listed."
+
+
 def generic(document: dict[str, Any], notification_id: str) -> dict[str, Any]:
     return {"id": notification_id, **document}
 
@@ -70,6 +79,9 @@ def slack(document: dict[str, Any], subject: str) -> dict[str, Any]:
     if omitted:
         more = f"... and {omitted} more keys"
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": more}]})
+    accepted = _accepted_line(document)
+    if accepted:
+        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": accepted}]})
     # The top-level text is the notification's fallback, and Slack parses it.
     return {"text": _slack_escape(subject), "blocks": blocks}
 
@@ -120,6 +132,9 @@ def google_chat(document: dict[str, Any], subject: str) -> dict[str, Any]:
         )
         header = html.escape(plain(key["display_name"] or key["uid"]))
         sections.append({"header": header, "widgets": widgets})
+    accepted = _accepted_line(document)
+    if accepted:
+        sections.append({"widgets": [{"textParagraph": {"text": html.escape(accepted)}}]})
     # The card header is plain text; message text would parse <users/all>, so
     # the card carries everything.
     card = {"header": {"title": plain(subject)[:200]}, "sections": sections}
@@ -141,6 +156,9 @@ def msteams(document: dict[str, Any], subject: str) -> dict[str, Any]:
             body.append(
                 {"type": "TextBlock", "text": _markdown_escape(_finding_line(f)), "wrap": True}
             )
+    accepted = _accepted_line(document)
+    if accepted:
+        body.append({"type": "TextBlock", "text": accepted, "wrap": True, "isSubtle": True})
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",

@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 
 from alerts.planner import scan_hook
+from alerts.render import EmailRenderer
+from alerts.webhook_formats import webhook_body
 from scanner.cli import main
 from scanner.config import Config
 from scanner.configfile import parse_config
@@ -327,6 +329,39 @@ def test_reminders_before_an_exception_lapses(engine: Engine, tmp_path: Path) ->
     assert reminders(20) == []  # lapsed: the transition says so
 
 
+def test_the_approver_is_mailed_once_per_exception_and_point(
+    engine: Engine, tmp_path: Path
+) -> None:
+    mailing = """
+alerts:
+  route: {receiver: owners}
+  owners: {"*": [owner@example.com]}
+  receivers:
+    - name: owners
+      email: {to_owners: true}
+"""
+    by_mail = entry(expires=str(TODAY + timedelta(days=20)))
+    by_name = entry(id="named", projects=None, keys=["k-open"], rules=["key-api-unrestricted"])
+    by_name |= {"approved_by": "Security Lead", "expires": by_mail["expires"]}
+    text = mailing + "exceptions: " + json.dumps([by_mail, by_name]) + "\n"
+    config = parse_config(text, "test.yaml", today=TODAY)
+
+    def approvers(days: int) -> list[Any]:
+        sent = scan(engine, tmp_path, config, days=days)
+        return [n for n in sent if n.target != "owner@example.com"]
+
+    assert approvers(0) == []
+    (mail,) = approvers(7)
+    assert (mail.channel, mail.target, mail.receiver) == ("email", "alice@example.com", "owners")
+    assert mail.subject == "[keysentry] exception maps lapses on 2026-12-11: 1 finding on 1 key"
+    assert [k["uid"] for k in mail.payload["keys"]] == ["k-maps"]
+    rendered = EmailRenderer().render(mail.subject, mail.payload)
+    assert "which you approved, lapses on 2026-12-11 (in 13 days)" in rendered.text
+    assert "the approver of exception maps" in rendered.html
+    assert approvers(8) == []  # once per point
+    assert [m.target for m in approvers(18)] == ["alice@example.com"]
+
+
 def test_exceptions_list_shows_matches_expiry_and_stale(engine: Engine, tmp_path: Path) -> None:
     soon = entry(expires=str(TODAY + timedelta(days=10)))
     later = entry(id="later", projects=None, keys=["k-open"], rules=["key-api-unrestricted"])
@@ -376,3 +411,9 @@ alerts:
     assert document["accepted_keys"] == 1
     assert "k-maps" not in {k["uid"] for k in document["keys"]}
     assert {"k-open", "k-open2"} <= {k["uid"] for k in document["keys"]}
+    line = "1 more key has findings an exception accepts; they are not listed."
+    assert line in EmailRenderer().render(sent[0].subject, document).text
+    for fmt in ("generic", "slack", "google_chat", "msteams"):
+        body = webhook_body(fmt, document, sent[0].subject, "n-1").decode()
+        assert "maps-web" not in body, fmt
+        assert fmt == "generic" or line in body, fmt
