@@ -28,6 +28,7 @@ from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
 from scanner.store.chain import verify
+from scanner.store.remediation import remediation
 from scanner.store.tables import FindingVersion, Notification, Scan, Transition
 from tests import assets
 from tests.conftest import NOW
@@ -265,6 +266,19 @@ def test_lifecycle_accept_expire_revoke_with_alerts(engine: Engine, tmp_path: Pa
     details = [n.payload["detail"] for n in revoked if n.kind == "transition"]
     assert "exception maps-2 was removed from the config: the finding counts again" in details
     assert verify(engine).broken_at is None
+    # Remediation statistics: each acceptance closes the finding as `accepted`
+    # (not remediated); each lapse or removal opens it again.
+    with engine.connect() as conn:
+        stats = remediation(conn, NOW - timedelta(days=1), NOW + timedelta(days=13), "rule")
+    maps = next(g for g in stats["groups"] if g["group"] == rule)
+    assert (maps["opened"], maps["resolved"], maps["still_open"]) == (3, {"accepted": 2}, 1)
+    assert maps["remediated"] == 0
+    rejected = next(g for g in stats["groups"] if g["group"] == overdue)
+    now_open = [k for k in keys(engine).values() if overdue in [f["rule"] for f in k["findings"]]]
+    assert "k-open" in {k["uid"] for k in now_open}
+    # Each is open; k-open was also accepted on day 1, and is open again since day 12.
+    assert (rejected["resolved"], rejected["still_open"]) == ({"accepted": 1}, len(now_open))
+    assert rejected["opened"] == len(now_open) + 1
 
 
 def test_stale_exceptions_are_named_and_an_edited_acceptance_breaks_the_chain(
@@ -360,6 +374,10 @@ alerts:
     assert "the approver of exception maps" in rendered.html
     assert approvers(8) == []  # once per point
     assert [m.target for m in approvers(18)] == ["alice@example.com"]
+    with engine.connect() as conn:  # found accepted: resolved as accepted at once
+        stats = remediation(conn, NOW - timedelta(days=1), NOW + timedelta(days=19), "rule")
+    maps = next(g for g in stats["groups"] if g["group"] == "key-weak-application-restriction")
+    assert (maps["opened"], maps["resolved"], maps["still_open"]) == (1, {"accepted": 1}, 0)
 
 
 def test_exceptions_list_shows_matches_expiry_and_stale(engine: Engine, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from scanner.reasons import NEWSWORTHY
+from scanner.reasons import NEWSWORTHY, Reason
 from scanner.store.tables import KeyVersion, Scan, Transition
 
 GROUPINGS = ("rule", "project", "owner")
@@ -47,25 +47,38 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
+# An exception accepting a finding closes its interval as `accepted`; the
+# exception lapsing or leaving the config opens a new one from that scan.
+_CLOSING = ("resolved", "accepted")
+_OPENING = ("opened", "reopened", "acceptance_expired", "acceptance_revoked")
+
+
 def _intervals(conn: Connection, until_scan: int) -> list[Interval]:
     t = Transition
     query = (
         select(t.kind, t.fingerprint, t.rule_id, t.key_name, t.scan_id, t.at, t.reason)
+        .add_columns(t.exception_id)
         .where(t.fingerprint.is_not(None), t.scan_id <= until_scan)
-        .where(t.kind.in_(("opened", "reopened", "resolved")))
+        .where(t.kind.in_(_CLOSING + _OPENING))
         .order_by(t.scan_id, t.id)
     )
     open_now: dict[str, Interval] = {}
     done: list[Interval] = []
     for row in conn.execute(query.execution_options(yield_per=5000)):
-        if row.kind == "resolved":
+        if row.kind in _CLOSING:
             interval = open_now.pop(row.fingerprint, None)
-            if interval is not None:
+            if interval is not None:  # else it was accepted already
                 interval.resolved_scan, interval.resolved_at = row.scan_id, row.at
                 interval.reason = row.reason
                 done.append(interval)
+            continue
+        interval = Interval(row.rule_id, row.key_name, row.scan_id, row.at)
+        if row.exception_id is not None and row.kind in ("opened", "reopened"):
+            interval.resolved_scan, interval.resolved_at = row.scan_id, row.at
+            interval.reason = Reason.ACCEPTED.value  # found already accepted
+            done.append(interval)
         else:
-            open_now[row.fingerprint] = Interval(row.rule_id, row.key_name, row.scan_id, row.at)
+            open_now[row.fingerprint] = interval
     return done + list(open_now.values())
 
 
@@ -137,7 +150,9 @@ def remediation(
             "that no longer did; each overstates the true time by at most the gap before "
             "that scan (bound_days). Remediated means fixed, key_deleted or left_inventory; "
             "findings that closed because a rule was disabled, evidence was missing or the "
-            "configuration changed are counted as resolved by that reason, not as remediated."
+            "configuration changed, or that an exception accepted (accepted), are counted "
+            "as resolved by that reason, not as remediated; an exception that lapses or "
+            "is removed opens the finding again."
         ),
     }
 
