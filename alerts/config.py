@@ -4,6 +4,7 @@ their channels, owners, reminders, SMTP and delivery settings."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -136,7 +137,16 @@ class RouteConfig(Strict):
 
 class RemindersConfig(Strict):
     offsets_days: list[int] = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
+    # The first overdue reminder comes this long after the deadline; each gap
+    # after it doubles, up to max_overdue (then it repeats every max_overdue).
     overdue_every: Duration = 7 * 86400.0
+    max_overdue: Duration = 56 * 86400.0
+
+    @model_validator(mode="after")
+    def _cap(self) -> RemindersConfig:
+        if self.overdue_every > 0 and self.max_overdue < self.overdue_every:
+            raise ValueError("max_overdue: must be at least overdue_every")
+        return self
 
     @field_validator("offsets_days")
     @classmethod
@@ -158,6 +168,33 @@ class DispatchConfig(Strict):
     lease: Duration = 300.0  # how long a dispatcher owns a notification it is sending
 
 
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+class LinksConfig(Strict):
+    """Pages every message points to, when given."""
+
+    team: str | None = None  # the security team's page
+    exceptions: str | None = None  # how to ask for an exception
+    runbook: str | None = None  # how to fix keys, the organization's way
+    report: str | None = None  # where the full list of keys is (a dashboard)
+
+    @field_validator("team", "exceptions", "runbook", "report")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return _check_url(value)
+
+
+class OverflowConfig(Strict):
+    """A message over its channel's limit is split into parts, up to
+    max_parts; what is left is counted ("and N more") with links.report."""
+
+    max_parts: int = Field(default=5, ge=1, le=100)
+
+
 class AlertsConfig(Strict):
     route: RouteConfig | None = None
     receivers: list[ReceiverConfig] = Field(default_factory=list)
@@ -168,6 +205,24 @@ class AlertsConfig(Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     console_url: str = "https://console.cloud.google.com"
     aistudio_url: str = "https://aistudio.google.com/app/apikey"
+    timezone: str = "UTC"  # dates in messages are this zone's
+    links: LinksConfig = Field(default_factory=LinksConfig)
+    contact: str | None = None  # whom owners write to with questions
+    overflow: OverflowConfig = Field(default_factory=OverflowConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone: {value!r} (an IANA name: Europe/Paris)") from None
+        return value
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        return None if value is None else _check_email(value)
 
     @field_validator("owners")
     @classmethod

@@ -19,6 +19,7 @@ from alerts.facts import (
     open_findings,
     worst_open_findings,
 )
+from alerts.wording import deadline_phrase
 from scanner.models import KeyStatus, Severity
 from scanner.reasons import NEWSWORTHY, RESOLVED_DETAIL
 from scanner.store.tables import Transition
@@ -62,7 +63,7 @@ def transition_events(conn: Connection, scan_id: int) -> list[Event]:
             detail = f"exception {t.exception_id} {how}: the finding counts again"
             events.append(Event("opened", key, finding, detail, identity))
         elif t.kind == "severity_changed":
-            detail = f"severity {t.from_value} -> {t.to_value}"
+            detail = f"severity raised from {t.from_value} to {t.to_value}"
             events.append(Event("escalated", key, finding, detail, identity))
         elif t.kind == "status_changed":
             detail = f"the key is now blocked (was {t.from_value})"
@@ -95,22 +96,48 @@ def _wanted(t: Any) -> bool:
 
 @functools.lru_cache(maxsize=4096)  # deadlines repeat: timeline dates, rotation dates
 def reminder_points(
-    deadline: date, offsets: tuple[int, ...], overdue_every: timedelta, at: datetime
+    deadline: date,
+    offsets: tuple[int, ...],
+    overdue_every: timedelta,
+    at: datetime,
+    max_overdue: timedelta | None = None,
 ) -> tuple[str, datetime] | None:
     """The latest reminder point at or before AT: (label, when). Labels are
-    "-N" for N days before the deadline and "+N" for N days overdue."""
+    "-N" for N days before the deadline and "+N" for N days overdue. Overdue
+    points back off: OVERDUE_EVERY after the deadline, then gaps that double
+    up to MAX_OVERDUE."""
     midnight = datetime.combine(deadline, time(0), UTC)
     latest: tuple[str, datetime] | None = None
     for offset in sorted(offsets, reverse=True):
         when = midnight - timedelta(days=offset)
         if when <= at:
             latest = (f"-{offset}", when)
-    if at > midnight and overdue_every.total_seconds() > 0:
-        steps = int((at - midnight) / overdue_every)
-        if steps >= 1:
-            when = midnight + steps * overdue_every
-            latest = (f"+{(when - midnight).days}", when)
+    late = _overdue_point(at - midnight, overdue_every, max_overdue or overdue_every)
+    if late is not None:
+        latest = (f"+{late.days}", midnight + late)
     return latest
+
+
+def _overdue_point(overdue: timedelta, every: timedelta, cap: timedelta) -> timedelta | None:
+    if every.total_seconds() <= 0 or overdue < every:
+        return None
+    point, gap = every, every
+    while True:
+        gap = min(gap * 2, max(cap, every))
+        if point + gap > overdue:
+            return point
+        point += gap
+
+
+def changed_since(conn: Connection, since: datetime, scan_id: int) -> frozenset[str]:
+    """Findings that opened, came back or got worse after SINCE, up to SCAN_ID:
+    what a digest leads with."""
+    t = Transition
+    kinds = ("opened", "reopened", "severity_changed", "acceptance_expired", "acceptance_revoked")
+    query = select(t.fingerprint).where(
+        t.scan_id <= scan_id, t.at > since, t.kind.in_(kinds), t.fingerprint.is_not(None)
+    )
+    return frozenset(str(fp) for fp in conn.scalars(query))
 
 
 def new_fingerprints(conn: Connection, scan_id: int) -> set[str]:
@@ -134,18 +161,19 @@ def reminder_for(
     is_new: bool,
     offsets: list[int],
     overdue_every: timedelta,
+    max_overdue: timedelta | None = None,
 ) -> Event | None:
     """The reminder due for FINDING if its point was crossed since SINCE (the
     previous scan's evaluation), or the latest one if the finding is new."""
     if finding.deadline is None:
         return None
-    point = reminder_points(finding.deadline, tuple(offsets), overdue_every, at)
+    point = reminder_points(finding.deadline, tuple(offsets), overdue_every, at, max_overdue)
     if point is None:
         return None
     label, when = point
     if since is not None and when <= since and not is_new:
         return None
-    left = days_left(finding.deadline, at) or 0
-    detail = f"{left} days left" if left >= 0 else f"{-left} days overdue"
+    left = days_left(finding.deadline, at)
+    detail = deadline_phrase(finding.deadline.isoformat(), finding.deadline_kind, left)
     identity = f"r:{finding.fingerprint}:{finding.deadline}:{label}"
     return Event("reminder", key, finding, detail, identity)

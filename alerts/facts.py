@@ -13,7 +13,7 @@ from sqlalchemy import Connection, or_, select
 
 from scanner.models import KeyStatus, Severity
 from scanner.store.queries import valid_at
-from scanner.store.tables import FindingVersion, KeyVersion
+from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
 CHUNK = 500  # names per IN (...) query
 
@@ -32,6 +32,12 @@ class KeyFacts:
     creator: str | None = None
     # (by whom, when) the key's API restrictions were last removed, from the audit log
     restrictions_removed: tuple[str | None, datetime] | None = None
+    api_targets: tuple[str, ...] = ()
+    application_restriction: str = "none"
+    gemini_enabled: bool | None = None
+    # From Cloud Monitoring, when the scan read usage (alerts.facts.usage_of).
+    last_used: datetime | None = None
+    requests_7d: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,9 @@ _KEY_COLUMNS = (
     KeyVersion.score,
     KeyVersion.owners,
     KeyVersion.creator,
+    KeyVersion.api_targets,
+    KeyVersion.application_restriction,
+    KeyVersion.gemini_enabled,
 )
 _FINDING_COLUMNS = (
     FindingVersion.fingerprint,
@@ -82,6 +91,9 @@ def key_facts(row: Any) -> KeyFacts:
         score=row.score,
         owners=tuple(row.owners or ()),
         creator=row.creator,
+        api_targets=tuple(row.api_targets or ()),
+        application_restriction=row.application_restriction,
+        gemini_enabled=row.gemini_enabled,
     )
 
 
@@ -114,6 +126,24 @@ def latest_keys(conn: Connection, scan_id: int, names: Iterable[str]) -> dict[st
         )
         for row in rows:
             found.setdefault(row.key_name, key_facts(row))
+    return found
+
+
+def usage_of(
+    conn: Connection, scan_id: int, names: Iterable[str]
+) -> dict[str, tuple[datetime | None, int]]:
+    """Key name -> (last used, requests in 7 days) as the scan knew them; keys
+    whose usage was not read are absent."""
+    uv = UsageVersion
+    found: dict[str, tuple[datetime | None, int]] = {}
+    for chunk in chunks(sorted(set(names))):
+        rows = conn.execute(
+            select(uv.key_name, uv.last_used, uv.requests_7d).where(
+                uv.key_name.in_(chunk), valid_at(uv, scan_id)
+            )
+        )
+        for name, last_used, requests in rows:
+            found[name] = (last_used, int(requests))
     return found
 
 

@@ -3,13 +3,15 @@ templates with autoescape) with each key's checklist filled in."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from scanner.rules.checklists import CHECKLISTS
+from alerts.rows import accepted_line, checklists_of, finding_line, links_of, summary_line
+from alerts.text import checklist_for, days_phrase, header_safe, plain
+
+__all__ = ["EmailRenderer", "RenderedEmail", "days_phrase", "header_safe", "plain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,32 +19,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-def plain(value: object) -> str:
-    """User text for a plain-text body: no control characters, no escapes."""
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in str(value))
-
-
-def header_safe(value: str, limit: int = 200) -> str:
-    """A mail header value: one line, bounded; CR/LF can never start a header."""
-    text = " ".join(plain(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def days_phrase(days: int | None) -> str:
-    if days is None:
-        return "no deadline"
-    if days > 0:
-        return f"{days} days left"
-    if days == 0:
-        return "due today"
-    return f"{-days} days overdue"
-
-
-def checklist_for(checklist_id: str) -> dict[str, Any]:
-    checklist = CHECKLISTS[checklist_id]
-    return {"id": checklist.id, "title": checklist.title, "steps": list(checklist.steps)}
 
 
 def environment() -> Environment:
@@ -57,6 +33,13 @@ def environment() -> Environment:
     env.filters["plain"] = plain
     env.filters["days"] = days_phrase
     env.globals["checklist"] = checklist_for
+    env.globals.update(
+        accepted_line=accepted_line,
+        checklists_of=checklists_of,
+        finding_line=finding_line,
+        links_of=links_of,
+        summary_line=summary_line,
+    )
     return env
 
 

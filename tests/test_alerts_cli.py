@@ -213,15 +213,17 @@ def check_webhook(name: str, body: dict[str, Any]) -> set[str]:
             for section in body["cardsV2"][0]["card"]["sections"]
             for w in section["widgets"]
             if "textParagraph" in w
-        ] + [s["header"] for s in body["cardsV2"][0]["card"]["sections"]]
+        ] + [s.get("header", "") for s in body["cardsV2"][0]["card"]["sections"]]
         assert all("<script>" not in text and "<!channel>" not in text for text in formatted)
         assert "text" not in body
     elif "teams" in name:
-        # Markdown characters arrive backslash-escaped (doubled again by JSON).
-        assert "*bold*" not in flat.replace("\\\\*", "")
-        assert "[link]" not in flat.replace("\\\\[", "").replace("\\\\]", "")
+        # User text goes in TextRuns, which Teams never parses as markdown: it
+        # arrives as typed, with no backslash escapes a client might show.
+        card = body["attachments"][0]["content"]
+        assert all(block["type"] != "TextBlock" for block in card["body"])
+        assert "\\*" not in flat and "\\[" not in flat
     else:
-        assert body["schema"] == "keysentry.notification/v1"
+        assert body["schema"] == "keysentry.notification/v2"
     return set()
 
 
@@ -253,8 +255,8 @@ def test_the_worker_delivers_what_its_scans_queue(
             assert worker.finish()[0] == 0
     assert hook.requests and all(r.signature_ok for r in hook.requests)
     sent = len(hook.requests)
-    reminders = 'keysentry_notifications_total{channel="webhook",kind="reminder",outcome="sent"}'
-    assert f"{reminders} {sent}.0" in metrics
+    overviews = 'keysentry_notifications_total{channel="webhook",kind="overview",outcome="sent"}'
+    assert f"{overviews} {sent}.0" in metrics
     assert 'keysentry_outbox_pending{channel="webhook"} 0.0' in metrics
 
 
@@ -281,6 +283,6 @@ def test_every_webhook_format_carries_the_subject(engine: Engine, tmp_path: Path
     for fmt in ("slack", "google_chat", "msteams"):
         body = json.loads(webhook_body(fmt, queued[0].payload, subject, queued[0].dedupe_key))
         shown = json.dumps(body, ensure_ascii=False)
-        assert queued[0].payload["detail"] in shown, fmt  # e.g. "81 days overdue"
+        assert queued[0].payload["detail"] in shown, fmt  # "First scan of your keys: ..."
     generic = json.loads(webhook_body("generic", queued[0].payload, subject, queued[0].dedupe_key))
     assert generic["id"] == queued[0].dedupe_key and generic["keys"][0]["uid"] == "k-open"

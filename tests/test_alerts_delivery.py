@@ -124,7 +124,7 @@ def test_email_digests_one_recipient_each(
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
         assert "Restrict the key" in text or "Move Gemini callers" in text
-        assert "<ol>" in html
+        assert "<ol" in html and 'id="summary"' in html
     # One recipient's mail never shows another's keys.
     alice = by_recipient["alice@example.com"].message.get_body(("plain",)).get_content()
     bob = by_recipient["bob@example.com"].message.get_body(("plain",)).get_content()
@@ -188,7 +188,7 @@ def test_webhook_signed_with_idempotency_key_500_then_200(
     assert set(keys) == {n.dedupe_key for n in queued}
     assert all(r.signature_ok for r in hook.requests)
     body = hook.requests[0].json()
-    assert body["schema"] == "keysentry.notification/v1" and body["id"] in keys
+    assert body["schema"] == "keysentry.notification/v2" and body["id"] in keys
     assert {"kind", "event", "keys", "receiver", "evaluated_at"} <= set(body)
 
 

@@ -1,6 +1,8 @@
-"""What the planner queues after each scan, on both databases: nothing on the
-baseline, transitions, reminders across 60 simulated days and restarts,
-digests once per period, critical bypass, owners and the fallback."""
+"""What the planner queues after each scan, on both databases: one overview
+per recipient on the baseline, one batch per scan for receivers without a
+digest, one message per key and day for those with one, reminders across 60
+simulated days and restarts with the overdue back-off, digests once per
+period that lead with what changed, owners and the fallback."""
 
 from __future__ import annotations
 
@@ -78,8 +80,27 @@ def test_the_first_scan_is_a_baseline_and_a_scan_without_change_sends_nothing(
 ) -> None:
     config = config_of(ROUTES)
     first = scan(engine, tmp_path, org(), NOW, config)
-    assert {n.kind for n in first} == {"reminder"}  # overdue deadlines, not transitions
+    # One overview per recipient, not a reminder per overdue finding.
+    assert sorted((n.kind, n.channel, n.target) for n in first) == [
+        ("overview", "email", "alice@example.com"),
+        ("overview", "email", "sec@example.com"),
+        ("overview", "webhook", "feed"),
+    ]
+    overview = next(n for n in first if n.target == "alice@example.com")
+    assert overview.subject.startswith("[keysentry] first scan: 1 of your API keys needs action")
+    assert overview.payload["why"] == "alerts.owners names you for project alpha."
     assert scan(engine, tmp_path, org(), NOW + timedelta(hours=6), config) == []
+
+
+def events_of(notifications: list[Any]) -> Counter[tuple[str, str, str, str]]:
+    """(target, key uid, event, rule) of every finding event the messages carry."""
+    return Counter(
+        (n.target, k["uid"], f["event"], f["rule"])
+        for n in notifications
+        for k in n.payload["keys"]
+        for f in k["findings"]
+        if "event" in f
+    )
 
 
 def test_transitions_opened_escalated_resolved(engine: Engine, tmp_path: Path) -> None:
@@ -93,24 +114,33 @@ def test_transitions_opened_escalated_resolved(engine: Engine, tmp_path: Path) -
         assets.key("200", uid="k-maps", browser=["*"]),  # now unrestricted, any referrer
     ]
     sent = scan(engine, tmp_path, changed, NOW + timedelta(hours=6), config)
-    events = Counter(
-        (n.payload["event"], n.payload["keys"][0]["uid"]) for n in sent if n.kind == "transition"
-    )
-    kinds = {event for event, _ in events}
+    # No digest anywhere: one batch message per recipient and scan, all keys in it.
+    assert sorted((n.kind, n.target) for n in sent) == [
+        ("batch", "alice@example.com"),
+        ("batch", "feed"),
+        ("batch", "sec@example.com"),
+    ]
+    events = events_of(sent)
+    kinds = {event for _, _, event, _ in events}
     assert {"opened", "resolved", "escalated"} <= kinds
-    assert all(uid == "k-maps" for event, uid in events if event in ("opened", "escalated"))
-    assert all(uid == "k-open" for event, uid in events if event == "resolved")
-    # Each event goes to each target once: security's mail and feed; alpha's owner
-    # only for alpha's key.
-    targets = {(n.payload["keys"][0]["uid"], n.channel, n.target) for n in sent}
-    assert ("k-open", "email", "alice@example.com") in targets
-    assert ("k-maps", "email", "alice@example.com") not in targets
-    assert ("k-maps", "webhook", "feed") in targets
+    assert all(uid == "k-maps" for _, uid, event, _ in events if event in ("opened", "escalated"))
+    assert all(uid == "k-open" for _, uid, event, _ in events if event == "resolved")
+    assert all(n == 1 for n in events.values())  # each event once per target
+    # Alpha's owner hears only of alpha's key.
+    assert {uid for target, uid, _, _ in events if target == "alice@example.com"} == {"k-open"}
+    batch = next(n for n in sent if n.target == "sec@example.com").payload
+    assert batch["keys"][0]["uid"] == "k-maps"  # the worse key first
+    resolved = next(k for k in batch["keys"] if k["uid"] == "k-open")
+    assert resolved["checklists"] == []  # nothing left to do on a resolved finding
+    assert {f["event_detail"] for f in resolved["findings"]} == {
+        "the key is no longer in the inventory"  # k-open is not in the changed export
+    }
 
 
 def test_reminders_over_sixty_days_once_each_across_restarts(db_url: str, tmp_path: Path) -> None:
     """A rotation deadline 20 days after the first scan: reminders at 30 (the
-    latest point already passed), 14, 7, 3, 1 and 0 days before, then weekly."""
+    latest point already passed), 14, 7, 3, 1 and 0 days before, then overdue
+    after a week, with gaps that double."""
     config = config_of(
         "alerts: {route: {receiver: owners}, "
         "receivers: [{name: owners, email: {to: [o@example.com]}}]}"
@@ -134,21 +164,22 @@ def test_reminders_over_sixty_days_once_each_across_restarts(db_url: str, tmp_pa
             engine.dispose()
             engine = db.open_engine(db_url)
         sent = scan(engine, tmp_path, envelopes, NOW + timedelta(days=day, hours=1), config)
-        labels = [n.payload["detail"] for n in sent if n.kind == "reminder"]
+        labels = [n.payload["detail"] for n in sent if n.kind == "batch"]
         if labels:
             by_day[day] = labels
+        if day == 0:
+            assert [n.kind for n in sent] == ["overview"]
+    due = "due 11 Dec 2026"
+    # The first overdue reminder a week after the deadline, then gaps of 2 and 4 weeks.
     assert by_day == {
-        0: ["20 days left"],
-        6: ["14 days left"],
-        13: ["7 days left"],
-        17: ["3 days left"],
-        19: ["1 days left"],
-        20: ["0 days left"],
-        27: ["7 days overdue"],
-        34: ["14 days overdue"],
-        41: ["21 days overdue"],
-        48: ["28 days overdue"],
-        55: ["35 days overdue"],
+        6: [f"{due} (in 14 days)"],
+        13: [f"{due} (in 7 days)"],
+        17: [f"{due} (in 3 days)"],
+        19: [f"{due} (tomorrow)"],
+        # The finding's severity rises on its deadline: one message, the worse news.
+        20: ["severity raised from low to medium"],
+        27: ["overdue since 11 Dec 2026 (7 days)"],
+        41: ["overdue since 11 Dec 2026 (21 days)"],
     }
     # Another replica planning the same scan again queues nothing new.
     with engine.begin() as conn:
@@ -176,19 +207,29 @@ def test_digests_once_per_period_and_critical_transitions_bypass_them(
 ) -> None:
     config = config_of(DIGESTS)
     first = scan(engine, tmp_path, org(), NOW + timedelta(hours=1), config)
-    assert [n.kind for n in first] == ["digest"]  # reminders fold into the digest
+    assert [n.kind for n in first] == ["digest"]  # the first digest is the overview
     digest = first[0].payload
+    assert digest["kind"] == "overview"
     assert {k["uid"] for k in digest["keys"]} == {"k-open"}
     assert digest["counts"] == {"non_compliant": 1}
     assert scan(engine, tmp_path, org(), NOW + timedelta(hours=7), config) == []
-    # A new critical finding is sent at once; the next day's digest follows.
+    # A new critical finding is sent at once, all of the key's findings in one
+    # message; a second critical change the same day waits for the digest.
     critical = [*org(), assets.key("100", uid="k-new", display_name="new unrestricted")]
     sent = scan(engine, tmp_path, critical, NOW + timedelta(hours=13), config)
-    assert {(n.kind, n.payload["event"]) for n in sent} == {("transition", "opened")}
-    assert {n.payload["keys"][0]["findings"][0]["severity"] for n in sent} == {"critical"}
-    next_day = scan(engine, tmp_path, critical, NOW + timedelta(days=1, hours=1), config)
+    assert [(n.kind, n.payload["keys"][0]["uid"]) for n in sent] == [("transition", "k-new")]
+    findings = sent[0].payload["keys"][0]["findings"]
+    assert findings[0]["severity"] == "critical" and findings[0]["event"] == "opened"
+    checklists = [c["id"] for c in sent[0].payload["keys"][0]["checklists"]]
+    assert len(checklists) == len(set(checklists))  # each checklist once
+    deleted_again = [*org(), assets.key("100", uid="k-new2", display_name="another")]
+    later = scan(engine, tmp_path, deleted_again, NOW + timedelta(hours=19), config)
+    assert [n.payload["keys"][0]["uid"] for n in later if n.kind == "transition"] == ["k-new2"]
+    next_day = scan(engine, tmp_path, deleted_again, NOW + timedelta(days=1, hours=1), config)
     assert [n.kind for n in next_day] == ["digest"]
-    assert {k["uid"] for k in next_day[0].payload["keys"]} == {"k-open", "k-new"}
+    keys = next_day[0].payload["keys"]
+    assert [k["uid"] for k in keys if k["new"]] == ["k-new2"]  # what changed leads
+    assert keys[0]["uid"] == "k-new2" and {k["uid"] for k in keys} == {"k-open", "k-new2"}
 
 
 def test_keys_without_owner_go_to_the_fallback_and_are_counted(

@@ -243,7 +243,16 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     # ...and one of them lapses ten days after the demo's date: its reminder goes out.
     assert "Exception maps-web-any-referrer lapses on 2026-12-01 (in 10 days)" in result.stdout
     outbox = tmp_path / ".keysentry-demo" / "outbox"
-    assert any("exception_expiring" in p.read_text() for p in outbox.glob("*.json"))
+    # The demo scans the day before first (the baseline: overviews and first
+    # digests; the approver hears of the lapse), then the day itself: digests
+    # that lead with what changed, resolutions at once, the feed's batch.
+    assert (
+        "succeeded: 29 keys from 62 assets" in result.stderr and "(the day before)" in result.stderr
+    )
+    assert list(outbox.glob("*-email-security-lead@example.com.eml"))
+    assert "by kind: 0 overview, 14 digest, 4 transition, 0 reminder, 1 batch" in result.stdout
+    texts = [p.read_text(errors="replace") for p in outbox.iterdir()]
+    assert any("NEW checkout prod gemini" in t for t in texts if "digest" in t or "Summary" in t)
     assert "What to do next:" in result.stdout
     # The sample gitleaks report leaks "maps ios"; a usage spike marks "support bot (auth)".
     assert "1 key(s) were found by a secret scanner (maps ios)" in result.stdout
@@ -252,7 +261,7 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     assert "key-usage-anomaly" in result.stdout
     assert (tmp_path / ".keysentry-demo" / "keysentry.db").exists()
     again = run_installed("demo", cwd=tmp_path)
-    assert "scan 2 succeeded: 30 keys from 63 assets, 0 history rows written" in again.stderr
+    assert "scan 3 succeeded: 30 keys from 63 assets, 0 history rows written" in again.stderr
 
 
 def test_console_script_exit_code_on_bad_input(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ COMMANDS = {
     "inventory": "scanner.cli.inventory:inventory_group",
     "config": "scanner.cli.commands:config_group",
     "db": "scanner.cli.commands:db_group",
-    "demo": "scanner.cli.service:demo",
+    "demo": "scanner.cli.demo:demo",
     "history": "scanner.cli.history:history_group",
     "changes": "scanner.cli.history:changes",
     "stats": "scanner.cli.history:stats_group",

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -15,9 +14,10 @@ from sqlalchemy import Engine
 from alerts.channels.email import build_message
 from alerts.channels.errors import DeliveryError
 from alerts.config import AlertsConfig
+from alerts.digests import digests
 from alerts.dispatch import Dispatcher, NetworkTransport
 from alerts.outbox import list_notifications
-from alerts.planner import digests
+from alerts.payload import envelope
 from alerts.render import EmailRenderer
 from alerts.routing import ConfiguredOwners, Router
 from alerts.webhook_formats import webhook_body
@@ -122,17 +122,8 @@ def test(config_path: str | None, db_url: str | None, receiver: str) -> None:
     if chosen is None:
         raise ConfigError(f"RECEIVER: no receiver named {receiver!r}")
     now = datetime.now(UTC)
-    document: dict[str, Any] = {
-        "schema": "keysentry.notification/v1",
-        "kind": "test",
-        "event": "test",
-        "detail": "test message",
-        "receiver": receiver,
-        "scan_id": None,
-        "evaluated_at": now.isoformat(),
-        "keys": [],
-        "omitted_keys": 0,
-    }
+    reason = f"`keysentry alerts test {receiver}` was run to check this channel."
+    document = envelope(alerts, "test", "test", "test message", receiver, reason, None, now)
     subject = f"[keysentry] test message for receiver {receiver}"
     identity = f"test:{receiver}:{now.timestamp()}"
     transport = NetworkTransport(alerts)

@@ -5,66 +5,30 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from alerts.dispatch import DirectoryTransport, Dispatcher
-from alerts.planner import scan_hook
-from scanner.audit.files import FileAuditSource
 from scanner.cli.common import (
-    DryRunReport,
     common_options,
     handle_errors,
-    open_store,
-    output_options,
-    scan_summary,
     scope_options,
-    write_report,
 )
-from scanner.cli.instants import parse_now
-from scanner.cli.leaks import import_summary
 from scanner.cli.sources import audit_factory, source_factory, usage_factory
-from scanner.config import Config, ScheduleConfig, WorkerConfig
+from scanner.config import Config, WorkerConfig
 from scanner.configfile import load_config
-from scanner.engine import run_scan
 from scanner.errors import ConfigError, InputError
-from scanner.inventory.export import ExportSource
-from scanner.leaks.importer import Importer
-from scanner.leaks.known import KnownFingerprints
 from scanner.leaks.pull import configured_pull
-from scanner.leaks.reports import read
-from scanner.leaks.secrets import Fingerprinter
 from scanner.logs import setup_logging
-from scanner.report.build import build_report, fails
-from scanner.report.summary import next_steps
 from scanner.serve import serve
 from scanner.store import db
 from scanner.store.lock import migration_lock
-from scanner.usage.files import FileUsageSource
 from scanner.worker import Worker
 
 log = logging.getLogger("keysentry.worker")
 
-SAMPLES = Path(__file__).parent.parent / "samples"
-DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
-DEMO_ALERTS = SAMPLES / "demo-alerts.yaml"
-DEMO_EXCEPTIONS = SAMPLES / "demo-exceptions.yaml"
-DEMO_USAGE = SAMPLES / "demo-usage.json"  # what Cloud Monitoring would say
-DEMO_AUDIT = SAMPLES / "demo-audit.json"  # what `gcloud logging read` would print
-DEMO_LEAKS = SAMPLES / "demo-gitleaks.json"  # what `gitleaks detect` would report
-DEMO_FINGERPRINTS = SAMPLES / "demo-fingerprints.json"  # LookupKey's answer, offline
-# The demo's fingerprints are made with this published value, so that its
-# sample answers match; a real deployment sets KEYSENTRY_FINGERPRINT_KEY.
-DEMO_FINGERPRINT_KEY = b"keysentry demo fingerprint key: not a secret"
-DEMO_DIR = Path(".keysentry-demo")
-# The sample organization is a snapshot of this day; the demo judges it as of
-# then so that it shows the same statuses whenever it is run.
-DEMO_EVALUATED_AT = "2026-11-21T00:00:00Z"
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -128,156 +92,3 @@ def run(
         leak_pull=configured_pull(config, engine),
     )
     sys.exit(serve(worker, address))
-
-
-@click.command()
-@common_options
-@output_options
-@click.option(
-    "--now",
-    default=DEMO_EVALUATED_AT,
-    show_default=True,
-    help="Evaluate as of this instant (ISO 8601).",
-)
-@click.option(
-    "--serve",
-    is_flag=True,
-    help="Then keep running as the worker: rescan on --interval and serve /metrics.",
-)
-@click.option("--listen", default="127.0.0.1:9184", show_default=True, metavar="HOST:PORT")
-@click.option("--interval", default="60s", show_default=True, help="With --serve: how often.")
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Evaluate and report without recording the scan or queuing notifications.",
-)
-@handle_errors
-def demo(
-    config_path: str | None,
-    db_url: str | None,
-    fmt: str,
-    output: str | None,
-    fail_on: str,
-    now: str,
-    serve: bool,
-    listen: str,
-    interval: str,
-    dry_run: bool,
-) -> None:
-    """Scan the bundled sample organization into ./.keysentry-demo/ and report,
-    with the notifications it would send written to ./.keysentry-demo/outbox/;
-    with --serve, keep scanning it and serve the metrics."""
-    config = with_demo_samples(load_config(config_path))
-    if db_url is None:
-        DEMO_DIR.mkdir(exist_ok=True)
-        db_url = f"sqlite:///{DEMO_DIR / 'keysentry.db'}"
-    engine = open_store(config, db_url)
-    source = ExportSource([DEMO_EXPORT], config.gemini.project_services)
-    evaluated_at = parse_now(now)
-    hook = scan_hook(config.alerts)
-    usage = FileUsageSource([DEMO_USAGE], config.usage, config.gemini.api_services)
-    audit = FileAuditSource([DEMO_AUDIT])
-    if dry_run:
-        if serve:
-            raise InputError("--dry-run and --serve: a dry run records nothing to serve")
-        view = DryRunReport(fmt, output, fail_on)
-        outcome = run_scan(
-            source, engine, config, evaluated_at, usage=usage, audit=audit, dry_run=view
-        )
-        click.echo(scan_summary(outcome), err=True)
-        view.finish()
-        return
-    import_demo_leaks(engine, evaluated_at)
-    outcome = run_scan(
-        source, engine, config, evaluated_at, after_history=hook, usage=usage, audit=audit
-    )
-    click.echo(scan_summary(outcome), err=True)
-    transport = DirectoryTransport(DEMO_DIR / "outbox")
-    Dispatcher(engine, config.alerts, transport, clock=lambda: evaluated_at).run_once()
-    report_obj = build_report(engine, outcome.scan_id)
-    write_report(report_obj, fmt, output)
-    if fmt == "table":
-        click.echo("\nWhat to do next:")
-        for line in next_steps(report_obj):
-            click.echo(f"  {line}")
-        click.echo(
-            f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
-            "--format json` or `keysentry rules`."
-        )
-        click.echo(notifications_summary(outcome.stats.alerts, transport))
-    if serve:
-        serve_demo(config, engine, parse_listen(listen), interval, parse_now(now))
-    elif fails(report_obj, fail_on):
-        sys.exit(1)
-
-
-def import_demo_leaks(engine: Engine, at: datetime) -> None:
-    """The sample gitleaks report, resolved from the sample fingerprints."""
-    fingerprinter = Fingerprinter(DEMO_FINGERPRINT_KEY)
-    lookup = KnownFingerprints(DEMO_FINGERPRINTS, fingerprinter)
-    stats = Importer(engine, fingerprinter, lookup).run(read(DEMO_LEAKS), str(DEMO_LEAKS), at)
-    for line in import_summary(stats, lookup):
-        click.echo(f"leaks: {line}", err=True)
-
-
-def with_demo_samples(config: Config) -> Config:
-    """The demo alerts and exceptions, for the sections the config leaves out."""
-    if not config.alerts.enabled:
-        config = config.model_copy(update={"alerts": load_config(DEMO_ALERTS).alerts})
-    if not config.exceptions.entries:
-        exceptions = load_config(DEMO_EXCEPTIONS).exceptions
-        config = config.model_copy(update={"exceptions": exceptions})
-    return config
-
-
-def notifications_summary(alerts: dict[str, Any], transport: DirectoryTransport) -> str:
-    queued = alerts.get("queued", {})
-    parts = ", ".join(
-        f"{queued.get(kind, 0)} {kind}s" for kind in ("transition", "reminder", "digest")
-    )
-    lines = [f"\nNotifications queued by this scan: {parts}."]
-    if alerts.get("baseline"):
-        lines.append(
-            "  (The first scan is the baseline: what it finds is not news, so no transitions.)"
-        )
-    if alerts.get("unowned_keys"):
-        lines.append(
-            f"  {alerts['unowned_keys']} keys have no known owner: sent to the fallback receiver."
-        )
-    where = transport.directory
-    if transport.written:
-        lines.append(f"  No network: {len(transport.written)} messages written to {where}/, e.g.")
-        lines.extend(f"    {path}" for path in transport.written[:3])
-    else:
-        lines.append(f"  Nothing new to send; earlier messages are in {where}/.")
-    return "\n".join(lines) + "\n"
-
-
-def serve_demo(
-    config: Config, engine: Engine, listen: str, interval: str, evaluated_at: datetime
-) -> None:
-    """The worker on the sample organization, judged as of EVALUATED_AT."""
-    try:
-        schedule = ScheduleConfig(interval=interval, jitter=0, misfire_grace=interval)  # type: ignore[arg-type]
-    except ValidationError:
-        raise ConfigError(f"--interval: not a duration of 1s or more: {interval!r}") from None
-    config = config.model_copy(update={"schedule": schedule})
-    setup_logging("INFO")
-
-    def announce(address: str) -> None:
-        click.echo(
-            f"\nServing the demo: http://{address}/metrics  (/healthz, /readyz); "
-            f"rescanning every {schedule.interval:.0f}s. Ctrl-C stops.",
-            err=True,
-        )
-
-    worker = Worker(
-        config,
-        engine,
-        lambda: ExportSource([DEMO_EXPORT], config.gemini.project_services),
-        evaluated_at=lambda: evaluated_at,
-        transport=DirectoryTransport(DEMO_DIR / "outbox"),
-        usage_factory=usage_factory(config, [], [str(DEMO_USAGE)]),
-        audit_factory=audit_factory(config, [], [str(DEMO_AUDIT)]),
-    )
-    sys.exit(serve(worker, listen, announce))

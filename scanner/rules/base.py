@@ -119,6 +119,7 @@ def finding(
     ctx: RuleContext,
     summary: str,
     severity: Severity | None = None,
+    checklist: str | None = None,
 ) -> Finding:
     """A finding for META on KEY, with the deadline the timeline gives the rule."""
     entry = ctx.deadlines.get(meta.id)
@@ -127,7 +128,7 @@ def finding(
         subject=key.name,
         severity=severity or meta.severity,
         summary=summary,
-        checklist=meta.checklist,
+        checklist=checklist or meta.checklist,
         deadline=entry.date if entry else None,
         deadline_kind=DeadlineKind(entry.status) if entry else None,
         timeline_entry=entry.id if entry else None,

@@ -38,6 +38,20 @@ CHECKLISTS: dict[str, Checklist] = {
             ),
         ),
         Checklist(
+            "diagnose-gemini-rejections",
+            "Find out why the Gemini API rejects the key",
+            (
+                "In AI Studio, check the key's service account: an auth key is rejected while "
+                "its account is deleted or disabled.",
+                "Check the key's API restrictions include the Gemini API "
+                "(generativelanguage.googleapis.com) and its application restrictions admit "
+                "the callers.",
+                "Check the Gemini API is enabled in the project and its quota is not used up: "
+                "the response codes by credential in APIs & Services > Metrics tell which.",
+                "Fix the cause, then watch the share of rejected requests fall.",
+            ),
+        ),
+        Checklist(
             "rotate-key",
             "Rotate the key",
             (

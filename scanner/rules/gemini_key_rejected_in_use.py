@@ -1,7 +1,7 @@
 """A key the Gemini API rejects while callers still use it: an outage in
 progress. Judged after the other rules, since "blocked" is their verdict."""
 
-from scanner.models import Finding, KeyRecord, KeyStatus, Severity
+from scanner.models import Finding, KeyRecord, KeyStatus, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(
@@ -16,8 +16,13 @@ META = RuleMeta(
 )
 
 
+# An auth key is what the migration leads to: its rejections have another cause.
+AUTH_KEY_CHECKLIST = "diagnose-gemini-rejections"
+
+
 def evaluate(key: KeyRecord, status: KeyStatus, ctx: RuleContext) -> Finding | None:
     usage = key.usage
+    checklist = AUTH_KEY_CHECKLIST if key.key_type is KeyType.AUTH else None
     if usage is None or usage.gemini_requests_7d == 0:
         return None
     share = usage.gemini_rejected_7d / usage.gemini_requests_7d
@@ -28,6 +33,7 @@ def evaluate(key: KeyRecord, status: KeyStatus, ctx: RuleContext) -> Finding | N
             ctx,
             f"Blocked, yet {usage.gemini_requests_7d} Gemini requests in the last 7 days "
             f"({usage.gemini_rejected_7d} rejected).",
+            checklist=checklist,
         )
     if share >= ctx.config.usage.rejected_share:
         return finding(
@@ -36,5 +42,6 @@ def evaluate(key: KeyRecord, status: KeyStatus, ctx: RuleContext) -> Finding | N
             ctx,
             f"{usage.gemini_rejected_7d} of {usage.gemini_requests_7d} Gemini requests in the "
             "last 7 days were rejected.",
+            checklist=checklist,
         )
     return None

@@ -1,0 +1,108 @@
+"""Each channel's documented size limits, and the split of a message that
+exceeds them into parts that each fit (up to alerts.overflow.max_parts; the
+keys left over are counted in the last part, "and N more", with
+alerts.links.report when set).
+
+Limits: Slack accepts at most 50 blocks per message and 3,000 characters per
+section text (https://api.slack.com/reference/block-kit/blocks); Google Chat
+messages at most 32,000 bytes
+(https://developers.google.com/workspace/chat/create-messages); Teams
+webhook messages at most 28 KB
+(https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using).
+Emails are kept under 100 KB, below Gmail's clipping at about 102 KB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from alerts.channels.email import build_message
+from alerts.config import AlertsConfig
+from alerts.render import EmailRenderer
+from alerts.routing import Target
+from alerts.webhook_formats import webhook_body
+
+SLACK_BLOCKS = 50
+CHAT_BYTES = 32_000
+TEAMS_BYTES = 28_000
+EMAIL_BYTES = 100_000
+GENERIC_BYTES = 1_000_000  # no documented limit; receivers' request limits are near 1 MB
+_RENDERER = EmailRenderer()
+
+
+def fits(config: AlertsConfig, target: Target, document: dict[str, Any], subject: str) -> bool:
+    if target.channel == "email":
+        rendered = _RENDERER.render(subject, document)
+        message = build_message(config.smtp, target.address, rendered, "size-check", False)
+        return len(message.as_bytes()) < EMAIL_BYTES
+    receiver = config.receiver(target.receiver)
+    webhook = next((w for w in receiver.webhooks if w.name == target.address), None)
+    fmt = webhook.format if webhook is not None else "generic"
+    body = webhook_body(fmt, document, subject, "size-check")
+    if fmt == "slack":
+        blocks = json.loads(body)["blocks"]
+        return len(blocks) <= SLACK_BLOCKS
+    limit = {"google_chat": CHAT_BYTES, "msteams": TEAMS_BYTES}.get(fmt, GENERIC_BYTES)
+    return len(body) <= limit
+
+
+def split(
+    config: AlertsConfig,
+    target: Target,
+    document: dict[str, Any],
+    subject_of: Callable[[dict[str, Any]], str],
+) -> list[dict[str, Any]]:
+    """DOCUMENT as one or more parts, each within TARGET's limits."""
+
+    def part(keys: list[dict[str, Any]], omitted: int) -> dict[str, Any]:
+        return document | {"keys": keys, "omitted_keys": omitted}
+
+    def ok(candidate: dict[str, Any]) -> bool:
+        return fits(config, target, candidate, subject_of(candidate))
+
+    if ok(document):
+        return [document]
+    keys = document["keys"]
+    extra = document.get("omitted_keys", 0)
+    parts: list[dict[str, Any]] = []
+    start = 0
+    while start < len(keys):
+        rest = keys[start:]
+
+        def fit(n: int, rest: list[dict[str, Any]] = rest) -> bool:
+            return ok(part(rest[:n], len(rest) - n + extra))
+
+        size = _largest(fit, len(rest))
+        if len(parts) + 1 == config.overflow.max_parts:
+            parts.append(part(rest[:size], len(rest) - size + extra))
+            break
+        parts.append(part(rest[:size], 0))
+        start += size
+    if not parts[-1]["omitted_keys"]:
+        parts[-1]["omitted_keys"] = extra
+    total = len(parts)
+    return [p | {"part": {"index": i + 1, "of": total}} for i, p in enumerate(parts)]
+
+
+def _largest(fit: Callable[[int], bool], most: int) -> int:
+    """The largest n in 1..MOST with FIT(n), by doubling then bisecting; at
+    least 1, so that a key too large alone still goes (its channel decides)."""
+    good, bad = 1, None
+    n = 1
+    while n <= most and fit(n):
+        good = n
+        n *= 2
+    if n <= most:
+        bad = n
+    else:
+        if fit(most):
+            return most
+        bad = most
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if fit(middle):
+            good = middle
+        else:
+            bad = middle
+    return good

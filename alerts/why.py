@@ -1,0 +1,53 @@
+"""Why a recipient gets a message: on a receiver's list, a channel of it, an
+owner of the keys' projects (and through what), or the fallback for keys
+nobody owns."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from alerts.config import AlertsConfig
+from alerts.facts import KeyFacts
+from alerts.routing import Target
+
+
+def _projects(projects: list[str]) -> str:
+    shown = ", ".join(projects[:3])
+    more = len(projects) - 3
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
+def _named_by_config(config: AlertsConfig, address: str, key: KeyFacts) -> bool:
+    return any(
+        address in to
+        and (
+            fnmatch.fnmatchcase(key.project, glob) or fnmatch.fnmatchcase(key.project_number, glob)
+        )
+        for glob, to in config.owners.items()
+    )
+
+
+def why(config: AlertsConfig, target: Target, keys: list[KeyFacts]) -> str:
+    receiver = config.receiver(target.receiver)
+    if target.channel == "webhook":
+        return f"This channel is webhook {target.address} of receiver {receiver.name}."
+    if receiver.email is not None and target.address in receiver.email.to:
+        return f"You are on the list of receiver {receiver.name}."
+    configured = sorted({k.project for k in keys if _named_by_config(config, target.address, k)})
+    resolved = sorted({k.project for k in keys if target.address in k.owners} - set(configured))
+    parts = []
+    if configured:
+        parts.append(f"alerts.owners names you for project {_projects(configured)}")
+    if resolved:
+        parts.append(
+            f"you are an owner of project {_projects(resolved)} (its IAM owners, an owner or "
+            "team label, or the key's creator)"
+        )
+    if not parts:
+        orphans = sorted({k.project for k in keys})
+        return (
+            f"No owner is known for project {_projects(orphans)}: you get its keys as "
+            f"receiver {receiver.name}, the fallback."
+        )
+    text = "; ".join(parts)
+    return (text[0].upper() + text[1:] if text.startswith("you") else text) + "."
