@@ -26,6 +26,14 @@ def _check_email(value: str) -> str:
     return value
 
 
+def check_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a time zone: {value!r} (an IANA name: Europe/Paris)") from None
+    return value
+
+
 def _check_env_name(value: str | None) -> str | None:
     if value is not None and not _ENV_NAME.match(value):
         raise ValueError(f"not an environment variable name: {value!r}")
@@ -106,7 +114,13 @@ class ReceiverConfig(Strict):
     name: str = Field(min_length=1, max_length=128)
     email: EmailChannelConfig | None = None
     webhooks: list[WebhookConfig] = Field(default_factory=list)
-    digest: DigestConfig | None = None  # null: one message per event
+    digest: DigestConfig | None = None  # null: one batch message per scan
+    timezone: str | None = None  # its recipients' zone for dates; default alerts.timezone
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
 
     @model_validator(mode="after")
     def _a_channel(self) -> ReceiverConfig:
@@ -213,11 +227,7 @@ class AlertsConfig(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"not a time zone: {value!r} (an IANA name: Europe/Paris)") from None
-        return value
+        return check_zone(value)
 
     @field_validator("contact")
     @classmethod
@@ -235,6 +245,11 @@ class AlertsConfig(Strict):
 
     def receiver(self, name: str) -> ReceiverConfig:
         return next(r for r in self.receivers if r.name == name)
+
+    def zone(self, receiver: str) -> str:
+        """The time zone of RECEIVER's messages."""
+        own = next((r.timezone for r in self.receivers if r.name == receiver), None)
+        return own or self.timezone
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertsConfig:

@@ -16,8 +16,9 @@ from alerts import outbox
 from alerts.config import AlertsConfig, is_email
 from alerts.events import Event, FindingFacts, KeyFacts
 from alerts.facts import accepted_findings
-from alerts.payload import SCHEMA, key_document
+from alerts.payload import envelope, key_document
 from alerts.routing import Router
+from alerts.wording import human_date, in_days, plural
 from scanner.store.configs import config_document
 from scanner.store.tables import Scan
 
@@ -56,10 +57,6 @@ def _due(
     return crossed
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def exception_reminders(
     conn: Connection, scan_id: int, at: datetime, since: datetime | None
 ) -> Reminders:
@@ -83,7 +80,8 @@ def exception_reminders(
         before, expires = due[exception]
         left = (date.fromisoformat(expires) - at.date()).days
         detail = (
-            f"exception {exception} lapses on {expires} (in {left} days): renew it with a new "
+            f"exception {exception} lapses on {human_date(expires)} ({in_days(left)}): renew it "
+            "with a new "
             "approval, or fix the key before the finding counts again"
         )
         identity = f"x:{exception}:{expires}:-{before}:{finding.fingerprint}"
@@ -130,21 +128,28 @@ def _approver_document(
         per_key.setdefault(key.name, (key, []))[1].append(finding)
     listed = list(per_key.values())[:APPROVER_MAX_KEYS]
     left = (date.fromisoformat(notice.expires) - at.date()).days
-    accepts = f"{_plural(len(notice.findings), 'finding')} on {_plural(len(per_key), 'key')}"
+    accepts = f"{plural(len(notice.findings), 'finding')} on {plural(len(per_key), 'key')}"
     detail = (
-        f"exception {notice.exception}, which you approved, lapses on {notice.expires} "
-        f"(in {_plural(left, 'day')}); it accepts {accepts}. Renew it in review with a new "
+        f"exception {notice.exception}, which you approved, lapses on "
+        f"{human_date(notice.expires)} ({in_days(left)}); it accepts {accepts}. Renew it in "
+        "review with a new "
         "expiry if it still holds, or have the keys fixed before their findings count again"
     )
-    subject = f"[keysentry] exception {notice.exception} lapses on {notice.expires}: {accepts}"
+    subject = (
+        f"[keysentry] exception {notice.exception} lapses on {human_date(notice.expires)}: "
+        f"{accepts}"
+    )
     document = {
-        "schema": SCHEMA,
-        "kind": "reminder",
-        "event": KIND,
-        "detail": detail,
-        "receiver": f"the approver of exception {notice.exception}",
-        "scan_id": scan_id,
-        "evaluated_at": at.isoformat(),
+        **envelope(
+            config,
+            "reminder",
+            KIND,
+            detail,
+            f"the approver of exception {notice.exception}",
+            f"You approved exception {notice.exception}.",
+            scan_id,
+            at,
+        ),
         "exception": {"id": notice.exception, "expires": notice.expires},
         "keys": [key_document(config, key, findings, at) for key, findings in listed],
         "omitted_keys": len(per_key) - len(listed),

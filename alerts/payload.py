@@ -141,7 +141,7 @@ def envelope(
         "why": why,
         "scan_id": scan_id,
         "evaluated_at": at.isoformat(),
-        "as_of": human_time(at, config.timezone),
+        "as_of": human_time(at, config.zone(receiver)),
         "links": {k: v for k, v in config.links.model_dump().items() if v},
         "contact": config.contact,
         "keys": [],
@@ -204,7 +204,7 @@ def _tally(kinds: Counter[str]) -> str:
 
 def news_subject(document: dict[str, Any]) -> str:
     keys = document["keys"]
-    if document["kind"] == "batch" or len(keys) != 1:
+    if len(keys) != 1:
         return f"[keysentry] {document['detail']} on {plural(len(keys), 'key')}"
     key = keys[0]
     name = key["display_name"] or key["uid"]

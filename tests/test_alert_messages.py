@@ -209,7 +209,7 @@ alerts:
   route: {receiver: owners}
   owners: {"alpha": [alice@example.com]}
   receivers:
-    - {name: owners, email: {to_owners: true}}
+    - {name: owners, email: {to_owners: true}, timezone: Asia/Tokyo}
 """
     )
     base = [assets.project("100", "alpha"), assets.service("100", assets.GEMINI)]
@@ -224,6 +224,7 @@ alerts:
     ids = [c["id"] for c in key["checklists"]]
     assert len(ids) == len(set(ids)) and "restrict-key" in ids
     text = EmailRenderer().render(opened[0].subject, opened[0].payload).text
+    assert "as of 21 Nov 2026, 15:00 JST" in text  # the receiver's own time zone
     assert "Why you get this: alerts.owners names you for project alpha." in text
     assert "keysentry report" not in text and "+00:00" not in text
     # Restricted the next day: resolved as fixed, with no checklist at all.

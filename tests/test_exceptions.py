@@ -347,7 +347,7 @@ def test_reminders_before_an_exception_lapses(engine: Engine, tmp_path: Path) ->
     assert reminders(0) == []  # 20 days left: no point crossed
     fourteen = reminders(7)
     assert fourteen == [
-        "exception maps lapses on 2026-12-11 (in 13 days): renew it with a new approval, "
+        "exception maps lapses on 11 Dec 2026 (in 13 days): renew it with a new approval, "
         "or fix the key before the finding counts again"
     ]
     assert reminders(8) == []  # once per point
@@ -379,11 +379,11 @@ alerts:
     assert approvers(0) == []
     (mail,) = approvers(7)
     assert (mail.channel, mail.target, mail.receiver) == ("email", "alice@example.com", "owners")
-    assert mail.subject == "[keysentry] exception maps lapses on 2026-12-11: 1 finding on 1 key"
+    assert mail.subject == "[keysentry] exception maps lapses on 11 Dec 2026: 1 finding on 1 key"
     assert [k["uid"] for k in mail.payload["keys"]] == ["k-maps"]
     rendered = EmailRenderer().render(mail.subject, mail.payload)
-    assert "which you approved, lapses on 2026-12-11 (in 13 days)" in rendered.text
-    assert "the approver of exception maps" in rendered.html
+    assert "which you approved, lapses on 11 Dec 2026 (in 13 days)" in rendered.text
+    assert "Why you get this: You approved exception maps." in rendered.html
     assert approvers(8) == []  # once per point
     assert [m.target for m in approvers(18)] == ["alice@example.com"]
     with engine.connect() as conn:  # found accepted: resolved as accepted at once
