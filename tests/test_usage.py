@@ -35,6 +35,13 @@ def org() -> list[dict[str, Any]]:
         assets.key("100", uid="k-busy", created=old),
         assets.key("100", uid="k-used", created=old, targets=[GEMINI], server=["192.0.2.1/32"]),
         assets.key("200", uid="k-rejected", targets=[GEMINI], server=["192.0.2.1/32"]),
+        assets.key(
+            "200",
+            uid="k-auth-rejected",
+            targets=[GEMINI],
+            server=["192.0.2.1/32"],
+            service_account="caller@beta.iam.gserviceaccount.com",
+        ),
         assets.key("300", uid="k-unknown", created=old),
     ]
 
@@ -49,6 +56,7 @@ def traffic() -> dict[str, list[Traffic]]:
         "beta": [
             Traffic("apikey:k-rejected", GEMINI, "4xx", {1: 8}),
             Traffic("apikey:k-rejected", GEMINI, "2xx", {2: 2}),
+            Traffic("apikey:k-auth-rejected", GEMINI, "4xx", {1: 9}),
         ],
         # gamma's series carry no credential label: its keys stay unknown.
         "gamma": [Traffic("", GEMINI, "2xx", {1: 100})],
@@ -77,6 +85,15 @@ def test_usage_drives_dormancy_and_rejected_in_use(engine: Engine, tmp_path: Pat
     assert "gemini-key-rejected-in-use" in rules(keys["k-busy"])  # blocked, still called
     assert "gemini-key-rejected-in-use" in rules(keys["k-rejected"])  # 8 of 10 rejected
     assert keys["k-rejected"].status.value == "non_compliant"
+    # An auth key is what the migration leads to: its rejections have another cause.
+    checklists = {
+        uid: next(f.checklist for f in keys[uid].findings if f.rule == "gemini-key-rejected-in-use")
+        for uid in ("k-rejected", "k-auth-rejected")
+    }
+    assert checklists == {
+        "k-rejected": "migrate-to-auth-key",
+        "k-auth-rejected": "diagnose-gemini-rejections",
+    }
     assert "gemini-key-rejected-in-use" not in rules(keys["k-used"])
     # No credential data in gamma: unknown, never "unused".
     assert "gemini-dormant-unrestricted-key" not in rules(keys["k-unknown"])
