@@ -90,19 +90,8 @@ def digest_rows(
     rows = []
     for index, (subject, part) in enumerate(_parts(config, target, document)):
         key = outbox.digest_key(target.receiver, period, target.channel, target.address)
-        rows.append(
-            outbox.notification_row(
-                key if index == 0 else f"{key}:{index}",
-                "digest",
-                target.receiver,
-                target.channel,
-                target.address,
-                subject,
-                part,
-                scan_id,
-                at,
-            )
-        )
+        key = key if index == 0 else f"{key}:{index}"
+        rows.append(outbox.target_row(target, key, "digest", subject, part, scan_id, at))
     return rows
 
 
@@ -116,23 +105,8 @@ def overview_rows(
     document = _document(config, target, keys, scan_id, at, overview=True)
     rows = []
     for index, (subject, part) in enumerate(_parts(config, target, document)):
-        identity = f"overview:{scan_id}:{index}"
-        key = outbox.dedupe_key(
-            "overview", identity, target.receiver, target.channel, target.address
-        )
-        rows.append(
-            outbox.notification_row(
-                key,
-                "overview",
-                target.receiver,
-                target.channel,
-                target.address,
-                subject,
-                part,
-                scan_id,
-                at,
-            )
-        )
+        key = outbox.target_key(target, "overview", f"overview:{scan_id}:{index}")
+        rows.append(outbox.target_row(target, key, "overview", subject, part, scan_id, at))
     return rows
 
 

@@ -98,20 +98,7 @@ def _rows(
     parts = split(config, target, document, news_subject)
     for index, part in enumerate(parts):
         subject = news_subject(part) + (f" ({index + 1}/{len(parts)})" if len(parts) > 1 else "")
-        key = outbox.dedupe_key(
-            part["kind"], f"{identity}:{index}", target.receiver, target.channel, target.address
-        )
-        rows.append(
-            outbox.notification_row(
-                key,
-                part["kind"],
-                target.receiver,
-                target.channel,
-                target.address,
-                subject,
-                part,
-                scan_id,
-                at,
-            )
-        )
+        kind = part["kind"]
+        key = outbox.target_key(target, kind, f"{identity}:{index}")
+        rows.append(outbox.target_row(target, key, kind, subject, part, scan_id, at))
     return rows

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -82,6 +82,35 @@ def notification_row(
         "last_error": None,
         "sent_at": None,
     }
+
+
+class Addressed(Protocol):
+    """Where a notification goes (alerts.routing.Target)."""
+
+    @property
+    def receiver(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+
+
+def target_key(target: Addressed, kind: str, identity: str) -> str:
+    return dedupe_key(kind, identity, target.receiver, target.channel, target.address)
+
+
+def target_row(
+    target: Addressed,
+    key: str,
+    kind: str,
+    subject: str,
+    payload: dict[str, Any],
+    scan_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return notification_row(
+        key, kind, target.receiver, target.channel, target.address, subject, payload, scan_id, now
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import socketserver
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +18,8 @@ from sqlalchemy import Engine, update
 
 from scanner.store.tables import KeyVersion
 from tests.auditor_org import History, build_history
+from tests.browser import chromium, need_chromium
 
-CHROMIUM = shutil.which("chromium")
 # The browser's own services, which it calls whatever the page (component
 # updates, network time, sign-in); anything else through the proxy came from the page.
 BROWSER_SERVICES = ("update.googleapis.com", "clients2.google.com", "accounts.google.com")
@@ -125,39 +122,10 @@ def sink() -> Iterator[_Sink]:
     server.server_close()
 
 
-def _chromium(page: Path, proxy: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-default-apps",
-            f"--proxy-server={proxy}",
-            "--proxy-bypass-list=<-loopback>",
-            "--window-size=1200,2400",
-            *extra,
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_the_html_renders_offline_in_chromium(
+def test_the_html_renders_offline_inchromium(
     history: History, tmp_path: Path, sink: _Sink, db_url: str
 ) -> None:
-    if CHROMIUM is None:
-        if os.environ.get("KEYSENTRY_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is required (KEYSENTRY_REQUIRE_CHROMIUM) but not installed")
-        pytest.skip("chromium is not installed")
+    need_chromium()
     if not db_url.startswith("sqlite"):
         pytest.skip("the page is the same whatever the database; rendered once")
     out = tmp_path / "pack"
@@ -167,19 +135,19 @@ def test_the_html_renders_offline_in_chromium(
     assert not re.search(r"<(script|link|iframe|img|object)\b", html, re.IGNORECASE)
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", html, re.IGNORECASE)
     proxy = f"http://127.0.0.1:{sink.server_address[1]}"
-    dom = _chromium(out / "index.html", proxy, "--dump-dom")
+    dom = chromium(out / "index.html", proxy, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     for chart in ("chart-status", "chart-flow", "chart-deadlines"):
         block = re.search(rf'id="{chart}">(.*?)</div>', dom.stdout, re.DOTALL)
         assert block is not None and "<svg" in block.group(1) and "<path" in block.group(1)
     assert "History chain intact" in dom.stdout
     shot = tmp_path / "pack.png"
-    rendered = _chromium(out / "index.html", proxy, f"--screenshot={shot}")
+    rendered = chromium(out / "index.html", proxy, f"--screenshot={shot}")
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
     assert page_requests(sink) == []
     # The sink sees what a page fetches: a page with one remote image reaches it.
     control = tmp_path / "control.html"
     control.write_text('<!DOCTYPE html><img src="http://cdn.example.test/chart.png">')
-    _chromium(control, proxy, "--dump-dom")
+    chromium(control, proxy, "--dump-dom")
     assert [r for r in page_requests(sink) if "cdn.example.test" in r]
