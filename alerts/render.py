@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from alerts.rows import accepted_line, checklists_of, finding_line, links_of, summary_line
 from alerts.text import checklist_for, days_phrase, header_safe, plain
+from alerts.wording import human_date
 
 __all__ = ["EmailRenderer", "RenderedEmail", "days_phrase", "header_safe", "plain"]
 
@@ -32,6 +33,7 @@ def environment() -> Environment:
     )
     env.filters["plain"] = plain
     env.filters["days"] = days_phrase
+    env.filters["day"] = human_date
     env.globals["checklist"] = checklist_for
     env.globals.update(
         accepted_line=accepted_line,

@@ -34,14 +34,20 @@ def why(config: AlertsConfig, target: Target, keys: list[KeyFacts]) -> str:
     if receiver.email is not None and target.address in receiver.email.to:
         return f"You are on the list of receiver {receiver.name}."
     configured = sorted({k.project for k in keys if _named_by_config(config, target.address, k)})
-    resolved = sorted({k.project for k in keys if target.address in k.owners} - set(configured))
+    address = target.address.lower()
+    made = [k for k in keys if (k.creator or "").lower() == address]
+    created = sorted({k.display_name or k.uid for k in made})
+    owned = {k.project for k in keys if address in {o.lower() for o in k.owners} and k not in made}
+    resolved = sorted(owned - set(configured))
     parts = []
+    if created:
+        parts.append(f"you created key {_projects(created)}")
     if configured:
         parts.append(f"alerts.owners names you for project {_projects(configured)}")
     if resolved:
         parts.append(
-            f"you are an owner of project {_projects(resolved)} (its IAM owners, an owner or "
-            "team label, or the key's creator)"
+            f"you are an owner of project {_projects(resolved)} (roles/owner on it or an "
+            "ancestor, or its owner or team label)"
         )
     if not parts:
         orphans = sorted({k.project for k in keys})

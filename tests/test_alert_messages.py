@@ -23,8 +23,10 @@ from alerts.facts import KeyFacts
 from alerts.limits import CHAT_BYTES, EMAIL_BYTES, SLACK_BLOCKS, TEAMS_BYTES
 from alerts.planner import scan_hook
 from alerts.render import EmailRenderer
+from alerts.routing import Target
 from alerts.steps import merged_checklists
 from alerts.webhook_formats import webhook_body
+from alerts.why import why
 from alerts.wording import deadline_phrase, human_time, plural, usage_phrase
 from scanner.config import Config
 from scanner.configfile import parse_config
@@ -301,3 +303,42 @@ def test_the_digest_email_fits_600_pixels_in_chromium(engine: Engine, tmp_path: 
     keep = os.environ.get("KEYSENTRY_KEEP_SCREENSHOTS")
     if keep:
         shutil.copy(shot, Path(keep) / "digest-600px.png")
+
+
+def test_why_says_how_the_recipient_is_reached() -> None:
+    config = config_of(
+        """
+alerts:
+  route: {receiver: owners}
+  owners: {"alpha": [alice@example.com]}
+  receivers:
+    - {name: owners, email: {to_owners: true}}
+    - {name: security, email: {to: [sec@example.com]}, webhooks: [{name: feed, url: "https://f.example.com/h"}]}
+"""
+    ).alerts
+    made = key_facts(
+        display_name="dana's key", creator="Dana@example.com", owners=("dana@example.com",)
+    )
+    assert why(config, Target("owners", "email", "dana@example.com"), [made]) == (
+        "You created key dana's key."
+    )
+    owned = key_facts(owners=("li@example.com",))
+    assert why(config, Target("owners", "email", "li@example.com"), [owned]) == (
+        "You are an owner of project p (roles/owner on it or an ancestor, or its owner or team "
+        "label)."
+    )
+    named = key_facts(project="alpha")
+    assert why(config, Target("owners", "email", "alice@example.com"), [named]) == (
+        "alerts.owners names you for project alpha."
+    )
+    assert why(config, Target("security", "email", "sec@example.com"), [named]) == (
+        "You are on the list of receiver security."
+    )
+    assert why(config, Target("security", "webhook", "feed"), [named]) == (
+        "This channel is webhook feed of receiver security."
+    )
+    nobody = why(config, Target("owners", "email", "someone@example.com"), [key_facts()])
+    assert (
+        nobody
+        == "No owner is known for project p: you get its keys as receiver owners, the fallback."
+    )

@@ -75,5 +75,5 @@ def test_alerts_say_who_removed_a_keys_restrictions(tmp_path: Path) -> None:
     demo = run("demo", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     mails = [p.read_text() for p in (tmp_path / ".keysentry-demo" / "outbox").glob("*.eml")]
-    assert any("Restrictions removed by intern@example.com on 2026-11-12" in m for m in mails)
+    assert any("Restrictions removed by intern@example.com on 12 Nov 2026" in m for m in mails)
     assert any("Created by: dana@example.com" in m for m in mails)
