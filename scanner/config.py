@@ -200,6 +200,9 @@ class MetricsConfig(Strict):
     # the rest are summed under project="(other)".
     per_project: bool = True
     max_projects: int = Field(default=200, ge=1, le=10000)
+    # A used evidence source covering a smaller share of projects fires
+    # KeysentryEvidenceCoverageLow.
+    coverage_min_share: float = Field(default=0.95, ge=0.0, le=1.0)
 
 
 class UsageConfig(Strict):

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from scanner.audit.source import AuditSource
 from scanner.config import Config
+from scanner.coverage import coverage
 from scanner.enrich import Enrich, enricher
 from scanner.errors import InputError
 from scanner.exceptions.matching import ExceptionsInForce
@@ -274,6 +275,10 @@ class _ScanRun:
         writer.finish(stats)
         scans.set_config(conn, scan_id, config_digest)
         scans.add_counts(conn, scan_id, "inventory", {"projects": len(context.projects)})
+        usage_errors = self.usage.errors if self.usage is not None else None
+        audit_errors = self.audit.errors if self.audit is not None else None
+        covered = coverage(context, usage_errors, audit_errors, leaks_through is not None)
+        scans.add_counts(conn, scan_id, "coverage", covered)
         scans.add_counts(conn, scan_id, "known", {"leak_reports_through": leaks_through})
         scans.add_counts(conn, scan_id, "accepted", {"findings": sum(exceptions.accepted.values())})
         record_events(conn, scan_id, self.events)

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
+from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
 from scanner.usage.monitoring import UsageCollector
 from tests import assets
@@ -118,6 +121,23 @@ def test_a_project_failure_is_partial_evidence_not_a_failed_scan(
     assert "gemini-key-rejected-in-use" in rules(keys["k-busy"])  # alpha retried, then fine
     first_pages = [r for r in fake.requests if r.name == "projects/alpha" and not r.page_token]
     assert len(first_pages) == 2  # the exhausted attempt, then its retry
+    # The scan records how thin its evidence was, and /metrics shows it.
+    coverage = report.scan.counts["coverage"]
+    assert coverage["usage"] == {"used": True, "covered": 2, "failed": 1}
+    assert coverage["audit"] == {"used": False, "covered": 0, "failed": 0}
+    assert coverage["inventory"] == {"used": True, "covered": 3, "failed": 0}
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(engine, CONFIG))
+    exported = {
+        (s.name, s.labels.get("source"), s.labels.get("outcome")): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+        if s.name.startswith(("keysentry_source_", "keysentry_coverage_"))
+    }
+    assert exported[("keysentry_source_projects", "usage", "failed")] == 1
+    assert exported[("keysentry_source_projects", "usage", "covered")] == 2
+    assert exported[("keysentry_source_used", "audit", None)] == 0
+    assert exported[("keysentry_coverage_min_share", None, None)] == 0.95
 
 
 def test_the_query_asks_for_daily_sums_by_credential(engine: Engine, tmp_path: Path) -> None:

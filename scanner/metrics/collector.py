@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scanner import __version__
 from scanner.config import Config
 from scanner.leaks.lookup import Outcome
+from scanner.metrics.coverage import coverage_metrics
 from scanner.metrics.exceptions import exception_metrics
 from scanner.metrics.figures import deadline_metrics, figure_metrics, gauge
 from scanner.store.aggregates import ScanFigures, ScanHealth, read_figures, read_health
@@ -94,6 +95,7 @@ class StoreCollector(Collector):
         if figures is not None:
             yield from figure_metrics(self._config, figures)
             yield from exception_metrics(self._config, figures)
+            yield from coverage_metrics(self._config, figures)
 
     def _figures_for(self, health: ScanHealth) -> ScanFigures | None:
         latest = health.latest_succeeded

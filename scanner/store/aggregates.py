@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -48,6 +49,7 @@ class ScanFigures:
     findings: dict[tuple[str, str], int]  # (rule, severity) -> open findings not accepted
     accepted: dict[tuple[str, str], int]  # (rule, severity) -> findings an exception accepts
     exceptions: list[ExceptionFigure]  # those configured at the scan
+    coverage: dict[str, dict[str, Any]]  # source -> used, covered, failed (scanner.coverage)
     deadline_keys: dict[str, int]  # timeline entry -> keys with a finding it dates
     top_keys: list[TopKey]
 
@@ -172,7 +174,7 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
                 )
             }
         scan = conn.execute(
-            select(Scan.evaluated_at, Scan.config_digest).where(Scan.id == scan_id)
+            select(Scan.evaluated_at, Scan.config_digest, Scan.counts).where(Scan.id == scan_id)
         ).one()
         exceptions = _exceptions(conn, scan_id, scan.config_digest)
     return ScanFigures(
@@ -184,6 +186,7 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
         findings=findings,
         accepted=accepted,
         exceptions=exceptions,
+        coverage=dict((scan.counts or {}).get("coverage") or {}),  # none before it was recorded
         deadline_keys=deadline_keys,
         top_keys=[
             TopKey(name, proj, display, status, key_type, score, deadlines.get(name))
