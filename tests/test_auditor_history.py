@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select, update
 
 from alerts.events import transition_events
@@ -16,6 +18,7 @@ from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
+from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
 from scanner.report.formats import render_json
 from scanner.scan_guards import ScanOutOfOrder
@@ -165,6 +168,53 @@ def test_remediation_statistics(history: History) -> None:
     assert api["still_open"] == 3
     assert groups["key-application-unrestricted"]["resolved"]["rule_disabled"] >= 1
     assert doc["bound_days"]["max"] == 7.0
+
+
+def test_flow_metrics_count_what_history_records(history: History) -> None:
+    """The flow counters and the remediation histogram read the same history as
+    `stats remediation`: every resolution by its reason, every remediated
+    finding in the histogram, and the totals never go down from scan to scan."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(history.engine, Config()))
+    samples = [
+        s
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    ]
+
+    def value(name: str, **labels: str) -> float:
+        found = [s.value for s in samples if s.name == name and labels.items() <= s.labels.items()]
+        return sum(found)
+
+    with history.engine.connect() as conn:
+        kinds = {
+            (rule, reason): n
+            for rule, reason, n in conn.execute(
+                select(Transition.rule_id, Transition.reason, func.count())
+                .where(Transition.kind == "resolved", Transition.fingerprint.is_not(None))
+                .group_by(Transition.rule_id, Transition.reason)
+            )
+        }
+    api = "key-api-unrestricted"
+    assert (
+        value("keysentry_findings_resolved_total", rule=api, reason="fixed")
+        == kinds[(api, "fixed")]
+    )
+    assert value("keysentry_findings_resolved_total", rule=api, reason="left_inventory") == 1
+    disabled = "key-application-unrestricted"
+    assert value("keysentry_findings_resolved_total", rule=disabled, reason="rule_disabled") >= 1
+    remediated = sum(
+        n
+        for (rule, reason), n in kinds.items()
+        if rule == api and reason in ("fixed", "key_deleted", "left_inventory")
+    )
+    assert value("keysentry_remediation_seconds_count", rule=api) == remediated == 3
+    # k-open fixed after 7 days, the two others after 14: 1 within a week, 3 within 14 days.
+    week, fortnight = "604800", "1.2096e+06"  # as the exposition writes them
+    assert value("keysentry_remediation_seconds_bucket", rule=api, le=week) == 1
+    assert value("keysentry_remediation_seconds_bucket", rule=api, le=fortnight) == 3
+    assert value("keysentry_findings_opened_total", rule=api) >= 5
+    assert value("keysentry_keys_newly_blocked_total") >= 0
 
 
 def test_verify_finds_an_edited_row(history: History) -> None:

@@ -158,6 +158,30 @@ def test_accepted_findings_and_exceptions_about_to_lapse(engine: Engine) -> None
         ]
 
 
+def test_what_is_due_when_agrees_with_the_report(engine: Engine) -> None:
+    config = Config(metrics=MetricsConfig(max_projects=2))
+    scan_demo(engine, config)
+    with endpoints(engine, config) as base:
+        samples = scrape(base)
+    report_keys = list(build_report(engine).iter_keys())
+
+    def due(days: int) -> str:
+        return "overdue" if days < 0 else "7d" if days <= 7 else "30d" if days <= 30 else "later"
+
+    dated = [(k, f) for k in report_keys for f in k.findings if f.deadline is not None]
+    expected = Counter((f.rule, due((f.deadline - NOW.date()).days)) for _, f in dated)
+    by_rule = {(lb["rule"], lb["due"]): v for lb, v in samples["keysentry_findings_due"]}
+    assert {k: v for k, v in by_rule.items() if v} == expected
+    assert {bucket for _, bucket in by_rule} == {"overdue", "7d", "30d", "later"}
+    assert by_rule[("key-not-rotated", "later")] == expected.get(("key-not-rotated", "later"), 0)
+    # By project: the two named projects and "(other)", nothing lost.
+    by_project = {
+        (lb["project"], lb["due"]): v for lb, v in samples["keysentry_project_findings_due"]
+    }
+    assert sum(by_project.values()) == len(dated)
+    assert len({p for p, _ in by_project} - {OTHER_PROJECTS}) <= 2
+
+
 def test_caps_bound_the_series_count(engine: Engine) -> None:
     config = Config(metrics=MetricsConfig(top_keys=3, max_projects=2))
     scan_demo(engine, config)

@@ -26,8 +26,10 @@ from scanner import __version__
 from scanner.config import Config
 from scanner.leaks.lookup import Outcome
 from scanner.metrics.coverage import coverage_metrics
+from scanner.metrics.due import due_metrics
 from scanner.metrics.exceptions import exception_metrics
 from scanner.metrics.figures import deadline_metrics, figure_metrics, gauge
+from scanner.metrics.flow import flow_metrics
 from scanner.store.aggregates import ScanFigures, ScanHealth, read_figures, read_health
 from scanner.store.leaks import outcome_counts
 from scanner.store.lock import ScanLock
@@ -96,6 +98,8 @@ class StoreCollector(Collector):
             yield from figure_metrics(self._config, figures)
             yield from exception_metrics(self._config, figures)
             yield from coverage_metrics(self._config, figures)
+            yield from due_metrics(self._config, figures)
+            yield from flow_metrics(self._config, figures.flow)
 
     def _figures_for(self, health: ScanHealth) -> ScanFigures | None:
         latest = health.latest_succeeded

@@ -4,7 +4,7 @@ is read on every scrape with a few small queries."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, func, select
 from scanner.models import KeyStatus
 from scanner.store.acceptance import accepted_at
 from scanner.store.configs import config_document
+from scanner.store.due_soon import due_by_project, due_by_rule
+from scanner.store.flow import Flow, read_flow
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Scan
 
@@ -50,6 +52,9 @@ class ScanFigures:
     accepted: dict[tuple[str, str], int]  # (rule, severity) -> findings an exception accepts
     exceptions: list[ExceptionFigure]  # those configured at the scan
     coverage: dict[str, dict[str, Any]]  # source -> used, covered, failed (scanner.coverage)
+    due: Counter[tuple[str, str]]  # (rule, bucket) -> open findings (store.due_soon)
+    project_due: Counter[tuple[str, str]]  # (project, bucket), capped like `projects`
+    flow: Flow  # totals up to the scan (store.flow)
     deadline_keys: dict[str, int]  # timeline entry -> keys with a finding it dates
     top_keys: list[TopKey]
 
@@ -177,16 +182,25 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
             select(Scan.evaluated_at, Scan.config_digest, Scan.counts).where(Scan.id == scan_id)
         ).one()
         exceptions = _exceptions(conn, scan_id, scan.config_digest)
+        today = scan.evaluated_at.date()
+        capped = _capped(per_project, max_projects)
+        named = {name for name, _ in capped} - {OTHER_PROJECTS}
+        due = due_by_rule(conn, scan_id, today)
+        project_due = due_by_project(conn, scan_id, today, named, OTHER_PROJECTS)
+        flow = read_flow(conn, scan_id)
     return ScanFigures(
         scan_id=scan_id,
         keys=keys,
-        projects=_capped(per_project, max_projects),
+        projects=capped,
         projects_with_keys=len(per_project),
         evaluated_on=scan.evaluated_at.date(),
         findings=findings,
         accepted=accepted,
         exceptions=exceptions,
         coverage=dict((scan.counts or {}).get("coverage") or {}),  # none before it was recorded
+        due=due,
+        project_due=project_due,
+        flow=flow,
         deadline_keys=deadline_keys,
         top_keys=[
             TopKey(name, proj, display, status, key_type, score, deadlines.get(name))

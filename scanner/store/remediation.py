@@ -53,7 +53,7 @@ _CLOSING = ("resolved", "accepted")
 _OPENING = ("opened", "reopened", "acceptance_expired", "acceptance_revoked")
 
 
-def _intervals(conn: Connection, until_scan: int) -> list[Interval]:
+def intervals(conn: Connection, until_scan: int) -> list[Interval]:
     t = Transition
     query = (
         select(t.kind, t.fingerprint, t.rule_id, t.key_name, t.scan_id, t.at, t.reason)
@@ -108,7 +108,7 @@ def remediation(
     owners = _owners(conn, until_scan) if by == "owner" else {}
     groups: dict[str, Group] = defaultdict(Group)
     bound: list[float] = []
-    for interval in _intervals(conn, until_scan):
+    for interval in intervals(conn, until_scan):
         if interval.opened_at < since:
             continue
         for name in _group_names(interval, by, owners):

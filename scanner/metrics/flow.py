@@ -1,0 +1,68 @@
+"""The metrics of flow, from history up to the latest scan: counters of
+findings opened and resolved (by reason) and of keys newly blocked, and a
+histogram of how long remediated findings stayed open. Being totals read from
+the store, they survive restarts and agree across replicas; increase() over
+them gives the flow per day or week."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+
+from scanner.config import Config
+from scanner.reasons import Reason
+from scanner.rules.catalog import ALL_RULES
+from scanner.store.flow import Flow
+
+DAY = 86400.0
+# Remediation times from a day to a year: scans are hours apart, so finer is noise.
+BUCKETS = tuple(d * DAY for d in (1, 3, 7, 14, 30, 60, 90, 180, 365))
+
+
+def flow_metrics(config: Config, flow: Flow) -> Iterator[Metric]:
+    rules = sorted(
+        {meta.id for meta in ALL_RULES if meta.id not in config.rules.disabled}
+        | set(flow.opened)
+        | {rule for rule, _ in flow.resolved}
+    )
+    opened = CounterMetricFamily(
+        "keysentry_findings_opened",
+        "Findings opened (or come back) since the first scan.",
+        labels=["rule"],
+    )
+    for rule in rules:
+        opened.add_metric([rule], flow.opened.get(rule, 0))
+    yield opened
+    resolved = CounterMetricFamily(
+        "keysentry_findings_resolved",
+        "Findings resolved since the first scan, by rule and the reason the resolution "
+        "carries (fixed, key_deleted, left_inventory, rule_disabled, evidence_missing, "
+        "config_changed, accepted).",
+        labels=["rule", "reason"],
+    )
+    remediated = (Reason.FIXED.value, Reason.KEY_DELETED.value, Reason.LEFT_INVENTORY.value)
+    for rule in rules:
+        for reason in remediated:  # the remediated reasons read 0 rather than "no data"
+            resolved.add_metric([rule, reason], flow.resolved.get((rule, reason), 0))
+    for (rule, reason), n in sorted(flow.resolved.items()):
+        if reason not in remediated:
+            resolved.add_metric([rule, reason], n)
+    yield resolved
+    blocked = CounterMetricFamily(
+        "keysentry_keys_newly_blocked", "Keys that turned or arrived blocked since the first scan."
+    )
+    blocked.add_metric([], flow.newly_blocked)
+    yield blocked
+    histogram = HistogramMetricFamily(
+        "keysentry_remediation_seconds",
+        "How long remediated (fixed, deleted, gone) findings stayed open, in scan time.",
+        labels=["rule"],
+    )
+    for rule in rules:
+        seconds = sorted(flow.remediation.get(rule, []))
+        buckets = [(f"{b:g}", bisect.bisect_right(seconds, b)) for b in BUCKETS]
+        buckets.append(("+Inf", len(seconds)))
+        histogram.add_metric([rule], buckets, sum(seconds))
+    yield histogram
