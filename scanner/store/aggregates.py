@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, func, select
 from scanner.models import KeyStatus
 from scanner.store.acceptance import accepted_at
 from scanner.store.configs import config_document
-from scanner.store.due_soon import due_by_project, due_by_rule
+from scanner.store.due_soon import due_counts
 from scanner.store.flow import Flow, read_flow
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Scan
@@ -185,8 +185,7 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
         today = scan.evaluated_at.date()
         capped = _capped(per_project, max_projects)
         named = {name for name, _ in capped} - {OTHER_PROJECTS}
-        due = due_by_rule(conn, scan_id, today)
-        project_due = due_by_project(conn, scan_id, today, named, OTHER_PROJECTS)
+        due, project_due = due_counts(conn, scan_id, today, named, OTHER_PROJECTS)
         flow = read_flow(conn, scan_id)
     return ScanFigures(
         scan_id=scan_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -24,43 +25,49 @@ def bucket(deadline: date, today: date) -> str:
     return "30d" if days <= 30 else "later"
 
 
-def due_by_rule(conn: Connection, scan_id: int, today: date) -> Counter[tuple[str, str]]:
-    """(rule, bucket) -> open findings with a deadline, those accepted left out."""
-    fv = FindingVersion
-    rows = conn.execute(
-        select(fv.rule_id, fv.deadline, func.count())
-        .where(valid_at(fv, scan_id), fv.deadline.is_not(None), fv.accepted_by.is_(None))
-        .group_by(fv.rule_id, fv.deadline)
-    )
-    found: Counter[tuple[str, str]] = Counter()
-    for rule, deadline, n in rows:
-        if deadline is not None:
-            found[(rule, bucket(deadline, today))] += n
-    return found
+def _project_number(conn: Connection) -> Any:
+    """The N of a finding's "projects/N/locations/..." subject, in SQL: grouping
+    by it needs no join with the keys (findings have no index by key)."""
+    name = FindingVersion.key_name
+    if conn.dialect.name == "postgresql":
+        return func.split_part(name, "/", 2)
+    rest = func.substr(name, 10)  # after "projects/"
+    return func.substr(rest, 1, func.instr(rest, "/") - 1)
 
 
-def due_by_project(
+def due_counts(
     conn: Connection, scan_id: int, today: date, named: set[str], other: str
-) -> Counter[tuple[str, str]]:
-    """(project, bucket) -> open findings on keys, NAMED projects apart and the
-    rest under OTHER; nothing when no project is named (per-project is off)."""
-    if not named:
-        return Counter()
+) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+    """(by rule, by project): open findings with a deadline, those accepted
+    left out, as (rule, bucket) and (project, bucket) -> findings. Projects are
+    the NAMED ones (ids, or numbers when the id is unknown) and OTHER for the
+    rest; none when nothing is named (per-project metrics are off). One pass
+    over the open findings serves both."""
     fv, kv = FindingVersion, KeyVersion
-    project = func.coalesce(kv.project_id, kv.project_number)
+    shown: dict[str, str] = {}
+    if named:
+        shown = {
+            str(number): str(project_id or number)
+            for number, project_id in conn.execute(
+                select(kv.project_number, kv.project_id)
+                .where(valid_at(kv, scan_id))
+                .group_by(kv.project_number, kv.project_id)
+            )
+        }
+    number = _project_number(conn)
     rows = conn.execute(
-        select(project, fv.deadline, func.count())
-        .join(kv, kv.key_name == fv.key_name)
-        .where(
-            valid_at(fv, scan_id),
-            valid_at(kv, scan_id),
-            fv.deadline.is_not(None),
-            fv.accepted_by.is_(None),
-        )
-        .group_by(project, fv.deadline)
+        select(fv.rule_id, number, fv.deadline, func.count())
+        .where(valid_at(fv, scan_id), fv.deadline.is_not(None), fv.accepted_by.is_(None))
+        .group_by(fv.rule_id, number, fv.deadline)
     )
-    found: Counter[tuple[str, str]] = Counter()
-    for name, deadline, n in rows:
-        if deadline is not None:
-            found[(name if name in named else other, bucket(deadline, today))] += n
-    return found
+    by_rule: Counter[tuple[str, str]] = Counter()
+    by_project: Counter[tuple[str, str]] = Counter()
+    for rule, project_number, deadline, n in rows:
+        if deadline is None:
+            continue
+        due = bucket(deadline, today)
+        by_rule[(str(rule), due)] += n
+        if named and project_number:
+            name = shown.get(str(project_number), str(project_number))
+            by_project[(name if name in named else other, due)] += n
+    return by_rule, by_project

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
 from scanner.models import KeyStatus
 from scanner.reasons import NEWSWORTHY
-from scanner.store.remediation import intervals
 from scanner.store.tables import Transition
 
 
@@ -47,9 +47,43 @@ def read_flow(conn: Connection, scan_id: int) -> Flow:
             t.scan_id <= scan_id, t.kind == "status_changed", t.to_value == KeyStatus.BLOCKED.value
         )
     )
+    return Flow(opened, resolved, int(blocked or 0), _remediation(conn, scan_id))
+
+
+def _remediation(conn: Connection, scan_id: int) -> dict[str, list[float]]:
+    """Rule -> seconds from the opening of each remediated finding to its
+    resolution. Only the fingerprints that were remediated are read back, so
+    the cost follows the fixes, not the size of the organization. A finding an
+    exception accepted was already closed as `accepted` (store.remediation)."""
+    t = Transition
+    remediated = (
+        select(t.id, t.fingerprint, t.rule_id, t.at)
+        .where(
+            t.scan_id <= scan_id,
+            t.kind == "resolved",
+            t.reason.in_(sorted(NEWSWORTHY)),
+            t.exception_id.is_(None),
+            t.fingerprint.is_not(None),
+        )
+        .order_by(t.id)
+    )
+    ends = conn.execute(remediated).all()
+    if not ends:
+        return {}
+    opening = ("opened", "reopened", "acceptance_expired", "acceptance_revoked")
+    fixed = select(t.fingerprint).where(
+        t.scan_id <= scan_id, t.kind == "resolved", t.reason.in_(sorted(NEWSWORTHY))
+    )
+    starts: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    for row_id, fingerprint, at in conn.execute(
+        select(t.id, t.fingerprint, t.at)
+        .where(t.scan_id <= scan_id, t.kind.in_(opening), t.fingerprint.in_(fixed))
+        .order_by(t.id)
+    ):
+        starts[str(fingerprint)].append((row_id, at))
     durations: dict[str, list[float]] = defaultdict(list)
-    for interval in intervals(conn, scan_id):
-        if interval.resolved_at is not None and interval.reason in NEWSWORTHY:
-            seconds = (interval.resolved_at - interval.opened_at).total_seconds()
-            durations[interval.rule].append(seconds)
-    return Flow(opened, resolved, int(blocked or 0), dict(durations))
+    for end_id, fingerprint, rule, ended in ends:
+        before = [at for row_id, at in starts.get(str(fingerprint), []) if row_id < end_id]
+        if before:
+            durations[str(rule)].append((ended - before[-1]).total_seconds())
+    return dict(durations)
