@@ -100,6 +100,9 @@ def test_metrics_agree_with_the_report(engine: Engine) -> None:
     top = [(lb["key"], v) for lb, v in samples["keysentry_top_key_score"]]
     assert top == [(k.name, k.score) for k in worst]
     assert all(lb["display_name"] for lb, _ in samples["keysentry_top_key_score"])
+    assert all("status" not in lb for lb, _ in samples["keysentry_top_key_score"])
+    statuses = {lb["key"]: lb["status"] for lb, _ in samples["keysentry_top_key_status"]}
+    assert statuses == {k.name: k.status.value for k in worst}
 
     entry_keys = {lb["timeline_entry"]: v for lb, v in samples["keysentry_deadline_keys"]}
     expected = Counter()

@@ -111,7 +111,8 @@ def figure_metrics(config: Config, figures: ScanFigures) -> Iterator[Metric]:
 
 
 def _top_keys(figures: ScanFigures) -> Iterator[Metric]:
-    top_labels = ["key", "project", "display_name", "status", "key_type"]
+    # No status label on these: a key's series must not break when its status changes.
+    top_labels = ["key", "project", "display_name", "key_type"]
     score = GaugeMetricFamily(
         "keysentry_top_key_score",
         "Score (0-100) of the worst keys (metrics.top_keys).",
@@ -122,10 +123,17 @@ def _top_keys(figures: ScanFigures) -> Iterator[Metric]:
         "Nearest deadline of each of the worst keys, midnight UTC.",
         labels=top_labels,
     )
+    status = GaugeMetricFamily(
+        "keysentry_top_key_status",
+        "Always 1: the status of each of the worst keys, as a label; join on `key`.",
+        labels=["key", "status"],
+    )
     for k in figures.top_keys:
-        values = [k.key_name, k.project, k.display_name[:DISPLAY_NAME_MAX], k.status, k.key_type]
+        values = [k.key_name, k.project, k.display_name[:DISPLAY_NAME_MAX], k.key_type]
         score.add_metric(values, k.score)
+        status.add_metric([k.key_name, k.status], 1)
         if k.deadline is not None:
             deadline.add_metric(values, midnight(k.deadline))
     yield score
     yield deadline
+    yield status
