@@ -11,6 +11,7 @@ from typing import Any
 from alerts import outbox
 from alerts.config import AlertsConfig, ReceiverConfig
 from alerts.events import Event, KeyFacts
+from alerts.expiring import KIND as EXPIRING
 from alerts.limits import split
 from alerts.payload import news_document, news_subject
 from alerts.routing import Router, Target
@@ -19,7 +20,6 @@ from scanner.models import Severity
 from scanner.rules.catalog import ALL_RULES
 
 ALWAYS_IMMEDIATE = frozenset(meta.id for meta in ALL_RULES if meta.always_immediate)
-EXPIRING = "exception_expiring"
 
 # Per target, per key name: the key and its events, in arrival order.
 News = dict[Target, dict[str, tuple[KeyFacts, list[Event]]]]
