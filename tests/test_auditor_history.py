@@ -22,7 +22,14 @@ from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
 from scanner.report.formats import render_json
 from scanner.scan_guards import ScanOutOfOrder
-from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
+from scanner.store.tables import (
+    FindingVersion,
+    KeyEventRow,
+    KeyVersion,
+    Scan,
+    Transition,
+    UsageVersion,
+)
 from tests import assets
 from tests.auditor_org import DISABLED, GEMINI, KEY, History, build_history, org
 from tests.conftest import NOW
@@ -214,7 +221,31 @@ def test_flow_metrics_count_what_history_records(history: History) -> None:
     assert value("keysentry_remediation_seconds_bucket", rule=api, le=week) == 1
     assert value("keysentry_remediation_seconds_bucket", rule=api, le=fortnight) == 3
     assert value("keysentry_findings_opened_total", rule=api) >= 5
-    assert value("keysentry_keys_newly_blocked_total") >= 0
+    # Newly blocked, by rule, as the reports of each scan tell it: a key blocked
+    # now and not in the scan before, under each rule whose enforced deadline
+    # had passed on it.
+    expected: dict[str, int] = {}
+    before: dict[str, str] = {}
+    for n in range(1, 7):
+        report = json.loads(history.reports[n])
+        day = report["evaluated_at"][:10]
+        timeline = report["in_force"]["document"]["timeline"]
+        enforced = {r for e in timeline if e["status"] == "enforced" for r in e["rules"]}
+        for key in report["keys"]:
+            if key["status"] == "blocked" and before.get(key["name"]) != "blocked":
+                for f in key["findings"] + key["accepted"]:
+                    if f["rule"] in enforced and f["deadline"] and f["deadline"] <= day:
+                        expected[f["rule"]] = expected.get(f["rule"], 0) + 1
+        before = {key["name"]: key["status"] for key in report["keys"]}
+    assert expected  # the story blocks keys
+    for rule, n in expected.items():
+        assert value("keysentry_keys_newly_blocked_total", rule=rule) == n, rule
+    assert value("keysentry_keys_newly_blocked_total") == sum(expected.values())
+    with history.engine.connect() as conn:
+        removals = conn.scalar(
+            select(func.count()).select_from(KeyEventRow).where(KeyEventRow.restrictions_removed)
+        )
+    assert removals and value("keysentry_restrictions_removed_total") == removals
 
 
 def test_verify_finds_an_edited_row(history: History) -> None:

@@ -27,8 +27,18 @@ DASHBOARDS = Path(__file__).parent.parent / "dashboards"
 DASHBOARD = DASHBOARDS / "keysentry.json"
 RULES = DASHBOARDS / "alerts.yml"
 RULE_TESTS = DASHBOARDS / "alerts.test.yml"
+RUNBOOK_BASE = "https://github.com/keysentry/keysentry/blob/main/README.md"
 # What Grafana puts in place of its variables, for a query sent directly.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "5m"}
+# The drill-down variables at "All" (their allValue), as Grafana sends them.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "5m",
+    "$project": ".*",
+    "$severity": ".*",
+    "$rule": ".*",
+    "$key_type": ".*",
+}
 
 
 def need(tool: str) -> str:
@@ -97,6 +107,27 @@ def test_dashboard_uses_a_datasource_variable_and_current_schema() -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_console_links_address_keys_and_projects() -> None:
+    panels = {p["title"]: p for p in all_panels(dashboard()["panels"])}
+    top = panels["Top offenders"]
+    links = {
+        o["matcher"]["options"]: p["value"][0]["url"]
+        for o in top["fieldConfig"]["overrides"]
+        for p in o["properties"]
+        if p["id"] == "links"
+    }
+    console = "https://console.cloud.google.com"
+    assert links["Key"] == (
+        console + "/apis/credentials/key/${__data.fields.key_id}?project=${__data.fields.Project}"
+    )
+    assert links["Project"] == console + "/apis/credentials?project=${__value.raw}"
+    renamed = top["transformations"][1]["options"]["renameByName"]
+    assert renamed["display_name"] == "Key" and renamed["project"] == "Project"
+    for title in ("Projects with the most blocked keys", "Projects with the most non-compliant keys"):
+        (link,) = panels[title]["fieldConfig"]["defaults"]["links"]
+        assert link["url"] == console + "/apis/credentials?project=${__field.labels.project}"
+
+
 def test_rules_check_and_unit_tests_pass() -> None:
     promtool = need("promtool")
     check = subprocess.run(
@@ -125,9 +156,10 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
     anchors = readme_anchors()
     for name, rule in alerts.items():
         annotations = rule["annotations"]
-        assert {"summary", "description", "runbook"} <= set(annotations), name
-        path, anchor = annotations["runbook"].split("#", 1)
-        assert path == "README.md" and anchor in anchors, f"{name}: no README section #{anchor}"
+        assert {"summary", "description", "runbook_url"} <= set(annotations), name
+        base, anchor = annotations["runbook_url"].split("#", 1)
+        # Absolute, as Alertmanager receivers link it; the Helm chart swaps the base.
+        assert base == RUNBOOK_BASE and anchor in anchors, f"{name}: no README section #{anchor}"
 
 
 def readme_anchors() -> set[str]:
@@ -246,6 +278,22 @@ def test_every_panel_query_returns_data_from_a_real_prometheus(
             )
             assert ranged["status"] == "success", f"{name}: {expr}: {ranged}"
             assert ranged["data"]["result"], f"{name}: no range data for {expr}"
+
+    # Each drill-down variable lists values, and picking one narrows its panels.
+    for variable in dashboard()["templating"]["list"][1:]:
+        match = re.fullmatch(r"label_values\((\w+), (\w+)\)", variable["definition"])
+        assert match, variable["definition"]
+        metric, label = match.groups()
+        values = prom.get(f"/api/v1/label/{label}/values", **{"match[]": metric})["data"]
+        assert values, f"variable {variable['name']}: no values of {label} on {metric}"
+    by_rule = next(t for name, t in queries() if name.startswith("Open findings by rule"))
+    narrowed = by_rule["expr"].replace("$rule", "key-not-rotated").replace("$severity", ".*")
+    rows = prom.get("/api/v1/query", query=narrowed)["data"]["result"]
+    assert [r["metric"]["rule"] for r in rows] == ["key-not-rotated"]
+    top = next(t for name, t in queries() if name == "Top offenders [A]")
+    for row in prom.get("/api/v1/query", query=expand(top["expr"]))["data"]["result"]:
+        labels = row["metric"]
+        assert labels["key"].endswith("/keys/" + labels["key_id"])  # the Console link's id
 
     def rules_evaluated() -> bool:
         groups = prom.get("/api/v1/rules")["data"]["groups"]

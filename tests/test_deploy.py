@@ -256,6 +256,24 @@ def test_dashboard_and_rules_have_one_source_of_truth() -> None:
     )
 
 
+def test_runbook_urls_follow_the_configured_base() -> None:
+    wiki = "https://wiki.example.com/security/keysentry-runbooks"
+    values = EVERYTHING_ON | {
+        "metrics": {"prometheusRule": {"enabled": True, "runbookBaseUrl": wiki}}
+    }
+    rule = next(m for m in render(values) if m["kind"] == "PrometheusRule")
+    shipped = yaml.safe_load((ROOT / "dashboards" / "alerts.yml").read_text())
+    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    expected = [
+        wiki + "#" + r["annotations"]["runbook_url"].split("#", 1)[1]
+        for g in shipped["groups"]
+        for r in g["rules"]
+    ]
+    assert urls == expected and len(urls) == 15
+    with pytest.raises(helm.HelmError, match="runbookBaseUrl"):
+        render(EVERYTHING_ON | {"metrics": {"prometheusRule": {"runbookBaseUrl": "wiki/x"}}})
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

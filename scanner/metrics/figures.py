@@ -112,7 +112,8 @@ def figure_metrics(config: Config, figures: ScanFigures) -> Iterator[Metric]:
 
 def _top_keys(figures: ScanFigures) -> Iterator[Metric]:
     # No status label on these: a key's series must not break when its status changes.
-    top_labels = ["key", "project", "display_name", "key_type"]
+    # key_id (the end of the name) addresses the key's Console page.
+    top_labels = ["key", "key_id", "project", "display_name", "key_type"]
     score = GaugeMetricFamily(
         "keysentry_top_key_score",
         "Score (0-100) of the worst keys (metrics.top_keys).",
@@ -129,7 +130,8 @@ def _top_keys(figures: ScanFigures) -> Iterator[Metric]:
         labels=["key", "status"],
     )
     for k in figures.top_keys:
-        values = [k.key_name, k.project, k.display_name[:DISPLAY_NAME_MAX], k.key_type]
+        key_id = k.key_name.rsplit("/", 1)[-1]
+        values = [k.key_name, key_id, k.project, k.display_name[:DISPLAY_NAME_MAX], k.key_type]
         score.add_metric(values, k.score)
         status.add_metric([k.key_name, k.status], 1)
         if k.deadline is not None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from scanner.config import Config
+from scanner.models import DeadlineKind
 from scanner.reasons import Reason
 from scanner.rules.catalog import ALL_RULES
 from scanner.store.flow import Flow
@@ -19,6 +20,12 @@ from scanner.store.flow import Flow
 DAY = 86400.0
 # Remediation times from a day to a year: scans are hours apart, so finer is noise.
 BUCKETS = tuple(d * DAY for d in (1, 3, 7, 14, 30, 60, 90, 180, 365))
+
+
+def _blocking_rules(config: Config) -> set[str]:
+    """The rules that can block a key: those an enforced timeline entry dates."""
+    enforced = DeadlineKind.ENFORCED.value
+    return {rule for rule, entry in config.deadlines().items() if entry.status == enforced}
 
 
 def flow_metrics(config: Config, flow: Flow) -> Iterator[Metric]:
@@ -51,10 +58,21 @@ def flow_metrics(config: Config, flow: Flow) -> Iterator[Metric]:
             resolved.add_metric([rule, reason], n)
     yield resolved
     blocked = CounterMetricFamily(
-        "keysentry_keys_newly_blocked", "Keys that turned or arrived blocked since the first scan."
+        "keysentry_keys_newly_blocked",
+        "Keys that turned or arrived blocked since the first scan, by the rule whose "
+        "enforced deadline blocks them (a key blocked by two rules counts under each).",
+        labels=["rule"],
     )
-    blocked.add_metric([], flow.newly_blocked)
+    for rule in sorted(_blocking_rules(config) | set(flow.newly_blocked)):
+        blocked.add_metric([rule], flow.newly_blocked.get(rule, 0))
     yield blocked
+    removed = CounterMetricFamily(
+        "keysentry_restrictions_removed",
+        "Admin Activity audit events, since the first scan, of an UpdateKey that left a "
+        "key with no API restriction.",
+    )
+    removed.add_metric([], flow.restrictions_removed)
+    yield removed
     histogram = HistogramMetricFamily(
         "keysentry_remediation_seconds",
         "How long remediated (fixed, deleted, gone) findings stayed open, in scan time.",

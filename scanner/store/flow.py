@@ -8,19 +8,23 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Date, cast, func, select
 
-from scanner.models import KeyStatus
+from scanner.models import DeadlineKind, KeyStatus
 from scanner.reasons import NEWSWORTHY
-from scanner.store.tables import Transition
+from scanner.store.tables import FindingVersion, KeyEventRow, Scan, Transition
 
 
 @dataclass(frozen=True, slots=True)
 class Flow:
     opened: Counter[str] = field(default_factory=Counter)  # rule -> findings opened
     resolved: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, reason)
-    newly_blocked: int = 0  # keys that turned (or arrived) blocked
+    # rule -> keys that turned (or arrived) blocked with an enforced deadline of
+    # that rule passed: a key blocked by two rules counts under each
+    newly_blocked: Counter[str] = field(default_factory=Counter)
+    restrictions_removed: int = 0  # UpdateKey audit events that left a key unrestricted
     # rule -> seconds each remediated (fixed, deleted, gone) finding stayed open
     remediation: dict[str, list[float]] = field(default_factory=dict)
 
@@ -42,12 +46,45 @@ def read_flow(conn: Connection, scan_id: int) -> Flow:
         .group_by(t.rule_id, t.reason)
     ):
         resolved[(str(rule), reason or "unknown")] = n
-    blocked = conn.scalar(
+    removed = conn.scalar(
         select(func.count()).where(
-            t.scan_id <= scan_id, t.kind == "status_changed", t.to_value == KeyStatus.BLOCKED.value
+            KeyEventRow.scan_id <= scan_id, KeyEventRow.restrictions_removed.is_(True)
         )
     )
-    return Flow(opened, resolved, int(blocked or 0), _remediation(conn, scan_id))
+    return Flow(
+        opened,
+        resolved,
+        newly_blocked(conn, scan_id, t.scan_id <= scan_id),
+        int(removed or 0),
+        _remediation(conn, scan_id),
+    )
+
+
+def newly_blocked(conn: Connection, scan_id: int, scans: Any) -> Counter[str]:
+    """Rule -> keys that turned blocked in SCANS (a condition on
+    transitions.scan_id), by the rules whose enforced deadline had passed on
+    the key at that scan: what makes a key blocked (rules.verdict)."""
+    t, f = Transition, FindingVersion
+    day = func.date(Scan.evaluated_at) if conn.dialect.name == "sqlite" else cast(
+        Scan.evaluated_at, Date
+    )
+    rows = conn.execute(
+        select(f.rule_id, func.count(func.distinct(t.id)))
+        .select_from(t)
+        .join(Scan, Scan.id == t.scan_id)
+        .join(f, f.key_name == t.key_name)
+        .where(
+            scans,
+            t.kind == "status_changed",
+            t.to_value == KeyStatus.BLOCKED.value,
+            f.valid_from_scan_id <= t.scan_id,
+            (f.valid_to_scan_id.is_(None)) | (f.valid_to_scan_id > t.scan_id),
+            f.deadline_kind == DeadlineKind.ENFORCED.value,
+            f.deadline <= day,
+        )
+        .group_by(f.rule_id)
+    )
+    return Counter({str(rule): int(n) for rule, n in rows})
 
 
 def _remediation(conn: Connection, scan_id: int) -> dict[str, list[float]]:
