@@ -12,10 +12,14 @@ from typing import Any
 import grpc
 from sqlalchemy import Engine, func, select
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
 from scanner.audit.logs import AuditLogReader
 from scanner.configfile import parse_config
 from scanner.engine import run_scan
 from scanner.inventory.export import ExportSource
+from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
 from scanner.store.tables import KeyEventRow
@@ -167,3 +171,14 @@ def test_real_entries_of_both_api_versions_over_grpc(engine: Engine, tmp_path: P
     assert len(stored) == 3
     assert sum(1 for insert_id, _ in stored if insert_id.startswith("operation:")) == 2
     assert "CreateApiKey" in fake.requests[0].filter and "CloneKey" in fake.requests[0].filter
+    # The one UpdateKey that left no restriction is what the counter counts.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(engine, config))
+    exposition = generate_latest(registry).decode()
+    (removed,) = [
+        s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == "keysentry_restrictions_removed_total"
+    ]
+    assert removed == 1

@@ -24,7 +24,6 @@ from scanner.report.formats import render_json
 from scanner.scan_guards import ScanOutOfOrder
 from scanner.store.tables import (
     FindingVersion,
-    KeyEventRow,
     KeyVersion,
     Scan,
     Transition,
@@ -241,11 +240,6 @@ def test_flow_metrics_count_what_history_records(history: History) -> None:
     for rule, n in expected.items():
         assert value("keysentry_keys_newly_blocked_total", rule=rule) == n, rule
     assert value("keysentry_keys_newly_blocked_total") == sum(expected.values())
-    with history.engine.connect() as conn:
-        removals = conn.scalar(
-            select(func.count()).select_from(KeyEventRow).where(KeyEventRow.restrictions_removed)
-        )
-    assert removals and value("keysentry_restrictions_removed_total") == removals
 
 
 def test_verify_finds_an_edited_row(history: History) -> None:
