@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from sqlalchemy import Engine, func, select
-
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, func, select
 
 from scanner.audit.logs import AuditLogReader
 from scanner.configfile import parse_config

@@ -123,7 +123,10 @@ def test_console_links_address_keys_and_projects() -> None:
     assert links["Project"] == console + "/apis/credentials?project=${__value.raw}"
     renamed = top["transformations"][1]["options"]["renameByName"]
     assert renamed["display_name"] == "Key" and renamed["project"] == "Project"
-    for title in ("Projects with the most blocked keys", "Projects with the most non-compliant keys"):
+    for title in (
+        "Projects with the most blocked keys",
+        "Projects with the most non-compliant keys",
+    ):
         (link,) = panels[title]["fieldConfig"]["defaults"]["links"]
         assert link["url"] == console + "/apis/credentials?project=${__field.labels.project}"
 

@@ -65,8 +65,10 @@ def newly_blocked(conn: Connection, scan_id: int, scans: Any) -> Counter[str]:
     transitions.scan_id), by the rules whose enforced deadline had passed on
     the key at that scan: what makes a key blocked (rules.verdict)."""
     t, f = Transition, FindingVersion
-    day = func.date(Scan.evaluated_at) if conn.dialect.name == "sqlite" else cast(
-        Scan.evaluated_at, Date
+    day = (
+        func.date(Scan.evaluated_at)
+        if conn.dialect.name == "sqlite"
+        else cast(Scan.evaluated_at, Date)
     )
     rows = conn.execute(
         select(f.rule_id, func.count(func.distinct(t.id)))
