@@ -61,11 +61,13 @@ def dashboard() -> dict[str, Any]:
     return dict(json.loads(DASHBOARD.read_text()))
 
 
-def queries() -> list[tuple[str, dict[str, Any]]]:
+def queries(kind: str = "prometheus") -> list[tuple[str, dict[str, Any]]]:
+    """The targets of the panels on KIND's data source: PromQL, or SQL (`rawSql`)."""
     found = []
     for panel in all_panels(dashboard()["panels"]):
         for target in panel.get("targets", []):
-            found.append((f"{panel['title']} [{target['refId']}]", target))
+            if ("rawSql" in target) == (kind == "sql"):
+                found.append((f"{panel['title']} [{target['refId']}]", target))
     return found
 
 
@@ -82,12 +84,19 @@ def test_dashboard_uses_a_datasource_variable_and_current_schema() -> None:
     variables = {v["name"]: v for v in board["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    uids = set()
+    assert variables["history"]["query"] == "grafana-postgresql-datasource"
+    sources = set()
     for panel in all_panels(board["panels"]):
         for holder in [panel, *panel.get("targets", [])]:
             if "datasource" in holder:
-                uids.add(holder["datasource"]["uid"])
-    assert uids == {"${datasource}"}  # no hard-coded datasource anywhere
+                sources.add((holder["datasource"]["type"], holder["datasource"]["uid"]))
+                sql = "rawSql" in holder or any("rawSql" in t for t in panel.get("targets", []))
+                assert holder["datasource"]["uid"] == ("${history}" if sql else "${datasource}")
+    # No hard-coded datasource anywhere.
+    assert sources == {
+        ("prometheus", "${datasource}"),
+        ("grafana-postgresql-datasource", "${history}"),
+    }
     titles = {p["title"] for p in all_panels(board["panels"])}
     for expected in (
         "Keys blocked now",
@@ -283,7 +292,9 @@ def test_every_panel_query_returns_data_from_a_real_prometheus(
             assert ranged["data"]["result"], f"{name}: no range data for {expr}"
 
     # Each drill-down variable lists values, and picking one narrows its panels.
-    for variable in dashboard()["templating"]["list"][1:]:
+    for variable in dashboard()["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
         match = re.fullmatch(r"label_values\((\w+), (\w+)\)", variable["definition"])
         assert match, variable["definition"]
         metric, label = match.groups()
