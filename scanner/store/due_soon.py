@@ -5,24 +5,15 @@ per-project metrics name (the rest summed as "(other)")."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion
 
 BUCKETS = ("overdue", "7d", "30d", "later")
-
-
-def bucket(deadline: date, today: date) -> str:
-    days = (deadline - today).days
-    if days < 0:
-        return "overdue"
-    if days <= 7:
-        return "7d"
-    return "30d" if days <= 30 else "later"
 
 
 def _project_number(conn: Connection) -> Any:
@@ -32,7 +23,9 @@ def _project_number(conn: Connection) -> Any:
     if conn.dialect.name == "postgresql":
         return func.split_part(name, "/", 2)
     rest = func.substr(name, 10)  # after "projects/"
-    return func.substr(rest, 1, func.instr(rest, "/") - 1)
+    # A project's own findings are about "projects/N", with no "/" after N.
+    end = case((func.instr(rest, "/") == 0, func.length(rest)), else_=func.instr(rest, "/") - 1)
+    return func.substr(rest, 1, end)
 
 
 def due_counts(
@@ -55,19 +48,32 @@ def due_counts(
             )
         }
     number = _project_number(conn)
+    due = _bucket_sql(today)
+    grouped = (fv.rule_id, number, due) if named else (fv.rule_id, due)
     rows = conn.execute(
-        select(fv.rule_id, number, fv.deadline, func.count())
+        select(*grouped, func.count())
         .where(valid_at(fv, scan_id), fv.deadline.is_not(None), fv.accepted_by.is_(None))
-        .group_by(fv.rule_id, number, fv.deadline)
+        .group_by(*grouped)
     )
     by_rule: Counter[tuple[str, str]] = Counter()
     by_project: Counter[tuple[str, str]] = Counter()
-    for rule, project_number, deadline, n in rows:
-        if deadline is None:
-            continue
-        due = bucket(deadline, today)
-        by_rule[(str(rule), due)] += n
-        if named and project_number:
-            name = shown.get(str(project_number), str(project_number))
-            by_project[(name if name in named else other, due)] += n
+    for row in rows:
+        rule, bucket_name, n = row[0], row[-2], row[-1]
+        by_rule[(str(rule), str(bucket_name))] += n
+        if named and row[1]:
+            name = shown.get(str(row[1]), str(row[1]))
+            by_project[(name if name in named else other, str(bucket_name))] += n
     return by_rule, by_project
+
+
+def _bucket_sql(today: date) -> Any:
+    """The bucket of a deadline as of TODAY: overdue (before it), within 7
+    days, within 30, later. Grouping by it in SQL leaves a few rows per rule
+    and project instead of one per distinct deadline."""
+    deadline = FindingVersion.deadline
+    return case(
+        (deadline < today, BUCKETS[0]),
+        (deadline <= today + timedelta(days=7), BUCKETS[1]),
+        (deadline <= today + timedelta(days=30), BUCKETS[2]),
+        else_=BUCKETS[3],
+    )

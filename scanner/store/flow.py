@@ -33,19 +33,17 @@ def read_flow(conn: Connection, scan_id: int) -> Flow:
     t = Transition
     upto = (t.scan_id <= scan_id, t.fingerprint.is_not(None))
     opened: Counter[str] = Counter()
-    for rule, n in conn.execute(
-        select(t.rule_id, func.count())
-        .where(*upto, t.kind.in_(("opened", "reopened")))
-        .group_by(t.rule_id)
-    ):
-        opened[str(rule)] = n
     resolved: Counter[tuple[str, str]] = Counter()
-    for rule, reason, n in conn.execute(
-        select(t.rule_id, t.reason, func.count())
-        .where(*upto, t.kind == "resolved")
-        .group_by(t.rule_id, t.reason)
+    # One pass over the transitions serves both counters.
+    for kind, rule, reason, n in conn.execute(
+        select(t.kind, t.rule_id, t.reason, func.count())
+        .where(*upto, t.kind.in_(("opened", "reopened", "resolved")))
+        .group_by(t.kind, t.rule_id, t.reason)
     ):
-        resolved[(str(rule), reason or "unknown")] = n
+        if kind == "resolved":
+            resolved[(str(rule), reason or "unknown")] += n
+        else:
+            opened[str(rule)] += n
     removed = conn.scalar(
         select(func.count()).where(
             KeyEventRow.scan_id <= scan_id, KeyEventRow.restrictions_removed.is_(True)
