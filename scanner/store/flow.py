@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, cast, func, select
+from sqlalchemy import Connection, func, select
 
 from scanner.models import DeadlineKind, KeyStatus
 from scanner.reasons import NEWSWORTHY
@@ -61,30 +61,32 @@ def read_flow(conn: Connection, scan_id: int) -> Flow:
 def newly_blocked(conn: Connection, scan_id: int, scans: Any) -> Counter[str]:
     """Rule -> keys that turned blocked in SCANS (a condition on
     transitions.scan_id), by the rules whose enforced deadline had passed on
-    the key at that scan: what makes a key blocked (rules.verdict)."""
+    the key at that scan: what makes a key blocked (rules.verdict). Matched
+    here rather than joined in SQL: findings have no index by key, and the
+    join's plan on PostgreSQL visits every finding for each transition."""
     t, f = Transition, FindingVersion
-    day = (
-        func.date(Scan.evaluated_at)
-        if conn.dialect.name == "sqlite"
-        else cast(Scan.evaluated_at, Date)
-    )
-    rows = conn.execute(
-        select(f.rule_id, func.count(func.distinct(t.id)))
-        .select_from(t)
+    turned: dict[str, list[tuple[int, date]]] = defaultdict(list)
+    for key_name, at_scan, evaluated_at in conn.execute(
+        select(t.key_name, t.scan_id, Scan.evaluated_at)
         .join(Scan, Scan.id == t.scan_id)
-        .join(f, f.key_name == t.key_name)
-        .where(
-            scans,
-            t.kind == "status_changed",
-            t.to_value == KeyStatus.BLOCKED.value,
-            f.valid_from_scan_id <= t.scan_id,
-            (f.valid_to_scan_id.is_(None)) | (f.valid_to_scan_id > t.scan_id),
+        .where(scans, t.kind == "status_changed", t.to_value == KeyStatus.BLOCKED.value)
+    ):
+        turned[str(key_name)].append((int(at_scan), evaluated_at.date()))
+    counts: Counter[str] = Counter()
+    if not turned:
+        return counts
+    for key_name, rule, deadline, valid_from, valid_to in conn.execute(
+        select(f.key_name, f.rule_id, f.deadline, f.valid_from_scan_id, f.valid_to_scan_id).where(
             f.deadline_kind == DeadlineKind.ENFORCED.value,
-            f.deadline <= day,
+            f.valid_from_scan_id + 0 <= scan_id,
+            f.deadline.is_not(None),
         )
-        .group_by(f.rule_id)
-    )
-    return Counter({str(rule): int(n) for rule, n in rows})
+    ):
+        for at_scan, day in turned.get(str(key_name), ()):
+            open_then = valid_from <= at_scan and (valid_to is None or valid_to > at_scan)
+            if open_then and deadline is not None and deadline <= day:
+                counts[str(rule)] += 1
+    return counts
 
 
 def _remediation(conn: Connection, scan_id: int) -> dict[str, list[float]]:
