@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -52,24 +51,28 @@ def read_flow(conn: Connection, scan_id: int) -> Flow:
     return Flow(
         opened,
         resolved,
-        newly_blocked(conn, scan_id, t.scan_id <= scan_id),
+        newly_blocked(conn, scan_id),
         int(removed or 0),
         _remediation(conn, scan_id),
     )
 
 
-def newly_blocked(conn: Connection, scan_id: int, scans: Any) -> Counter[str]:
-    """Rule -> keys that turned blocked in SCANS (a condition on
-    transitions.scan_id), by the rules whose enforced deadline had passed on
-    the key at that scan: what makes a key blocked (rules.verdict). Matched
-    here rather than joined in SQL: findings have no index by key, and the
-    join's plan on PostgreSQL visits every finding for each transition."""
+def newly_blocked(conn: Connection, scan_id: int) -> Counter[str]:
+    """Rule -> keys that turned blocked up to SCAN_ID, by the rules whose
+    enforced deadline had passed on the key at that scan: what makes a key
+    blocked (rules.verdict). Matched here rather than joined in SQL: findings
+    have no index by key, and the join's plan on PostgreSQL visits every
+    finding for each transition."""
     t, f = Transition, FindingVersion
     turned: dict[str, list[tuple[int, date]]] = defaultdict(list)
     for key_name, at_scan, evaluated_at in conn.execute(
         select(t.key_name, t.scan_id, Scan.evaluated_at)
         .join(Scan, Scan.id == t.scan_id)
-        .where(scans, t.kind == "status_changed", t.to_value == KeyStatus.BLOCKED.value)
+        .where(
+            t.scan_id <= scan_id,
+            t.kind == "status_changed",
+            t.to_value == KeyStatus.BLOCKED.value,
+        )
     ):
         turned[str(key_name)].append((int(at_scan), evaluated_at.date()))
     counts: Counter[str] = Counter()
