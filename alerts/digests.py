@@ -4,6 +4,7 @@ overview is the first scan's single message to a recipient without one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,27 +12,40 @@ from sqlalchemy import Connection
 
 from alerts import outbox
 from alerts.config import AlertsConfig, DigestConfig
-from alerts.events import FindingFacts, KeyFacts, open_findings
+from alerts.digest_content import DigestContent, urgency_order
+from alerts.events import FindingFacts, KeyFacts
 from alerts.limits import split
+from alerts.open_keys import open_keys
 from alerts.payload import digest_document, digest_subject
 from alerts.routing import Router, Target
-from alerts.why import why
 
-PerTarget = dict[Target, dict[str, tuple[KeyFacts, list[FindingFacts]]]]
+Contents = dict[Target, DigestContent]
 
 
 def collect(
-    per_target: PerTarget,
-    targets: list[Target],
-    receivers: set[str],
+    contents: Contents,
+    make: Callable[[Target], DigestContent | None],
     key: KeyFacts,
-    finding: FindingFacts,
+    targets: dict[Target, list[FindingFacts]],
 ) -> None:
-    """File FINDING under KEY for each target of RECEIVERS (a digest's content)."""
-    for target in targets:
-        if target.receiver in receivers:
-            keys = per_target.setdefault(target, {})
-            keys.setdefault(key.name, (key, []))[1].append(finding)
+    """File KEY with its FINDINGS under each target MAKE gives a digest's content for."""
+    orders: dict[int, tuple[Any, ...]] = {}  # most targets share one list of findings
+    for target, findings in targets.items():
+        content = contents.get(target)
+        if content is None:
+            made = make(target)
+            if made is None:
+                continue
+            content = contents[target] = made
+        order = orders.get(id(findings))
+        if order is None:
+            order = orders[id(findings)] = urgency_order(key, findings)
+        content.add(key, findings, order)
+
+
+def max_keys(config: AlertsConfig, receiver: str) -> int:
+    digest = config.receiver(receiver).digest
+    return digest.max_keys if digest is not None else DigestConfig().max_keys
 
 
 def due_digests(conn: Connection, config: AlertsConfig, at: datetime) -> dict[str, int]:
@@ -44,23 +58,6 @@ def due_digests(conn: Connection, config: AlertsConfig, at: datetime) -> dict[st
         if not outbox.digest_period_done(conn, receiver.name, period):
             due[receiver.name] = period
     return due
-
-
-def _document(
-    config: AlertsConfig,
-    target: Target,
-    keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
-    scan_id: int,
-    at: datetime,
-    changed: frozenset[str] = frozenset(),
-    overview: bool = False,
-) -> dict[str, Any]:
-    receiver = config.receiver(target.receiver)
-    limit = receiver.digest.max_keys if receiver.digest else DigestConfig().max_keys
-    reason = why(config, target, [k for k, _ in keys.values()])
-    return digest_document(
-        config, receiver.name, reason, keys, scan_id, at, limit, changed, overview
-    )
 
 
 def _parts(
@@ -78,14 +75,13 @@ def digest_rows(
     config: AlertsConfig,
     target: Target,
     period: int,
-    keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
+    content: DigestContent,
     scan_id: int,
     at: datetime,
-    changed: frozenset[str],
     overview: bool,
     accepted_keys: int,
 ) -> list[dict[str, Any]]:
-    document = _document(config, target, keys, scan_id, at, changed, overview)
+    document = digest_document(config, target.receiver, content, scan_id, at, overview)
     document["accepted_keys"] = accepted_keys
     rows = []
     for index, (subject, part) in enumerate(_parts(config, target, document)):
@@ -98,11 +94,11 @@ def digest_rows(
 def overview_rows(
     config: AlertsConfig,
     target: Target,
-    keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
+    content: DigestContent,
     scan_id: int,
     at: datetime,
 ) -> list[dict[str, Any]]:
-    document = _document(config, target, keys, scan_id, at, overview=True)
+    document = digest_document(config, target.receiver, content, scan_id, at, overview=True)
     rows = []
     for index, (subject, part) in enumerate(_parts(config, target, document)):
         key = outbox.target_key(target, "overview", f"overview:{scan_id}:{index}")
@@ -119,11 +115,17 @@ def digests(
     receivers: set[str],
 ) -> list[tuple[Target, str, dict[str, Any]]]:
     """What each target of RECEIVERS would get as a digest now (the preview)."""
-    per_target: PerTarget = {}
-    for key, finding in open_findings(conn, scan_id):
-        collect(per_target, router.targets(key, finding), receivers, key, finding)
+    contents: Contents = {}
+
+    def make(target: Target) -> DigestContent | None:
+        if target.receiver not in receivers:
+            return None
+        return DigestContent(config, target, max_keys(config, target.receiver), frozenset())
+
+    for key, findings in open_keys(conn, scan_id):
+        collect(contents, make, key, router.key_targets(key, findings))
     found: list[tuple[Target, str, dict[str, Any]]] = []
-    for target, keys in sorted(per_target.items(), key=lambda item: str(item[0])):
-        document = _document(config, target, keys, scan_id, at)
+    for target, content in sorted(contents.items(), key=lambda item: str(item[0])):
+        document = digest_document(config, target.receiver, content, scan_id, at)
         found.extend((target, subject, part) for subject, part in _parts(config, target, document))
     return found

@@ -16,7 +16,6 @@ from alerts.facts import (
     KeyFacts,
     latest_findings,
     latest_keys,
-    open_findings,
     worst_open_findings,
 )
 from alerts.wording import deadline_phrase
@@ -24,7 +23,7 @@ from scanner.models import KeyStatus, Severity
 from scanner.reasons import NEWSWORTHY, RESOLVED_DETAIL
 from scanner.store.tables import Transition
 
-__all__ = ["Event", "FindingFacts", "KeyFacts", "open_findings", "transition_events"]
+__all__ = ["Event", "FindingFacts", "KeyFacts", "transition_events"]
 
 
 @dataclass(frozen=True, slots=True)

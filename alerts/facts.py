@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from scanner.models import KeyStatus, Severity
+from scanner.models import Severity
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
@@ -167,27 +167,6 @@ def latest_findings(
         for row in rows:
             found.setdefault(row.fingerprint, finding_facts(row))
     return found
-
-
-def open_findings(conn: Connection, scan_id: int) -> Iterator[tuple[KeyFacts, FindingFacts]]:
-    """Every open finding at SCAN_ID on a key that is not deleted, but those
-    an exception accepts."""
-    rows = conn.execute(
-        select(*_KEY_COLUMNS, *_FINDING_COLUMNS)
-        .join(FindingVersion, FindingVersion.key_name == KeyVersion.key_name)
-        .where(
-            valid_at(KeyVersion, scan_id),
-            valid_at(FindingVersion, scan_id),
-            FindingVersion.accepted_by.is_(None),  # accepted: no reminders, no digest lines
-            KeyVersion.status != KeyStatus.DELETED.value,
-        )
-        .order_by(KeyVersion.key_name)  # a key's findings together: one KeyFacts each
-    )
-    key: KeyFacts | None = None
-    for row in rows:
-        if key is None or key.name != row.key_name:
-            key = key_facts(row)
-        yield key, finding_facts(row)
 
 
 def worst_open_findings(conn: Connection, scan_id: int, names: set[str]) -> dict[str, FindingFacts]:

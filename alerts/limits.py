@@ -31,20 +31,20 @@ GENERIC_BYTES = 1_000_000  # no documented limit; receivers' request limits are 
 _RENDERER = EmailRenderer()
 
 
-def fits(config: AlertsConfig, target: Target, document: dict[str, Any], subject: str) -> bool:
+def fullness(config: AlertsConfig, target: Target, document: dict[str, Any], subject: str) -> float:
+    """How much of TARGET's limit DOCUMENT fills as sent: it fits at 1 or below."""
     if target.channel == "email":
         rendered = _RENDERER.render(subject, document)
         message = build_message(config.smtp, target.address, rendered, "size-check", False)
-        return len(message.as_bytes()) < EMAIL_BYTES
+        return (len(message.as_bytes()) + 1) / EMAIL_BYTES  # under the limit, not at it
     receiver = config.receiver(target.receiver)
     webhook = next((w for w in receiver.webhooks if w.name == target.address), None)
     fmt = webhook.format if webhook is not None else "generic"
     body = webhook_body(fmt, document, subject, "size-check")
     if fmt == "slack":
-        blocks = json.loads(body)["blocks"]
-        return len(blocks) <= SLACK_BLOCKS
+        return len(json.loads(body)["blocks"]) / SLACK_BLOCKS
     limit = {"google_chat": CHAT_BYTES, "msteams": TEAMS_BYTES}.get(fmt, GENERIC_BYTES)
-    return len(body) <= limit
+    return len(body) / limit
 
 
 def split(
@@ -58,47 +58,61 @@ def split(
     def part(keys: list[dict[str, Any]], omitted: int) -> dict[str, Any]:
         return document | {"keys": keys, "omitted_keys": omitted}
 
-    def ok(candidate: dict[str, Any]) -> bool:
-        return fits(config, target, candidate, subject_of(candidate))
+    def load(candidate: dict[str, Any]) -> float:
+        return fullness(config, target, candidate, subject_of(candidate))
 
-    if ok(document):
+    whole = load(document)
+    if whole <= 1:
         return [document]
     keys = document["keys"]
     extra = document.get("omitted_keys", 0)
     parts: list[dict[str, Any]] = []
     start = 0
+    # Size grows about in proportion to the keys: a first guess near the answer
+    # saves most of the renders a search from one key would take.
+    guess = max(1, int(len(keys) / whole))
     while start < len(keys):
         rest = keys[start:]
 
         def fit(n: int, rest: list[dict[str, Any]] = rest) -> bool:
-            return ok(part(rest[:n], len(rest) - n + extra))
+            return load(part(rest[:n], len(rest) - n + extra)) <= 1
 
-        size = _largest(fit, len(rest))
+        size = largest(fit, len(rest), guess)
         if len(parts) + 1 == config.overflow.max_parts:
             parts.append(part(rest[:size], len(rest) - size + extra))
             break
         parts.append(part(rest[:size], 0))
         start += size
+        guess = size
     if not parts[-1]["omitted_keys"]:
         parts[-1]["omitted_keys"] = extra
     total = len(parts)
     return [p | {"part": {"index": i + 1, "of": total}} for i, p in enumerate(parts)]
 
 
-def _largest(fit: Callable[[int], bool], most: int) -> int:
-    """The largest n in 1..MOST with FIT(n), by doubling then bisecting; at
-    least 1, so that a key too large alone still goes (its channel decides)."""
-    good, bad = 1, None
-    n = 1
-    while n <= most and fit(n):
-        good = n
-        n *= 2
-    if n <= most:
-        bad = n
+def largest(fit: Callable[[int], bool], most: int, guess: int = 1) -> int:
+    """The largest n in 1..MOST with FIT(n) (FIT true up to some n, false
+    after), galloping from GUESS and then bisecting; at least 1, so that a key
+    too large alone still goes (its channel decides)."""
+    n = min(max(guess, 1), most)
+    step = max(1, n // 32)
+    if fit(n):
+        good, bad = n, most + 1
+        while good < most:
+            probe = min(good + step, most)
+            if not fit(probe):
+                bad = probe
+                break
+            good, step = probe, step * 2
     else:
-        if fit(most):
-            return most
-        bad = most
+        good, bad = 0, n
+        while bad > 1:
+            probe = max(bad - step, 1)
+            if fit(probe):
+                good = probe
+                break
+            bad, step = probe, step * 2
+        good = max(good, 1)
     while bad - good > 1:
         middle = (good + bad) // 2
         if fit(middle):

@@ -9,14 +9,16 @@ queued before an upgrade."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from alerts.config import AlertsConfig
+from alerts.digest_content import DigestContent, urgency_order
 from alerts.events import Event, FindingFacts, KeyFacts, days_left
 from alerts.steps import merged_checklists
+from alerts.why import why_for
 from alerts.wording import deadline_phrase, human_time, plural, usage_phrase
 from scanner.models import KeyStatus, Severity
 from scanner.rules.catalog import ALL_RULES
@@ -112,13 +114,6 @@ def key_document(
 def _event_kind(events: Mapping[str, Event], f: FindingFacts) -> str | None:
     event = events.get(f.fingerprint)
     return event.kind if event is not None else None
-
-
-def urgency_order(key: KeyFacts, findings: Iterable[FindingFacts]) -> tuple[Any, ...]:
-    """Blocked and in use first, then by the nearest deadline, then by score."""
-    nearest = min((f.deadline for f in findings if f.deadline), default=None)
-    idle = not (key.requests_7d or 0)
-    return (KeyStatus(key.status).rank, idle, str(nearest or "9999"), -key.score, key.name)
 
 
 def envelope(
@@ -217,44 +212,31 @@ def news_subject(document: dict[str, Any]) -> str:
 def digest_document(
     config: AlertsConfig,
     receiver: str,
-    why: str,
-    keys: dict[str, tuple[KeyFacts, list[FindingFacts]]],
+    content: DigestContent,
     scan_id: int,
     at: datetime,
-    limit: int,
-    changed: frozenset[str] = frozenset(),
     overview: bool = False,
 ) -> dict[str, Any]:
-    """The keys that need action, those with a finding in CHANGED (new or
-    worse since the recipient's last digest) first, then by urgency. The
-    OVERVIEW is the first scan's single message to a recipient."""
-
-    def order(item: tuple[KeyFacts, list[FindingFacts]]) -> tuple[Any, ...]:
-        key, findings = item
-        fresh = any(f.fingerprint in changed for f in findings)
-        return (not fresh, *urgency_order(key, findings))
-
-    ordered = sorted(keys.values(), key=order)
-    fresh = sum(1 for k, fs in ordered if any(f.fingerprint in changed for f in fs))
-    verb = "needs" if len(ordered) == 1 else "need"
-    detail = f"{plural(len(ordered), 'key')} {verb} action"
+    """The keys that need action, those with a finding new or worse since the
+    recipient's last digest first, then by urgency. The OVERVIEW is the first
+    scan's single message to a recipient."""
+    verb = "needs" if content.total == 1 else "need"
+    detail = f"{plural(content.total, 'key')} {verb} action"
     if overview:
         detail = f"First scan of your keys: {detail}"
-    elif fresh:
-        detail += f", {fresh:,} new or changed since the last digest"
+    elif content.fresh:
+        detail += f", {content.fresh:,} new or changed since the last digest"
     kind = "overview" if overview else "digest"
-    document = envelope(config, kind, kind, detail, receiver, why, scan_id, at)
+    reason = why_for(content.audience)
+    document = envelope(config, kind, kind, detail, receiver, reason, scan_id, at)
     document["counts"] = {
         status: n
-        for status, n in sorted(
-            Counter(k.status for k, _ in ordered).items(), key=lambda i: KeyStatus(i[0]).rank
-        )
+        for status, n in sorted(content.by_status.items(), key=lambda i: KeyStatus(i[0]).rank)
     }
     document["keys"] = [
-        key_document(config, k, fs, at) | {"new": any(f.fingerprint in changed for f in fs)}
-        for k, fs in ordered[:limit]
+        key_document(config, k, fs, at) | {"new": fresh} for k, fs, fresh in content.top()
     ]
-    document["omitted_keys"] = max(0, len(ordered) - limit)
+    document["omitted_keys"] = content.omitted
     return document
 
 

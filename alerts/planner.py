@@ -6,7 +6,7 @@ recipient gets one overview of what needs action, not a message per finding."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,19 +15,26 @@ from sqlalchemy import Connection, select
 
 from alerts import outbox
 from alerts.config import AlertsConfig
-from alerts.digests import PerTarget, collect, digest_rows, due_digests, overview_rows
+from alerts.digest_content import DigestContent
+from alerts.digests import (
+    Contents,
+    collect,
+    digest_rows,
+    due_digests,
+    max_keys,
+    overview_rows,
+)
 from alerts.events import (
-    Event,
     KeyFacts,
     changed_since,
     new_fingerprints,
-    open_findings,
     reminder_for,
     transition_events,
 )
 from alerts.expiring import approver_rows, exception_reminders
 from alerts.facts import accepted_findings, usage_of
 from alerts.news import gather, news_rows
+from alerts.open_keys import open_keys
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.tables import Scan
@@ -75,58 +82,64 @@ def plan(
     removed_at = last_restrictions_removed(conn)
     expiring = exception_reminders(conn, scan_id, at, since)
     events = [] if baseline else [*transition_events(conn, scan_id), *expiring.events]
-    new = new_fingerprints(conn, scan_id)
+    new = set() if baseline else new_fingerprints(conn, scan_id)
     reminders = config.reminders
     offsets = reminders.offsets_days
     every = timedelta(seconds=reminders.overdue_every)
     cap = timedelta(seconds=reminders.max_overdue)
     due = due_digests(conn, config, at)
     listed = set(due) | ({r.name for r in config.receivers} if baseline else set())
-    per_target: PerTarget = {}
-    for found, finding in open_findings(conn, scan_id):
+    # On the baseline everything is new: none is marked.
+    changed = {} if baseline else _changed_per_period(conn, config, due, at, scan_id)
+
+    def make(target: Target) -> DigestContent | None:
+        if target.receiver not in listed:
+            return None
+        digest = config.receiver(target.receiver).digest
+        fresh = changed.get(digest.every, frozenset()) if digest is not None else frozenset()
+        return DigestContent(config, target, max_keys(config, target.receiver), fresh)
+
+    contents: Contents = {}
+    for found, findings in open_keys(conn, scan_id):
         key = _with_history(found, removed_at)
-        targets = router.targets(key, finding)
         if not baseline:
-            is_new = finding.fingerprint in new
-            reminder = reminder_for(key, finding, at, since, is_new, offsets, every, cap)
-            if reminder is not None:
-                events.append(reminder)
-        collect(per_target, targets, listed, key, finding)
-    usage = usage_of(conn, scan_id, _names(events, per_target))
+            for finding in findings:
+                is_new = finding.fingerprint in new
+                reminder = reminder_for(key, finding, at, since, is_new, offsets, every, cap)
+                if reminder is not None:
+                    events.append(reminder)
+        collect(contents, make, key, router.key_targets(key, findings))
+    usage = usage_of(conn, scan_id, (e.key.name for e in events))
     events = [replace(e, key=_with_usage(_with_history(e.key, removed_at), usage)) for e in events]
-    per_target = {
-        t: {n: (_with_usage(k, usage), fs) for n, (k, fs) in keys.items()}
-        for t, keys in per_target.items()
-    }
     immediate, batched = gather(config, router, events, set(due))
     rows = news_rows(config, immediate, batched, scan_id, at)
     rows += approver_rows(config, router, expiring.approvers, scan_id, at)
     accepted = _accepted_per_target(conn, router, scan_id, set(due))
-    changed: dict[float, frozenset[str]] = {}
-    for target, keys in sorted(per_target.items(), key=lambda item: str(item[0])):
+    for target, content in sorted(contents.items(), key=lambda item: str(item[0])):
         receiver = config.receiver(target.receiver)
         if receiver.name in due and receiver.digest is not None:
-            period_s = receiver.digest.every
-            if period_s not in changed:  # on the baseline everything is new: none marked
-                since_digest = at - timedelta(seconds=period_s)
-                fresh = frozenset() if baseline else changed_since(conn, since_digest, scan_id)
-                changed[period_s] = fresh
             period, n_accepted = due[receiver.name], len(accepted.get(target, ()))
-            rows += digest_rows(
-                config, target, period, keys, scan_id, at, changed[period_s], baseline, n_accepted
-            )
+            rows += digest_rows(config, target, period, content, scan_id, at, baseline, n_accepted)
         elif baseline and receiver.digest is None:
-            rows += overview_rows(config, target, keys, scan_id, at)
+            rows += overview_rows(config, target, content, scan_id, at)
     for kind in sorted({r["kind"] for r in rows}):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
     stats.unowned_keys = len(router.unowned)
     return stats
 
 
-def _names(events: list[Event], per_target: PerTarget) -> Iterable[str]:
-    yield from (e.key.name for e in events)
-    for keys in per_target.values():
-        yield from keys
+def _changed_per_period(
+    conn: Connection, config: AlertsConfig, due: dict[str, int], at: datetime, scan_id: int
+) -> dict[float, frozenset[str]]:
+    """Per digest period of the receivers due: the findings new or worse within
+    it, which their digests lead with."""
+    changed: dict[float, frozenset[str]] = {}
+    for name in sorted(due):
+        digest = config.receiver(name).digest
+        if digest is not None and digest.every not in changed:
+            since = at - timedelta(seconds=digest.every)
+            changed[digest.every] = changed_since(conn, since, scan_id)
+    return changed
 
 
 def _with_history(key: KeyFacts, removed: dict[str, tuple[str | None, datetime]]) -> KeyFacts:

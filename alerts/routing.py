@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from alerts.config import AlertsConfig, Matchers, ReceiverConfig, RouteConfig
 from alerts.events import FindingFacts, KeyFacts
@@ -39,8 +38,10 @@ class ConfiguredOwners:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
+    """Who gets a message. A tuple: planning hashes one per finding and
+    target, and a tuple's hash is computed in C."""
+
     receiver: str
     channel: str  # email | webhook
     address: str  # an email address, or the webhook's name
@@ -85,33 +86,61 @@ class Router:
         self._route = config.route
         self._owners = owners
         self.unowned: set[str] = set()  # keys routed to owners but with none known
-        # Targets depend only on these labels; organizations repeat them a lot.
-        self._cache: dict[tuple[str, ...], tuple[list[Target], bool]] = {}
+        self._cache: dict[tuple[str, ...], dict[tuple[str, str], tuple[list[Target], bool]]] = {}
 
     def receivers(self, key: KeyFacts, finding: FindingFacts) -> list[ReceiverConfig]:
         return [self._config.receiver(n) for n in route_receivers(self._route, key, finding)]
 
     def targets(self, key: KeyFacts, finding: FindingFacts) -> list[Target]:
-        labels = (
-            finding.rule,
-            finding.severity,
-            key.status,
-            key.project,
-            key.project_number,
-            key.key_type,
-            *key.owners,
-        )
+        found, unowned = self._routed(self._per_key(key), key, finding)
+        if unowned:
+            self.unowned.add(key.name)
+        return found
+
+    def key_targets(
+        self, key: KeyFacts, findings: list[FindingFacts]
+    ) -> dict[Target, list[FindingFacts]]:
+        """Which of KEY's FINDINGS each target hears about."""
+        per_key = self._per_key(key)
+        targets: dict[Target, list[FindingFacts]] = {}
+        unowned = False
+        for finding in findings:
+            found, no_owner = self._routed(per_key, key, finding)
+            unowned = unowned or no_owner
+            for target in found:
+                targets.setdefault(target, []).append(finding)
+        if unowned:
+            self.unowned.add(key.name)
+        for target, some in targets.items():
+            if len(some) == len(findings):
+                targets[target] = findings  # one list for all who hear of every finding
+        return targets
+
+    def _per_key(self, key: KeyFacts) -> dict[tuple[str, str], tuple[list[Target], bool]]:
+        # Targets depend only on these labels and the finding's rule and
+        # severity; organizations repeat them a lot.
+        labels = (key.status, key.project, key.project_number, key.key_type, *key.owners)
         cached = self._cache.get(labels)
+        if cached is None:
+            cached = self._cache[labels] = {}
+        return cached
+
+    def _routed(
+        self,
+        per_key: dict[tuple[str, str], tuple[list[Target], bool]],
+        key: KeyFacts,
+        finding: FindingFacts,
+    ) -> tuple[list[Target], bool]:
+        """(targets, whether the key was routed to owners but has none)."""
+        cached = per_key.get((finding.rule, finding.severity))
         if cached is None:
             unowned: list[bool] = []
             found: list[Target] = []
             for receiver in self.receivers(key, finding):
                 found.extend(self._targets_of(receiver, key, True, unowned))
             cached = (list(dict.fromkeys(found)), bool(unowned))
-            self._cache[labels] = cached
-        if cached[1]:
-            self.unowned.add(key.name)
-        return cached[0]
+            per_key[(finding.rule, finding.severity)] = cached
+        return cached
 
     def _targets_of(
         self, receiver: ReceiverConfig, key: KeyFacts, fallback: bool, unowned: list[bool]

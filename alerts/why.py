@@ -27,18 +27,46 @@ def _named_by_config(config: AlertsConfig, address: str, key: KeyFacts) -> bool:
     )
 
 
+class Audience:
+    """What says why TARGET gets a message about some keys, gathered a key at
+    a time: a digest of a million keys keeps sets of projects, not the keys."""
+
+    def __init__(self, config: AlertsConfig, target: Target) -> None:
+        self.config, self.target = config, target
+        self._address = target.address.lower()
+        self.projects: set[str] = set()
+        self.configured: set[str] = set()
+        self.created: set[str] = set()
+        self.owned: set[str] = set()
+
+    def add(self, key: KeyFacts) -> None:
+        if key.project not in self.projects:
+            self.projects.add(key.project)
+            if _named_by_config(self.config, self.target.address, key):
+                self.configured.add(key.project)
+        if key.creator is not None and key.creator.lower() == self._address:
+            self.created.add(key.display_name or key.uid)
+        elif key.owners and self._address in {o.lower() for o in key.owners}:
+            self.owned.add(key.project)
+
+
 def why(config: AlertsConfig, target: Target, keys: list[KeyFacts]) -> str:
+    audience = Audience(config, target)
+    for key in keys:
+        audience.add(key)
+    return why_for(audience)
+
+
+def why_for(audience: Audience) -> str:
+    config, target = audience.config, audience.target
     receiver = config.receiver(target.receiver)
     if target.channel == "webhook":
         return f"This channel is webhook {target.address} of receiver {receiver.name}."
     if receiver.email is not None and target.address in receiver.email.to:
         return f"You are on the list of receiver {receiver.name}."
-    configured = sorted({k.project for k in keys if _named_by_config(config, target.address, k)})
-    address = target.address.lower()
-    made = [k for k in keys if (k.creator or "").lower() == address]
-    created = sorted({k.display_name or k.uid for k in made})
-    owned = {k.project for k in keys if address in {o.lower() for o in k.owners} and k not in made}
-    resolved = sorted(owned - set(configured))
+    configured = sorted(audience.configured)
+    created = sorted(audience.created)
+    resolved = sorted(audience.owned - audience.configured)
     parts = []
     if created:
         parts.append(f"you created key {_projects(created)}")
@@ -50,7 +78,7 @@ def why(config: AlertsConfig, target: Target, keys: list[KeyFacts]) -> str:
             "ancestor, or its owner or team label)"
         )
     if not parts:
-        orphans = sorted({k.project for k in keys})
+        orphans = sorted(audience.projects)
         return (
             f"No owner is known for project {_projects(orphans)}: you get its keys as "
             f"receiver {receiver.name}, the fallback."

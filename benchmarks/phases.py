@@ -2,7 +2,7 @@
 
     python -m benchmarks.phases floor --address 127.0.0.1:PORT
     python -m benchmarks.phases scan --address 127.0.0.1:PORT --db URL
-    python -m benchmarks.phases load --export FILE --db URL
+    python -m benchmarks.phases load --export FILE --db URL [--config FILE] [--days N]
     python -m benchmarks.phases report --db URL --output FILE
 
 Each prints one JSON object."""
@@ -13,6 +13,7 @@ import argparse
 import json
 import resource
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from google.protobuf import json_format
 from benchmarks.synth import ORG, REFERENCE
 from scanner import cli
 from scanner.config import Config
+from scanner.configfile import load_config
 from scanner.engine import run_scan
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource
@@ -77,17 +79,24 @@ def scan(address: str, url: str) -> dict[str, Any]:
     }
 
 
-def load(export: Path, url: str) -> dict[str, Any]:
-    """Fill a store from an export file (the offline scan)."""
-    config = Config()
+def load(export: Path, url: str, config_path: Path | None, days: int) -> dict[str, Any]:
+    """Fill a store from an export file (the offline scan), DAYS after the
+    reference instant; with CONFIG_PATH's alerts planned as `keysentry scan` does."""
+    from alerts.planner import scan_hook
+
+    config = load_config(config_path) if config_path is not None else Config()
     engine = db.open_engine(url)
     db.ensure_current(engine)
+    hook = scan_hook(config.alerts) if config.alerts.enabled else None
     started = time.perf_counter()
     source = ExportSource([export], config.gemini.project_services)
-    outcome = run_scan(source, engine, config, REFERENCE)
+    at = REFERENCE + timedelta(days=days)
+    outcome = run_scan(source, engine, config, at, after_history=hook)
     return {
         "seconds": time.perf_counter() - started,
         "keys": outcome.stats.keys_total,
+        "rows_written": outcome.stats.rows_written,
+        "queued": outcome.stats.alerts.get("queued", {}),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -148,13 +157,15 @@ def main() -> None:
     parser.add_argument("--export", type=Path)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--days", type=int, default=0)
     args = parser.parse_args()
     if args.phase == "floor":
         result = floor(args.address, args.page_size)
     elif args.phase == "scan":
         result = scan(args.address, args.db)
     elif args.phase == "load":
-        result = load(args.export, args.db)
+        result = load(args.export, args.db, args.config, args.days)
     elif args.phase == "metrics":
         result = metrics(args.db)
     else:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -93,7 +94,10 @@ def _json_loads(text: str | bytes) -> Any:
         return []
     if text in ("{}", b"{}"):
         return {}
-    return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what only the standard parser reads, such as NaN
+        return json.loads(text)
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

@@ -1,0 +1,122 @@
+"""Every key a scan saw that is not deleted, with its usage and its open
+findings, read a key at a time in name order: what reminders and digests are
+made of. Three streamed queries merged in Python (scanner.store.ordered), so
+that planning holds one key's findings at a time, not every finding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, String, select, type_coerce
+
+from alerts.facts import FindingFacts, KeyFacts
+from scanner.models import KeyStatus
+from scanner.store.ordered import by_name, grouped, matched
+from scanner.store.queries import valid_at
+from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
+
+
+def open_keys(conn: Connection, scan_id: int) -> Iterator[tuple[KeyFacts, list[FindingFacts]]]:
+    """Each key at SCAN_ID that is not deleted and has open findings but those
+    an exception accepts (accepted: no reminders, no digest lines), with them."""
+    kv, fv, uv = KeyVersion, FindingVersion, UsageVersion
+    keys = by_name(
+        conn,
+        select(
+            kv.key_name,
+            kv.uid,
+            kv.display_name,
+            kv.project_id,
+            kv.project_number,
+            kv.key_type,
+            kv.status,
+            kv.score,
+            kv.owners,
+            kv.creator,
+            kv.api_targets,
+            kv.application_restriction,
+            kv.gemini_enabled,
+        ).where(valid_at(kv, scan_id), kv.status != KeyStatus.DELETED.value),
+        kv.key_name,
+    )
+    usage = by_name(
+        conn,
+        select(uv.key_name, uv.last_used, uv.requests_7d).where(valid_at(uv, scan_id)),
+        uv.key_name,
+    )
+    findings = by_name(
+        conn,
+        select(
+            fv.key_name,
+            fv.fingerprint,
+            fv.rule_id,
+            fv.severity,
+            fv.summary,
+            fv.checklist,
+            type_coerce(fv.deadline, String),  # parsed below: SQLAlchemy's parser is slower
+            fv.deadline_kind,
+            fv.timeline_entry,
+        ).where(valid_at(fv, scan_id), fv.accepted_by.is_(None)),
+        fv.key_name,
+    )
+    with_usage = matched(keys, usage)
+    current = next(with_usage, None)
+    for name, rows in grouped(findings):
+        while current is not None and current[0][0] < name:
+            current = next(with_usage, None)
+        if current is None:
+            return
+        if current[0][0] == name:  # else the key is deleted: its findings are no news
+            yield _key(*current), [FindingFacts(*_strings(row[1:])) for row in rows]
+
+
+def _key(row: Sequence[Any], usage: Sequence[Any] | None) -> KeyFacts:
+    (name, uid, display_name, project_id, number, key_type, status, score) = row[:8]
+    owners, creator, api_targets, restriction, gemini = row[8:]
+    return KeyFacts(
+        name=name,
+        uid=uid,
+        display_name=display_name,
+        project=_interned(project_id or number),
+        project_number=_interned(number),
+        key_type=_interned(key_type),
+        status=_interned(status),
+        score=score,
+        owners=tuple(owners or ()),
+        creator=creator,
+        api_targets=tuple(api_targets or ()),
+        application_restriction=_interned(restriction),
+        gemini_enabled=gemini,
+        last_used=usage[1] if usage is not None else None,
+        requests_7d=int(usage[2]) if usage is not None else None,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _interned(text: str) -> str:
+    # Projects, types and states repeat across keys: one string each in memory.
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _day(value: str | date | None) -> date | None:
+    # Text on SQLite; PostgreSQL's driver gives a date. Deadlines repeat.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _strings(values: Sequence[Any]) -> Sequence[Any]:
+    # Rules, severities, checklists and timeline entries repeat across findings.
+    fingerprint, rule, severity, summary, checklist, deadline, kind, entry = values
+    return (
+        fingerprint,
+        _interned(rule),
+        _interned(severity),
+        summary,
+        _interned(checklist),
+        _day(deadline),
+        kind,
+        entry if entry is None else _interned(entry),
+    )
