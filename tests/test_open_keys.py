@@ -56,7 +56,7 @@ def store(
     name = f"keysentry_icu_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(
-            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu "
+            f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
             "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
         )
     engine = db.open_engine(base.set(database=name).render_as_string(hide_password=False))
