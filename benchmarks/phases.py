@@ -4,6 +4,7 @@
     python -m benchmarks.phases scan --address 127.0.0.1:PORT --db URL
     python -m benchmarks.phases load --export FILE --db URL [--config FILE] [--days N]
     python -m benchmarks.phases report --db URL --output FILE
+    python -m benchmarks.phases insert_floor --db URL --into URL
 
 Each prints one JSON object."""
 
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from google.cloud import asset_v1
-from google.protobuf import json_format
 
 from benchmarks.synth import ORG, REFERENCE
 from scanner import cli
@@ -28,6 +28,7 @@ from scanner.engine import run_scan
 from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource
 from scanner.inventory.normalize import KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE
+from scanner.inventory.struct import struct_to_dict
 from scanner.store import db
 from tests.fakes.cloud_asset import client_for
 
@@ -50,11 +51,40 @@ def floor(address: str, page_size: int) -> dict[str, Any]:
         )
         for page in client.list_assets(request=request).pages:
             for asset in asset_v1.ListAssetsResponse.pb(page).assets:
-                json_format.MessageToDict(asset.resource.data)
+                struct_to_dict(asset.resource.data)  # as the scan reads it
                 assets += 1
     return {
         "seconds": time.perf_counter() - started,
         "assets": assets,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def insert_floor(source_url: str, into_url: str) -> dict[str, Any]:
+    """A plain executemany of the rows SOURCE_URL's history holds (a first
+    scan's) into the same schema, empty, at INTO_URL: what writing them must
+    cost at least. Rows are read first; only the inserts and the commit count."""
+    from sqlalchemy import insert, select
+
+    from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
+
+    tables = [m.__table__ for m in (Scan, KeyVersion, FindingVersion, Transition, UsageVersion)]
+    source = db.open_engine(source_url)
+    with source.connect() as conn:
+        rows = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in tables}
+    source.dispose()
+    target = db.open_engine(into_url)
+    db.ensure_current(target)
+    started = time.perf_counter()
+    with target.begin() as conn:
+        for table in tables:
+            if rows[table.name]:
+                conn.execute(insert(table), rows[table.name])
+    seconds = time.perf_counter() - started
+    target.dispose()
+    return {
+        "seconds": seconds,
+        "rows": sum(len(r) for r in rows.values()),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -151,7 +181,10 @@ def metrics(url: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["floor", "scan", "load", "report", "metrics"])
+    parser.add_argument(
+        "phase", choices=["floor", "scan", "load", "report", "metrics", "insert_floor"]
+    )
+    parser.add_argument("--into")
     parser.add_argument("--address")
     parser.add_argument("--db")
     parser.add_argument("--export", type=Path)
@@ -166,6 +199,8 @@ def main() -> None:
         result = scan(args.address, args.db)
     elif args.phase == "load":
         result = load(args.export, args.db, args.config, args.days)
+    elif args.phase == "insert_floor":
+        result = insert_floor(args.db, args.into)
     elif args.phase == "metrics":
         result = metrics(args.db)
     else:

@@ -6,14 +6,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from scanner.audit.source import AuditSource
 from scanner.config import Config
-from scanner.coverage import coverage
 from scanner.enrich import Enrich, enricher
 from scanner.errors import InputError
 from scanner.exceptions.matching import ExceptionsInForce
@@ -32,12 +31,14 @@ from scanner.rules.selection import (
     usage_notes,
 )
 from scanner.rules.verdict import assess
+from scanner.scan_beside import read_key_events, record_beside
 from scanner.scan_guards import InventoryShrank, check_order, check_shrink
 from scanner.scan_progress import ScanCancelled, Stage, keys_of
 from scanner.store import scans
-from scanner.store.audit import record_events
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
+from scanner.store.figures import record_figures
+from scanner.store.figures_tally import FiguresTally
 from scanner.store.history import HistoryWriter
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
@@ -144,7 +145,10 @@ class _ScanRun:
         if self.scan_id is not None:
             scans.set_scope(self.engine, self.scan_id, context.scope)
         if self.audit is not None:
-            self._read_audit(context)
+            self.events, missing = read_key_events(
+                self.audit, context, self.config, self.latest, self.evaluated_at
+            )
+            self.notes.extend(missing)
         if self.usage is not None:
             self.usage.start(context.projects.values(), self.evaluated_at)
         try:
@@ -152,16 +156,6 @@ class _ScanRun:
         finally:
             if self.usage is not None:
                 self.usage.close()
-
-    def _read_audit(self, context: InventoryContext) -> None:
-        assert self.audit is not None
-        latest = self.latest
-        first = self.evaluated_at - timedelta(days=self.config.audit.first_lookback_days)
-        since = latest.evaluated_at if latest is not None else first
-        self.events = self.audit.read(context.projects.values(), since, self.evaluated_at)
-        if self.audit.errors:
-            shown = "; ".join(f"{p}: {e}" for p, e in sorted(self.audit.errors.items())[:3])
-            self.notes.append(f"key events missing for some projects: {shown}")
 
     def _store(self, writer: HistoryWriter, assessment: KeyAssessment) -> None:
         try:
@@ -192,12 +186,13 @@ class _ScanRun:
     def _assess_all(
         self,
         writer: HistoryWriter,
+        tally: FiguresTally,
         context: InventoryContext,
         ctx: RuleContext,
         enrich: Enrich,
         exceptions: ExceptionsInForce,
     ) -> tuple[Counter[str], Counter[str]]:
-        """Judge every key and project, and hand each to the writer."""
+        """Judge every key and project, and hand each to the writer and the tally."""
         config, usage_available = self.config, ctx.usage_available
         iam_available = context.iam is not None
         rules = enabled_rules(config, usage_available, iam_available)
@@ -210,6 +205,7 @@ class _ScanRun:
             assessment = assess(enrich(listed), rules, ctx, after, exceptions)
             stage.name = "store"
             self._store(writer, assessment)
+            tally.add(assessment)
             by_status[assessment.status.value] += 1
             # Accepted findings are no open risk: --fail-on and the counts leave them out.
             by_severity.update(f.severity.value for f in assessment.findings if not f.accepted_by)
@@ -217,6 +213,7 @@ class _ScanRun:
         of_projects = project_findings(context, config, ctx, exceptions)
         stage.name = "store"
         writer.add_findings(of_projects)
+        tally.add_findings(of_projects)
         by_severity.update(f.severity.value for f in of_projects if not f.accepted_by)
         return by_status, by_severity
 
@@ -253,7 +250,8 @@ class _ScanRun:
             lapsed_exceptions=frozenset(exceptions.lapsed),
         )
         writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
-        by_status, by_severity = self._assess_all(writer, context, ctx, enrich, exceptions)
+        tally = FiguresTally(self.evaluated_at.date())
+        by_status, by_severity = self._assess_all(writer, tally, context, ctx, enrich, exceptions)
         stats.notes.extend(exception_notes(exceptions))
         if usage is not None:
             stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
@@ -274,14 +272,10 @@ class _ScanRun:
         stats.by_severity = dict(by_severity)
         writer.finish(stats)
         scans.set_config(conn, scan_id, config_digest)
-        scans.add_counts(conn, scan_id, "inventory", {"projects": len(context.projects)})
-        usage_errors = self.usage.errors if self.usage is not None else None
-        audit_errors = self.audit.errors if self.audit is not None else None
-        covered = coverage(context, usage_errors, audit_errors, leaks_through is not None)
-        scans.add_counts(conn, scan_id, "coverage", covered)
-        scans.add_counts(conn, scan_id, "known", {"leak_reports_through": leaks_through})
-        scans.add_counts(conn, scan_id, "accepted", {"findings": sum(exceptions.accepted.values())})
-        record_events(conn, scan_id, self.events)
+        record_beside(
+            conn, scan_id, context, self.usage, self.audit, self.events, leaks_through, exceptions
+        )
+        record_figures(conn, scan_id, tally, self.latest)
         if self.after_history is not None:
             self.stage.name = "alerts"
             extra = self.after_history(conn, scan_id, self.evaluated_at)

@@ -25,6 +25,7 @@ from scanner.inventory.normalize import (
     normalize_key,
 )
 from scanner.inventory.source import Progress
+from scanner.inventory.struct import struct_to_dict
 from scanner.models import InventoryContext, KeyRecord
 
 _SCOPE = re.compile(r"^(organizations/\d+|folders/\d+|projects/[a-z0-9][a-z0-9:.-]{4,62})$")
@@ -145,8 +146,10 @@ class CloudAssetSource:
             for page in self._pages(request):
                 for asset in page.assets:
                     self._assets_read += 1
-                    message = asset.iam_policy if policies else asset.resource.data
-                    data = json_format.MessageToDict(message)
+                    if policies:
+                        data = json_format.MessageToDict(asset.iam_policy)
+                    else:
+                        data = struct_to_dict(asset.resource.data)
                     yield asset.asset_type, asset.name, data, list(asset.ancestors)
                 if self._progress is not None:
                     self._progress(self._assets_read)

@@ -31,6 +31,7 @@ from scanner.metrics.exceptions import exception_metrics
 from scanner.metrics.figures import deadline_metrics, figure_metrics, gauge
 from scanner.metrics.flow import flow_metrics
 from scanner.store.aggregates import ScanFigures, ScanHealth, read_figures, read_health
+from scanner.store.figures import stored_figures
 from scanner.store.leaks import outcome_counts
 from scanner.store.lock import ScanLock
 
@@ -110,7 +111,9 @@ class StoreCollector(Collector):
                 m = self._config.metrics
                 top = m.top_keys
                 cap = m.max_projects if m.per_project else 0
-                self._figures = read_figures(self._engine, latest.id, top, cap)
+                with self._engine.connect() as conn:
+                    stored = stored_figures(conn, latest.id, top, cap)
+                self._figures = stored or read_figures(self._engine, latest.id, top, cap)
             return self._figures
 
     def _worker_metrics(self) -> Iterator[Metric]:

@@ -6,7 +6,7 @@ them gives the flow per day or week."""
 
 from __future__ import annotations
 
-import bisect
+import itertools
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -15,11 +15,7 @@ from scanner.config import Config
 from scanner.models import DeadlineKind
 from scanner.reasons import Reason
 from scanner.rules.catalog import ALL_RULES
-from scanner.store.flow import Flow
-
-DAY = 86400.0
-# Remediation times from a day to a year: scans are hours apart, so finer is noise.
-BUCKETS = tuple(d * DAY for d in (1, 3, 7, 14, 30, 60, 90, 180, 365))
+from scanner.store.flow import BUCKETS, Flow, Remediated
 
 
 def _blocking_rules(config: Config) -> set[str]:
@@ -79,8 +75,9 @@ def flow_metrics(config: Config, flow: Flow) -> Iterator[Metric]:
         labels=["rule"],
     )
     for rule in rules:
-        seconds = sorted(flow.remediation.get(rule, []))
-        buckets = [(f"{b:g}", bisect.bisect_right(seconds, b)) for b in BUCKETS]
-        buckets.append(("+Inf", len(seconds)))
-        histogram.add_metric([rule], buckets, sum(seconds))
+        times = flow.remediation.get(rule) or Remediated()
+        cumulative = list(itertools.accumulate(times.counts))
+        buckets = [(f"{b:g}", n) for b, n in zip(BUCKETS, cumulative, strict=False)]
+        buckets.append(("+Inf", cumulative[-1]))
+        histogram.add_metric([rule], buckets, times.seconds)
     yield histogram

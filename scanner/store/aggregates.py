@@ -181,16 +181,16 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
         scan = conn.execute(
             select(Scan.evaluated_at, Scan.config_digest, Scan.counts).where(Scan.id == scan_id)
         ).one()
-        exceptions = _exceptions(conn, scan_id, scan.config_digest)
+        exceptions = exception_figures(conn, scan_id, scan.config_digest)
         today = scan.evaluated_at.date()
-        capped = _capped(per_project, max_projects)
-        named = {name for name, _ in capped} - {OTHER_PROJECTS}
+        shown = capped(per_project, max_projects)
+        named = {name for name, _ in shown} - {OTHER_PROJECTS}
         due, project_due = due_counts(conn, scan_id, today, named, OTHER_PROJECTS)
         flow = read_flow(conn, scan_id)
     return ScanFigures(
         scan_id=scan_id,
         keys=keys,
-        projects=capped,
+        projects=shown,
         projects_with_keys=len(per_project),
         evaluated_on=scan.evaluated_at.date(),
         findings=findings,
@@ -208,7 +208,7 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
     )
 
 
-def _exceptions(conn: Connection, scan_id: int, digest: str | None) -> list[ExceptionFigure]:
+def exception_figures(conn: Connection, scan_id: int, digest: str | None) -> list[ExceptionFigure]:
     """The exceptions the scan was judged under, from its stored rules in
     force, so that every replica shows the same whatever its own config."""
     document = config_document(conn, digest) or {}
@@ -220,7 +220,7 @@ def _exceptions(conn: Connection, scan_id: int, digest: str | None) -> list[Exce
     ]
 
 
-def _capped(per_project: dict[str, dict[str, int]], limit: int) -> dict[tuple[str, str], int]:
+def capped(per_project: dict[str, dict[str, int]], limit: int) -> dict[tuple[str, str], int]:
     """The LIMIT projects with the worst keys, the rest summed as (other);
     nothing when LIMIT is 0 (per-project metrics are off)."""
     if limit == 0:

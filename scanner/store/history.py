@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 from scanner.errors import InputError
 from scanner.models import Finding, KeyAssessment, ScanStats
 from scanner.reasons import Reason, Resolution
+from scanner.store import deferred_indexes
 from scanner.store.bulk import BulkTable
 from scanner.store.history_rows import (
     finding_digest,
@@ -76,6 +77,9 @@ class HistoryWriter:
         self._usage_table = BulkTable(UsageVersion.__table__, dialect)  # type: ignore[arg-type]
         self._keys, self._orphan_usage = open_keys(conn)
         self._findings, self._resolved_before = open_findings(conn)
+        self._indexes_deferred = deferred_indexes.history_is_empty(conn)
+        if self._indexes_deferred:
+            deferred_indexes.drop(conn)
 
     def _transition(self, kind: str, key_name: str, **values: str | None) -> None:
         self._buf.transitions.append(
@@ -256,6 +260,9 @@ class HistoryWriter:
         self._keys.clear()
         self._findings.clear()
         self._flush()
+        if self._indexes_deferred:
+            deferred_indexes.build(self._conn)
+            self._indexes_deferred = False
         stats.rows_written = self.rows_written
         self._conn.execute(
             update(Scan)

@@ -1,0 +1,130 @@
+"""The figures the metrics show of a scan, counted while the scan judges each
+key, so that no scrape has to read every open row back. They are what
+store.aggregates.read_figures reads from history for the same scan (a test
+holds the two equal); per-project counts are kept for every project, so that
+any metrics.max_projects can cap them when they are shown."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from scanner.models import Finding, KeyAssessment, KeyStatus
+from scanner.store.due_soon import BUCKETS
+
+# The worst keys kept: metrics.top_keys is at most this; a larger setting
+# reads them from history.
+TOP_KEYS_KEPT = 500
+
+TopEntry = tuple[int, str, str, str, str, str, date | None]  # -score, name, project, ...
+
+
+class FiguresTally:
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self._week = today + timedelta(days=7)
+        self._month = today + timedelta(days=30)
+        self.keys: Counter[tuple[str, str]] = Counter()
+        self.projects: Counter[tuple[str, str]] = Counter()
+        self.findings: Counter[tuple[str, str]] = Counter()
+        self.accepted: Counter[tuple[str, str]] = Counter()
+        self.deadline_keys: Counter[str] = Counter()
+        self.due: Counter[tuple[str, str]] = Counter()
+        self.project_due: Counter[tuple[str, str]] = Counter()
+        self._shown: dict[str, str] = {}  # project number -> how the metrics name it
+        self._top: list[TopEntry] = []
+
+    def add(self, assessment: KeyAssessment) -> None:
+        key = assessment.key
+        status = assessment.status.value
+        project = key.project_id or key.project_number
+        self._shown[key.project_number] = project
+        self.keys[(status, key.key_type.value)] += 1
+        self.projects[(project, status)] += 1
+        nearest = self._count(assessment.findings, project)
+        if status != KeyStatus.DELETED.value and assessment.score > 0:
+            self._top.append(
+                (
+                    -assessment.score,
+                    key.name,
+                    project,
+                    key.display_name,
+                    status,
+                    key.key_type.value,
+                    nearest,
+                )
+            )
+            if len(self._top) >= 2 * TOP_KEYS_KEPT:
+                self._trim()
+
+    def add_findings(self, findings: Iterable[Finding]) -> None:
+        """Findings about a project (after every key: the project's name in the
+        metrics is what its keys call it)."""
+        by_subject: dict[str, list[Finding]] = defaultdict(list)
+        for f in findings:
+            by_subject[f.subject].append(f)
+        for subject, found in by_subject.items():
+            number = subject.split("/")[1] if subject.startswith("projects/") else ""
+            self._count(found, self._shown.get(number, number))
+
+    def _count(self, findings: Iterable[Finding], project: str) -> date | None:
+        """Count one subject's open FINDINGS; their nearest deadline."""
+        nearest: date | None = None
+        entries: set[str] = set()
+        for f in findings:
+            labels = (f.rule_id, f.severity.value)
+            if f.timeline_entry is not None:
+                entries.add(f.timeline_entry)
+            deadline = f.deadline
+            if deadline is not None and (nearest is None or deadline < nearest):
+                nearest = deadline
+            if f.accepted_by is not None:
+                self.accepted[labels] += 1
+                continue
+            self.findings[labels] += 1
+            if deadline is not None:
+                bucket = self._bucket(deadline)
+                self.due[(f.rule_id, bucket)] += 1
+                if project:
+                    self.project_due[(project, bucket)] += 1
+        for entry in entries:
+            self.deadline_keys[entry] += 1
+        return nearest
+
+    def _bucket(self, deadline: date) -> str:
+        # As store.due_soon buckets them in SQL.
+        if deadline < self.today:
+            return BUCKETS[0]
+        if deadline <= self._week:
+            return BUCKETS[1]
+        return BUCKETS[2] if deadline <= self._month else BUCKETS[3]
+
+    def _trim(self) -> None:
+        self._top.sort(key=lambda entry: (entry[0], entry[1]))
+        del self._top[TOP_KEYS_KEPT:]
+
+    def document(self) -> dict[str, Any]:
+        """The figures as JSON (store.figures reads them back)."""
+        self._trim()
+        return {
+            "version": 1,
+            "top_keys_kept": TOP_KEYS_KEPT,
+            "keys": _rows(self.keys),
+            "projects": _rows(self.projects),
+            "projects_with_keys": len({project for project, _ in self.projects}),
+            "findings": _rows(self.findings),
+            "accepted": _rows(self.accepted),
+            "deadline_keys": dict(sorted(self.deadline_keys.items())),
+            "due": _rows(self.due),
+            "project_due": _rows(self.project_due),
+            "top_keys": [
+                [name, project, display, status, key_type, -score, day and day.isoformat()]
+                for score, name, project, display, status, key_type, day in self._top
+            ],
+        }
+
+
+def _rows(counts: Counter[tuple[str, str]]) -> list[list[Any]]:
+    return [[a, b, n] for (a, b), n in sorted(counts.items())]

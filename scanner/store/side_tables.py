@@ -1,0 +1,105 @@
+"""The tables beside history: the alert outbox with its delivery attempts,
+and the leak reports imported from secret scanners."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scanner.store.base import Base, UTCDateTime
+
+
+class Notification(Base):
+    """The alert outbox: written in the scan's transaction, delivered later.
+    dedupe_key is unique: the same notification is never queued twice."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # transition | reminder | digest
+    receiver: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook
+    target: Mapped[str] = mapped_column(String(320))  # an address, or the webhook's name
+    subject: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A dispatcher owns the notification until then; a crashed one's claim lapses.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which claim owns it: only that claim may record the attempt.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | retryable | permanent
+    error: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class LeakImportRow(Base):
+    """One `leaks import` or `leaks pull`: what it read and what it made of it."""
+
+    __tablename__ = "leak_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(Text)
+    # Names the fingerprint secret: fingerprints under another secret never match.
+    fingerprint_key_id: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LeakReportRow(Base):
+    """A key string a secret scanner reported, once per report finding (by its
+    source fingerprint), as a keyed fingerprint and a redacted form only."""
+
+    __tablename__ = "leak_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    secret_kind: Mapped[str] = mapped_column(String(8))  # standard | auth
+    redacted: Mapped[str] = mapped_column(String(16))
+    tool: Mapped[str] = mapped_column(String(16))
+    repository: Mapped[str | None] = mapped_column(Text)
+    file: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(Integer)
+    link: Mapped[str | None] = mapped_column(Text)
+    commit: Mapped[str | None] = mapped_column(String(128))
+    author: Mapped[str | None] = mapped_column(Text)
+    first_reported: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified: Mapped[bool | None]
+    publicly_leaked: Mapped[bool | None]
+    outcome: Mapped[str] = mapped_column(String(16))  # leaks.lookup.Outcome
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    key_uid: Mapped[str | None] = mapped_column(String(128), index=True)
+    parent: Mapped[str | None] = mapped_column(String(255))
+    import_id: Mapped[int] = mapped_column(ForeignKey("leak_imports.id"))
+
+
+class LeakLookupRow(Base):
+    """LookupKey answers by secret fingerprint: each string is looked up once."""
+
+    __tablename__ = "leak_lookups"
+
+    secret_fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    parent: Mapped[str | None] = mapped_column(String(255))
+    looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime)
