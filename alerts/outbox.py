@@ -48,9 +48,14 @@ def enqueue(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     new = 0
     for start in range(0, len(rows), 500):
-        statement = make(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        result = conn.execute(statement, list(rows[start : start + 500]))
-        new += max(result.rowcount, 0)
+        statement = (
+            make(Notification)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Notification.id)
+        )
+        # The ids of the rows inserted: PostgreSQL's driver gives no row count
+        # for an executemany (it read 0, and every scan said it queued nothing).
+        new += len(conn.execute(statement, list(rows[start : start + 500])).all())
     return new
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from alerts.config import AlertsConfig
 from alerts.planner import plan, scan_hook
@@ -90,6 +90,24 @@ def test_the_first_scan_is_a_baseline_and_a_scan_without_change_sends_nothing(
     assert overview.subject.startswith("[keysentry] first scan: 1 of your API keys needs action")
     assert overview.payload["why"] == "alerts.owners names you for project alpha."
     assert scan(engine, tmp_path, org(), NOW + timedelta(hours=6), config) == []
+
+
+def test_the_counts_of_what_was_queued_are_the_rows_queued(engine: Engine, tmp_path: Path) -> None:
+    """What a scan says it queued (its counts, the CLI's line, the metrics) is
+    what the outbox holds, on PostgreSQL too, whose driver reports no row
+    count for a batch; a repeat inserts nothing and says so."""
+    config = config_of(ROUTES)
+    export = assets.write_ndjson(tmp_path / "org.jsonl", org())
+    for at, expected in ((NOW, 3), (NOW + timedelta(hours=6), 0)):
+        source = ExportSource([export], config.gemini.project_services)
+        outcome = run_scan(source, engine, config, at, after_history=scan_hook(config.alerts))
+        with engine.connect() as conn:
+            rows = conn.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.scan_id == outcome.scan_id)
+            )
+        assert sum(outcome.stats.alerts["queued"].values()) == rows == expected
 
 
 def events_of(notifications: list[Any]) -> Counter[tuple[str, str, str, str]]:
