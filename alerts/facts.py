@@ -1,6 +1,7 @@
 """The facts alerts carry about a key and a finding, read from history as a
 scan saw them: the keys and findings of its transitions, the worst open
-finding of a key, and every open finding (for reminders and digests)."""
+finding of a key, usage and accepted findings. Every open key with its
+findings, for reminders and digests, is read by alerts.open_keys."""
 
 from __future__ import annotations
 

@@ -182,6 +182,10 @@ def _findings_by_key(
     grouped: dict[str, list[ReportFinding]] = defaultdict(list)
     # Hundreds of thousands of rows: rows unpacked and a dict for the enum, not
     # attribute access and Severity(value), which cost more than the query.
+    # Rules, checklists, deadlines and many summaries repeat from key to key:
+    # one object each, which keeps this map (every finding of the scan) small.
+    shared: dict[Any, Any] = {}
+    one = shared.setdefault
     with connect() as conn:
         result = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
         for name, rule, severity, deadline, summary, checklist, accepted_by in result:
@@ -193,7 +197,13 @@ def _findings_by_key(
                 )
             grouped[name].append(
                 ReportFinding(
-                    rule, _SEVERITY[severity], deadline, days, summary, checklist, accepted
+                    one(rule, rule),
+                    _SEVERITY[severity],
+                    one(deadline, deadline),
+                    days,
+                    one(summary, summary),
+                    one(checklist, checklist),
+                    accepted,
                 )
             )
     for items in grouped.values():
