@@ -5,6 +5,7 @@ that planning holds one key's findings at a time, not every finding."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import date
 from functools import lru_cache
@@ -80,25 +81,19 @@ def _key(row: Sequence[Any], usage: Sequence[Any] | None) -> KeyFacts:
         name=name,
         uid=uid,
         display_name=display_name,
-        project=_interned(project_id or number),
-        project_number=_interned(number),
-        key_type=_interned(key_type),
-        status=_interned(status),
+        project=sys.intern(project_id or number),
+        project_number=sys.intern(number),
+        key_type=sys.intern(key_type),
+        status=sys.intern(status),
         score=score,
         owners=tuple(owners or ()),
         creator=creator,
         api_targets=tuple(api_targets or ()),
-        application_restriction=_interned(restriction),
+        application_restriction=sys.intern(restriction),
         gemini_enabled=gemini,
         last_used=usage[1] if usage is not None else None,
         requests_7d=int(usage[2]) if usage is not None else None,
     )
-
-
-@lru_cache(maxsize=65536)
-def _interned(text: str) -> str:
-    # Projects, types and states repeat across keys: one string each in memory.
-    return text
 
 
 @lru_cache(maxsize=4096)
@@ -108,15 +103,17 @@ def _day(value: str | date | None) -> date | None:
 
 
 def _strings(values: Sequence[Any]) -> Sequence[Any]:
-    # Rules, severities, checklists and timeline entries repeat across findings.
+    # Rules, severities, checklists and timeline entries repeat across findings
+    # (and projects, types and states across keys): one string each, as
+    # store.history_state keeps them.
     fingerprint, rule, severity, summary, checklist, deadline, kind, entry = values
     return (
         fingerprint,
-        _interned(rule),
-        _interned(severity),
+        sys.intern(rule),
+        sys.intern(severity),
         summary,
-        _interned(checklist),
+        sys.intern(checklist),
         _day(deadline),
         kind,
-        entry if entry is None else _interned(entry),
+        entry if entry is None else sys.intern(entry),
     )
