@@ -61,6 +61,8 @@ def main() -> None:
                     max(first["peak_rss_mb"], repeat["peak_rss_mb"], changed["peak_rss_mb"]), 1
                 ),
                 "peak_rss_mb_first_scan": round(first["peak_rss_mb"], 1),
+                "peak_rss_mb_repeat_scan": round(repeat["peak_rss_mb"], 1),
+                "peak_rss_mb_changed_scan": round(changed["peak_rss_mb"], 1),
                 "floor_seconds": round(floor["seconds"], 2),
                 "scan_over_floor": round(first["seconds"] / floor["seconds"], 2),
                 "insert_floor_seconds": round(inserts["seconds"], 2),

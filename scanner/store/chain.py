@@ -72,7 +72,11 @@ def canonical(values: Any) -> bytes:
 # Columns added after the chain began (by migration): hashed as [name, value]
 # after the others, and only when set, so that every scan sealed before the
 # column existed still hashes as it did.
-LATER_COLUMNS = {"findings": ("accepted_by",), "transitions": ("exception_id",)}
+LATER_COLUMNS = {
+    "findings": ("accepted_by",),
+    "transitions": ("exception_id",),
+    "key_versions": ("findings_hash",),
+}
 
 
 def _rows(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> Iterator[bytes]:

@@ -1,57 +1,28 @@
 """Writes one scan into history as a diff against what is current.
 
 All of a scan's writes happen in one transaction: if the scan fails, none of
-them lands. Memory holds one small tuple per current key and finding (what the
-diff needs) plus a bounded write buffer."""
+them lands. Memory holds one small tuple per current key (what the diff
+needs), the findings of a few hundred keys whose findings moved, and a bounded
+write buffer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from scanner.errors import InputError
 from scanner.models import Finding, KeyAssessment, ScanStats
-from scanner.reasons import Reason, Resolution
+from scanner.reasons import Resolution
 from scanner.store import deferred_indexes
 from scanner.store.bulk import BulkTable
-from scanner.store.history_rows import (
-    finding_digest,
-    finding_row,
-    fingerprint,
-    key_digest,
-    key_row,
-    usage_digest,
-    usage_row,
-)
-from scanner.store.history_state import OpenKey, open_findings, open_keys
+from scanner.store.history_buffer import WriteBuffer
+from scanner.store.history_findings import FindingDiff
+from scanner.store.history_rows import findings_digest, key_digest, key_row, usage_digest, usage_row
+from scanner.store.history_state import OpenKey, open_keys
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 
 BATCH = 2000
-
-
-@dataclass
-class _Buffers:
-    key_inserts: list[dict[str, Any]] = field(default_factory=list)
-    key_closes: list[int] = field(default_factory=list)
-    finding_inserts: list[dict[str, Any]] = field(default_factory=list)
-    finding_closes: list[int] = field(default_factory=list)
-    usage_inserts: list[dict[str, Any]] = field(default_factory=list)
-    usage_closes: list[int] = field(default_factory=list)
-    transitions: list[dict[str, Any]] = field(default_factory=list)
-
-    def size(self) -> int:
-        return (
-            len(self.key_inserts)
-            + len(self.key_closes)
-            + len(self.finding_inserts)
-            + len(self.finding_closes)
-            + len(self.usage_inserts)
-            + len(self.usage_closes)
-            + len(self.transitions)
-        )
 
 
 class HistoryWriter:
@@ -64,11 +35,9 @@ class HistoryWriter:
     ) -> None:
         self._conn = conn
         self._scan_id = scan_id
-        self._at = evaluated_at
         self._resolution = resolution
         self._seen = resolution.seen
-        self._buf = _Buffers()
-        self._new_fingerprints: list[dict[str, Any]] = []
+        self._buf = WriteBuffer(scan_id, evaluated_at)
         self.rows_written = 0
         dialect = conn.dialect.name
         self._key_table = BulkTable(KeyVersion.__table__, dialect)  # type: ignore[arg-type]
@@ -76,26 +45,10 @@ class HistoryWriter:
         self._transition_table = BulkTable(Transition.__table__, dialect)  # type: ignore[arg-type]
         self._usage_table = BulkTable(UsageVersion.__table__, dialect)  # type: ignore[arg-type]
         self._keys, self._orphan_usage = open_keys(conn)
-        self._findings, self._resolved_before = open_findings(conn)
         self._indexes_deferred = deferred_indexes.history_is_empty(conn)
         if self._indexes_deferred:
             deferred_indexes.drop(conn)
-
-    def _transition(self, kind: str, key_name: str, **values: str | None) -> None:
-        self._buf.transitions.append(
-            {
-                "scan_id": self._scan_id,
-                "at": self._at,
-                "kind": kind,
-                "key_name": key_name,
-                "fingerprint": values.get("fingerprint"),
-                "rule_id": values.get("rule_id"),
-                "from_value": values.get("from_value"),
-                "to_value": values.get("to_value"),
-                "reason": values.get("reason"),
-                "exception_id": values.get("exception_id"),
-            }
-        )
+        self._findings = FindingDiff(conn, self._buf, resolution, self._indexes_deferred)
 
     def add(self, assessment: KeyAssessment) -> None:
         key = assessment.key
@@ -104,22 +57,25 @@ class HistoryWriter:
             raise InputError(f"key {name} appears twice in the inventory")
         self._seen.add(name)
         digest = key_digest(assessment)
+        findings_hash = findings_digest(assessment.findings)
         status = assessment.status.value
         previous = self._keys.pop(name, None)
         record_changed = previous is None or previous.content_hash != digest
+        findings_moved = previous is None or previous.findings_hash != findings_hash
         if (
             previous is None
             or record_changed
+            or findings_moved
             or previous.status != status
             or previous.score != assessment.score
         ):
             if previous is not None:
                 self._buf.key_closes.append(previous.id)
-            row = key_row(assessment, digest)
+            row = key_row(assessment, digest, findings_hash)
             self._buf.key_inserts.append(row | {"valid_from_scan_id": self._scan_id})
             old_status = previous.status if previous else None
             if old_status != status:
-                self._transition("status_changed", name, from_value=old_status, to_value=status)
+                self._buf.transition("status_changed", name, from_value=old_status, to_value=status)
         usage_changed = self._add_usage(assessment, previous)
         resolution = self._resolution
         if record_changed or usage_changed:
@@ -128,8 +84,9 @@ class HistoryWriter:
             resolution.deleted.add(name)
         if key.usage is None and resolution.usage_read:
             resolution.without_usage.add(name)
-        for f in assessment.findings:
-            self._add_finding(f)
+        # A new key has no open findings: those of a key that left were resolved then.
+        if findings_moved and (previous is not None or assessment.findings):
+            self._findings.of_key(name, assessment.findings)
         if self._buf.size() >= BATCH:
             self._flush()
 
@@ -151,82 +108,13 @@ class HistoryWriter:
     def add_findings(self, findings: list[Finding]) -> None:
         """Findings about something other than a key (a project): same
         fingerprints, intervals and transitions as a key's."""
-        for f in findings:
-            self._add_finding(f)
+        self._findings.of_projects(findings)
         if self._buf.size() >= BATCH:
             self._flush()
 
-    def _add_finding(self, f: Finding) -> None:
-        fp = fingerprint(f.rule_id, f.subject)
-        state = finding_digest(f)
-        previous = self._findings.pop(fp, None)
-        if previous is not None and previous.state_hash == state:
-            return
-        self._buf.finding_inserts.append(
-            finding_row(f, fp, state) | {"valid_from_scan_id": self._scan_id}
-        )
-        ids = {"fingerprint": fp, "rule_id": f.rule_id}
-        severity = f.severity.value
-        if previous is None:
-            self._new_fingerprints.append(
-                ids | {"key_name": f.subject, "severity": severity, "exception_id": f.accepted_by}
-            )
-            return
-        self._buf.finding_closes.append(previous.id)
-        if previous.severity != severity:
-            self._transition(
-                "severity_changed",
-                f.subject,
-                **ids,
-                from_value=previous.severity,
-                to_value=severity,
-                exception_id=f.accepted_by,
-            )
-        if previous.accepted_by != f.accepted_by:
-            self._acceptance_changed(f, ids, previous.accepted_by)
-
-    def _acceptance_changed(self, f: Finding, ids: dict[str, str], before: str | None) -> None:
-        if f.accepted_by is not None:
-            self._transition(
-                "accepted", f.subject, **ids, reason=Reason.ACCEPTED, exception_id=f.accepted_by
-            )
-            return
-        assert before is not None
-        lapsed = before in self._resolution.lapsed_exceptions
-        kind = "acceptance_expired" if lapsed else "acceptance_revoked"
-        self._transition(kind, f.subject, **ids, to_value=f.severity.value, exception_id=before)
-
-    def _classify_new_findings(self, conn: Connection) -> None:
-        """opened, or reopened when the fingerprint was resolved before."""
-        if not self._new_fingerprints:
-            return
-        seen_before: set[str] = set()
-        if self._resolved_before:
-            fps = [item["fingerprint"] for item in self._new_fingerprints]
-            seen_before = set(
-                conn.scalars(
-                    select(FindingVersion.fingerprint)
-                    .where(FindingVersion.fingerprint.in_(fps))
-                    .where(FindingVersion.valid_to_scan_id.is_not(None))
-                    .distinct()
-                )
-            )
-        for item in self._new_fingerprints:
-            kind = "reopened" if item["fingerprint"] in seen_before else "opened"
-            self._transition(
-                kind,
-                item["key_name"],
-                fingerprint=item["fingerprint"],
-                rule_id=item["rule_id"],
-                to_value=item["severity"],
-                exception_id=item["exception_id"],
-            )
-        self._new_fingerprints = []
-
     def _flush(self) -> None:
         conn = self._conn
-        # Classify before inserting, so this scan's own rows do not count as "before".
-        self._classify_new_findings(conn)
+        self._findings.classify_new()
         buf = self._buf
         self._key_table.close(conn, buf.key_closes, self._scan_id)
         self._finding_table.close(conn, buf.finding_closes, self._scan_id)
@@ -236,7 +124,7 @@ class HistoryWriter:
         self._usage_table.insert(conn, buf.usage_inserts)
         self._transition_table.insert(conn, buf.transitions)
         self.rows_written += buf.size()
-        self._buf = _Buffers()
+        buf.clear()
 
     def finish(self, stats: ScanStats) -> None:
         """Close what this scan did not see, then mark the scan succeeded."""
@@ -244,21 +132,10 @@ class HistoryWriter:
             self._buf.key_closes.append(gone.id)
             if gone.usage_id is not None:
                 self._buf.usage_closes.append(gone.usage_id)
-            self._transition("status_changed", name, from_value=gone.status, to_value=None)
+            self._buf.transition("status_changed", name, from_value=gone.status, to_value=None)
         self._buf.usage_closes.extend(self._orphan_usage)
-        for fp, gone_finding in self._findings.items():
-            self._buf.finding_closes.append(gone_finding.id)
-            self._transition(
-                "resolved",
-                gone_finding.key_name,
-                fingerprint=fp,
-                rule_id=gone_finding.rule_id,
-                from_value=gone_finding.severity,
-                reason=self._resolution.reason(gone_finding.rule_id, gone_finding.key_name),
-                exception_id=gone_finding.accepted_by,
-            )
         self._keys.clear()
-        self._findings.clear()
+        self._findings.finish()
         self._flush()
         if self._indexes_deferred:
             deferred_indexes.build(self._conn)

@@ -4,6 +4,7 @@ the digests that tell whether they changed since the last scan."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from scanner.models import Finding, KeyAssessment, KeyUsage
@@ -59,6 +60,28 @@ def finding_digest(f: Finding) -> str:
     return _digest(values)
 
 
+def findings_digest(findings: Sequence[Finding]) -> str:
+    """One digest over everything finding_digest covers of each of a key's
+    findings, with what fingerprints them: equal digests mean the same
+    fingerprints in the same states, so the scan has nothing to write."""
+    return _digest(
+        tuple(
+            (
+                f.rule_id,
+                f.subject,
+                f.severity.value,
+                f.summary,
+                f.checklist,
+                f.deadline,
+                f.deadline_kind.value if f.deadline_kind else None,
+                f.timeline_entry,
+                f.accepted_by,
+            )
+            for f in sorted(findings, key=lambda f: f.rule_id)
+        )
+    )
+
+
 def usage_digest(u: KeyUsage) -> str:
     return _digest(
         (
@@ -74,7 +97,7 @@ def usage_digest(u: KeyUsage) -> str:
     )
 
 
-def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
+def key_row(assessment: KeyAssessment, content_hash: str, findings_hash: str) -> dict[str, Any]:
     key = assessment.key
     return {
         "key_name": key.name,
@@ -98,6 +121,7 @@ def key_row(assessment: KeyAssessment, content_hash: str) -> dict[str, Any]:
         "creator": key.creator,
         "key_admins": list(key.key_admins),
         "content_hash": content_hash,
+        "findings_hash": findings_hash,
     }
 
 

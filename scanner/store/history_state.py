@@ -1,14 +1,18 @@
 """What is current in history: the open key, usage and finding intervals a
-scan diffs against, as small tuples."""
+scan diffs against, as small tuples. Keys are read all at once; findings
+only for the keys whose findings digest moved (store.history_findings)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, exists, select
 
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
+
+_STREAM = 20_000
 
 
 class OpenKey(NamedTuple):
@@ -18,6 +22,7 @@ class OpenKey(NamedTuple):
     score: int
     usage_id: int | None
     usage_hash: str | None
+    findings_hash: str | None
 
 
 class OpenFinding(NamedTuple):
@@ -42,6 +47,7 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
             kv.content_hash,
             kv.status,
             kv.score,
+            kv.findings_hash,
             uv.id.label("usage_id"),
             uv.content_hash.label("usage_hash"),
         )
@@ -51,7 +57,8 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
     keys: dict[str, OpenKey] = {}
     # Interned: a finding's key name and rule id share one string with the
     # key's entry, which keeps these maps small at a million keys.
-    for row in conn.execute(query):
+    # yield_per: PostgreSQL's driver would otherwise hold every row at once.
+    for row in conn.execute(query.execution_options(yield_per=_STREAM)):
         keys[sys.intern(row.key_name)] = OpenKey(
             row.id,
             row.content_hash,
@@ -59,6 +66,7 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
             row.score,
             row.usage_id,
             row.usage_hash,
+            row.findings_hash,
         )
     current = select(kv.id).where(kv.key_name == uv.key_name, kv.valid_to_scan_id.is_(None))
     orphans = list(
@@ -67,18 +75,35 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
     return keys, orphans
 
 
-def open_findings(conn: Connection) -> tuple[dict[str, OpenFinding], bool]:
-    """Current findings by fingerprint, and whether any finding was ever
-    resolved (only then can a new fingerprint be a reopening)."""
+def resolved_before(conn: Connection) -> bool:
+    """Whether any finding was ever resolved: only then can a new fingerprint
+    be a reopening."""
     fv = FindingVersion
-    resolved_before = (
-        conn.scalar(select(fv.id).where(fv.valid_to_scan_id.is_not(None)).limit(1)) is not None
-    )
+    found = conn.scalar(select(fv.id).where(fv.valid_to_scan_id.is_not(None)).limit(1))
+    return found is not None
+
+
+def subjects_with_findings(conn: Connection) -> Iterator[str]:
+    """Every key or project that has an open finding, once each."""
+    fv = FindingVersion
+    query = select(fv.key_name).where(fv.valid_to_scan_id.is_(None)).distinct()
+    yield from conn.scalars(query.execution_options(yield_per=_STREAM))
+
+
+def open_findings_of(conn: Connection, subjects: list[str]) -> dict[str, OpenFinding]:
+    """The open findings of SUBJECTS (a few hundred at a time) by fingerprint."""
+    fv = FindingVersion
     query = select(
-        fv.id, fv.fingerprint, fv.state_hash, fv.severity, fv.rule_id, fv.key_name, fv.accepted_by
-    )
+        fv.id,
+        fv.fingerprint,
+        fv.state_hash,
+        fv.severity,
+        fv.rule_id,
+        fv.key_name,
+        fv.accepted_by,
+    ).where(fv.valid_to_scan_id.is_(None), fv.key_name.in_(subjects))
     found: dict[str, OpenFinding] = {}
-    for f in conn.execute(query.where(fv.valid_to_scan_id.is_(None))):
+    for f in conn.execute(query):
         found[f.fingerprint] = OpenFinding(
             f.id,
             f.state_hash,
@@ -87,4 +112,4 @@ def open_findings(conn: Connection) -> tuple[dict[str, OpenFinding], bool]:
             sys.intern(f.key_name),
             f.accepted_by and sys.intern(f.accepted_by),
         )
-    return found, resolved_before
+    return found

@@ -103,6 +103,10 @@ class KeyVersion(Base):
     owners: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     creator: Mapped[str | None] = mapped_column(String(320))
     key_admins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # A digest of the key's findings in the scan that wrote the version
+    # (store.history_rows.findings_digest), so that a scan reads back only the
+    # findings of keys whose digest moved; NULL on versions written before 0014.
+    findings_hash: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),
@@ -131,7 +135,8 @@ class FindingVersion(Base):
     accepted_by: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
-        Index("ix_findings_open", "valid_to_scan_id"),
+        # With the key: the open findings of some keys, and all of them in key order.
+        Index("ix_findings_open", "valid_to_scan_id", "key_name"),
         Index("ix_findings_fingerprint", "fingerprint", "valid_from_scan_id"),
         Index("ix_findings_from", "valid_from_scan_id"),
     )
