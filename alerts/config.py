@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -243,8 +244,13 @@ class AlertsConfig(Strict):
     def enabled(self) -> bool:
         return self.route is not None
 
+    @cached_property
+    def _receivers_by_name(self) -> dict[str, ReceiverConfig]:
+        # Planning asks for a receiver per finding routed: a dict, not a scan of the list.
+        return {r.name: r for r in self.receivers}
+
     def receiver(self, name: str) -> ReceiverConfig:
-        return next(r for r in self.receivers if r.name == name)
+        return self._receivers_by_name[name]
 
     def zone(self, receiver: str) -> str:
         """The time zone of RECEIVER's messages."""

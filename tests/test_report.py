@@ -129,3 +129,48 @@ def test_fail_on_levels(report: Report) -> None:
 
 def test_terminal_safe_replaces_control_characters() -> None:
     assert terminal_safe("a\x1b[31m\nb\u202e") == "a\ufffd[31m\ufffdb\ufffd"
+
+
+def test_keys_beyond_one_batch_get_their_own_findings_at_any_scan(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The report reads findings a batch of keys at a time: across batches,
+    and at a scan that later scans changed, each key shows what it had then."""
+    from datetime import timedelta
+
+    from scanner.store import db
+
+    kinds: dict[str, dict[str, list[str]]] = {
+        "open": {},
+        "gemini": {"targets": [assets.GEMINI], "server": ["192.0.2.1/32"]},
+        "shared": {"targets": [assets.GEMINI, "translate.googleapis.com"]},
+    }
+    names = list(kinds)
+
+    def scan(history: Engine, kind_of: dict[int, str], day: int) -> int:
+        keys = (assets.key("100", uid=f"k{i}", **kinds[kind]) for i, kind in kind_of.items())
+        org = [assets.project("100", "alpha"), assets.service("100", assets.GEMINI), *keys]
+        path = assets.write_ndjson(tmp_path / f"org-{day}.jsonl", org)
+        source = ExportSource([path], Config().gemini.project_services)
+        return run_scan(source, history, Config(), NOW + timedelta(days=day)).scan_id
+
+    def rules_by_uid(report: Report) -> dict[str, set[str]]:
+        return {k.uid: {f.rule for f in k.findings} for k in report.iter_keys()}
+
+    # What one key of each kind has, scanned alone into a history of its own.
+    alone = {}
+    for kind in names:
+        single = db.open_engine(f"sqlite:///{tmp_path}/{kind}.db")
+        db.ensure_current(single)
+        scan(single, {0: kind}, 1)
+        alone[kind] = rules_by_uid(build_report(single))["k0"]
+        single.dispose()
+    assert len({frozenset(rules) for rules in alone.values()}) == 3  # three kinds apart
+    first = {i: names[i % 3] for i in range(2500)}
+    second = {i: names[(i + 1) % 3] for i in range(2500)}
+    first_id = scan(engine, first, 0)
+    second_id = scan(engine, second, 1)
+    at_first = rules_by_uid(build_report(engine, first_id))
+    assert at_first == {f"k{i}": alone[kind] for i, kind in first.items()}
+    latest = rules_by_uid(build_report(engine, second_id))
+    assert latest == {f"k{i}": alone[kind] for i, kind in second.items()}

@@ -123,10 +123,11 @@ class Report:
         }
 
     def iter_keys(self) -> Iterator[ReportKey]:
-        """The keys, worst first: by status, then score, project and name."""
-        findings = _findings_by_key(
-            self.connect, self.scan.id, self.scan.evaluated_at.date(), self.exceptions()
-        )
+        """The keys, worst first: by status, then score, project and name.
+        Findings are read for a batch of keys at a time, by name, so that the
+        report holds the findings of one batch, not of the whole scan."""
+        exceptions = self.exceptions()
+        today = self.scan.evaluated_at.date()
         kv = KeyVersion
         ku = UsageVersion
         status_rank = case({s.value: s.rank for s in KeyStatus}, value=kv.status, else_=99)
@@ -166,46 +167,40 @@ class Report:
             numbers = project_numbers(conn, scan_id)
             leaks = leaks_by_key_name(conn, numbers, self._known("leak_reports_through"))
             result = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
-            for row in result:
-                name = row[0]
-                found = findings.pop(name, [])
-                yield _key(row, found, removed.get(name), leaks.get(name, ()))
+            for rows in result.partitions():
+                names = [row[0] for row in rows]
+                findings = _findings_of(conn, names, scan_id, today, exceptions)
+                for row in rows:
+                    name = row[0]
+                    found = findings.get(name, [])
+                    yield _key(row, found, removed.get(name), leaks.get(name, ()))
 
 
-def _findings_by_key(
-    connect: Connect, scan_id: int, today: date, exceptions: dict[str, AcceptedBy]
+def _findings_of(
+    conn: Connection,
+    names: list[str],
+    scan_id: int,
+    today: date,
+    exceptions: dict[str, AcceptedBy],
 ) -> dict[str, list[ReportFinding]]:
+    """The findings of the keys NAMES at SCAN_ID, each key's worst first."""
     fv = FindingVersion
     query = select(
         fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist, fv.accepted_by
-    ).where(valid_at(fv, scan_id))
+    ).where(fv.key_name.in_(names), valid_at(fv, scan_id))
     grouped: dict[str, list[ReportFinding]] = defaultdict(list)
-    # Hundreds of thousands of rows: rows unpacked and a dict for the enum, not
-    # attribute access and Severity(value), which cost more than the query.
-    # Rules, checklists, deadlines and many summaries repeat from key to key:
-    # one object each, which keeps this map (every finding of the scan) small.
-    shared: dict[Any, Any] = {}
-    one = shared.setdefault
-    with connect() as conn:
-        result = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
-        for name, rule, severity, deadline, summary, checklist, accepted_by in result:
-            days = (deadline - today).days if deadline else None
-            accepted = None
-            if accepted_by is not None:  # an id the document lacks still shows
-                accepted = exceptions.get(accepted_by) or AcceptedBy(
-                    accepted_by, None, None, None, None
-                )
-            grouped[name].append(
-                ReportFinding(
-                    one(rule, rule),
-                    _SEVERITY[severity],
-                    one(deadline, deadline),
-                    days,
-                    one(summary, summary),
-                    one(checklist, checklist),
-                    accepted,
-                )
+    # Rows unpacked and a dict for the enum, not attribute access and
+    # Severity(value), which cost more than the query.
+    for name, rule, severity, deadline, summary, checklist, accepted_by in conn.execute(query):
+        days = (deadline - today).days if deadline else None
+        accepted = None
+        if accepted_by is not None:  # an id the document lacks still shows
+            accepted = exceptions.get(accepted_by) or AcceptedBy(
+                accepted_by, None, None, None, None
             )
+        grouped[name].append(
+            ReportFinding(rule, _SEVERITY[severity], deadline, days, summary, checklist, accepted)
+        )
     for items in grouped.values():
         if len(items) > 1:
             items.sort(key=_finding_order)

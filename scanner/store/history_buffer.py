@@ -48,7 +48,16 @@ class WriteBuffer:
         )
 
     def size(self) -> int:
-        return sum(len(rows) for rows in self._lists())
+        # Asked after every key: plain additions, not a generator over _lists().
+        return (
+            len(self.key_inserts)
+            + len(self.key_closes)
+            + len(self.finding_inserts)
+            + len(self.finding_closes)
+            + len(self.usage_inserts)
+            + len(self.usage_closes)
+            + len(self.transitions)
+        )
 
     def clear(self) -> None:
         for rows in self._lists():

@@ -137,6 +137,8 @@ class FindingVersion(Base):
     __table_args__ = (
         # With the key: the open findings of some keys, and all of them in key order.
         Index("ix_findings_open", "valid_to_scan_id", "key_name"),
+        # A key's findings at any scan: the report reads them a batch of keys at a time.
+        Index("ix_findings_name", "key_name", "valid_from_scan_id"),
         Index("ix_findings_fingerprint", "fingerprint", "valid_from_scan_id"),
         Index("ix_findings_from", "valid_from_scan_id"),
     )
