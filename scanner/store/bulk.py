@@ -8,11 +8,11 @@ would store it on this dialect, and the rows go to the driver as plain tuples.""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Connection, Date, Table
 
 from scanner.store.tables import UTCDateTime
@@ -22,7 +22,9 @@ CLOSE_CHUNK = 500
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value)
+    # orjson: a first scan stores five JSON lists or maps per key. Key versions
+    # hold strings only, so its notation of floats never comes into play.
+    return orjson.dumps(value).decode()
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

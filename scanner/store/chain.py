@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Column, Connection, Engine, Table, select, update
+import orjson
+from sqlalchemy import JSON, Column, Connection, Engine, Float, Table, select, update
 
 from scanner.store.configs import document_digest
 from scanner.store.tables import (
@@ -69,6 +70,46 @@ def canonical(values: Any) -> bytes:
     return _ENCODER.encode(list(values)).encode()
 
 
+_FAST = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _fast_canonical(values: list[Any]) -> bytes:
+    """canonical()'s bytes through orjson, five times faster: the same for
+    every value but floats, whose notation differs, so VALUES must hold none.
+    Sealing a first scan reads back every row it wrote: this is most of it."""
+    try:
+        return orjson.dumps(values, default=_plain, option=_FAST)
+    except orjson.JSONEncodeError:  # what only the standard encoder writes (huge integers)
+        return canonical(values)
+
+
+def _has_float(value: Any) -> bool:
+    if type(value) is float:
+        return True
+    if type(value) is list:
+        return any(_has_float(v) for v in value)
+    if type(value) is dict:
+        return any(_has_float(v) for v in value.values())
+    return False
+
+
+def _encoder(table: Table, names: list[str]) -> Callable[[list[Any]], bytes]:
+    """How rows of TABLE with columns NAMES are made canonical."""
+    types = [table.c[name].type for name in names]
+    if any(isinstance(t, Float) for t in types):
+        return canonical
+    nested = [i for i, t in enumerate(types) if isinstance(t, JSON)]
+    if not nested:
+        return _fast_canonical
+
+    def encode(values: list[Any]) -> bytes:
+        if any(_has_float(values[i]) for i in nested):
+            return canonical(values)
+        return _fast_canonical(values)
+
+    return encode
+
+
 # Columns added after the chain began (by migration): hashed as [name, value]
 # after the others, and only when set, so that every scan sealed before the
 # column existed still hashes as it did.
@@ -86,12 +127,13 @@ def _rows(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> 
     extra = [table.c[name] for name in later]
     query = select(*columns, *extra).where(column == scan_id).order_by(table.c.id)
     width = len(columns)
+    encode = _encoder(table, [c.name for c in columns])
     for row in conn.execute(query.execution_options(yield_per=_STREAM)):
-        if not later:
-            yield canonical(row)
-            continue
-        added = [[name, value] for name, value in zip(later, row[width:], strict=True)]
-        yield canonical([*row[:width], *(pair for pair in added if pair[1] is not None)])
+        values = list(row[:width])
+        if later:
+            added = [[name, value] for name, value in zip(later, row[width:], strict=True)]
+            values.extend(pair for pair in added if pair[1] is not None)
+        yield encode(values)
 
 
 def scan_digest(conn: Connection, scan_id: int) -> str:
