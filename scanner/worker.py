@@ -285,8 +285,9 @@ class Worker:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if not self.idle.wait(grace):
-            log.warning("shutdown: the scan did not finish within %.0fs; rolling it back", grace)
+            # Cancel before saying so: whoever reads the line may act at once.
             self.cancel.set()
+            log.warning("shutdown: the scan did not finish within %.0fs; rolling it back", grace)
             if not self.idle.wait(ROLLBACK_WAIT_SECONDS):
                 log.error("shutdown: the scan did not stop; it will be marked abandoned")
                 return False
