@@ -80,6 +80,23 @@ class KeyUsage:
     # The median of the 28 daily counts before the last day; None: the
     # lookback window is shorter than 29 days.
     daily_median_28d: float | None = None
+    # What the key called over the whole lookback window, busiest first.
+    services: tuple[ServiceUse, ...] = ()
+    # Days of the lookback window the project's series cover (from its oldest
+    # point to the scan); None where nobody counted them (before schema 0015).
+    covered_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUse:
+    """One service's requests with one key over the lookback window: the
+    evidence for restricting the key to the services it calls."""
+
+    service: str
+    requests: int
+    by_class: tuple[tuple[str, int], ...]  # response code class ("2xx", "4xx") -> requests
+    first_day: date
+    last_day: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +149,9 @@ class KeyRecord:
     creator: str | None = None  # the principal of its CreateKey, from the audit log
     key_admins: tuple[str, ...] = ()  # who can create or change its project's keys (IAM)
     leaks: tuple[LeakEvidence, ...] = ()  # secret-scanner reports matched to this key
+    # The API's checksum of the key's value: `fix apply` changes a key only
+    # while it still has the etag its plan was made from.
+    etag: str | None = None
 
     @property
     def api_unrestricted(self) -> bool:

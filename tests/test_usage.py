@@ -165,3 +165,67 @@ def test_the_report_shows_each_keys_latest_usage(engine: Engine, tmp_path: Path)
     assert (dormant["last_used"], dormant["requests_30d"]) == (None, 0)  # known: unused
     unknown = key_document(keys["k-unknown"])
     assert (unknown["last_used"], unknown["requests_7d"]) == (None, None)  # unknown
+
+
+def test_each_key_keeps_what_it_called_per_service(engine: Engine, tmp_path: Path) -> None:
+    """Per service over the lookback: requests by response class, first and
+    last day, busiest first; the days the project's series cover; kept as a
+    usage interval that a scan rewrites only when it changed."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from scanner.report.documents import key_document
+    from scanner.store.key_history import key_history
+    from scanner.store.tables import UsageVersion
+
+    def shared() -> dict[str, list[Traffic]]:
+        figures = traffic()
+        figures["alpha"] += [
+            Traffic("apikey:k-used", "Translate.googleapis.com", "2xx", {3: 4, 40: 6}),
+            Traffic("apikey:k-used", "translate.googleapis.com", "4xx", {3: 1}),
+            Traffic("apikey:k-used", "maps.googleapis.com", "2xx", {95: 50}),  # before the lookback
+        ]
+        return figures
+
+    _, keys = scan(engine, tmp_path, FakeMonitoring(shared()))
+    used = key_document(keys["k-used"])
+    day = lambda n: (NOW - timedelta(days=n)).date().isoformat()  # noqa: E731
+    assert used["usage_by_service"] == [
+        {
+            "service": GEMINI,
+            "requests": 22,
+            "by_class": {"2xx": 22},
+            "first_day": day(60),
+            "last_day": day(1),
+        },
+        {
+            "service": "translate.googleapis.com",
+            "requests": 11,
+            "by_class": {"2xx": 10, "4xx": 1},
+            "first_day": day(40),
+            "last_day": day(3),
+        },
+    ]
+    assert used["usage_covered_days"] == 90  # alpha's oldest point is 95 days old
+    assert key_document(keys["k-rejected"])["usage_covered_days"] == 2  # beta's reach 2 days
+    assert key_document(keys["k-dormant"])["usage_by_service"] == []
+    with engine.connect() as conn:
+        history = key_history(conn, "k-used")
+    assert [s["service"] for s in history.usage[-1]["services"]] == [
+        GEMINI,
+        "translate.googleapis.com",
+    ]
+
+    def intervals() -> int:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(UsageVersion)) or 0
+
+    before = intervals()
+    scan(engine, tmp_path, FakeMonitoring(shared()))
+    assert intervals() == before  # the same figures: nothing written
+    changed = shared()
+    changed["alpha"][-2] = Traffic("apikey:k-used", "translate.googleapis.com", "4xx", {3: 2})
+    _, keys = scan(engine, tmp_path, FakeMonitoring(changed))
+    assert intervals() == before + 1  # k-used's figures moved, only its own
+    assert key_document(keys["k-used"])["usage_by_service"][1]["by_class"] == {"2xx": 10, "4xx": 2}

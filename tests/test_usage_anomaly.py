@@ -22,7 +22,7 @@ def daily(last_day: int, baseline: list[int]) -> list[tuple[object, int]]:
 
 
 def test_the_tally_splits_the_last_day_from_the_28_before() -> None:
-    usage = ProjectUsage(NOW, frozenset({"generativelanguage.googleapis.com"}))
+    usage = ProjectUsage(NOW, frozenset({"generativelanguage.googleapis.com"}), 90)
     baseline = [100 + n for n in range(28)] + [999_999]  # day 29 is outside the baseline
     usage.add("apikey:k", "generativelanguage.googleapis.com", "2xx", daily(5000, baseline))  # type: ignore[arg-type]
     found = usage.usage_of(make_key(), lookback_days=90)

@@ -30,6 +30,7 @@ COMMANDS = {
     "verify": "scanner.cli.history:verify",
     "evidence": "scanner.cli.evidence:evidence",
     "exceptions": "scanner.cli.exceptions:exceptions_group",
+    "fix": "scanner.cli.fix:fix_group",
 }
 
 

@@ -26,6 +26,7 @@ from scanner.cli.common import (
     write_report,
 )
 from scanner.cli.demo_history import day_before
+from scanner.cli.fix import plan_of, write_plan_table
 from scanner.cli.instants import parse_now
 from scanner.cli.leaks import import_summary
 from scanner.cli.service import parse_listen
@@ -150,6 +151,8 @@ def demo(
         click.echo("\nWhat to do next:")
         for line in next_steps(report_obj):
             click.echo(f"  {line}")
+        click.echo("\nWhat usage says each key can be restricted to (`keysentry fix plan`):")
+        write_plan_table(plan_of(engine, config, report_obj.scan), sys.stdout)
         click.echo(
             f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
             "--format json` or `keysentry rules`."

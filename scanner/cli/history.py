@@ -88,9 +88,26 @@ def timeline(h: KeyHistory) -> list[dict[str, Any]]:
         rows.append(
             {"at": leak["first_reported"], "what": f"leak ({leak['tool']})", "detail": where}
         )
+    for u in h.usage:
+        rows.append(
+            {"at": u["from"], "scan": u["from_scan"], "what": "usage", "detail": usage_detail(u)}
+        )
     epoch = datetime.min.replace(tzinfo=UTC)
     rows.sort(key=lambda r: (r["at"] or epoch, r.get("scan") or 0))
     return rows
+
+
+def usage_detail(usage: dict[str, Any]) -> str:
+    """What a usage interval says, in a line: requests, then each service."""
+    parts = [f"{usage['requests_7d']} requests in 7 days"]
+    for s in usage["services"]:
+        classes = ", ".join(f"{c} {n}" for c, n in sorted(s["by_class"].items()))
+        parts.append(
+            f"{s['service']} {s['requests']} ({classes}; {s['first_day']} to {s['last_day']})"
+        )
+    if usage["covered_days"] is not None:
+        parts.append(f"data covers {usage['covered_days']} days")
+    return "; ".join(parts)
 
 
 def _history_document(h: KeyHistory) -> dict[str, Any]:

@@ -122,6 +122,7 @@ def normalize_key(
         application_values=app_values,
         annotations=tuple(sorted((str(k), str(v)) for k, v in annotations.items())),
         gemini_enabled=gemini,
+        etag=text(data.get("etag"), "resource.data.etag"),
     )
 
 

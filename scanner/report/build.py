@@ -156,6 +156,8 @@ class Report:
                 ku.gemini_rejected_7d,
                 ku.requests_1d,
                 ku.daily_median_28d,
+                ku.services,
+                ku.covered_days,
             )
             .outerjoin(ku, and_(ku.key_name == kv.key_name, valid_at(ku, self.scan.id)))
             .where(valid_at(kv, self.scan.id))
@@ -223,7 +225,7 @@ def _key(
         name, uid, project, project_number, display_name, key_type, service_account,
         api_targets, application_restriction, gemini_enabled, created_at, status, score,
         owners, creator, key_admins, last_used, requests_7d, requests_30d, gemini_rejected_7d,
-        requests_1d, daily_median_28d,
+        requests_1d, daily_median_28d, services, covered_days,
     ) = row  # fmt: skip
     return ReportKey(
         name=name,
@@ -252,6 +254,8 @@ def _key(
         key_admins=list(key_admins or []),
         restrictions_removed=removed,
         accepted=[f for f in findings if f.accepted is not None],
+        services=services or [],
+        usage_covered_days=covered_days,
     )
 
 

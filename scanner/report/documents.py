@@ -78,6 +78,8 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "gemini_rejected_7d": k.gemini_rejected_7d,
         "requests_1d": k.requests_1d,
         "daily_median_28d": k.daily_median_28d,
+        "usage_by_service": k.services,
+        "usage_covered_days": k.usage_covered_days,
         "leaks": [leak_document(e) for e in k.leaks],
         "creator": k.creator,
         "key_admins": k.key_admins,

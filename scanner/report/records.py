@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from scanner.models import KeyStatus, LeakEvidence, Severity
 
@@ -58,3 +59,6 @@ class ReportKey:
     key_admins: list[str]
     restrictions_removed: tuple[str | None, datetime] | None  # by whom, when
     accepted: list[ReportFinding]  # findings an exception accepts, apart
+    # Per service over the lookback, as stored (store.history_rows.services_document).
+    services: list[dict[str, Any]]
+    usage_covered_days: int | None

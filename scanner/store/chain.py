@@ -116,7 +116,8 @@ def _encoder(table: Table, names: list[str]) -> Callable[[list[Any]], bytes]:
 LATER_COLUMNS = {
     "findings": ("accepted_by",),
     "transitions": ("exception_id",),
-    "key_versions": ("findings_hash",),
+    "key_versions": ("findings_hash", "etag"),
+    "usage_versions": ("services", "covered_days"),
 }
 
 

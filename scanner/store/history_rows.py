@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from scanner.models import Finding, KeyAssessment, KeyUsage
+from scanner.models import Finding, KeyAssessment, KeyUsage, ServiceUse
 
 
 def fingerprint(rule_id: str, subject: str) -> str:
@@ -47,6 +48,7 @@ def key_digest(assessment: KeyAssessment) -> str:
             key.owners,
             key.creator,
             key.key_admins,
+            key.etag,
         )
     )
 
@@ -93,7 +95,39 @@ def usage_digest(u: KeyUsage) -> str:
             u.gemini_rejected_7d,
             u.requests_1d,
             u.daily_median_28d,
+            u.services,
+            u.covered_days,
         )
+    )
+
+
+def services_document(services: tuple[ServiceUse, ...]) -> list[dict[str, Any]] | None:
+    """A key's per-service usage as stored (JSON); None for none."""
+    if not services:
+        return None
+    return [
+        {
+            "service": u.service,
+            "requests": u.requests,
+            "by_class": dict(u.by_class),
+            "first_day": u.first_day.isoformat(),
+            "last_day": u.last_day.isoformat(),
+        }
+        for u in services
+    ]
+
+
+def services_of(document: list[dict[str, Any]] | None) -> tuple[ServiceUse, ...]:
+    """services_document read back."""
+    return tuple(
+        ServiceUse(
+            d["service"],
+            d["requests"],
+            tuple(sorted(d["by_class"].items())),
+            date.fromisoformat(d["first_day"]),
+            date.fromisoformat(d["last_day"]),
+        )
+        for d in document or ()
     )
 
 
@@ -122,6 +156,7 @@ def key_row(assessment: KeyAssessment, content_hash: str, findings_hash: str) ->
         "key_admins": list(key.key_admins),
         "content_hash": content_hash,
         "findings_hash": findings_hash,
+        "etag": key.etag,
     }
 
 
@@ -153,4 +188,6 @@ def usage_row(key_name: str, u: KeyUsage, content_hash: str) -> dict[str, Any]:
         "gemini_rejected_7d": u.gemini_rejected_7d,
         "requests_1d": u.requests_1d,
         "daily_median_28d": u.daily_median_28d,
+        "services": services_document(u.services),
+        "covered_days": u.covered_days,
     }

@@ -200,12 +200,17 @@ def _leaks(conn: Connection, names: set[str]) -> list[dict[str, Any]]:
     ]
 
 
-def _usage(conn: Connection, name: str) -> list[dict[str, Any]]:
+def _usage(conn: Connection, name: str, times: dict[int, datetime]) -> list[dict[str, Any]]:
     uv = UsageVersion
     rows = conn.execute(select(uv).where(uv.key_name == name).order_by(uv.valid_from_scan_id))
     return [
-        {"from_scan": row.valid_from_scan_id, "to_scan": row.valid_to_scan_id}
+        {
+            "from_scan": row.valid_from_scan_id,
+            "from": times.get(row.valid_from_scan_id),
+            "to_scan": row.valid_to_scan_id,
+        }
         | {f: getattr(row, f) for f in USAGE_FIELDS}
+        | {"services": row.services or [], "covered_days": row.covered_days}
         for row in rows
     ]
 
@@ -242,7 +247,7 @@ def key_history(conn: Connection, wanted: str) -> KeyHistory:
         parts = name.split("/")
         by_id = "/".join([parts[0], last["project_id"], *parts[2:]])
     history.leaks = _leaks(conn, {name, by_id})
-    history.usage = _usage(conn, name)
+    history.usage = _usage(conn, name, times)
     history.status_over_time = _status_over_time(versions)
     if last["to_scan"] is not None:
         history.in_inventory = False

@@ -107,6 +107,7 @@ class KeyVersion(Base):
     # (store.history_rows.findings_digest), so that a scan reads back only the
     # findings of keys whose digest moved; NULL on versions written before 0014.
     findings_hash: Mapped[str | None] = mapped_column(String(32))
+    etag: Mapped[str | None] = mapped_column(String(128))  # the API's, for `fix apply` (0015)
 
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),
@@ -185,6 +186,10 @@ class UsageVersion(Base):
     gemini_rejected_7d: Mapped[int] = mapped_column(Integer)
     requests_1d: Mapped[int] = mapped_column(Integer)
     daily_median_28d: Mapped[float | None] = mapped_column(Float)
+    # Per service over the lookback (store.history_rows.services_document);
+    # NULL where the key called nothing or before 0015.
+    services: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    covered_days: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_usage_versions_open", "valid_to_scan_id"),

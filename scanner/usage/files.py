@@ -53,7 +53,9 @@ class FileUsageSource:
                 raise InputError(f"{where}: unreadable point: {exc}") from None
             if when is not None:
                 points.append((when, count))
-        usage = self._projects.setdefault(project, ProjectUsage(at, self._gemini))
+        usage = self._projects.setdefault(
+            project, ProjectUsage(at, self._gemini, self._config.lookback_days)
+        )
         usage.add(
             str(credential),
             str(labels.get("service", "")),

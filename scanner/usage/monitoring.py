@@ -112,7 +112,7 @@ class UsageCollector:
             multiplier=2.0,
             timeout=self._config.retry_deadline_seconds,
         )
-        usage = ProjectUsage(self._at, self._gemini)
+        usage = ProjectUsage(self._at, self._gemini, self._config.lookback_days)
         needs = "roles/monitoring.viewer"
         with google_errors(where, needs, self._config.retry_deadline_seconds):
             self._limiter.wait()

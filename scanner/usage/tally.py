@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from scanner.inventory.fields import service_name
-from scanner.models import KeyRecord, KeyUsage
+from scanner.models import KeyRecord, KeyUsage, ServiceUse
 
 KEY_PREFIX = "apikey:"
 BASELINE_DAYS = 28  # key-usage-anomaly compares the last day with these before it
@@ -26,6 +27,25 @@ class _Tally:
     gemini_rejected_7d: int = 0
     requests_1d: int = 0
     daily: list[int] | None = None  # the BASELINE_DAYS days before the last one
+    services: dict[str, _ServiceTally] = field(default_factory=dict)
+
+
+@dataclass
+class _ServiceTally:
+    first: datetime
+    last: datetime
+    requests: int = 0
+    by_class: Counter[str] = field(default_factory=Counter)
+
+    def add(self, when: datetime, count: int, code_class: str) -> None:
+        self.first, self.last = min(self.first, when), max(self.last, when)
+        self.requests += count
+        self.by_class[code_class or "unknown"] += count
+
+    def merge(self, other: _ServiceTally) -> None:
+        self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+        self.requests += other.requests
+        self.by_class.update(other.by_class)
 
 
 @dataclass
@@ -35,7 +55,9 @@ class ProjectUsage:
 
     at: datetime
     gemini_services: frozenset[str]
+    lookback_days: int
     has_credentials: bool = False
+    oldest: datetime | None = None  # the oldest point of any series: how far the data reaches
     # By the credential's id after "apikey:". Google does not document whether
     # that is the key's uid or its key id (the end of its name), which differ
     # when the id was chosen, so a key claims either.
@@ -50,6 +72,10 @@ class ProjectUsage:
         code_class: str,
         points: Iterable[tuple[datetime, int]],
     ) -> None:
+        points = list(points)
+        for when, _ in points:
+            if self.oldest is None or when < self.oldest:
+                self.oldest = when
         if not credential:
             return
         self.has_credentials = True
@@ -58,12 +84,19 @@ class ProjectUsage:
         ident = credential[len(KEY_PREFIX) :]
         self.series[ident] += 1
         tally = self.keys.setdefault(ident, _Tally())
-        gemini = service_name(service) in self.gemini_services
+        service = service_name(service)
+        gemini = service in self.gemini_services
         rejected = code_class == "4xx"
         week, month = self.at - timedelta(days=7), self.at - timedelta(days=30)
+        window = self.at - timedelta(days=self.lookback_days)
         for when, count in points:
             if count <= 0:
                 continue
+            if when > window and service:
+                used = tally.services.get(service)
+                if used is None:
+                    used = tally.services[service] = _ServiceTally(when, when)
+                used.add(when, count, code_class)
             if tally.last_used is None or when > tally.last_used:
                 tally.last_used = when
             if when > month:
@@ -108,7 +141,29 @@ class ProjectUsage:
                 if lookback_days > BASELINE_DAYS
                 else None
             ),
+            services=_services(tally),
+            covered_days=self._covered_days(lookback_days),
         )
+
+    def _covered_days(self, lookback_days: int) -> int:
+        if self.oldest is None:
+            return 0
+        reach = math.ceil((self.at - self.oldest).total_seconds() / _DAY)
+        return max(0, min(lookback_days, reach))
+
+
+def _services(tally: _Tally) -> tuple[ServiceUse, ...]:
+    used = (
+        ServiceUse(
+            name,
+            t.requests,
+            tuple(sorted(t.by_class.items())),
+            t.first.date(),
+            t.last.date(),
+        )
+        for name, t in tally.services.items()
+    )
+    return tuple(sorted(used, key=lambda u: (-u.requests, u.service)))
 
 
 def _merged(tallies: list[_Tally]) -> _Tally:
@@ -128,4 +183,9 @@ def _merged(tallies: list[_Tally]) -> _Tally:
             total.daily = [
                 a + b for a, b in zip(total.daily or [0] * BASELINE_DAYS, t.daily, strict=True)
             ]
+        for name, used in t.services.items():
+            mine = total.services.get(name)
+            if mine is None:
+                mine = total.services[name] = _ServiceTally(used.first, used.last)
+            mine.merge(used)
     return total
