@@ -254,3 +254,13 @@ class ScanStats:
     rows_written: int = 0
     notes: list[str] = field(default_factory=list)
     alerts: dict[str, Any] = field(default_factory=dict)  # what the alert planner queued
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """A key's restrictions as the API Keys API holds them now, with its etag:
+    what `fix apply` changes and `fix rollback` restores."""
+
+    name: str
+    etag: str
+    restrictions: dict[str, Any]  # the protobuf JSON of the key's Restrictions

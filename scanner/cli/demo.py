@@ -26,7 +26,7 @@ from scanner.cli.common import (
     write_report,
 )
 from scanner.cli.demo_history import day_before
-from scanner.cli.fix import plan_of, write_plan_table
+from scanner.cli.fix_plan import plan_of, write_plan_table
 from scanner.cli.instants import parse_now
 from scanner.cli.leaks import import_summary
 from scanner.cli.service import parse_listen

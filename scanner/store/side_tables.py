@@ -103,3 +103,21 @@ class LeakLookupRow(Base):
     key_name: Mapped[str | None] = mapped_column(String(255))
     parent: Mapped[str | None] = mapped_column(String(255))
     looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyFixRow(Base):
+    """A change `fix apply` or `fix rollback` made to a key's restrictions:
+    who, when, from which plan, and the restrictions before and after."""
+
+    __tablename__ = "key_fixes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_name: Mapped[str] = mapped_column(String(255), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    by: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(16))  # applied | rolled_back
+    plan_scan_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    etag_before: Mapped[str] = mapped_column(String(128))
+    etag_after: Mapped[str] = mapped_column(String(128))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from scanner.store.base import Base, UTCDateTime
 from scanner.store.side_tables import (
     DeliveryAttempt,
+    KeyFixRow,
     LeakImportRow,
     LeakLookupRow,
     LeakReportRow,
@@ -26,6 +27,7 @@ __all__ = [
     "FigureRow",
     "FindingVersion",
     "KeyEventRow",
+    "KeyFixRow",
     "KeyVersion",
     "LeakImportRow",
     "LeakLookupRow",

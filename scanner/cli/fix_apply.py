@@ -1,0 +1,166 @@
+"""`keysentry fix apply PLAN` and `keysentry fix rollback FILE`: a dry run
+unless --yes; with it, each change through the API Keys API, recorded in
+history and in a rollback file as it is made."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from scanner.cli.common import common_options, handle_errors, open_store, write_output
+from scanner.configfile import load_config
+from scanner.errors import InputError, SourceError
+from scanner.fixes.apply import (
+    Change,
+    Outcome,
+    Updater,
+    apply_changes,
+    read_plan,
+    read_rollback,
+    rollback_document,
+)
+from scanner.ratelimit import RateLimiter
+from scanner.report.rows import write_json_document, write_table_rows
+from scanner.store.fixes import record_fix
+
+
+def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--yes", is_flag=True, help="Make the changes (without it: a dry run).")(
+        func
+    )
+    func = click.option(
+        "--rate",
+        type=click.FloatRange(0.01, 50),
+        default=1.0,
+        show_default=True,
+        help="Changes a second at most.",
+    )(func)
+    return click.option(
+        "--by", help="Who makes the changes, as history records it [default: the local user]."
+    )(func)
+
+
+def _dry_run(changes: list[Change], what: str, out: TextIO) -> None:
+    rows = [
+        {
+            "key": c.key.rsplit("/", 1)[-1],
+            "project": c.key.split("/")[1],
+            "etag": c.etag,
+            "to": ", ".join(c.api_targets) if c.api_targets is not None else "as before the fix",
+        }
+        for c in changes
+    ]
+    write_table_rows(rows, ("key", "project", "etag", "to"), out, title=f"{what}: dry run")
+    out.write(f"Nothing changed: {len(changes)} key(s) would be; run again with --yes.\n")
+
+
+def _updater() -> Updater:
+    from scanner.fixes.apikeys import KeyUpdater, make_client
+
+    return KeyUpdater(make_client())
+
+
+def run(
+    changes: list[Change],
+    updater: Updater,
+    engine: Any,
+    kind: str,
+    by: str,
+    rate: float,
+    plan_scan: int | None,
+    save_rollback: Callable[[Outcome], None] | None,
+) -> Outcome:
+    """CHANGES through UPDATER, each recorded in history (and, for `apply`,
+    the rollback document saved) before the next."""
+
+    def done(outcome: Outcome) -> None:
+        before, after = outcome.applied[-1]
+        record_fix(engine, kind, before, after, by, datetime.now(UTC), plan_scan)
+        if save_rollback is not None:
+            save_rollback(outcome)
+
+    return apply_changes(changes, updater, RateLimiter(rate).wait, done)
+
+
+def summary(outcome: Outcome, verb: str, rollback: Path | None) -> str:
+    lines = [f"{verb} {len(outcome.applied)}, skipped {len(outcome.skipped)}"]
+    lines += [f"  skipped {key}: {why}" for key, why in outcome.skipped]
+    if rollback is not None and outcome.applied:
+        lines.append(f"  undo with: keysentry fix rollback {rollback} --yes")
+    return "\n".join(lines)
+
+
+def _finish(outcome: Outcome, verb: str, rollback: Path | None) -> None:
+    click.echo(summary(outcome, verb, rollback))
+    if outcome.stopped is not None:
+        raise SourceError(f"stopped: {outcome.stopped}")
+
+
+@click.command("apply")
+@common_options
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@_options
+@click.option(
+    "--rollback",
+    "rollback_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to keep what the keys had before [default: PLAN.rollback.json].",
+)
+@handle_errors
+def fix_apply(
+    config_path: str | None,
+    db_url: str | None,
+    plan_file: Path,
+    yes: bool,
+    rate: float,
+    by: str | None,
+    rollback_file: Path | None,
+) -> None:
+    """Restrict the keys of PLAN_FILE's `restrict` entries (a dry run unless --yes)."""
+    plan_scan, changes = read_plan(plan_file)
+    if not yes:
+        _dry_run(changes, f"fix apply {plan_file}", sys.stdout)
+        return
+    rollback = rollback_file or plan_file.with_name(plan_file.stem + ".rollback.json")
+    if rollback.exists():
+        raise InputError(f"--rollback {rollback}: exists; keep it, and name another file")
+    engine = open_store(load_config(config_path), db_url, create=False)
+
+    who = by or getpass.getuser()
+
+    def save(outcome: Outcome) -> None:
+        document = rollback_document(outcome, who, str(plan_file))
+        write_output(lambda out: write_json_document(document, out), str(rollback), "rollback")
+
+    outcome = run(changes, _updater(), engine, "applied", who, rate, plan_scan, save)
+    _finish(outcome, "applied", rollback)
+
+
+@click.command("rollback")
+@common_options
+@click.argument("rollback_file", type=click.Path(dir_okay=False, path_type=Path))
+@_options
+@handle_errors
+def fix_rollback(
+    config_path: str | None,
+    db_url: str | None,
+    rollback_file: Path,
+    yes: bool,
+    rate: float,
+    by: str | None,
+) -> None:
+    """Give the keys of ROLLBACK_FILE back the restrictions they had (a dry run unless --yes)."""
+    changes = read_rollback(rollback_file)
+    if not yes:
+        _dry_run(changes, f"fix rollback {rollback_file}", sys.stdout)
+        return
+    engine = open_store(load_config(config_path), db_url, create=False)
+    who = by or getpass.getuser()
+    outcome = run(changes, _updater(), engine, "rolled_back", who, rate, None, None)
+    _finish(outcome, "rolled back", None)

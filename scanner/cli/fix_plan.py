@@ -1,0 +1,116 @@
+"""`keysentry fix plan`: the API restrictions observed usage supports, as a
+table or JSON, and as a plan file that `fix apply` takes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import click
+from sqlalchemy import Engine
+
+from scanner.cli.common import common_options, handle_errors, open_store, write_output
+from scanner.config import Config
+from scanner.configfile import load_config
+from scanner.errors import InputError
+from scanner.fixes.plan import RESTRICTION_RULES, PlanScope, build_plan
+from scanner.inventory.fields import service_name
+from scanner.report.rows import write_json_document, write_table_rows
+from scanner.store.queries import get_scan, latest_succeeded_scan
+
+COLUMNS = ("key", "project", "action", "confidence", "proposed", "evidence")
+
+
+def _short(service: str) -> str:
+    return service.removesuffix(".googleapis.com")
+
+
+def plan_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table row a key; the services without their common suffix."""
+    rows = []
+    for e in plan["keys"]:
+        evidence = e["evidence"]
+        if evidence is None:
+            said = e["why"]
+        else:
+            called = ", ".join(
+                f"{_short(s['service'])} {s['requests']}" for s in evidence["services"]
+            )
+            span = f"{evidence['covered_days']} of {evidence['lookback_days']} days"
+            said = f"{called or 'no request'} in {span}"
+        rows.append(
+            {
+                "key": e["key"].rsplit("/", 1)[-1],
+                "project": e["project"],
+                "action": e["action"],
+                "confidence": e["confidence"],
+                "proposed": ", ".join(_short(t) for t in e.get("proposed_api_targets", [])),
+                "evidence": said,
+            }
+        )
+    return rows
+
+
+def write_plan_table(plan: dict[str, Any], out: TextIO) -> None:
+    counts = ", ".join(f"{action} {n}" for action, n in plan["counts"].items()) or "nothing"
+    title = f"fix plan from scan {plan['scan']}: {counts}"
+    write_table_rows(plan_rows(plan), COLUMNS, out, title=title)
+
+
+def plan_of(
+    engine: Engine, config: Config, scan: Any, scope: PlanScope | None = None
+) -> dict[str, Any]:
+    """The plan from SCAN, for every API-restriction rule unless SCOPE narrows it."""
+    gemini = frozenset(service_name(s) for s in config.gemini.api_services)
+    with engine.connect() as conn:
+        return build_plan(conn, scan, scope or PlanScope(), gemini, datetime.now(UTC))
+
+
+@click.command("plan")
+@common_options
+@click.option("--scan", "scan_id", type=int, help="Plan from this scan instead of the latest.")
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    help=f"Only keys with this finding (repeatable; default: {', '.join(RESTRICTION_RULES)}).",
+)
+@click.option("--project", "projects", multiple=True, help="Only this project (id or number).")
+@click.option("--key", "keys", multiple=True, help="Only this key (name, uid or key id).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Also write the plan as JSON to this file (whole, or not at all), for `fix apply`.",
+)
+@handle_errors
+def fix_plan(
+    config_path: str | None,
+    db_url: str | None,
+    scan_id: int | None,
+    rules: tuple[str, ...],
+    projects: tuple[str, ...],
+    keys: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Propose API restrictions from each key's usage (nothing is changed)."""
+    for rule in rules:
+        if rule not in RESTRICTION_RULES:
+            known = ", ".join(RESTRICTION_RULES)
+            raise InputError(f"--rule {rule}: not an API-restriction rule (one of {known})")
+    config = load_config(config_path)
+    engine = open_store(config, db_url, create=False)
+    scan = get_scan(engine, scan_id) if scan_id is not None else latest_succeeded_scan(engine)
+    if scan is None or scan.status != "succeeded":
+        raise InputError("no successful scan to plan from: run `keysentry scan` first")
+    scope = PlanScope(rules or RESTRICTION_RULES, frozenset(projects), frozenset(keys))
+    plan = plan_of(engine, config, scan, scope)
+    if output is not None:
+        write_output(lambda out: write_json_document(plan, out), output, "plan")
+    if fmt == "json":
+        write_output(lambda out: write_json_document(plan, out), None, "plan")
+    else:
+        write_output(lambda out: write_plan_table(plan, out), None, "plan")

@@ -1,0 +1,68 @@
+"""What `fix apply` and `fix rollback` changed, kept beside history: each
+change on its own row, committed as soon as the API made it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from scanner.models import KeyState
+from scanner.store.tables import KeyFixRow
+
+
+def record_fix(
+    engine: Engine,
+    kind: str,
+    before: KeyState,
+    after: KeyState,
+    by: str,
+    at: datetime,
+    plan_scan_id: int | None,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(KeyFixRow).values(
+                key_name=before.name,
+                at=at,
+                by=by,
+                kind=kind,
+                plan_scan_id=plan_scan_id,
+                before=before.restrictions,
+                after=after.restrictions,
+                etag_before=before.etag,
+                etag_after=after.etag,
+            )
+        )
+
+
+def fixes(
+    conn: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    key_name: str | None = None,
+) -> list[dict[str, Any]]:
+    """The changes made in [SINCE, UNTIL), or to KEY_NAME, oldest first."""
+    f = KeyFixRow
+    query = select(f).order_by(f.at, f.id)
+    if since is not None:
+        query = query.where(f.at >= since)
+    if until is not None:
+        query = query.where(f.at < until)
+    if key_name is not None:
+        query = query.where(f.key_name == key_name)
+    return [
+        {
+            "at": row.at,
+            "key": row.key_name,
+            "kind": row.kind,
+            "by": row.by,
+            "plan_scan": row.plan_scan_id,
+            "before": row.before,
+            "after": row.after,
+            "etag_before": row.etag_before,
+            "etag_after": row.etag_after,
+        }
+        for row in conn.scalars(query)
+    ]

@@ -1,0 +1,210 @@
+"""`keysentry fix apply` and `fix rollback` through the real command and the
+real google-cloud-api-keys client over gRPC, against the fake API Keys server
+on loopback: GetKey, UpdateKey as a long-running operation, etags, faults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select
+
+from scanner.cli import main
+from scanner.fixes.apikeys import KeyUpdater
+from scanner.store.tables import KeyFixRow, Transition
+from tests import assets
+from tests.conftest import NOW
+from tests.fakes.api_keys import FakeApiKeys, FakeApiKeysServer, Fault
+from tests.test_fix_plan import GEMINI, TRANSLATE, org, scanned
+
+GEMINI_KEY = "projects/100/locations/global/keys/k-gemini"
+BETA_KEY = "projects/200/locations/global/keys/k-beta"
+SERVER_ONLY = {"server_key_restrictions": {"allowed_ips": ["192.0.2.7"]}}
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiKeys]:
+    """The keys the plan restricts, as the API holds them when the plan is made."""
+    fake = FakeApiKeys(polls=2)
+    fake.add_key(GEMINI_KEY, 'W/"k-gemini-1"', SERVER_ONLY)
+    fake.add_key(BETA_KEY, 'W/"k-beta-1"')
+    with FakeApiKeysServer(fake) as server:
+        fake.client = server.client()  # type: ignore[attr-defined]
+        yield fake
+
+
+@pytest.fixture
+def planned(
+    tmp_path: Path, db_url: str, api: FakeApiKeys, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], Path]:
+    """A scanned history, its plan file, and `fix` reaching the fake API."""
+    common = scanned(tmp_path, db_url)
+    plan = tmp_path / "plan.json"
+    code, _, err = run("fix", "plan", *common, "--output", str(plan))
+    assert code == 0, err
+    updater = KeyUpdater(api.client, timeout_seconds=10, retry_deadline_seconds=20)  # type: ignore[attr-defined]
+    monkeypatch.setattr("scanner.cli.fix_apply._updater", lambda: updater)
+    return common, plan
+
+
+def fixes(db_url: str) -> list[Any]:
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        rows = list(conn.execute(select(KeyFixRow).order_by(KeyFixRow.id)))
+    engine.dispose()
+    return rows
+
+
+def targets(fake: FakeApiKeys, name: str) -> list[str]:
+    return [t.service for t in fake.resources[name].restrictions.api_targets]
+
+
+def test_without_yes_nothing_changes(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    code, out, err = run("fix", "apply", *common, str(plan))
+    assert code == 0, err
+    assert "k-gemini" in out and "k-beta" in out and "dry run" in out
+    assert "2 key(s) would be" in out and "k-idle" not in out  # only `restrict` entries
+    assert api.calls["GetKey"] == api.calls["UpdateKey"] == 0
+    assert fixes(db_url) == [] and not plan.with_name("plan.rollback.json").exists()
+
+
+def test_apply_restricts_keeps_a_rollback_and_history(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    code, out, err = run(
+        "fix", "apply", *common, str(plan), "--yes", "--rate", "50", "--by", "ops@example.com"
+    )
+    assert code == 0, err
+    assert out.startswith("applied 2, skipped 0")
+    assert targets(api, GEMINI_KEY) == [GEMINI] and targets(api, BETA_KEY) == [TRANSLATE]
+    # The application restriction the key had stays; only the API targets were set.
+    assert list(api.resources[GEMINI_KEY].restrictions.server_key_restrictions.allowed_ips) == [
+        "192.0.2.7"
+    ]
+    assert [list(u.update_mask.paths) for u in api.updates] == [["restrictions"]] * 2
+    assert [u.key.etag for u in api.updates] == ['W/"k-gemini-1"', 'W/"k-beta-1"']
+    assert api.calls["GetOperation"] >= 2  # waited on each long-running operation
+    rollback = json.loads(plan.with_name("plan.rollback.json").read_text())
+    assert rollback["schema"] == "keysentry.fix.rollback/v1" and rollback["by"] == "ops@example.com"
+    by_key = {k["key"]: k for k in rollback["keys"]}
+    assert by_key[GEMINI_KEY]["before"] == {"serverKeyRestrictions": {"allowedIps": ["192.0.2.7"]}}
+    assert by_key[GEMINI_KEY]["etag"] == 'W/"k-gemini-2"'
+    recorded = fixes(db_url)
+    assert [(r.key_name, r.kind, r.by, r.plan_scan_id) for r in recorded] == [
+        (GEMINI_KEY, "applied", "ops@example.com", 1),
+        (BETA_KEY, "applied", "ops@example.com", 1),
+    ]
+    assert recorded[1].before == {} and recorded[1].after == {
+        "apiTargets": [{"service": TRANSLATE}]
+    }
+    # A second apply would lose the rollback file: it is refused.
+    code, _, err = run("fix", "apply", *common, str(plan), "--yes")
+    assert code == 2 and "exists" in err
+
+
+def test_a_key_changed_since_the_plan_is_skipped(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    api.resources[GEMINI_KEY].etag = 'W/"k-gemini-7"'  # changed after the scan
+    api.changed_after_get.add(BETA_KEY)  # changed between our read and our update
+    code, out, err = run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")
+    assert code == 0, err
+    assert out.startswith("applied 0, skipped 2")
+    assert f"skipped {GEMINI_KEY}: the key changed since the plan" in out
+    assert f"skipped {BETA_KEY}: UpdateKey {BETA_KEY}: the key changed meanwhile" in out
+    assert targets(api, GEMINI_KEY) == [] and targets(api, BETA_KEY) == []
+    assert fixes(db_url) == []
+
+
+def test_a_refusal_stops_the_run_and_the_rollback_covers_what_was_done(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    api.faults.append(Fault(grpc.StatusCode.UNAVAILABLE, times=1, method="GetKey", key=GEMINI_KEY))
+    api.faults.append(
+        Fault(grpc.StatusCode.PERMISSION_DENIED, times=-1, method="UpdateKey", key=BETA_KEY)
+    )
+    code, out, err = run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")
+    assert code == 2
+    assert out.startswith("applied 1, skipped 0")  # the first, after one retry
+    (line,) = err.strip().splitlines()
+    assert "stopped: UpdateKey" in line and "apikeys.keys.update" in line
+    rollback = json.loads(plan.with_name("plan.rollback.json").read_text())
+    assert [k["key"] for k in rollback["keys"]] == [GEMINI_KEY]
+    assert [r.key_name for r in fixes(db_url)] == [GEMINI_KEY]
+
+
+def test_rollback_restores_what_the_keys_had(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")[0] == 0
+    undo = plan.with_name("plan.rollback.json")
+    code, out, _ = run("fix", "rollback", *common, str(undo))
+    assert code == 0 and "dry run" in out and targets(api, BETA_KEY) == [TRANSLATE]
+    code, out, err = run("fix", "rollback", *common, str(undo), "--yes", "--rate", "50")
+    assert code == 0, err
+    assert out.startswith("rolled back 2, skipped 0")
+    assert targets(api, GEMINI_KEY) == [] and targets(api, BETA_KEY) == []
+    assert list(api.resources[GEMINI_KEY].restrictions.server_key_restrictions.allowed_ips) == [
+        "192.0.2.7"
+    ]
+    assert [r.kind for r in fixes(db_url)] == ["applied", "applied", "rolled_back", "rolled_back"]
+
+
+def test_the_next_scan_resolves_the_fixed_findings_as_fixed(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str, tmp_path: Path
+) -> None:
+    common, plan = planned
+    assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")[0] == 0
+    # The inventory as it now stands: the two keys restricted as applied.
+    after = []
+    for envelope in org():
+        data = envelope.get("resource", {}).get("data", {})
+        if data.get("uid") in ("k-gemini", "k-beta"):
+            service = GEMINI if data["uid"] == "k-gemini" else TRANSLATE
+            data["restrictions"] = {"apiTargets": [{"service": service}]}
+        after.append(envelope)
+    export = assets.write_ndjson(tmp_path / "after.jsonl", after)
+    code, _, err = run(
+        "scan",
+        *common,
+        "--from-export",
+        str(export),
+        "--usage-from",
+        str(tmp_path / "usage.json"),
+        "--now",
+        NOW.isoformat(),
+        "--output",
+        str(tmp_path / "r.json"),
+    )
+    assert code == 0, err
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        resolved = conn.execute(
+            select(Transition.key_name, Transition.rule_id, Transition.reason).where(
+                Transition.kind == "resolved", Transition.scan_id == 2
+            )
+        ).all()
+    engine.dispose()
+    assert (
+        "projects/100/locations/global/keys/k-gemini",
+        "key-api-unrestricted",
+        "fixed",
+    ) in resolved
+    assert {r.reason for r in resolved if r.key_name in (GEMINI_KEY, BETA_KEY)} == {"fixed"}
