@@ -208,3 +208,37 @@ def test_the_next_scan_resolves_the_fixed_findings_as_fixed(
         "fixed",
     ) in resolved
     assert {r.reason for r in resolved if r.key_name in (GEMINI_KEY, BETA_KEY)} == {"fixed"}
+
+
+def test_history_and_the_evidence_pack_list_the_changes(
+    planned: tuple[list[str], Path], api: FakeApiKeys, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    common, plan = planned
+    assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50", "--by", "ops")[0] == 0
+    code, out, err = run("history", "key", *common, "k-beta", "--format", "json")
+    assert code == 0, err
+    (change,) = json.loads(out)["fixes"]
+    assert (change["kind"], change["by"], change["after"]) == (
+        "applied",
+        "ops",
+        {"apiTargets": [{"service": TRANSLATE}]},
+    )
+    code, out, err = run("history", "key", *common, "k-beta", "--format", "csv")
+    assert "fix applied" in out and f"API targets none -> {TRANSLATE}" in out
+    pack = tmp_path / "pack"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    code, _, err = run(
+        "evidence", *common, "--since", "2026-11-01", "--until", tomorrow, "--output", str(pack)
+    )
+    assert code == 0, err
+    listed = json.loads((pack / "fixes.json").read_text())
+    assert [(f["key"], f["kind"], f["targets_after"]) for f in listed] == [
+        (GEMINI_KEY, "applied", GEMINI),
+        (BETA_KEY, "applied", TRANSLATE),
+    ]
+    assert "Restrictions changed by keysentry" in (pack / "index.html").read_text()
+    assert "fixes.csv" in {
+        f["path"] for f in json.loads((pack / "MANIFEST.json").read_text())["files"]
+    }

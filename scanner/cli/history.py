@@ -30,6 +30,7 @@ from scanner.report.rows import (
 from scanner.store.chain import verify as verify_chain
 from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
 from scanner.store.changes import changes as read_changes
+from scanner.store.fixes import fix_rows
 from scanner.store.key_history import KeyHistory, key_history
 from scanner.store.remediation import GROUPINGS, remediation
 
@@ -88,6 +89,12 @@ def timeline(h: KeyHistory) -> list[dict[str, Any]]:
         rows.append(
             {"at": leak["first_reported"], "what": f"leak ({leak['tool']})", "detail": where}
         )
+    for f in fix_rows(h.fixes):
+        before, after = f["targets_before"] or "none", f["targets_after"] or "none"
+        rows.append(
+            {"at": f["at"], "what": f"fix {f['kind']}", "by": f["by"]}
+            | {"detail": f"API targets {before} -> {after}"}
+        )
     for u in h.usage:
         rows.append(
             {"at": u["from"], "scan": u["from_scan"], "what": "usage", "detail": usage_detail(u)}
@@ -126,6 +133,7 @@ def _history_document(h: KeyHistory) -> dict[str, Any]:
         "events": h.events,
         "leaks": h.leaks,
         "usage": h.usage,
+        "fixes": h.fixes,
     }
 
 

@@ -28,6 +28,7 @@ from scanner.report.rows import plain, write_csv_rows
 from scanner.store import db
 from scanner.store.chain import Verification
 from scanner.store.configs import config_document
+from scanner.store.fixes import FIX_COLUMNS, fix_rows, fixes
 from scanner.store.remediation import remediation
 
 SCHEMA = "keysentry.evidence/v1"
@@ -113,6 +114,10 @@ def _write_all(
     scan_rows = [_scan_row(s) for s in scans]
     _file(folder, "scans.csv", lambda out: write_csv_rows(scan_rows, list(scan_rows[0]), out))
     _file(folder, "verify.json", _json(_verification(verification)))
+    with engine.connect() as conn:
+        changed = fix_rows(fixes(conn, since, until))
+    _file(folder, "fixes.json", _json(changed))
+    _file(folder, "fixes.csv", lambda out: write_csv_rows(changed, FIX_COLUMNS, out))
     page = _page(
         engine,
         _Window(since, until, scans, start, end),
@@ -121,6 +126,7 @@ def _write_all(
         verification,
         _Tables(worst, shown, total),
         folder,
+        changed,
     )
     _file(folder, "index.html", lambda out: out.write(page))
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
@@ -189,6 +195,7 @@ def _page(
     verification: Verification,
     tables: _Tables,
     folder: Path,
+    changed: list[dict[str, Any]],
 ) -> str:
     since, until, scans, start, end = (
         window.since,
@@ -249,6 +256,7 @@ def _page(
         worst_keys=tables.worst_keys,
         changes=tables.changes,
         changes_total=tables.changes_total,
+        fixes=plain(changed),
         files=sorted(
             [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()]
             + ["index.html", "MANIFEST.json"]

@@ -45,7 +45,7 @@ def fixes(
 ) -> list[dict[str, Any]]:
     """The changes made in [SINCE, UNTIL), or to KEY_NAME, oldest first."""
     f = KeyFixRow
-    query = select(f).order_by(f.at, f.id)
+    query = select(f.__table__).order_by(f.at, f.id)
     if since is not None:
         query = query.where(f.at >= since)
     if until is not None:
@@ -64,5 +64,30 @@ def fixes(
             "etag_before": row.etag_before,
             "etag_after": row.etag_after,
         }
-        for row in conn.scalars(query)
+        for row in conn.execute(query)
+    ]
+
+
+FIX_COLUMNS = (
+    "at",
+    "key",
+    "kind",
+    "by",
+    "plan_scan",
+    "targets_before",
+    "targets_after",
+    "etag_before",
+    "etag_after",
+)
+
+
+def _targets(restrictions: dict[str, Any]) -> str:
+    return ", ".join(t.get("service", "") for t in restrictions.get("apiTargets") or [])
+
+
+def fix_rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Changes as fixes() gives them, with each side's API targets as text."""
+    return [
+        f | {"targets_before": _targets(f["before"]), "targets_after": _targets(f["after"])}
+        for f in found
     ]

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, or_, select
 
 from scanner.errors import InputError
 from scanner.rules.catalog import ALL_RULES
+from scanner.store.fixes import fixes
 from scanner.store.history_rows import fingerprint
 from scanner.store.tables import (
     FindingVersion,
@@ -55,6 +56,7 @@ class KeyHistory:
     events: list[dict[str, Any]] = field(default_factory=list)
     leaks: list[dict[str, Any]] = field(default_factory=list)
     usage: list[dict[str, Any]] = field(default_factory=list)
+    fixes: list[dict[str, Any]] = field(default_factory=list)  # what `fix apply` changed
     status_over_time: list[dict[str, Any]] = field(default_factory=list)
     last_seen_scan: int | None = None
     last_seen_at: datetime | None = None
@@ -248,6 +250,7 @@ def key_history(conn: Connection, wanted: str) -> KeyHistory:
         by_id = "/".join([parts[0], last["project_id"], *parts[2:]])
     history.leaks = _leaks(conn, {name, by_id})
     history.usage = _usage(conn, name, times)
+    history.fixes = fixes(conn, key_name=name)
     history.status_over_time = _status_over_time(versions)
     if last["to_scan"] is not None:
         history.in_inventory = False
