@@ -180,3 +180,15 @@ def test_the_plan_file_is_the_plan_printed(tmp_path: Path, db_url: str) -> None:
     # The table names each key by its id, with the action and the evidence.
     line = next(line for line in out.splitlines() if "k-beta" in line)
     assert "restrict" in line and "low" in line and "translate 4 in 10 of 90 days" in line
+
+
+def test_a_large_plan_shows_its_first_keys_restrictions_first(
+    tmp_path: Path, db_url: str, monkeypatch: Any
+) -> None:
+    common = scanned(tmp_path, db_url)
+    monkeypatch.setattr("scanner.cli.fix_plan.TABLE_ROWS", 2)
+    code, out, err = run("fix", "plan", *common)
+    assert code == 0, err
+    assert "The first 2 of 5 keys; all of them with --format json or --output FILE." in out
+    shown = [line.split()[0] for line in out.splitlines() if line.strip().startswith("k-")]
+    assert sorted(shown) == ["k-beta", "k-gemini"]  # the two `restrict` entries

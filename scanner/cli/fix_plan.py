@@ -51,10 +51,22 @@ def plan_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# A terminal shows the first keys of a large plan, what can be applied first;
+# JSON and the plan file hold them all.
+TABLE_ROWS = 200
+_ACTION_ORDER = {"restrict": 0, "split": 1, "review-deletion": 2, "none": 3}
+
+
 def write_plan_table(plan: dict[str, Any], out: TextIO) -> None:
     counts = ", ".join(f"{action} {n}" for action, n in plan["counts"].items()) or "nothing"
     title = f"fix plan from scan {plan['scan']}: {counts}"
-    write_table_rows(plan_rows(plan), COLUMNS, out, title=title)
+    rows = sorted(plan_rows(plan), key=lambda r: _ACTION_ORDER.get(r["action"], 9))
+    write_table_rows(rows[:TABLE_ROWS], COLUMNS, out, title=title)
+    if len(rows) > TABLE_ROWS:
+        out.write(
+            f"The first {TABLE_ROWS} of {len(rows)} keys; all of them with --format json "
+            "or --output FILE.\n"
+        )
 
 
 def plan_of(
