@@ -33,26 +33,30 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def api() -> Iterator[FakeApiKeys]:
+def server() -> Iterator[FakeApiKeysServer]:
     """The keys the plan restricts, as the API holds them when the plan is made."""
     fake = FakeApiKeys(polls=2)
     fake.add_key(GEMINI_KEY, 'W/"k-gemini-1"', SERVER_ONLY)
     fake.add_key(BETA_KEY, 'W/"k-beta-1"')
-    with FakeApiKeysServer(fake) as server:
-        fake.client = server.client()  # type: ignore[attr-defined]
-        yield fake
+    with FakeApiKeysServer(fake) as running:
+        yield running
+
+
+@pytest.fixture
+def api(server: FakeApiKeysServer) -> FakeApiKeys:
+    return server.fake
 
 
 @pytest.fixture
 def planned(
-    tmp_path: Path, db_url: str, api: FakeApiKeys, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db_url: str, server: FakeApiKeysServer, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[str], Path]:
     """A scanned history, its plan file, and `fix` reaching the fake API."""
     common = scanned(tmp_path, db_url)
     plan = tmp_path / "plan.json"
     code, _, err = run("fix", "plan", *common, "--output", str(plan))
     assert code == 0, err
-    updater = KeyUpdater(api.client, timeout_seconds=10, retry_deadline_seconds=20)  # type: ignore[attr-defined]
+    updater = KeyUpdater(server.client(), timeout_seconds=10, retry_deadline_seconds=20)
     monkeypatch.setattr("scanner.cli.fix_apply._updater", lambda: updater)
     return common, plan
 

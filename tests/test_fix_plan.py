@@ -192,3 +192,44 @@ def test_a_large_plan_shows_its_first_keys_restrictions_first(
     assert "The first 2 of 5 keys; all of them with --format json or --output FILE." in out
     shown = [line.split()[0] for line in out.splitlines() if line.strip().startswith("k-")]
     assert sorted(shown) == ["k-beta", "k-gemini"]  # the two `restrict` entries
+
+
+def test_confidence_on_each_side_of_full_coverage() -> None:
+    """high from the day the data covers the whole lookback; low one day short;
+    none without per-service data, or without usage at all."""
+    from types import SimpleNamespace
+
+    from scanner.fixes.plan import plan_entry
+
+    key = SimpleNamespace(
+        key_name="projects/100/locations/global/keys/k",
+        uid="k",
+        project_id="alpha",
+        project_number="100",
+        display_name="k",
+        etag='W/"k-1"',
+        api_targets=[],
+    )
+    called = [
+        {"service": TRANSLATE, "requests": 3, "by_class": {"2xx": 3}}
+        | {"first_day": "2026-11-01", "last_day": "2026-11-20"}
+    ]
+
+    def usage(covered: int | None, services: list[Any] | None = called) -> Any:
+        return SimpleNamespace(lookback_days=90, services=services, covered_days=covered)
+
+    gemini = frozenset({GEMINI})
+    entries = {
+        covered: plan_entry(key, usage(covered), ["key-api-unrestricted"], gemini)
+        for covered in (89, 90)
+    }
+    assert (entries[89]["confidence"], entries[89]["evidence"]["covered_share"]) == ("low", 0.989)
+    assert (entries[90]["confidence"], entries[90]["action"]) == ("high", "restrict")
+    unrecorded = plan_entry(key, usage(None, None), ["key-api-unrestricted"], gemini)
+    assert (unrecorded["confidence"], unrecorded["action"]) == ("none", "none")
+    assert "schema 0015" in unrecorded["why"]
+    nothing = plan_entry(key, None, ["key-api-unrestricted"], gemini)
+    assert (nothing["confidence"], nothing["why"]) == (
+        "none",
+        "no usage data for the key's project",
+    )

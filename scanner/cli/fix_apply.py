@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from sqlalchemy import Engine
 
 from scanner.cli.common import common_options, handle_errors, open_store, write_output
 from scanner.configfile import load_config
@@ -69,7 +70,7 @@ def _updater() -> Updater:
 def run(
     changes: list[Change],
     updater: Updater,
-    engine: Any,
+    engine: Engine,
     kind: str,
     by: str,
     rate: float,
