@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import tempfile
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import command, database, organization_args
+from benchmarks.harness import command, database, fresh, organization_args
 from benchmarks.synth import GEMINI, OTHER_SERVICES, REFERENCE, organization, write_export
 
 
@@ -74,21 +75,38 @@ def usage(envelopes: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     return series
 
 
+def write_inputs(work: Path, keys: int, projects: int, seed: int) -> None:
+    """The export and the saved usage, in WORK. Run in a process of its own: a
+    command started from a process that held them would inherit its peak RSS."""
+    envelopes = list(organization(keys, projects, seed))
+    write_export(work / "org.jsonl", iter(envelopes))
+    (work / "usage.json").write_text(json.dumps({"timeSeries": usage(envelopes, seed)}))
+    print(json.dumps({"written": str(work)}))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--write-inputs"]:
+        work, keys, projects, seed = sys.argv[2:6]
+        write_inputs(Path(work), int(keys), int(projects), int(seed))
+        return
     args = organization_args(__doc__.split("\n\n")[0])
     with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
         work = Path(tmp)
-        envelopes = list(organization(args.keys, args.projects, args.seed))
-        export = work / "org.jsonl"
-        write_export(export, iter(envelopes))
-        saved = work / "usage.json"
-        saved.write_text(json.dumps({"timeSeries": usage(envelopes, args.seed)}))
+        fresh(
+            "benchmarks.fixplan",
+            "--write-inputs",
+            tmp,
+            str(args.keys),
+            str(args.projects),
+            str(args.seed),
+        )
         config = work / "keysentry.yaml"
         config.write_text("usage: {enabled: true}\n")
         common = ["--config", str(config), "--db", url]
         scan = command(
-            "scan", *common, "--from-export", str(export), "--usage-from", str(saved),
-            "--now", REFERENCE.isoformat(), "--format", "json", "--output", str(work / "r.json"),
+            "scan", *common, "--from-export", str(work / "org.jsonl"),
+            "--usage-from", str(work / "usage.json"), "--now", REFERENCE.isoformat(),
+            "--format", "json", "--output", str(work / "r.json"),
         )  # fmt: skip
         plan_file = work / "plan.json"
         plan = command("fix", "plan", *common, "--output", str(plan_file))

@@ -52,7 +52,7 @@ def fake_server(
             process.wait(timeout=60)
 
 
-def _fresh(module: str, *args: str) -> dict[str, Any]:
+def fresh(module: str, *args: str) -> dict[str, Any]:
     """Run MODULE in a fresh process; the JSON object it printed last."""
     output = subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -67,13 +67,13 @@ def _fresh(module: str, *args: str) -> dict[str, Any]:
 
 def phase(*args: str) -> dict[str, Any]:
     """Run one benchmarks.phases phase in a fresh process; its JSON result."""
-    return _fresh("benchmarks.phases", *args)
+    return fresh("benchmarks.phases", *args)
 
 
 def command(*args: str) -> dict[str, Any]:
     """Run `keysentry ARGS` in a fresh process (benchmarks.command): seconds and
     peak RSS. Exit 0 or 1 (--fail-on met) is a run; anything else fails."""
-    result = _fresh("benchmarks.command", *args)
+    result = fresh("benchmarks.command", *args)
     if result["exit"] not in (0, 1):
         raise RuntimeError(f"keysentry {' '.join(args)} exited {result['exit']}")
     return result
