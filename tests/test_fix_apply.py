@@ -246,3 +246,26 @@ def test_history_and_the_evidence_pack_list_the_changes(
     assert "fixes.csv" in {
         f["path"] for f in json.loads((pack / "MANIFEST.json").read_text())["files"]
     }
+
+
+def test_a_malformed_plan_is_one_error_naming_the_entry(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    entry = {
+        "action": "restrict",
+        "key": "keys/../x",
+        "etag": "e",
+        "proposed_api_targets": [GEMINI],
+    }
+    plan.write_text(json.dumps({"schema": "keysentry.fix.plan/v1", "keys": [entry]}))
+    code, _, err = run("fix", "apply", str(plan))
+    assert code == 2
+    assert err.strip() == (
+        f"keysentry: error: {plan}: keys[0].key: "
+        "expected projects/<number>/locations/global/keys/<id>"
+    )
+    plan.write_text(json.dumps({"schema": "keysentry.fix.rollback/v1", "keys": []}))
+    code, _, err = run("fix", "apply", str(plan))
+    assert code == 2 and "not a keysentry.fix.plan/v1 document" in err
+    plan.write_text("{")
+    code, _, err = run("fix", "rollback", str(plan))
+    assert code == 2 and str(plan) in err and "Traceback" not in err

@@ -27,6 +27,7 @@ from scanner.fixes.apply import (
     rollback_document,
 )
 from scanner.ratelimit import RateLimiter
+from scanner.report.formats import terminal_safe
 from scanner.report.rows import write_json_document, write_table_rows
 from scanner.store.fixes import record_fix
 
@@ -81,17 +82,20 @@ def run(
     the rollback document saved) before the next."""
 
     def done(outcome: Outcome) -> None:
-        before, after = outcome.applied[-1]
-        record_fix(engine, kind, before, after, by, datetime.now(UTC), plan_scan)
+        # The rollback file first: it is what undoes the change if anything fails after.
         if save_rollback is not None:
             save_rollback(outcome)
+        before, after = outcome.applied[-1]
+        record_fix(engine, kind, before, after, by, datetime.now(UTC), plan_scan)
 
     return apply_changes(changes, updater, RateLimiter(rate).wait, done)
 
 
 def summary(outcome: Outcome, verb: str, rollback: Path | None) -> str:
     lines = [f"{verb} {len(outcome.applied)}, skipped {len(outcome.skipped)}"]
-    lines += [f"  skipped {key}: {why}" for key, why in outcome.skipped]
+    lines += [
+        f"  skipped {terminal_safe(key)}: {terminal_safe(why)}" for key, why in outcome.skipped
+    ]
     if rollback is not None and outcome.applied:
         lines.append(f"  undo with: keysentry fix rollback {rollback} --yes")
     return "\n".join(lines)

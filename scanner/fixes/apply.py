@@ -6,6 +6,7 @@ was applied even if the run stops) and to history before the next begins."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from scanner.jsontext import read_document
 from scanner.models import KeyState
 
 PLAN_SCHEMA = "keysentry.fix.plan/v1"
+KEY_NAME = re.compile(r"projects/[0-9]+/locations/global/keys/[A-Za-z0-9_-]+")
 ROLLBACK_SCHEMA = "keysentry.fix.rollback/v1"
 
 
@@ -64,6 +66,8 @@ def _text(entry: Any, name: str, where: str) -> str:
     value = entry.get(name) if isinstance(entry, dict) else None
     if not isinstance(value, str) or not value:
         raise InputError(f"{where}.{name}: expected a non-empty string")
+    if name == "key" and not KEY_NAME.fullmatch(value):
+        raise InputError(f"{where}.key: expected projects/<number>/locations/global/keys/<id>")
     return value
 
 
