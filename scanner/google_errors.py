@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
 
 from scanner.errors import SourceError
 
@@ -31,6 +32,16 @@ def default_credentials(where: str, scope: str, quota_project: str | None = None
 
 
 TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.ResourceExhausted)
+
+
+def transient_retry(deadline_seconds: float) -> gretry.Retry:
+    """Retries of TRANSIENT errors, backing off from 1 s to 20 s, for DEADLINE_SECONDS."""
+    return gretry.Retry(
+        predicate=gretry.if_exception_type(*TRANSIENT),
+        initial=1.0,
+        maximum=20.0,
+        timeout=deadline_seconds,
+    )
 
 
 @contextmanager

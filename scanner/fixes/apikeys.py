@@ -12,12 +12,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.api_core import retry as gretry
 from google.cloud import api_keys_v2
 from google.protobuf import json_format
 
 from scanner.errors import SourceError
-from scanner.google_errors import TRANSIENT, default_credentials
+from scanner.google_errors import default_credentials, transient_retry
 from scanner.models import KeyState
 
 NEEDS = "apikeys.keys.get and apikeys.keys.update (roles/serviceusage.apiKeysAdmin)"
@@ -53,12 +52,7 @@ class KeyUpdater:
     ) -> None:
         self._client = client
         self._timeout = timeout_seconds
-        self._retry = gretry.Retry(
-            predicate=gretry.if_exception_type(*TRANSIENT),
-            initial=1.0,
-            maximum=20.0,
-            timeout=retry_deadline_seconds,
-        )
+        self._retry = transient_retry(retry_deadline_seconds)
 
     def get(self, name: str) -> KeyState:
         with _errors(f"GetKey {name}"):

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from google.api_core import exceptions as gexc
-from google.api_core import retry as gretry
 from google.cloud import api_keys_v2
 
 from scanner.errors import SourceError
-from scanner.google_errors import TRANSIENT, default_credentials
+from scanner.google_errors import default_credentials, transient_retry
 from scanner.leaks.secrets import scrub
 
 PERMISSION = "apikeys.keys.lookup"
@@ -65,12 +64,7 @@ class ApiKeysLookup:
         self._client: api_keys_v2.ApiKeysClient | None = None
         self._timeout = timeout_seconds
         self._deadline = retry_deadline_seconds
-        self._retry = gretry.Retry(
-            predicate=gretry.if_exception_type(*TRANSIENT),
-            initial=1.0,
-            maximum=20.0,
-            timeout=retry_deadline_seconds,
-        )
+        self._retry = transient_retry(retry_deadline_seconds)
 
     def lookup(self, key_string: str) -> Lookup:
         if self._client is None:
