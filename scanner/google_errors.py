@@ -25,8 +25,8 @@ def default_credentials(where: str, scope: str, quota_project: str | None = None
     except auth_exceptions.DefaultCredentialsError as exc:
         prefix = f"{where}: " if where else ""
         raise SourceError(
-            f"{prefix}no Google credentials: {str(exc).rstrip('.')}. Run `gcloud auth application-default "
-            "login` or set GOOGLE_APPLICATION_CREDENTIALS."
+            f"{prefix}no Google credentials: {str(exc).rstrip('.')}. Run `gcloud auth "
+            "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS."
         ) from None
     return credentials
 
