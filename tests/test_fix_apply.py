@@ -269,3 +269,18 @@ def test_a_malformed_plan_is_one_error_naming_the_entry(tmp_path: Path) -> None:
     plan.write_text("{")
     code, _, err = run("fix", "rollback", str(plan))
     assert code == 2 and str(plan) in err and "Traceback" not in err
+
+
+def test_who_applies_falls_back_to_the_user_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+    import os
+
+    from scanner.cli.fix_apply import _who
+
+    assert _who("ops@example.com") == "ops@example.com"
+
+    def nameless() -> str:
+        raise KeyError("getpwuid(): uid not found")  # a container user without a name
+
+    monkeypatch.setattr(getpass, "getuser", nameless)
+    assert _who(None) == f"uid {os.getuid()}"

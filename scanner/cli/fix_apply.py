@@ -5,6 +5,7 @@ history and in a rollback file as it is made."""
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -60,6 +61,17 @@ def _dry_run(changes: list[Change], what: str, out: TextIO) -> None:
     ]
     write_table_rows(rows, ("key", "project", "etag", "to"), out, title=f"{what}: dry run")
     out.write(f"Nothing changed: {len(changes)} key(s) would be; run again with --yes.\n")
+
+
+def _who(by: str | None) -> str:
+    """--by, else the local user name, else the user id (a container's user may
+    have no name: getpass then raises)."""
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def _updater() -> Updater:
@@ -137,7 +149,7 @@ def fix_apply(
         raise InputError(f"--rollback {rollback}: exists; keep it, and name another file")
     engine = open_store(load_config(config_path), db_url, create=False)
 
-    who = by or getpass.getuser()
+    who = _who(by)
 
     def save(outcome: Outcome) -> None:
         document = rollback_document(outcome, who, str(plan_file))
@@ -166,6 +178,6 @@ def fix_rollback(
         _dry_run(changes, f"fix rollback {rollback_file}", sys.stdout)
         return
     engine = open_store(load_config(config_path), db_url, create=False)
-    who = by or getpass.getuser()
+    who = _who(by)
     outcome = run(changes, _updater(), engine, "rolled_back", who, rate, None, None)
     _finish(outcome, "rolled back", None)
