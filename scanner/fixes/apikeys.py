@@ -16,19 +16,12 @@ from google.cloud import api_keys_v2
 from google.protobuf import json_format
 
 from scanner.errors import SourceError
+from scanner.fixes.apply import FixRefused, KeyChanged
 from scanner.google_errors import default_credentials, transient_retry
 from scanner.models import KeyState
 
 NEEDS = "apikeys.keys.get and apikeys.keys.update (roles/serviceusage.apiKeysAdmin)"
 _RestrictionsPb = type(api_keys_v2.Restrictions.pb(api_keys_v2.Restrictions()))
-
-
-class KeyChanged(Exception):
-    """The key's etag is not the one the change was planned against."""
-
-
-class FixRefused(Exception):
-    """The API refused the caller: every further change would be refused too."""
 
 
 def make_client() -> api_keys_v2.ApiKeysClient:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scanner.errors import InputError, SourceError
-from scanner.fixes.apikeys import FixRefused, KeyChanged
 from scanner.jsontext import read_document
 from scanner.models import KeyState
 
@@ -22,7 +21,19 @@ KEY_NAME = re.compile(r"projects/[0-9]+/locations/global/keys/[A-Za-z0-9_-]+")
 ROLLBACK_SCHEMA = "keysentry.fix.rollback/v1"
 
 
+class KeyChanged(Exception):
+    """The key's etag is not the one the change was planned against."""
+
+
+class FixRefused(Exception):
+    """The API refused the caller: every further change would be refused too."""
+
+
 class Updater(Protocol):
+    """What changes keys (fixes.apikeys over the API Keys API): raises
+    KeyChanged for a key that moved or went, FixRefused for a refusal, and a
+    SourceError for anything else the API still answers after its retries."""
+
     def get(self, name: str) -> KeyState: ...
 
     def set_restrictions(self, name: str, restrictions: dict[str, Any], etag: str) -> KeyState: ...

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from scanner.rules.catalog import ALL_RULES
-from scanner.store.history_rows import services_of
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
@@ -103,7 +102,6 @@ def plan_entry(key: Any, usage: Any, rules: list[str], gemini: frozenset[str]) -
         return entry | {"action": "none", "confidence": "none", "why": why, "evidence": None}
     lookback = usage.lookback_days
     share = min(1.0, usage.covered_days / lookback) if lookback else 0.0
-    services = services_of(usage.services)
     evidence = {
         "lookback_days": lookback,
         "covered_days": usage.covered_days,
@@ -112,7 +110,7 @@ def plan_entry(key: Any, usage: Any, rules: list[str], gemini: frozenset[str]) -
     }
     confidence = "high" if usage.covered_days >= lookback else "low"
     base = entry | {"confidence": confidence, "evidence": evidence}
-    called = sorted(u.service for u in services)
+    called = sorted(d["service"] for d in usage.services or [])
     if not called:
         days = usage.covered_days
         why = f"no request in the {days} days usage data covers: review whether it is still needed"

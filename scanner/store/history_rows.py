@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from scanner.models import Finding, KeyAssessment, KeyUsage, ServiceUse
@@ -115,20 +114,6 @@ def services_document(services: tuple[ServiceUse, ...]) -> list[dict[str, Any]] 
         }
         for u in services
     ]
-
-
-def services_of(document: list[dict[str, Any]] | None) -> tuple[ServiceUse, ...]:
-    """services_document read back."""
-    return tuple(
-        ServiceUse(
-            d["service"],
-            d["requests"],
-            tuple(sorted(d["by_class"].items())),
-            date.fromisoformat(d["first_day"]),
-            date.fromisoformat(d["last_day"]),
-        )
-        for d in document or ()
-    )
 
 
 def key_row(assessment: KeyAssessment, content_hash: str, findings_hash: str) -> dict[str, Any]:
