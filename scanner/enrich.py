@@ -4,8 +4,9 @@ reports matched to it."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields
 
 from sqlalchemy import Engine
 
@@ -17,6 +18,21 @@ from scanner.store.leaks import last_leak_report, leaks_by_key_name
 from scanner.usage.source import UsageSource
 
 Enrich = Callable[[KeyRecord], KeyRecord]
+
+_FIELDS = tuple(f.name for f in fields(KeyRecord))
+_values_of = operator.attrgetter(*_FIELDS)
+_ADDED_FIELDS = ("owners", "usage", "creator", "key_admins", "leaks")
+_ADDED = tuple(_FIELDS.index(name) for name in _ADDED_FIELDS)
+
+
+def completed(listed: KeyRecord, added: tuple[object, ...]) -> KeyRecord:
+    """LISTED with ADDED as its owners, usage, creator, key admins and leaks;
+    every other field as listed. dataclasses.replace does the same, three
+    times slower: this runs once for every key of every scan."""
+    values = list(_values_of(listed))
+    for index, value in zip(_ADDED, added, strict=True):
+        values[index] = value
+    return KeyRecord(*values)
 
 
 def _creators(engine: Engine, events: Sequence[KeyEvent]) -> dict[str, str]:
@@ -47,13 +63,16 @@ def enricher(
 
     def enrich(listed: KeyRecord) -> KeyRecord:
         creator = created_by.get(listed.name)
-        return replace(
+        number = listed.project_number
+        return completed(
             listed,
-            owners=with_creator(owners.owners(listed.project_number), creator),
-            usage=usage.for_key(listed) if usage is not None else None,
-            creator=creator,
-            key_admins=owners.key_admins(listed.project_number),
-            leaks=leaks.get(listed.name, ()),
+            (
+                with_creator(owners.owners(number), creator),
+                usage.for_key(listed) if usage is not None else None,
+                creator,
+                owners.key_admins(number),
+                leaks.get(listed.name, ()),
+            ),
         )
 
     return enrich, through

@@ -61,7 +61,7 @@ def test_bad_saved_files_fail_with_one_line(tmp_path: Path) -> None:
     )
     assert bad_usage.returncode == 2
     assert bad_usage.stderr == (
-        f"keysentry: error: {usage}: series 1: resource.labels.project_id is required\n"
+        f"keysentry: error: {usage}:1: series 1: resource.labels.project_id is required\n"
     )
     bad_audit = run(
         "scan", "--from-export", str(DEMO), "--db", db, "--audit-from", str(audit), cwd=tmp_path

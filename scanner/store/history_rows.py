@@ -4,10 +4,13 @@ the digests that tell whether they changed since the last scan."""
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 from scanner.models import Finding, KeyAssessment, KeyUsage, ServiceUse
+
+_RULE_ID = operator.attrgetter("rule_id")
 
 
 def fingerprint(rule_id: str, subject: str) -> str:
@@ -37,10 +40,10 @@ def key_digest(assessment: KeyAssessment) -> str:
             key.created,
             key.updated,
             key.deleted,
-            key.key_type.value,
+            key.key_type._value_,
             key.service_account,
             key.api_targets,
-            key.application_restriction.value,
+            key.application_restriction._value_,
             key.application_values,
             key.annotations,
             key.gemini_enabled,
@@ -65,20 +68,24 @@ def findings_digest(findings: Sequence[Finding]) -> str:
     """One digest over everything finding_digest covers of each of a key's
     findings, with what fingerprints them: equal digests mean the same
     fingerprints in the same states, so the scan has nothing to write."""
+    if len(findings) > 1:
+        findings = sorted(findings, key=_RULE_ID)
+    # _value_ rather than .value: the same string, without the enum property
+    # (this runs for every key of every scan).
     return _digest(
         tuple(
             (
                 f.rule_id,
                 f.subject,
-                f.severity.value,
+                f.severity._value_,
                 f.summary,
                 f.checklist,
                 f.deadline,
-                f.deadline_kind.value if f.deadline_kind else None,
+                f.deadline_kind._value_ if f.deadline_kind else None,
                 f.timeline_entry,
                 f.accepted_by,
             )
-            for f in sorted(findings, key=lambda f: f.rule_id)
+            for f in findings
         )
     )
 

@@ -2,7 +2,8 @@
 `projects.timeSeries.list` (an object with "timeSeries", or a list of such
 pages; optionally gzipped, UTF-8 or UTF-16), queried as the live source does
 (daily sums of request_count by credential_id, service and
-response_code_class)."""
+response_code_class). Read a series at a time: an organization's answers
+run to hundreds of megabytes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from scanner.config import UsageConfig
 from scanner.errors import InputError
 from scanner.inventory.fields import AssetDataError, parse_time
-from scanner.jsontext import read_document
+from scanner.jsonstream import paged
 from scanner.models import KeyRecord, KeyUsage, ProjectRecord
 from scanner.usage.tally import ProjectUsage
 
@@ -29,11 +30,10 @@ class FileUsageSource:
 
     def start(self, projects: Iterable[ProjectRecord], at: datetime) -> None:
         for path in self._paths:
-            for index, series in enumerate(_series(path), start=1):
-                self._add(path, index, series, at)
+            for index, (line, series) in enumerate(paged(path, "timeSeries"), start=1):
+                self._add(f"{path}:{line}: series {index}", series, at)
 
-    def _add(self, path: Path, index: int, series: Any, at: datetime) -> None:
-        where = f"{path}: series {index}"
+    def _add(self, where: str, series: Any, at: datetime) -> None:
         resource = series.get("resource", {}) if isinstance(series, dict) else {}
         labels = resource.get("labels", {}) if isinstance(resource, dict) else {}
         project = labels.get("project_id")
@@ -72,14 +72,3 @@ class FileUsageSource:
 
     def close(self) -> None:
         pass
-
-
-def _series(path: Path) -> list[Any]:
-    data = read_document(path, "not a Cloud Monitoring timeSeries JSON document: ")
-    pages = data if isinstance(data, list) else [data]
-    found: list[Any] = []
-    for page in pages:
-        if not isinstance(page, dict) or not isinstance(page.get("timeSeries", []), list):
-            raise InputError(f"{path}: expected objects with a timeSeries list")
-        found.extend(page.get("timeSeries", []))
-    return found

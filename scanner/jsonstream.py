@@ -1,6 +1,8 @@
-"""Reads a report file item by item, whatever its size: a JSON array (gitleaks,
-the GitHub API) or one JSON value per line (TruffleHog). Each item comes with
-the line it starts on, for error messages."""
+"""Reads a JSON file item by item, whatever its size: a JSON array (gitleaks,
+the GitHub API), one JSON value per line (TruffleHog), or the list in one
+member of an object or of each object of an array (saved pages of a Google
+list call, such as Cloud Monitoring's timeSeries). Each item comes with the
+line it starts on, for error messages."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from scanner.errors import InputError
+from scanner.jsontext import JsonProblem, check_text
 from scanner.textfiles import MAX_LINE_BYTES, open_text, too_long
 
 CHUNK = 1 << 20
 _WHITESPACE = " \t\r\n"
+_AFTER_NUMBER = _WHITESPACE + ",]}"
 
 
 def items(path: Path, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
@@ -35,11 +39,36 @@ def items(path: Path, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
         raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
 
 
+def paged(path: Path, field: str, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
+    """(line, item) for each item of the list FIELD of PATH's JSON object, or
+    of each object of PATH's JSON array (pages saved one after another). Other
+    members are read and dropped. Each item's text is held to what
+    jsontext.check_text refuses (NUL characters, lone surrogates), as a whole
+    document read would be. Raises InputError naming the file and line."""
+    try:
+        with open_text(path) as handle:
+            reader = _Reader(path, handle, chunk, checked=True)
+            first = reader.first_char()
+            if first == "{":
+                yield from reader.members(field)
+            elif first == "[":
+                yield from reader.pages(field)
+            else:
+                raise reader.error(f"expected an object with a {field} list, or a list of them")
+            if reader.first_char() is not None:
+                raise reader.error("text after the document")
+    except (OSError, EOFError) as exc:  # EOFError: a gzip file cut short
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+
+
 class _Reader:
-    def __init__(self, path: Path, handle: IO[str], chunk: int) -> None:
+    def __init__(self, path: Path, handle: IO[str], chunk: int, checked: bool = False) -> None:
         self.path = path
         self.handle = handle
         self.chunk = chunk
+        self.checked = checked  # each value's text goes through jsontext.check_text
         self.buffer = ""
         self.pos = 0
         self.line = 1  # of self.pos
@@ -97,13 +126,86 @@ class _Reader:
             except ValueError as exc:  # an integer past sys.get_int_max_str_digits()
                 reason = str(exc).split(":")[0]
                 raise InputError(f"{self.path}:{self.line}: invalid JSON: {reason}") from None
-            if end >= len(self.buffer) and not self.eof and self._fill():
+            cut = end >= len(self.buffer) or (
+                # A number ends only at a delimiter: "0" of "0.5" split after "0." is not whole.
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and self.buffer[end] not in _AFTER_NUMBER
+            )
+            if cut and not self.eof and self._fill():
                 continue  # a number or literal may go on in the next chunk
+            if self.checked:
+                try:
+                    check_text(self.buffer[self.pos : end])
+                except JsonProblem as exc:
+                    raise self.error(str(exc)) from None
             self._advance(end)
             return value
 
+    def error(self, message: str) -> InputError:
+        return InputError(f"{self.path}:{self.line}: {message}")
+
+    def _char(self) -> str:
+        """The next character that is not whitespace; the document must go on."""
+        char = self._skip_whitespace()
+        if char is None:
+            raise self.error("invalid JSON: truncated")
+        return char
+
     def array(self) -> Iterator[tuple[int, Any]]:
+        yield from self._items(json.JSONDecoder())
+        if self._skip_whitespace() is not None:
+            raise InputError(f"{self.path}:{self.line}: invalid JSON: text after the array")
+
+    def members(self, field: str) -> Iterator[tuple[int, Any]]:
+        """The items of the list FIELD of the object at pos; the other members dropped."""
         decoder = json.JSONDecoder()
+        self._advance(self.pos + 1)  # the {
+        if self._char() == "}":
+            self._advance(self.pos + 1)
+            return
+        while True:
+            if self._char() != '"':
+                raise self.error("invalid JSON: expected a member name")
+            name = self._value(decoder)
+            if self._char() != ":":
+                raise self.error("invalid JSON: expected :")
+            self._advance(self.pos + 1)
+            char = self._char()
+            if name != field:
+                self._value(decoder)
+            elif char == "[":
+                yield from self._items(decoder)
+            else:
+                raise self.error(f"expected objects with a {field} list")
+            char = self._char()
+            if char == "}":
+                self._advance(self.pos + 1)
+                return
+            if char != ",":
+                raise self.error("invalid JSON: expected , or }")
+            self._advance(self.pos + 1)
+
+    def pages(self, field: str) -> Iterator[tuple[int, Any]]:
+        """The items of FIELD of each object of the array at pos."""
+        self._advance(self.pos + 1)  # the [
+        if self._char() == "]":
+            self._advance(self.pos + 1)
+            return
+        while True:
+            if self._char() != "{":
+                raise self.error(f"expected objects with a {field} list")
+            yield from self.members(field)
+            char = self._char()
+            if char == "]":
+                self._advance(self.pos + 1)
+                return
+            if char != ",":
+                raise self.error("invalid JSON: expected , or ]")
+            self._advance(self.pos + 1)
+
+    def _items(self, decoder: json.JSONDecoder) -> Iterator[tuple[int, Any]]:
+        """Each item of the array at pos, and pos past its ]."""
         self._advance(self.pos + 1)  # the [
         expect_item = True
         first = True
@@ -124,8 +226,6 @@ class _Reader:
             yield line, self._value(decoder)
             expect_item = False
             first = False
-        if self._skip_whitespace() is not None:
-            raise InputError(f"{self.path}:{self.line}: invalid JSON: text after the array")
 
     def lines(self) -> Iterator[tuple[int, Any]]:
         decoder = json.JSONDecoder()
