@@ -102,11 +102,13 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def organization_args(description: str) -> Any:
-    """The options every stored-scan benchmark takes, parsed."""
+def organization_args(description: str, flags: dict[str, str] | None = None) -> Any:
+    """The options every stored-scan benchmark takes, and FLAGS (--name: help), parsed."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
+    for flag, text in (flags or {}).items():
+        parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--projects", type=int, default=5_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,47 +21,58 @@ _WHITESPACE = " \t\r\n"
 _AFTER_NUMBER = _WHITESPACE + ",]}"
 
 
+@contextmanager
+def _reading(path: Path, chunk: int, checked: bool) -> Iterator[_Reader]:
+    try:
+        with open_text(path) as handle:
+            yield _Reader(path, handle, chunk, checked)
+    except (OSError, EOFError) as exc:  # EOFError: a gzip file cut short
+        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+
+
 def items(path: Path, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
     """(line, value) for each item of PATH. Raises InputError naming the file and
     line for anything that is not a whole JSON array or JSON lines."""
-    try:
-        with open_text(path) as handle:
-            reader = _Reader(path, handle, chunk)
-            first = reader.first_char()
-            if first is None:
-                return
-            if first == "[":
-                yield from reader.array()
-            else:
-                yield from reader.lines()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+    with _reading(path, chunk, checked=False) as reader:
+        first = reader.first_char()
+        if first is None:
+            return
+        if first == "[":
+            yield from reader.array()
+        else:
+            yield from reader.lines()
+
+
+# Items read from the two kinds below are held to what jsontext.check_text
+# refuses (NUL characters, lone surrogates), as a whole document read is.
+
+
+def array(path: Path, expected: str, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
+    """(line, item) for each item of PATH's JSON array; InputError "PATH:
+    EXPECTED" when PATH holds something else, naming the line when it is
+    not whole JSON."""
+    with _reading(path, chunk, checked=True) as reader:
+        if reader.first_char() != "[":
+            raise InputError(f"{path}: {expected}")
+        yield from reader.array()
 
 
 def paged(path: Path, field: str, chunk: int = CHUNK) -> Iterator[tuple[int, Any]]:
     """(line, item) for each item of the list FIELD of PATH's JSON object, or
     of each object of PATH's JSON array (pages saved one after another). Other
-    members are read and dropped. Each item's text is held to what
-    jsontext.check_text refuses (NUL characters, lone surrogates), as a whole
-    document read would be. Raises InputError naming the file and line."""
-    try:
-        with open_text(path) as handle:
-            reader = _Reader(path, handle, chunk, checked=True)
-            first = reader.first_char()
-            if first == "{":
-                yield from reader.members(field)
-            elif first == "[":
-                yield from reader.pages(field)
-            else:
-                raise reader.error(f"expected an object with a {field} list, or a list of them")
-            if reader.first_char() is not None:
-                raise reader.error("text after the document")
-    except (OSError, EOFError) as exc:  # EOFError: a gzip file cut short
-        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+    members are read and dropped. Raises InputError naming the file and line."""
+    with _reading(path, chunk, checked=True) as reader:
+        first = reader.first_char()
+        if first == "{":
+            yield from reader.members(field)
+        elif first == "[":
+            yield from reader.pages(field)
+        else:
+            raise reader.error(f"expected an object with a {field} list, or a list of them")
+        if reader.first_char() is not None:
+            raise reader.error("text after the document")
 
 
 class _Reader:

@@ -4,6 +4,7 @@ benchmarks/README.md are only as good as these."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from google.cloud import asset_v1
@@ -75,3 +76,27 @@ def test_fake_server_process_pages_the_organization() -> None:
         )
         pages = list(client.list_assets(request=request).pages)
     assert [len(p.assets) for p in pages] == [1000, 1000, 500]
+
+
+def test_the_sources_benchmark_inputs_are_read_as_the_scan_reads_them(tmp_path: Path) -> None:
+    """benchmarks.sources' audit log names every tenth key's creator and its
+    JSON array export lists the same assets as its newline-delimited one."""
+    from benchmarks.sources import write_inputs
+    from scanner.audit.files import FileAuditSource
+
+    write_inputs(tmp_path, 400, 20, 3)
+    services = Config().gemini.project_services
+    lines, array = (
+        ExportSource([tmp_path / "org.jsonl"], services),
+        ExportSource([tmp_path / "org.json"], services),
+    )
+    keys = list(lines.iter_keys(lines.load_context()))
+    assert keys == list(array.iter_keys(array.load_context()))
+    context = lines.load_context()
+    events = FileAuditSource([tmp_path / "audit.json"]).read(
+        context.projects.values(), datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC)
+    )
+    assert {e.method for e in events} == {"CreateKey"}
+    assert {e.key_name for e in events} <= {k.name for k in keys}
+    assert len(events) == len({e.key_name for e in events}) >= 30
+    assert all(e.principal and e.principal.endswith("@example.com") for e in events)

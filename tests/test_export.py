@@ -120,7 +120,7 @@ def test_truncated_gzip(tmp_path: Path) -> None:
 def test_array_error_names_line(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text('[\n  {"name": "a",\n  "assetType": }\n]\n')
-    with pytest.raises(InputError, match=rf"^{path}:3: malformed JSON"):
+    with pytest.raises(InputError, match=rf"^{path}:3: invalid JSON: Expecting value"):
         read(path)
 
 

@@ -1,5 +1,6 @@
-"""Saved pages of a Google list call read an item at a time (jsonstream.paged,
-what `--usage-from` reads timeSeries answers with): the same items a whole
+"""Saved pages of a Google list call (jsonstream.paged: `--usage-from`'s
+timeSeries answers) and JSON arrays (jsonstream.array: `--audit-from`, asset
+lists given to `--from-export`) read an item at a time: the same items a whole
 document read gives, on the lines they start on, and one error naming the file
 and line for anything a whole read would refuse."""
 
@@ -126,3 +127,33 @@ def test_a_gzip_file_cut_short_is_one_error(tmp_path: Path) -> None:
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(InputError, match=r"usage\.json\.gz: cannot read: "):
         list(jsonstream.paged(path, "timeSeries"))
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('{"entries": []}', ": expected the JSON array"),
+        ("", ": expected the JSON array"),
+        ('[\n{"a": 1},\n{"a": "\\u0000"}]', ":3: a string holds a NUL character"),
+        ('[\n{"a": 1},\n{"a": 1}', ":3: invalid JSON: truncated array"),
+        ('[{"a": 1}] [', ":1: invalid JSON: text after the array"),
+    ],
+)
+def test_an_array_file_that_is_not_one_is_one_error(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "audit.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        list(jsonstream.array(path, "expected the JSON array", 4))
+    assert str(raised.value).startswith(f"{path}{error}")
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(
+    items=st.lists(values, max_size=6), indent=st.sampled_from([None, 1]), chunk=st.integers(1, 40)
+)
+def test_an_array_gives_the_items_a_whole_read_gives(
+    tmp_path: Path, items: list[Any], indent: int | None, chunk: int
+) -> None:
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps(items, indent=indent), encoding="utf-8")
+    assert [item for _, item in jsonstream.array(path, "expected an array", chunk)] == items

@@ -210,7 +210,7 @@ def test_an_export_without_resource_data_is_refused(tmp_path: Path) -> None:
         str(REAL / "asset-list-no-content-type.json"),
     )
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "asset-list-no-content-type.json: item 1: key asset" in err
+    assert err.count("\n") == 1 and "asset-list-no-content-type.json:2: item 1: key asset" in err
     assert "--content-type=resource" in err
     code, out, _ = keysentry("scans", "--db", f"sqlite:///{db_file}")
     assert "failed" in out and "succeeded" not in out  # recorded, and nothing else

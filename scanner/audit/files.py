@@ -1,6 +1,7 @@
 """Key events from a saved audit log: the JSON array that
 `gcloud logging read 'protoPayload.serviceName="apikeys.googleapis.com"' --format=json`
-prints (optionally gzipped, UTF-8 or UTF-16), for offline scans."""
+prints (optionally gzipped, UTF-8 or UTF-16), for offline scans, read an entry
+at a time."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from scanner import jsonstream
 from scanner.audit.events import key_event, once_per_operation
 from scanner.errors import InputError
 from scanner.inventory.fields import AssetDataError, parse_time
-from scanner.jsontext import read_document
 from scanner.models import KeyEvent, ProjectRecord
 
 
@@ -29,30 +30,24 @@ class FileAuditSource:
         ids = {p.project_id: p.number for p in projects if p.project_id}
         events = []
         for path in self._paths:
-            for index, entry in enumerate(_entries(path), start=1):
-                event = _event(path, index, entry, ids)
+            entries = jsonstream.array(path, "expected the JSON array `gcloud logging read` prints")
+            for index, (line, entry) in enumerate(entries, start=1):
+                event = _event(f"{path}:{line}: entry {index}", entry, ids)
                 if event is not None and event.at < until:
                     events.append(event)
         return once_per_operation(events)
 
 
-def _entries(path: Path) -> list[Any]:
-    entries = read_document(path, "not an audit log JSON array: ")
-    if not isinstance(entries, list):
-        raise InputError(f"{path}: expected the JSON array `gcloud logging read` prints")
-    return entries
-
-
-def _event(path: Path, index: int, entry: Any, ids: dict[str, str]) -> KeyEvent | None:
+def _event(where: str, entry: Any, ids: dict[str, str]) -> KeyEvent | None:
     payload = entry.get("protoPayload") if isinstance(entry, dict) else None
     if not isinstance(payload, dict):
         return None
     try:
         at = parse_time(entry.get("timestamp"), "timestamp")
     except AssetDataError as exc:
-        raise InputError(f"{path}: entry {index}: {exc}") from None
+        raise InputError(f"{where}: {exc}") from None
     if at is None or not isinstance(entry.get("insertId"), str):
-        raise InputError(f"{path}: entry {index}: needs insertId and timestamp")
+        raise InputError(f"{where}: needs insertId and timestamp")
     auth = payload.get("authenticationInfo") or {}
     request = payload.get("request")
     response = payload.get("response")

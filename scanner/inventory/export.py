@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner import jsontext
+from scanner import jsonstream, jsontext
 from scanner.errors import InputError
 from scanner.inventory.context import ContextBuilder
 from scanner.inventory.fields import AssetDataError
@@ -102,22 +102,17 @@ class ExportSource:
         self._gemini_services = gemini_services
         self._progress = progress
         self._assets_read = 0
-        self._arrays: dict[Path, list[Any]] = {}
 
     @property
     def assets_read(self) -> int:
         return self._assets_read
 
     def _lines(self, path: Path, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
-        """(where, envelope) for each asset in PATH: where is PATH:LINE, or
-        PATH: item N in a JSON array (whose lines say nothing once parsed)."""
-        if path in self._arrays:
-            yield from self._array_items(path)
-            return
+        """(where, envelope) for each asset in PATH: where is PATH:LINE, and
+        the item's number in a JSON array. Read an asset at a time, twice a
+        scan (context, then keys): an organization's export can be gigabytes."""
         try:
             if _starts_array(path):
-                self._arrays[path] = self._load_array(path)
-            if path in self._arrays:
                 yield from self._array_items(path)
                 return
             for lineno, raw in text_lines(path):
@@ -142,19 +137,15 @@ class ExportSource:
             raise InputError(f"{path}:{lineno}: {exc}") from None
 
     @staticmethod
-    def _load_array(path: Path) -> list[Any]:
-        items = jsontext.read_document(path, "")
-        if not isinstance(items, list):
-            raise InputError(f"{path}: expected a JSON array of assets")
-        return items
-
-    def _array_items(self, path: Path) -> Iterator[tuple[str, _Envelope]]:
-        # A JSON array has no useful line numbers once parsed: name the item instead.
-        for index, item in enumerate(self._arrays[path]):
+    def _array_items(path: Path) -> Iterator[tuple[str, _Envelope]]:
+        items = jsonstream.array(path, "expected a JSON array of assets")
+        for index, (line, item) in enumerate(items, start=1):
+            where = f"{path}:{line}: item {index}"
             try:
-                yield f"{path}: item {index + 1}", _Envelope(item)
+                envelope = _Envelope(item)
             except AssetDataError as exc:
-                raise InputError(f"{path}: item {index + 1}: {exc}") from None
+                raise InputError(f"{where}: {exc}") from None
+            yield where, envelope
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)

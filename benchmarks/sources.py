@@ -1,0 +1,113 @@
+"""Offline scans from each kind of saved input: seconds and peak RSS of
+`keysentry scan --from-export ...` on the synthetic organization as
+newline-delimited JSON, as the JSON array `gcloud asset list --format=json`
+prints, and with saved usage and audit logs beside it.
+
+    python -m benchmarks.sources --keys 100000 --projects 5000 --db sqlite
+
+The usage is benchmarks.fixplan's (saved `projects.timeSeries.list` answers);
+the audit log holds a CreateKey entry for every tenth key, shaped as the
+operation's last entry in tests/data/real/audit-apikeys-v2.json (the public
+API Keys audit shape cited in scanner/audit/events.py). Inputs are written by
+a process of their own and each scan runs in a fresh one (benchmarks.command),
+a database each. Prints one JSON object."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fixplan import usage
+from benchmarks.harness import ROOT, command, database, fresh, organization_args
+from benchmarks.synth import REFERENCE, organization, write_export
+
+AUDIT_SAMPLE = ROOT / "tests" / "data" / "real" / "audit-apikeys-v2.json"
+
+
+def audit(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    template = json.loads(AUDIT_SAMPLE.read_text())[1]  # CreateKey, operation.last
+    entries = []
+    for index, envelope in enumerate(envelopes):
+        data = envelope["resource"]["data"]
+        if envelope["asset_type"] != "apikeys.googleapis.com/Key" or index % 10:
+            continue
+        entry = copy.deepcopy(template)
+        number = data["name"].split("/")[1]
+        when = (REFERENCE - timedelta(days=index % 300)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        entry["insertId"] = f"bench{index}"
+        entry["timestamp"] = entry["receiveTimestamp"] = when
+        entry["operation"]["id"] = f"operations/akmf.p7-{number}-{index}"
+        payload = entry["protoPayload"]
+        payload["resourceName"] = f"projects/{number}"
+        payload["authenticationInfo"]["principalEmail"] = f"dev{index % 97}@example.com"
+        payload["response"]["name"] = data["name"]
+        entries.append(entry)
+    return entries
+
+
+def write_inputs(work: Path, keys: int, projects: int, seed: int) -> None:
+    """The inputs, in WORK. Run in a process of its own: a command started from
+    a process that held them would inherit its peak RSS."""
+    envelopes = list(organization(keys, projects, seed))
+    write_export(work / "org.jsonl", iter(envelopes))
+    with (work / "org.json").open("w") as out:  # gcloud asset list --format=json: one array
+        out.write("[\n")
+        for index, envelope in enumerate(envelopes):
+            out.write((",\n" if index else "") + json.dumps(envelope, indent=1))
+        out.write("\n]\n")
+    (work / "usage.json").write_text(json.dumps({"timeSeries": usage(envelopes, seed)}))
+    (work / "audit.json").write_text(json.dumps(audit(envelopes), indent=1))
+    print(json.dumps({"written": str(work)}))
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--write-inputs"]:
+        work, keys, projects, seed = sys.argv[2:6]
+        write_inputs(Path(work), int(keys), int(projects), int(seed))
+        return
+    args = organization_args(__doc__.split("\n\n")[0])
+    results: dict[str, Any] = {"keys": args.keys, "projects": args.projects, "db": args.db}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        fresh(
+            "benchmarks.sources",
+            "--write-inputs",
+            tmp,
+            *map(str, (args.keys, args.projects, args.seed)),
+        )
+        config = work / "keysentry.yaml"
+        config.write_text("usage: {enabled: true}\n")
+        runs = {
+            "export_lines": ["--from-export", str(work / "org.jsonl")],
+            "export_array": ["--from-export", str(work / "org.json")],
+            "lines_usage_audit": [
+                "--from-export", str(work / "org.jsonl"),
+                "--usage-from", str(work / "usage.json"),
+                "--audit-from", str(work / "audit.json"),
+            ],
+        }  # fmt: skip
+        for name, inputs in runs.items():
+            with database(args.db, work) as url:
+                result = command(
+                    "scan", "--config", str(config), "--db", url, *inputs,
+                    "--now", REFERENCE.isoformat(), "--format", "json", "--output", "/dev/null",
+                )  # fmt: skip
+            results[name] = {
+                "seconds": round(result["seconds"], 2),
+                "peak_rss_mb": round(result["peak_rss_mb"], 1),
+            }
+        results["input_megabytes"] = {
+            p.name: round(p.stat().st_size / 2**20, 1)
+            for p in sorted(work.iterdir())
+            if p.suffix in {".json", ".jsonl"}
+        }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
