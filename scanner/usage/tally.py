@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ BASELINE_DAYS = 28  # key-usage-anomaly compares the last day with these before 
 _DAY = 86400.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tally:
     last_used: datetime | None = None
     requests_7d: int = 0
@@ -30,7 +31,7 @@ class _Tally:
     services: dict[str, _ServiceTally] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class _ServiceTally:
     first: datetime
     last: datetime
@@ -84,7 +85,8 @@ class ProjectUsage:
         ident = credential[len(KEY_PREFIX) :]
         self.series[ident] += 1
         tally = self.keys.setdefault(ident, _Tally())
-        service = service_name(service)
+        # One string each: every series repeats them, and tallies keep them.
+        service, code_class = sys.intern(service_name(service)), sys.intern(code_class)
         gemini = service in self.gemini_services
         rejected = code_class == "4xx"
         week, month = self.at - timedelta(days=7), self.at - timedelta(days=30)
