@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import tempfile
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import command, database, fresh, organization_args
+from benchmarks.harness import (
+    command,
+    database,
+    organization_args,
+    write_inputs_apart,
+    writing_inputs,
+)
 from benchmarks.synth import GEMINI, OTHER_SERVICES, REFERENCE, organization, write_export
 
 
@@ -85,21 +90,12 @@ def write_inputs(work: Path, keys: int, projects: int, seed: int) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--write-inputs"]:
-        work, keys, projects, seed = sys.argv[2:6]
-        write_inputs(Path(work), int(keys), int(projects), int(seed))
+    if writing_inputs(write_inputs):
         return
     args = organization_args(__doc__.split("\n\n")[0])
     with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
         work = Path(tmp)
-        fresh(
-            "benchmarks.fixplan",
-            "--write-inputs",
-            tmp,
-            str(args.keys),
-            str(args.projects),
-            str(args.seed),
-        )
+        write_inputs_apart("benchmarks.fixplan", work, args)
         config = work / "keysentry.yaml"
         config.write_text("usage: {enabled: true}\n")
         common = ["--config", str(config), "--db", url]

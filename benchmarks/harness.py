@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,26 @@ def fresh(module: str, *args: str) -> dict[str, Any]:
     ).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
+
+
+InputsWriter = Callable[[Path, int, int, int], None]
+
+
+def writing_inputs(write: InputsWriter) -> bool:
+    """When this process was started to write a benchmark's inputs (`--write-inputs
+    WORK KEYS PROJECTS SEED`), WRITE them and say so."""
+    if sys.argv[1:2] != ["--write-inputs"]:
+        return False
+    work, keys, projects, seed = sys.argv[2:6]
+    write(Path(work), int(keys), int(projects), int(seed))
+    return True
+
+
+def write_inputs_apart(module: str, work: Path, args: Any) -> None:
+    """Have MODULE write its inputs for ARGS' organization into WORK in a process
+    of its own: a command started from a process that held them would inherit its
+    peak RSS."""
+    fresh(module, "--write-inputs", str(work), *map(str, (args.keys, args.projects, args.seed)))
 
 
 def phase(*args: str) -> dict[str, Any]:

@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from benchmarks.fixplan import usage
-from benchmarks.harness import ROOT, command, database, fresh, organization_args
+from benchmarks.harness import (
+    ROOT,
+    command,
+    database,
+    organization_args,
+    write_inputs_apart,
+    writing_inputs,
+)
 from benchmarks.synth import REFERENCE, organization, write_export
 
 AUDIT_SAMPLE = ROOT / "tests" / "data" / "real" / "audit-apikeys-v2.json"
@@ -67,20 +73,13 @@ def write_inputs(work: Path, keys: int, projects: int, seed: int) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--write-inputs"]:
-        work, keys, projects, seed = sys.argv[2:6]
-        write_inputs(Path(work), int(keys), int(projects), int(seed))
+    if writing_inputs(write_inputs):
         return
     args = organization_args(__doc__.split("\n\n")[0])
     results: dict[str, Any] = {"keys": args.keys, "projects": args.projects, "db": args.db}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        fresh(
-            "benchmarks.sources",
-            "--write-inputs",
-            tmp,
-            *map(str, (args.keys, args.projects, args.seed)),
-        )
+        write_inputs_apart("benchmarks.sources", work, args)
         config = work / "keysentry.yaml"
         config.write_text("usage: {enabled: true}\n")
         runs = {
