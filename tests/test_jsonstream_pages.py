@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ page = st.fixed_dictionaries(
         "executionErrors": st.lists(values, max_size=2),
     },
 )
+
+
+def refusal(
+    tmp_path: Path, text: str, read: Callable[[Path], Iterator[tuple[int, Any]]]
+) -> tuple[Path, str]:
+    """The file TEXT was written to, and the one error READ raised reading it whole."""
+    path = tmp_path / "input.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        list(read(path))
+    return path, str(raised.value)
 
 
 def whole_read(document: Any) -> list[Any]:
@@ -102,11 +114,8 @@ def test_each_item_comes_with_the_line_it_starts_on(tmp_path: Path) -> None:
 def test_what_a_whole_read_refuses_is_one_error_naming_file_and_line(
     tmp_path: Path, text: str, error: str
 ) -> None:
-    path = tmp_path / "usage.json"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(InputError) as raised:
-        list(jsonstream.paged(path, "timeSeries", 5))
-    assert str(raised.value).startswith(f"{path}{error}")
+    path, message = refusal(tmp_path, text, lambda p: jsonstream.paged(p, "timeSeries", 5))
+    assert message.startswith(f"{path}{error}")
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
@@ -140,11 +149,10 @@ def test_a_gzip_file_cut_short_is_one_error(tmp_path: Path) -> None:
     ],
 )
 def test_an_array_file_that_is_not_one_is_one_error(tmp_path: Path, text: str, error: str) -> None:
-    path = tmp_path / "audit.json"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(InputError) as raised:
-        list(jsonstream.array(path, "expected the JSON array", 4))
-    assert str(raised.value).startswith(f"{path}{error}")
+    path, message = refusal(
+        tmp_path, text, lambda p: jsonstream.array(p, "expected the JSON array", 4)
+    )
+    assert message.startswith(f"{path}{error}")
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
