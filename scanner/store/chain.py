@@ -7,15 +7,12 @@ reads it back, so the two can only differ if the rows did."""
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import cast
 
-import orjson
-from sqlalchemy import JSON, Column, Connection, Engine, Float, Table, select, update
+from sqlalchemy import Connection, Engine, Table, select, update
 
+from scanner.store.chain_rows import canonical, lines
 from scanner.store.configs import document_digest
 from scanner.store.tables import (
     FindingVersion,
@@ -49,92 +46,6 @@ _SCAN_FIELDS = (
     "version",
     "config_digest",
 )
-_STREAM = 2000
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"not in a history row: {type(value).__name__}")
-
-
-_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
-)
-
-
-def canonical(values: Any) -> bytes:
-    """One byte string per row: JSON with sorted keys, instants in UTC."""
-    return _ENCODER.encode(list(values)).encode()
-
-
-_FAST = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-
-
-def _fast_canonical(values: list[Any]) -> bytes:
-    """canonical()'s bytes through orjson, five times faster: the same for
-    every value but floats, whose notation differs, so VALUES must hold none.
-    Sealing a first scan reads back every row it wrote: this is most of it."""
-    try:
-        return orjson.dumps(values, default=_plain, option=_FAST)
-    except orjson.JSONEncodeError:  # what only the standard encoder writes (huge integers)
-        return canonical(values)
-
-
-def _has_float(value: Any) -> bool:
-    if type(value) is float:
-        return True
-    if type(value) is list:
-        return any(_has_float(v) for v in value)
-    if type(value) is dict:
-        return any(_has_float(v) for v in value.values())
-    return False
-
-
-def _encoder(table: Table, names: list[str]) -> Callable[[list[Any]], bytes]:
-    """How rows of TABLE with columns NAMES are made canonical."""
-    types = [table.c[name].type for name in names]
-    if any(isinstance(t, Float) for t in types):
-        return canonical
-    nested = [i for i, t in enumerate(types) if isinstance(t, JSON)]
-    if not nested:
-        return _fast_canonical
-
-    def encode(values: list[Any]) -> bytes:
-        if any(_has_float(values[i]) for i in nested):
-            return canonical(values)
-        return _fast_canonical(values)
-
-    return encode
-
-
-# Columns added after the chain began (by migration): hashed as [name, value]
-# after the others, and only when set, so that every scan sealed before the
-# column existed still hashes as it did.
-LATER_COLUMNS = {
-    "findings": ("accepted_by",),
-    "transitions": ("exception_id",),
-    "key_versions": ("findings_hash", "etag"),
-    "usage_versions": ("services", "covered_days"),
-}
-
-
-def _rows(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> Iterator[bytes]:
-    # A later scan closes the interval: its end is that scan's write, not this one's.
-    later = LATER_COLUMNS.get(table.name, ())
-    columns = [c for c in table.columns if c.name != "valid_to_scan_id" and c.name not in later]
-    extra = [table.c[name] for name in later]
-    query = select(*columns, *extra).where(column == scan_id).order_by(table.c.id)
-    width = len(columns)
-    encode = _encoder(table, [c.name for c in columns])
-    for row in conn.execute(query.execution_options(yield_per=_STREAM)):
-        values = list(row[:width])
-        if later:
-            added = [[name, value] for name, value in zip(later, row[width:], strict=True)]
-            values.extend(pair for pair in added if pair[1] is not None)
-        yield encode(values)
 
 
 def scan_digest(conn: Connection, scan_id: int) -> str:
@@ -146,7 +57,7 @@ def scan_digest(conn: Connection, scan_id: int) -> str:
     h.update(b"scan\n" + canonical(scan) + b"\n")
     for table in _INTERVALS:
         h.update(f"{table.name} opened\n".encode())
-        for line in _rows(conn, table, table.c.valid_from_scan_id, scan_id):
+        for line in lines(conn, table, table.c.valid_from_scan_id, scan_id):
             h.update(line + b"\n")
         h.update(f"{table.name} closed\n".encode())
         closed = select(table.c.id).where(table.c.valid_to_scan_id == scan_id)
@@ -154,7 +65,7 @@ def scan_digest(conn: Connection, scan_id: int) -> str:
             h.update(b"%d\n" % row_id)
     for table in _EVENTS:
         h.update(f"{table.name}\n".encode())
-        for line in _rows(conn, table, table.c.scan_id, scan_id):
+        for line in lines(conn, table, table.c.scan_id, scan_id):
             h.update(line + b"\n")
     configs = select(ScanConfig.digest, ScanConfig.document).where(
         ScanConfig.first_scan_id == scan_id
