@@ -15,12 +15,15 @@ from alerts.routing import Target
 from alerts.why import Audience
 from scanner.models import KeyStatus
 
+# By the stored value: KeyStatus(value) costs more than the rest of an order.
+_STATUS_RANK = {status.value: status.rank for status in KeyStatus}
+
 
 def urgency_order(key: KeyFacts, findings: Iterable[FindingFacts]) -> tuple[Any, ...]:
     """Blocked and in use first, then by the nearest deadline, then by score."""
     nearest = min((f.deadline for f in findings if f.deadline), default=None)
     idle = not (key.requests_7d or 0)
-    return (KeyStatus(key.status).rank, idle, str(nearest or "9999"), -key.score, key.name)
+    return (_STATUS_RANK[key.status], idle, str(nearest or "9999"), -key.score, key.name)
 
 
 Entry = tuple[tuple[Any, ...], KeyFacts, list[FindingFacts], bool]

@@ -47,6 +47,11 @@ class Target(NamedTuple):
     address: str  # an email address, or the webhook's name
 
 
+# Each target with the positions of the findings it hears about (None: all),
+# and whether the key was routed to owners but has none.
+Plan = tuple[tuple[tuple[Target, tuple[int, ...] | None], ...], bool]
+
+
 def _matches(m: Matchers, key: KeyFacts, finding: FindingFacts) -> bool:
     if m.rule and finding.rule not in m.rule:
         return False
@@ -87,6 +92,8 @@ class Router:
         self._owners = owners
         self.unowned: set[str] = set()  # keys routed to owners but with none known
         self._cache: dict[tuple[str, ...], dict[tuple[str, str], tuple[list[Target], bool]]] = {}
+        # Per labels, per the (rule, severity) of each of a key's findings: key_targets' answer.
+        self._plans: dict[tuple[str, ...], dict[tuple[tuple[str, str], ...], Plan]] = {}
 
     def receivers(self, key: KeyFacts, finding: FindingFacts) -> list[ReceiverConfig]:
         return [self._config.receiver(n) for n in route_receivers(self._route, key, finding)]
@@ -101,25 +108,47 @@ class Router:
         self, key: KeyFacts, findings: list[FindingFacts]
     ) -> dict[Target, list[FindingFacts]]:
         """Which of KEY's FINDINGS each target hears about."""
-        per_key = self._per_key(key)
-        targets: dict[Target, list[FindingFacts]] = {}
+        labels = self._labels(key)
+        signature = tuple([(f.rule, f.severity) for f in findings])
+        plans = self._plans.get(labels)
+        if plans is None:
+            plans = self._plans[labels] = {}
+        plan = plans.get(signature)
+        if plan is None:
+            plan = plans[signature] = self._plan(self._per_key(key), key, findings)
+        picks, unowned = plan
+        if unowned:
+            self.unowned.add(key.name)
+        # One list for all who hear of every finding.
+        return {t: findings if at is None else [findings[i] for i in at] for t, at in picks}
+
+    def _plan(
+        self,
+        per_key: dict[tuple[str, str], tuple[list[Target], bool]],
+        key: KeyFacts,
+        findings: list[FindingFacts],
+    ) -> Plan:
+        positions: dict[Target, list[int]] = {}
         unowned = False
-        for finding in findings:
+        for i, finding in enumerate(findings):
             found, no_owner = self._routed(per_key, key, finding)
             unowned = unowned or no_owner
             for target in found:
-                targets.setdefault(target, []).append(finding)
-        if unowned:
-            self.unowned.add(key.name)
-        for target, some in targets.items():
-            if len(some) == len(findings):
-                targets[target] = findings  # one list for all who hear of every finding
-        return targets
+                positions.setdefault(target, []).append(i)
+        picks = tuple(
+            (target, None if len(at) == len(findings) else tuple(at))
+            for target, at in positions.items()
+        )
+        return picks, unowned
+
+    @staticmethod
+    def _labels(key: KeyFacts) -> tuple[str, ...]:
+        # Targets depend only on these labels and the findings' rules and
+        # severities; organizations repeat them a lot.
+        return (key.status, key.project, key.project_number, key.key_type, *key.owners)
 
     def _per_key(self, key: KeyFacts) -> dict[tuple[str, str], tuple[list[Target], bool]]:
-        # Targets depend only on these labels and the finding's rule and
-        # severity; organizations repeat them a lot.
-        labels = (key.status, key.project, key.project_number, key.key_type, *key.owners)
+        labels = self._labels(key)
         cached = self._cache.get(labels)
         if cached is None:
             cached = self._cache[labels] = {}

@@ -1,0 +1,78 @@
+"""Router.key_targets answers from a cache per key labels and per the rules
+and severities of the key's findings: whatever keys share it, each must get
+the targets routing each of its own findings would give."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from alerts.facts import FindingFacts, KeyFacts
+from alerts.routing import ConfiguredOwners, Router, Target
+from scanner.configfile import parse_config
+
+ROUTES = """
+alerts:
+  route:
+    receiver: team
+    routes:
+      - {match: {severity: [critical]}, receiver: security, continue: true}
+      - {match: {project: ["alpha*"]}, receiver: owners}
+      - {match: {rule: [key-not-rotated]}, receiver: owners}
+  receivers:
+    - {name: team, email: {to: [team@example.com]}}
+    - name: security
+      email: {to: [sec@example.com]}
+      webhooks: [{name: feed, url: "https://feed.example.com/h"}]
+    - {name: owners, email: {to_owners: true}}
+  owners: {"alpha-1": [alice@example.com]}
+  fallback_receiver: team
+"""
+RULES = ("gemini-standard-key", "key-not-rotated", "key-api-unrestricted")
+SEVERITIES = ("critical", "high", "low")
+
+
+def _key(rng: random.Random, i: int) -> KeyFacts:
+    project = rng.choice(("alpha-1", "alpha-2", "beta"))
+    return KeyFacts(
+        name=f"projects/{project}/locations/global/keys/k{i}",
+        uid=f"u{i}",
+        display_name=f"key {i}",
+        project=project,
+        project_number=str(len(project)),
+        key_type="standard",
+        status=rng.choice(("blocked", "at_risk")),
+        score=i % 100,
+        owners=rng.choice(((), ("bob@example.com",))),
+    )
+
+
+def _findings(rng: random.Random, i: int) -> list[FindingFacts]:
+    rules = rng.sample(RULES, rng.randint(1, len(RULES)))
+    return [
+        FindingFacts(f"{i}-{rule}", rule, rng.choice(SEVERITIES), "s", "c", None, None, None)
+        for rule in rules
+    ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_each_key_hears_what_routing_its_own_findings_gives(seed: int) -> None:
+    config = parse_config(ROUTES, "test.yaml").alerts
+    cached = Router(config, ConfiguredOwners(config.owners))
+    reference = Router(config, ConfiguredOwners(config.owners))
+    rng = random.Random(seed)
+    subsets = 0
+    for i in range(300):
+        key, findings = _key(rng, i), _findings(rng, i)
+        expected: dict[Target, list[FindingFacts]] = {}
+        for finding in findings:
+            for target in reference.targets(key, finding):
+                expected.setdefault(target, []).append(finding)
+        got = cached.key_targets(key, findings)
+        assert got == expected
+        for heard in got.values():  # this key's findings, not an earlier key's
+            assert all(any(f is mine for mine in findings) for f in heard)
+        subsets += any(len(heard) < len(findings) for heard in got.values())
+    assert cached.unowned == reference.unowned and cached.unowned
+    assert subsets  # some targets heard of only some findings of a key
