@@ -18,6 +18,11 @@ class OwnerResolver(Protocol):
 
     def owners(self, key: KeyFacts) -> list[str]: ...
 
+    def project_globs(self) -> list[str] | None:
+        """The globs of project ids and numbers the answer depends on, beside
+        the key's own owners; None when it depends on the project itself."""
+        ...
+
 
 class ConfiguredOwners:
     """alerts.owners first (project glob -> addresses; every matching glob
@@ -36,6 +41,9 @@ class ConfiguredOwners:
                 found.extend(a for a in addresses if a not in found)
         found.extend(a for a in key.owners if a not in found)
         return found
+
+    def project_globs(self) -> list[str]:
+        return list(self._owners)
 
 
 class Target(NamedTuple):
@@ -67,6 +75,13 @@ def _matches(m: Matchers, key: KeyFacts, finding: FindingFacts) -> bool:
     )
 
 
+def _route_globs(route: RouteConfig) -> list[str]:
+    found = list(route.match.project)
+    for child in route.routes:
+        found.extend(_route_globs(child))
+    return found
+
+
 def route_receivers(
     route: RouteConfig, key: KeyFacts, finding: FindingFacts, inherited: str | None = None
 ) -> list[str]:
@@ -91,9 +106,15 @@ class Router:
         self._route = config.route
         self._owners = owners
         self.unowned: set[str] = set()  # keys routed to owners but with none known
-        self._cache: dict[tuple[str, ...], dict[tuple[str, str], tuple[list[Target], bool]]] = {}
+        self._cache: dict[tuple[object, ...], dict[tuple[str, str], tuple[list[Target], bool]]] = {}
+        # Routes and owners see a project only through globs: keys of projects
+        # that match the same ones share their routes (thousands of projects,
+        # a handful of such classes).
+        owner_globs = owners.project_globs()
+        self._globs = None if owner_globs is None else [*_route_globs(self._route), *owner_globs]
+        self._classes: dict[tuple[str, str], tuple[bool, ...]] = {}
         # Per labels, per the (rule, severity) of each of a key's findings: key_targets' answer.
-        self._plans: dict[tuple[str, ...], dict[tuple[tuple[str, str], ...], Plan]] = {}
+        self._plans: dict[tuple[object, ...], dict[tuple[tuple[str, str], ...], Plan]] = {}
 
     def receivers(self, key: KeyFacts, finding: FindingFacts) -> list[ReceiverConfig]:
         return [self._config.receiver(n) for n in route_receivers(self._route, key, finding)]
@@ -141,11 +162,20 @@ class Router:
         )
         return picks, unowned
 
-    @staticmethod
-    def _labels(key: KeyFacts) -> tuple[str, ...]:
-        # Targets depend only on these labels and the findings' rules and
-        # severities; organizations repeat them a lot.
-        return (key.status, key.project, key.project_number, key.key_type, *key.owners)
+    def _labels(self, key: KeyFacts) -> tuple[object, ...]:
+        """What of KEY its targets depend on, beside its findings' rules and
+        severities; organizations repeat these a lot."""
+        if self._globs is None:
+            return (key.status, key.project, key.project_number, key.key_type, *key.owners)
+        project = (key.project, key.project_number)
+        matched = self._classes.get(project)
+        if matched is None:
+            matched = self._classes[project] = tuple(
+                fnmatch.fnmatchcase(key.project, glob)
+                or fnmatch.fnmatchcase(key.project_number, glob)
+                for glob in self._globs
+            )
+        return (key.status, matched, key.key_type, *key.owners)
 
     def _per_key(self, key: KeyFacts) -> dict[tuple[str, str], tuple[list[Target], bool]]:
         labels = self._labels(key)

@@ -1,6 +1,7 @@
-"""Router.key_targets answers from a cache per key labels and per the rules
-and severities of the key's findings: whatever keys share it, each must get
-the targets routing each of its own findings would give."""
+"""Router.key_targets answers from a cache per what routes and owners see of
+a key (its status, type, owners, and which project globs its project
+matches) and per the rules and severities of its findings: whatever keys
+share an answer, each must get what routing its own findings afresh gives."""
 
 from __future__ import annotations
 
@@ -26,21 +27,22 @@ alerts:
       email: {to: [sec@example.com]}
       webhooks: [{name: feed, url: "https://feed.example.com/h"}]
     - {name: owners, email: {to_owners: true}}
-  owners: {"alpha-1": [alice@example.com]}
+  owners: {"alpha-1": [alice@example.com], "102": [carol@example.com]}
   fallback_receiver: team
 """
 RULES = ("gemini-standard-key", "key-not-rotated", "key-api-unrestricted")
 SEVERITIES = ("critical", "high", "low")
+PROJECTS = ("alpha-1", "alpha-2", "beta", "gamma")  # numbers 101 to 104
 
 
 def _key(rng: random.Random, i: int) -> KeyFacts:
-    project = rng.choice(("alpha-1", "alpha-2", "beta"))
+    project = rng.choice(PROJECTS)
     return KeyFacts(
         name=f"projects/{project}/locations/global/keys/k{i}",
         uid=f"u{i}",
         display_name=f"key {i}",
         project=project,
-        project_number=str(len(project)),
+        project_number=str(101 + PROJECTS.index(project)),
         key_type="standard",
         status=rng.choice(("blocked", "at_risk")),
         score=i % 100,
@@ -60,12 +62,14 @@ def _findings(rng: random.Random, i: int) -> list[FindingFacts]:
 def test_each_key_hears_what_routing_its_own_findings_gives(seed: int) -> None:
     config = parse_config(ROUTES, "test.yaml").alerts
     cached = Router(config, ConfiguredOwners(config.owners))
-    reference = Router(config, ConfiguredOwners(config.owners))
+    unowned: set[str] = set()
     rng = random.Random(seed)
     subsets = 0
+    addresses: set[str] = set()
     for i in range(300):
         key, findings = _key(rng, i), _findings(rng, i)
         expected: dict[Target, list[FindingFacts]] = {}
+        reference = Router(config, ConfiguredOwners(config.owners))  # nothing cached
         for finding in findings:
             for target in reference.targets(key, finding):
                 expected.setdefault(target, []).append(finding)
@@ -74,5 +78,9 @@ def test_each_key_hears_what_routing_its_own_findings_gives(seed: int) -> None:
         for heard in got.values():  # this key's findings, not an earlier key's
             assert all(any(f is mine for mine in findings) for f in heard)
         subsets += any(len(heard) < len(findings) for heard in got.values())
-    assert cached.unowned == reference.unowned and cached.unowned
+        unowned |= reference.unowned
+        addresses |= {t.address for t in got}
+    assert cached.unowned == unowned and unowned
     assert subsets  # some targets heard of only some findings of a key
+    # Owners by project id glob, by project number glob and by the scan's owners.
+    assert {"alice@example.com", "carol@example.com", "bob@example.com"} <= addresses
