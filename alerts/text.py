@@ -8,10 +8,17 @@ from typing import Any
 
 from scanner.rules.checklists import CHECKLISTS
 
+# The only ASCII characters in categories Cc or Cf: ASCII text, most of what
+# a digest shows, is cleaned by one translate instead of a lookup a character.
+_ASCII_CONTROLS = {code: " " for code in (*range(32), 127)}
+
 
 def plain(value: object) -> str:
     """User text for a plain-text body: no control characters, no escapes."""
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in str(value))
+    text = str(value)
+    if text.isascii():
+        return text.translate(_ASCII_CONTROLS)
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
 
 
 def header_safe(value: str, limit: int = 200) -> str:
