@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,14 +190,12 @@ class _ScanRun:
         ctx: RuleContext,
         enrich: Enrich,
         exceptions: ExceptionsInForce,
-    ) -> tuple[Counter[str], Counter[str]]:
+    ) -> None:
         """Judge every key and project, and hand each to the writer and the tally."""
         config, usage_available = self.config, ctx.usage_available
         iam_available = context.iam is not None
         rules = enabled_rules(config, usage_available, iam_available)
         after = enabled(VERDICT_RULES, config, usage_available, iam_available)
-        by_status: Counter[str] = Counter()
-        by_severity: Counter[str] = Counter()
         stage = self.stage
         stage.name = "store"
         for listed in keys_of(iter(self.source.iter_keys(context)), stage, self.cancel):
@@ -206,16 +203,11 @@ class _ScanRun:
             stage.name = "store"
             self._store(writer, assessment)
             tally.add(assessment)
-            by_status[assessment.status.value] += 1
-            # Accepted findings are no open risk: --fail-on and the counts leave them out.
-            by_severity.update(f.severity.value for f in assessment.findings if not f.accepted_by)
         stage.name = "evaluate"
         of_projects = project_findings(context, config, ctx, exceptions)
         stage.name = "store"
         writer.add_findings(of_projects)
         tally.add_findings(of_projects)
-        by_severity.update(f.severity.value for f in of_projects if not f.accepted_by)
-        return by_status, by_severity
 
     def _write(
         self,
@@ -251,7 +243,9 @@ class _ScanRun:
         )
         writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
         tally = FiguresTally(self.evaluated_at.date())
-        by_status, by_severity = self._assess_all(writer, tally, context, ctx, enrich, exceptions)
+        self._assess_all(writer, tally, context, ctx, enrich, exceptions)
+        # Accepted findings are no open risk: --fail-on and the counts leave them out.
+        by_status, by_severity = tally.by_status(), tally.by_severity()
         stats.notes.extend(exception_notes(exceptions))
         if usage is not None:
             stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))

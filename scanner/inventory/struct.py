@@ -13,7 +13,10 @@ from scanner.inventory.fields import AssetDataError
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _value(value) for key, value in struct.fields.items()}
+    # The map's items() goes through collections.abc, a generator and a tuple
+    # per field; its keys and lookups are the protobuf runtime's own.
+    fields = struct.fields
+    return {key: _value(fields[key]) for key in fields}
 
 
 def _value(value: struct_pb2.Value) -> Any:

@@ -18,6 +18,8 @@ from scanner.store.due_soon import BUCKETS
 # reads them from history.
 TOP_KEYS_KEPT = 500
 
+_DELETED = KeyStatus.DELETED.value
+
 TopEntry = tuple[int, str, str, str, str, str, date | None]  # -score, name, project, ...
 
 
@@ -37,14 +39,18 @@ class FiguresTally:
         self._top: list[TopEntry] = []
 
     def add(self, assessment: KeyAssessment) -> None:
+        # _value_ rather than .value: the same string without the enum property
+        # (this runs for every key of every scan).
         key = assessment.key
-        status = assessment.status.value
+        status = assessment.status._value_
+        key_type = key.key_type._value_
         project = key.project_id or key.project_number
         self._shown[key.project_number] = project
-        self.keys[(status, key.key_type.value)] += 1
+        self.keys[(status, key_type)] += 1
         self.projects[(project, status)] += 1
-        nearest = self._count(assessment.findings, project)
-        if status != KeyStatus.DELETED.value and assessment.score > 0:
+        findings = assessment.findings
+        nearest = self._count(findings, project) if findings else None
+        if status != _DELETED and assessment.score > 0:
             self._top.append(
                 (
                     -assessment.score,
@@ -52,7 +58,7 @@ class FiguresTally:
                     project,
                     key.display_name,
                     status,
-                    key.key_type.value,
+                    key_type,
                     nearest,
                 )
             )
@@ -74,7 +80,7 @@ class FiguresTally:
         nearest: date | None = None
         entries: set[str] = set()
         for f in findings:
-            labels = (f.rule_id, f.severity.value)
+            labels = (f.rule_id, f.severity._value_)
             if f.timeline_entry is not None:
                 entries.add(f.timeline_entry)
             deadline = f.deadline
@@ -92,6 +98,20 @@ class FiguresTally:
         for entry in entries:
             self.deadline_keys[entry] += 1
         return nearest
+
+    def by_status(self) -> Counter[str]:
+        """Keys counted by status."""
+        counts: Counter[str] = Counter()
+        for (status, _), count in self.keys.items():
+            counts[status] += count
+        return counts
+
+    def by_severity(self) -> Counter[str]:
+        """Open findings not accepted, of keys and projects, by severity."""
+        counts: Counter[str] = Counter()
+        for (_, severity), count in self.findings.items():
+            counts[severity] += count
+        return counts
 
     def _bucket(self, deadline: date) -> str:
         # As store.due_soon buckets them in SQL.

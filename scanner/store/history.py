@@ -58,7 +58,7 @@ class HistoryWriter:
         self._seen.add(name)
         digest = key_digest(assessment)
         findings_hash = findings_digest(assessment.findings)
-        status = assessment.status.value
+        status = assessment.status._value_
         previous = self._keys.pop(name, None)
         record_changed = previous is None or previous.content_hash != digest
         findings_moved = previous is None or previous.findings_hash != findings_hash
