@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import JSON, Column, Connection, Float, Table, select
 
 from scanner.store.base import UTCDateTime
+from scanner.store.driver import processors, raw_batches
 
 _STREAM = 2000
 
@@ -141,29 +142,17 @@ def _driver_rows(
     type would read it (instants already as canonical text), with whether
     the row might hold a float among COLUMNS, the hashed ones: only then does
     its encoding need the standard encoder's check."""
-    dialect = conn.dialect
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, selected in enumerate(query.selected_columns):
-        if isinstance(selected.type, UTCDateTime):
-            convert.append((i, _sqlite_instant))
-            continue
-        process = selected.type.dialect_impl(dialect).result_processor(dialect, None)
-        if process is not None:
-            convert.append((i, process))
+    # Instants go straight from their stored text to their canonical text.
+    instants = {i for i, c in enumerate(query.selected_columns) if isinstance(c.type, UTCDateTime)}
+    convert = [(i, p) for i, p in processors(conn, query) if i not in instants]
+    convert += [(i, _sqlite_instant) for i in instants]
     always = any(isinstance(c.type, Float) for c in columns)
     nested = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
     search = _MAY_HOLD_FLOAT.search
-    compiled = query.compile(dialect=dialect)
-    params = [compiled.params[name] for name in compiled.positiontup or ()]
-    cursor: Any = conn.connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        while batch := cursor.fetchmany(_STREAM):
-            for row in batch:
-                may_hold_float = always or any(_may_hold_float(row[i], search) for i in nested)
-                values = list(row)
-                for i, process in convert:
-                    values[i] = process(values[i])
-                yield values, may_hold_float
-    finally:
-        cursor.close()
+    for batch in raw_batches(conn, query, _STREAM):
+        for row in batch:
+            may_hold_float = always or any(_may_hold_float(row[i], search) for i in nested)
+            values = list(row)
+            for i, process in convert:
+                values[i] = process(values[i])
+            yield values, may_hold_float

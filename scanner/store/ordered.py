@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from scanner.store.driver import converted_rows
+
 BATCH = 2000
 
 
@@ -22,10 +24,13 @@ def by_name(
     """QUERY's rows (the name first) in byte order of NAME, the order Python
     compares strings in: SQLite's default, PostgreSQL's "C" collation (its
     database collation may order otherwise)."""
-    order = name.collate("C") if conn.dialect.name == "postgresql" else name
+    if conn.dialect.name == "sqlite":
+        # The driver's rows: planning reads every open finding of a scan here.
+        yield from converted_rows(conn, query.order_by(name), BATCH)
+        return
     # On the statement: a Connection's execution options would outlive this query.
-    result = conn.execute(query.order_by(order).execution_options(yield_per=BATCH))
-    for part in result.partitions():  # a batch at a time: cheaper than row by row
+    ordered = query.order_by(name.collate("C")).execution_options(yield_per=BATCH)
+    for part in conn.execute(ordered).partitions():  # a batch at a time: cheaper than row by row
         yield from part
 
 
