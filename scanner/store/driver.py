@@ -5,7 +5,7 @@ than SQLite does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select
@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Select
 Convert = list[tuple[int, Callable[[Any], Any]]]
 
 
-def processors(conn: Connection, query: Select[Any]) -> Convert:
+def processors(conn: Connection, query: Select[*tuple[Any, ...]]) -> Convert:
     """For each selected column whose type converts what the driver returns:
     its index and SQLAlchemy's converter."""
     dialect = conn.dialect
@@ -25,7 +25,9 @@ def processors(conn: Connection, query: Select[Any]) -> Convert:
     return convert
 
 
-def raw_batches(conn: Connection, query: Select[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
+def raw_batches(
+    conn: Connection, query: Select[*tuple[Any, ...]], size: int
+) -> Iterator[list[tuple[Any, ...]]]:
     """QUERY's rows as the driver returns them, SIZE at a time."""
     compiled = query.compile(dialect=conn.dialect)
     params = [compiled.params[key] for key in compiled.positiontup or ()]
@@ -38,7 +40,9 @@ def raw_batches(conn: Connection, query: Select[Any], size: int) -> Iterator[lis
         cursor.close()
 
 
-def converted_rows(conn: Connection, query: Select[Any], size: int) -> Iterator[tuple[Any, ...]]:
+def converted_rows(
+    conn: Connection, query: Select[*tuple[Any, ...]], size: int
+) -> Iterator[tuple[Any, ...]]:
     """QUERY's rows with each value as SQLAlchemy's type of its column reads it."""
     convert = processors(conn, query)
     for batch in raw_batches(conn, query, size):
@@ -50,3 +54,17 @@ def converted_rows(conn: Connection, query: Select[Any], size: int) -> Iterator[
             for i, process in convert:
                 values[i] = process(values[i])
             yield tuple(values)
+
+
+def streamed_rows(
+    conn: Connection, query: Select[*tuple[Any, ...]], size: int
+) -> Iterator[Sequence[Any]]:
+    """QUERY's rows, read SIZE at a time: through SQLite's cursor, or streamed
+    by SQLAlchemy elsewhere (PostgreSQL's driver would otherwise hold every
+    row of the result at once)."""
+    if conn.dialect.name == "sqlite":
+        yield from converted_rows(conn, query, size)
+        return
+    # On the statement: a Connection's execution options would outlive this query.
+    for part in conn.execute(query.execution_options(yield_per=size)).partitions():
+        yield from part

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, exists, select
 
+from scanner.store.driver import streamed_rows
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
 _STREAM = 20_000
@@ -57,16 +58,18 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
     keys: dict[str, OpenKey] = {}
     # Interned: a finding's key name and rule id share one string with the
     # key's entry, which keeps these maps small at a million keys.
-    # yield_per: PostgreSQL's driver would otherwise hold every row at once.
-    for row in conn.execute(query.execution_options(yield_per=_STREAM)):
-        keys[sys.intern(row.key_name)] = OpenKey(
-            row.id,
-            row.content_hash,
-            sys.intern(row.status),
-            row.score,
-            row.usage_id,
-            row.usage_hash,
-            row.findings_hash,
+    for (
+        key_id,
+        name,
+        content_hash,
+        status,
+        score,
+        findings_hash,
+        usage_id,
+        usage_hash,
+    ) in streamed_rows(conn, query, _STREAM):
+        keys[sys.intern(name)] = OpenKey(
+            key_id, content_hash, sys.intern(status), score, usage_id, usage_hash, findings_hash
         )
     current = select(kv.id).where(kv.key_name == uv.key_name, kv.valid_to_scan_id.is_(None))
     orphans = list(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from scanner.store.driver import converted_rows
+from scanner.store.driver import streamed_rows
 
 BATCH = 2000
 
@@ -24,14 +24,8 @@ def by_name(
     """QUERY's rows (the name first) in byte order of NAME, the order Python
     compares strings in: SQLite's default, PostgreSQL's "C" collation (its
     database collation may order otherwise)."""
-    if conn.dialect.name == "sqlite":
-        # The driver's rows: planning reads every open finding of a scan here.
-        yield from converted_rows(conn, query.order_by(name), BATCH)
-        return
-    # On the statement: a Connection's execution options would outlive this query.
-    ordered = query.order_by(name.collate("C")).execution_options(yield_per=BATCH)
-    for part in conn.execute(ordered).partitions():  # a batch at a time: cheaper than row by row
-        yield from part
+    order = name.collate("C") if conn.dialect.name == "postgresql" else name
+    return streamed_rows(conn, query.order_by(order), BATCH)
 
 
 def grouped(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[str, list[Sequence[Any]]]]:
