@@ -3,13 +3,16 @@ benchmarks/README.md are only as good as these."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 from google.cloud import asset_v1
 
-from benchmarks.harness import fake_server
+from benchmarks.harness import ROOT, fake_server
 from benchmarks.synth import ORG, organization, write_export
 from scanner.config import Config
 from scanner.inventory.export import ExportSource
@@ -100,3 +103,24 @@ def test_the_sources_benchmark_inputs_are_read_as_the_scan_reads_them(tmp_path: 
     assert {e.key_name for e in events} <= {k.name for k in keys}
     assert len(events) == len({e.key_name for e in events}) >= 30
     assert all(e.principal and e.principal.endswith("@example.com") for e in events)
+
+
+def test_compare_runs_an_earlier_commit_beside_this_tree() -> None:
+    """benchmarks.compare against HEAD: both sides run every round, the same
+    code queues the same outbox on both, and the worktree goes away."""
+    before = _worktrees()
+    command = [sys.executable, "-m", "benchmarks.compare", "HEAD", "--what", "next-day"]
+    command += ["--keys", "300", "--projects", "15", "--rounds", "2"]
+    output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+    result = json.loads(output.stdout)
+    assert [len(result["seconds"][side]) for side in ("old", "new")] == [2, 2]
+    assert len(result["outboxes"]["new"]) == 1
+    assert result["outboxes"]["old"] == result["outboxes"]["new"]
+    assert _worktrees() == before
+
+
+def _worktrees() -> str:
+    listed = subprocess.run(
+        ["git", "worktree", "list"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return listed.stdout
