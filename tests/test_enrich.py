@@ -16,3 +16,13 @@ def test_completed_replaces_the_added_fields_and_keeps_every_other() -> None:
     for f in fields(KeyRecord):
         expected = "added" if f.name in added else "listed"
         assert getattr(done, f.name) == f"{expected} {f.name}"
+
+
+def test_completed_with_what_the_key_already_has_is_the_key_itself() -> None:
+    listed = KeyRecord(*(f"listed {f.name}" for f in fields(KeyRecord)))
+    same = tuple(f"listed {name}" for name in ("owners", "usage", "creator", "key_admins", "leaks"))
+    assert completed(listed, same) is listed
+    # One added value that differs is enough to make a new record with it.
+    changed = (*same[:-1], "added leaks")
+    done = completed(listed, changed)
+    assert done is not listed and done.leaks == "added leaks" and done.owners == "listed owners"
