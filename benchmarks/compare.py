@@ -34,7 +34,7 @@ from statistics import mean
 from typing import Any
 
 from benchmarks.alerts import DEMO_ALERTS
-from benchmarks.harness import ROOT, database, fake_server
+from benchmarks.harness import ROOT, database, fake_server, fresh
 from benchmarks.synth import organization, write_export
 
 
@@ -61,15 +61,7 @@ def worktree(rev: str, into: Path) -> Iterator[Path]:
 
 def phase(tree: Path, *args: str) -> dict[str, Any]:
     """benchmarks.phases of TREE's code in a fresh process."""
-    output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.phases", *args],
-        cwd=tree,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
+    return fresh("benchmarks.phases", *args, tree=tree)
 
 
 def outbox_digest(path: Path) -> str:

@@ -52,11 +52,11 @@ def fake_server(
             process.wait(timeout=60)
 
 
-def fresh(module: str, *args: str) -> dict[str, Any]:
-    """Run MODULE in a fresh process; the JSON object it printed last."""
+def fresh(module: str, *args: str, tree: Path = ROOT) -> dict[str, Any]:
+    """Run MODULE of TREE's code in a fresh process; the JSON object it printed last."""
     output = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=ROOT,
+        cwd=tree,
         check=True,
         capture_output=True,
         text=True,
