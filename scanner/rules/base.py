@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from scanner.config import Config, TimelineEntry
 from scanner.models import (
@@ -52,12 +52,16 @@ class RuleContext:
 Evaluate = Callable[[KeyRecord, RuleContext], Finding | None]
 EvaluateProject = Callable[[ProjectRecord, RuleContext], Finding | None]
 EvaluateVerdict = Callable[[KeyRecord, KeyStatus, RuleContext], Finding | None]
+# When a rule that reads the clock may judge a key differently with nothing
+# else changed: a datetime is that instant, a date the day it begins.
+ChangesAt = Callable[[KeyRecord, Config], tuple[date, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     meta: RuleMeta
     evaluate: Evaluate
+    changes_at: ChangesAt | None = None  # None: the rule does not read the clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,14 +24,18 @@ from scanner.rules.base import ProjectRule, Rule, RuleMeta, VerdictRule
 RULES: tuple[Rule, ...] = (
     Rule(key_leaked.META, key_leaked.evaluate),
     Rule(gemini_unrestricted_standard_key.META, gemini_unrestricted_standard_key.evaluate),
-    Rule(gemini_dormant_unrestricted_key.META, gemini_dormant_unrestricted_key.evaluate),
+    Rule(
+        gemini_dormant_unrestricted_key.META,
+        gemini_dormant_unrestricted_key.evaluate,
+        gemini_dormant_unrestricted_key.changes_at,
+    ),
     Rule(gemini_standard_key.META, gemini_standard_key.evaluate),
     Rule(gemini_shared_key.META, gemini_shared_key.evaluate),
     Rule(gemini_browser_key.META, gemini_browser_key.evaluate),
     Rule(key_api_unrestricted.META, key_api_unrestricted.evaluate),
     Rule(key_application_unrestricted.META, key_application_unrestricted.evaluate),
     Rule(key_weak_application_restriction.META, key_weak_application_restriction.evaluate),
-    Rule(key_not_rotated.META, key_not_rotated.evaluate),
+    Rule(key_not_rotated.META, key_not_rotated.evaluate, key_not_rotated.changes_at),
     Rule(
         auth_key_overprivileged_service_account.META,
         auth_key_overprivileged_service_account.evaluate,

@@ -1,8 +1,9 @@
 """An unrestricted standard key older than the dormancy period that nobody
 used for that long: blocked."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+from scanner.config import Config
 from scanner.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
@@ -36,3 +37,11 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
     if key.usage.lookback_days < days and last_used is None:
         return None  # the window is too short to call it dormant
     return finding(META, key, ctx, f"Unrestricted standard key unused for {days} days or more.")
+
+
+def changes_at(key: KeyRecord, config: Config) -> tuple[date, ...]:
+    """When the key has been around, and then unused, for the dormancy period."""
+    period = timedelta(days=config.rules.dormancy_days)
+    created = () if key.created is None else (key.created + period,)
+    used = key.usage.last_used if key.usage is not None else None
+    return created + (() if used is None else (used + period,))

@@ -1,7 +1,8 @@
 """A key older than the rotation period, or about to be."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+from scanner.config import Config
 from scanner.models import DeadlineKind, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta
 
@@ -40,3 +41,13 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
         deadline=due.date(),
         deadline_kind=DeadlineKind.POLICY,
     )
+
+
+def changes_at(key: KeyRecord, config: Config) -> tuple[date, ...]:
+    """The warning, the due instant, and the days the status counts from (its
+    deadline within rules.warn_days, then passed)."""
+    if key.created is None:
+        return ()
+    due = key.created + timedelta(days=config.rules.rotation_days)
+    warn = timedelta(days=config.rules.warn_days)
+    return (due - warn, due, due.date() - warn, due.date())

@@ -1,0 +1,197 @@
+"""A key's judgement changes with the clock only where scanner.rules.clock says
+it can: for any key, configuration and two instants with none of its changes
+between them, `assess` gives the same findings, status and score. A scan keeps
+an unchanged key's last judgement on this promise (scanner.judging)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner.config import Config, RulesConfig
+from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
+from scanner.exceptions.matching import ExceptionsInForce
+from scanner.models import AppRestriction, KeyAssessment, KeyRecord, KeyType, KeyUsage
+from scanner.rules import key_not_rotated
+from scanner.rules.base import Rule, RuleContext
+from scanner.rules.catalog import RULES, VERDICT_RULES
+from scanner.rules.clock import key_changes, scan_changes, unchanged_between
+from scanner.rules.verdict import assess
+
+GEMINI = "generativelanguage.googleapis.com"
+START = datetime(2025, 1, 1, tzinfo=UTC)
+SPAN = 3 * 365 * 86400  # seconds: the default timeline's dates fall inside
+
+
+def instants() -> st.SearchStrategy[datetime]:
+    return st.integers(0, SPAN).map(lambda s: START + timedelta(seconds=s))
+
+
+@st.composite
+def keys(draw: st.DrawFn) -> KeyRecord:
+    created = draw(st.none() | instants())
+    usage = None
+    if draw(st.booleans()):
+        used = draw(st.none() | instants())
+        usage = KeyUsage(
+            last_used=used,
+            lookback_days=draw(st.sampled_from([7, 30, 90, 400])),
+            requests_7d=draw(st.integers(0, 5)),
+            gemini_requests_7d=draw(st.integers(0, 5)),
+        )
+    key_type = draw(st.sampled_from(KeyType))
+    return KeyRecord(
+        name="projects/1/locations/global/keys/k",
+        uid="k",
+        project_number="1",
+        project_id="p",
+        display_name="k",
+        created=created,
+        updated=None,
+        deleted=None,
+        key_type=key_type,
+        service_account="sa@p.iam.gserviceaccount.com" if key_type is KeyType.AUTH else None,
+        api_targets=draw(
+            st.sampled_from(
+                [(), (GEMINI,), ("maps.googleapis.com",), (GEMINI, "maps.googleapis.com")]
+            )
+        ),
+        application_restriction=draw(st.sampled_from(AppRestriction)),
+        application_values=draw(st.sampled_from([(), ("192.0.2.1/32",)])),
+        annotations=(),
+        gemini_enabled=draw(st.sampled_from([True, False, None])),
+        usage=usage,
+    )
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> Config:
+    expires = draw(st.integers(0, 3 * 365).map(lambda d: date(2025, 1, 1) + timedelta(days=d)))
+    accepted = ExceptionEntry(
+        id="accepted",
+        rules=["key-not-rotated", "gemini-unrestricted-standard-key"],
+        projects=["1"],  # the number: no project record gives its id here
+        reason="r",
+        approved_by="a@example.com",
+        expires=expires,
+    )
+    rules = RulesConfig(
+        rotation_days=draw(st.integers(1, 400)),
+        warn_days=draw(st.integers(0, 60)),
+        dormancy_days=draw(st.integers(1, 400)),
+    )
+    return Config(rules=rules, exceptions=ExceptionsConfig(entries=[accepted]))
+
+
+def judged(key: KeyRecord, config: Config, at: datetime) -> KeyAssessment:
+    ctx = RuleContext(config, at, usage_available=True)
+    exceptions = ExceptionsInForce(config.exceptions.entries, at.date())
+    return assess(key, RULES, ctx, VERDICT_RULES, exceptions)
+
+
+def holds(
+    key: KeyRecord, config: Config, a: datetime, b: datetime, rules: tuple[Rule, ...]
+) -> bool:
+    changes = scan_changes(config) + key_changes(key, rules, config)
+    return unchanged_between(changes, a, b)
+
+
+def near(key: KeyRecord, config: Config) -> list[datetime]:
+    """Instants where judgements tend to turn, found apart from the code under
+    test: a day either side of them is where a missed change shows."""
+    rules = config.rules
+    spots = [datetime.combine(e.date, time(), UTC) for e in config.timeline]
+    spots += [datetime.combine(e.expires, time(), UTC) for e in config.exceptions.entries]
+    for start in (key.created, key.usage.last_used if key.usage else None):
+        if start is not None:
+            for days in (rules.rotation_days, rules.rotation_days - rules.warn_days):
+                spots.append(start + timedelta(days=days))
+            spots.append(start + timedelta(days=rules.dormancy_days))
+    warned = [s - timedelta(days=rules.warn_days) for s in spots]
+    return spots + warned
+
+
+@settings(max_examples=2000, deadline=None)
+@given(keys(), configs(), st.data())
+def test_no_change_between_means_the_same_judgement(
+    key: KeyRecord, config: Config, data: st.DataObject
+) -> None:
+    spot = data.draw(st.sampled_from(near(key, config)))
+    a = spot + timedelta(seconds=data.draw(st.integers(-2 * 86400, 2 * 86400)))
+    b = a + timedelta(seconds=data.draw(st.integers(0, 3 * 86400)))
+    if holds(key, config, a, b, RULES):
+        assert judged(key, config, a) == judged(key, config, b)
+
+
+def test_a_rule_that_reads_the_clock_and_says_nothing_is_caught() -> None:
+    """The property above fails when a rule's changes are left out: here the
+    rotation rule's warning, inside a day the other changes leave free."""
+    config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
+    created = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    key = KeyRecord(
+        name="projects/1/locations/global/keys/k",
+        uid="k",
+        project_number="1",
+        project_id="p",
+        display_name="k",
+        created=created,
+        updated=None,
+        deleted=None,
+        key_type=KeyType.AUTH,
+        service_account="sa@p.iam.gserviceaccount.com",
+        api_targets=("maps.googleapis.com",),
+        application_restriction=AppRestriction.SERVER,
+        application_values=("192.0.2.1/32",),
+        annotations=(),
+        gemini_enabled=True,
+    )
+    warning = created + timedelta(days=90)  # due minus warn_days, at noon
+    a, b = warning - timedelta(hours=1), warning + timedelta(hours=1)
+    silent = tuple(Rule(r.meta, r.evaluate) for r in RULES)
+    assert holds(key, config, a, b, silent)
+    assert judged(key, config, a) != judged(key, config, b)
+    assert not holds(key, config, a, b, RULES)
+    assert warning in key_not_rotated.changes_at(key, config)
+
+
+def test_days_and_instants_at_both_ends() -> None:
+    noon = datetime(2026, 5, 6, 12, tzinfo=UTC)
+    assert not unchanged_between([noon], noon, noon + timedelta(hours=1))
+    assert not unchanged_between([noon], noon - timedelta(hours=1), noon)
+    assert unchanged_between([noon], noon + timedelta(seconds=1), noon + timedelta(hours=1))
+    # A day begins within the span only when the span crosses its midnight.
+    assert not unchanged_between([date(2026, 5, 7)], noon, noon + timedelta(hours=12))
+    assert unchanged_between([date(2026, 5, 7)], noon, noon + timedelta(hours=11))
+    assert unchanged_between([date(2026, 5, 6)], noon, noon + timedelta(hours=11))
+    assert not unchanged_between([date(2026, 5, 7)], noon + timedelta(days=1), noon)
+
+
+def test_the_due_day_itself_is_a_change() -> None:
+    """On the day a key is due, its status no longer counts down to the
+    deadline, hours before the due instant makes the finding medium: that
+    midnight is a change of its own (rarely drawn above)."""
+    config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
+    key = KeyRecord(
+        name="projects/1/locations/global/keys/k",
+        uid="k",
+        project_number="1",
+        project_id="p",
+        display_name="k",
+        created=datetime(2026, 1, 1, 12, tzinfo=UTC),
+        updated=None,
+        deleted=None,
+        key_type=KeyType.AUTH,
+        service_account="sa@p.iam.gserviceaccount.com",
+        api_targets=("maps.googleapis.com",),
+        application_restriction=AppRestriction.SERVER,
+        application_values=("192.0.2.1/32",),
+        annotations=(),
+        gemini_enabled=True,
+    )
+    midnight = datetime(2026, 4, 11, tzinfo=UTC)  # due at noon that day
+    a, b = midnight - timedelta(hours=1), midnight + timedelta(hours=1)
+    assert judged(key, config, a) != judged(key, config, b)
+    assert not holds(key, config, a, b, RULES)
+    assert date(2026, 4, 11) in key_not_rotated.changes_at(key, config)
