@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -18,8 +16,9 @@ from scanner.exceptions.matching import ExceptionsInForce
 from scanner.exceptions.notes import exception_notes
 from scanner.in_force import in_force_document, judging_changed
 from scanner.inventory.source import InventorySource
+from scanner.judging import COUNTS_ENTRY, Reuse, judging_of
 from scanner.models import InventoryContext, KeyAssessment, KeyEvent, ScanStats
-from scanner.rules.base import RuleContext
+from scanner.rules.base import Rule, RuleContext, VerdictRule
 from scanner.rules.catalog import VERDICT_RULES
 from scanner.rules.selection import (
     enabled,
@@ -31,7 +30,8 @@ from scanner.rules.selection import (
 )
 from scanner.rules.verdict import assess
 from scanner.scan_beside import read_key_events, record_beside
-from scanner.scan_guards import InventoryShrank, check_order, check_shrink
+from scanner.scan_guards import check_order, check_shrink
+from scanner.scan_outcome import AfterHistory, DryRunView, ScanOutcome
 from scanner.scan_progress import ScanCancelled, Stage, keys_of
 from scanner.store import scans
 from scanner.store.chain import seal
@@ -39,24 +39,12 @@ from scanner.store.configs import record_config
 from scanner.store.figures import record_figures
 from scanner.store.figures_tally import FiguresTally
 from scanner.store.history import HistoryWriter
+from scanner.store.history_state import open_finding_facts
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
 from scanner.usage.source import UsageSource
 
 DRY_RUN_NOTE = "dry run: nothing was recorded and no alerts were queued"
-
-
-AfterHistory = Callable[[Connection, int, datetime], dict[str, Any]]
-# Sees a dry run's scan in its transaction, which is then rolled back.
-DryRunView = Callable[[Connection, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ScanOutcome:
-    scan_id: int
-    stats: ScanStats
-    chain_head: str | None = None  # None for a dry run
-    dry_run: bool = False
 
 
 def run_scan(
@@ -70,20 +58,20 @@ def run_scan(
     audit: AuditSource | None = None,
     accept_shrink: bool = False,
     dry_run: DryRunView | None = None,
+    reuse_judgements: bool = True,
 ) -> ScanOutcome:
     """Scan SOURCE into the store. On any failure the scan row records the
     error and its stage, nothing else in history changes, and the exception
-    propagates. Setting CANCEL makes the scan stop at the next key. USAGE,
-    when given, is queried for every project while the keys stream in; AUDIT,
-    for key events since the last successful scan.
-    AFTER_HISTORY runs in the scan's transaction once its history is written
-    (the alert planner); what it returns is kept in the scan's counts. A scan
-    that sees far fewer keys or projects than the last successful one fails
-    (stage "shrink") unless ACCEPT_SHRINK. A scan evaluated before the last
-    successful one is refused before it starts.
-    With DRY_RUN, the scan is evaluated and written in one transaction that
-    DRY_RUN sees and that is then rolled back: nothing is recorded, no alert
-    queued, and any instant may be evaluated."""
+    propagates. CANCEL stops the scan at the next key. USAGE is queried for
+    every project while keys stream in; AUDIT, for key events since the last
+    successful scan. AFTER_HISTORY (the alert planner) runs in the scan's
+    transaction once its history is written; what it returns is kept in the
+    scan's counts. A scan that sees far fewer keys or projects than the last
+    successful one fails (stage "shrink") unless ACCEPT_SHRINK; one evaluated
+    before it is refused. DRY_RUN sees the scan's transaction, which is then
+    rolled back: nothing recorded, no alert queued, any instant allowed.
+    REUSE_JUDGEMENTS False judges every key, even one whose last judgement
+    still holds (scanner.judging)."""
     # Read before the history transaction opens: a second SQLite connection
     # reading during it costs a page cache of its own.
     latest = latest_succeeded_scan(engine)
@@ -104,6 +92,7 @@ def run_scan(
         accept_shrink,
         dry_run,
         latest,
+        reuse_judgements,
     )
     try:
         return run.execute()
@@ -135,6 +124,7 @@ class _ScanRun:
     accept_shrink: bool
     dry_run: DryRunView | None
     latest: Scan | None  # the last successful scan before this one
+    reuse_judgements: bool
     stage: Stage = field(default_factory=Stage)
     events: list[KeyEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -190,16 +180,23 @@ class _ScanRun:
         ctx: RuleContext,
         enrich: Enrich,
         exceptions: ExceptionsInForce,
+        rules: tuple[Rule, ...],
+        after: tuple[VerdictRule, ...],
+        reuse: Reuse | None,
     ) -> None:
-        """Judge every key and project, and hand each to the writer and the tally."""
-        config, usage_available = self.config, ctx.usage_available
-        iam_available = context.iam is not None
-        rules = enabled_rules(config, usage_available, iam_available)
-        after = enabled(VERDICT_RULES, config, usage_available, iam_available)
+        """Judge every key (or keep its last judgement, as REUSE allows) and
+        every project, and hand each to the writer and the tally."""
+        config = self.config
         stage = self.stage
         stage.name = "store"
         for listed in keys_of(iter(self.source.iter_keys(context)), stage, self.cancel):
-            assessment = assess(enrich(listed), rules, ctx, after, exceptions)
+            record = enrich(listed)
+            if reuse is not None and reuse.holds(record):
+                kept = writer.keep(record)
+                if kept is not None:
+                    tally.add_kept(record, kept.status, kept.score)
+                    continue
+            assessment = assess(record, rules, ctx, after, exceptions)
             stage.name = "store"
             self._store(writer, assessment)
             tally.add(assessment)
@@ -241,9 +238,24 @@ class _ScanRun:
             config_changed=judging_changed(conn, before, config_digest, document),
             lapsed_exceptions=frozenset(exceptions.lapsed),
         )
+        rules = enabled_rules(config, usage_available, iam_available)
+        after = enabled(VERDICT_RULES, config, usage_available, iam_available)
+        latest = self.latest if self.reuse_judgements else None  # None: nothing to keep
+        judging, reuse = judging_of(
+            config_digest,
+            config,
+            context,
+            (rules, after),
+            (usage_available, iam_available, self.audit is not None),  # the sources read
+            latest,
+            self.evaluated_at,
+        )
         writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
         tally = FiguresTally(self.evaluated_at.date())
-        self._assess_all(writer, tally, context, ctx, enrich, exceptions)
+        self._assess_all(writer, tally, context, ctx, enrich, exceptions, rules, after, reuse)
+        if tally.kept:
+            tally.add_stored(open_finding_facts(conn))
+            exceptions.accepted.update(tally.kept_accepted)  # not stale: they accept those
         # Accepted findings are no open risk: --fail-on and the counts leave them out.
         by_status, by_severity = tally.by_status(), tally.by_severity()
         stats.notes.extend(exception_notes(exceptions))
@@ -251,21 +263,19 @@ class _ScanRun:
             stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
         stats.keys_total = sum(by_status.values())
         if not self.accept_shrink:
-            try:
-                check_shrink(
-                    stats.keys_total,
-                    len(context.projects),
-                    self.latest,
-                    config.inventory.max_shrink,
-                )
-            except InventoryShrank:
-                self.stage.name = "shrink"
-                raise
+            check_shrink(
+                stats.keys_total,
+                len(context.projects),
+                self.latest,
+                config.inventory.max_shrink,
+                self.stage,
+            )
         stats.assets_read = self.source.assets_read
         stats.by_status = dict(by_status)
         stats.by_severity = dict(by_severity)
         writer.finish(stats)
         scans.set_config(conn, scan_id, config_digest)
+        scans.add_counts(conn, scan_id, COUNTS_ENTRY, {"digest": judging, "kept": tally.kept})
         record_beside(
             conn, scan_id, context, self.usage, self.audit, self.events, leaks_through, exceptions
         )

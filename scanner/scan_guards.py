@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from scanner.errors import InputError, KeysentryError
+from scanner.scan_progress import Stage
 from scanner.store.tables import Scan
 
 
@@ -48,7 +49,11 @@ def shrink_problem(seen: int, before: int | None, max_shrink: float, what: str) 
     return None
 
 
-def check_shrink(keys: int, projects: int, latest: Scan | None, max_shrink: float) -> None:
+def check_shrink(
+    keys: int, projects: int, latest: Scan | None, max_shrink: float, stage: Stage
+) -> None:
+    """Raise InventoryShrank, with STAGE named "shrink", when far fewer keys or
+    projects are seen than LATEST saw."""
     if latest is None:
         return
     before_projects = (latest.counts or {}).get("inventory", {}).get("projects")
@@ -61,6 +66,7 @@ def check_shrink(keys: int, projects: int, latest: Scan | None, max_shrink: floa
         if p
     ]
     if problems:
+        stage.name = "shrink"
         raise InventoryShrank(
             f"the inventory shrank: {'; '.join(problems)}; nothing was recorded. If the "
             "organization really shrank, scan again with --accept-shrink"

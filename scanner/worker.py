@@ -27,11 +27,12 @@ from alerts.planner import scan_hook
 from scanner.audit.source import AuditSource
 from scanner.config import Config
 from scanner.endpoints import Readiness
-from scanner.engine import AfterHistory, run_scan
+from scanner.engine import run_scan
 from scanner.errors import KeysentryError
 from scanner.inventory.source import InventorySource
 from scanner.leaks.pull import GitHubPull
 from scanner.metrics.collector import WorkerState
+from scanner.scan_outcome import AfterHistory
 from scanner.scan_progress import ScanCancelled
 from scanner.schedule import interval_seconds, make_trigger
 from scanner.store import scans

@@ -26,8 +26,8 @@ from scanner.store import db
 
 if TYPE_CHECKING:  # annotations only: the scan engine is not needed to read history
     from scanner.config import Config
-    from scanner.engine import ScanOutcome
     from scanner.inventory.source import Progress
+    from scanner.scan_outcome import ScanOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 

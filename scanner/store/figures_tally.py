@@ -6,12 +6,14 @@ any metrics.max_projects can cap them when they are shown."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from scanner.models import Finding, KeyAssessment, KeyStatus
+from scanner.models import Finding, KeyAssessment, KeyRecord, KeyStatus
 from scanner.store.due_soon import BUCKETS
 
 # The worst keys kept: metrics.top_keys is at most this; a larger setting
@@ -21,6 +23,22 @@ TOP_KEYS_KEPT = 500
 _DELETED = KeyStatus.DELETED.value
 
 TopEntry = tuple[int, str, str, str, str, str, date | None]  # -score, name, project, ...
+# subject, rule id, severity, deadline, timeline entry, accepted by
+FindingFacts = tuple[str, str, str, date | None, str | None, str | None]
+_SUBJECT = operator.itemgetter(0)
+
+
+def _facts(findings: Iterable[Finding]) -> Iterator[FindingFacts]:
+    # _value_: see FiguresTally.add
+    for f in findings:
+        yield (
+            f.subject,
+            f.rule_id,
+            f.severity._value_,
+            f.deadline,
+            f.timeline_entry,
+            f.accepted_by,
+        )
 
 
 class FiguresTally:
@@ -37,33 +55,61 @@ class FiguresTally:
         self.project_due: Counter[tuple[str, str]] = Counter()
         self._shown: dict[str, str] = {}  # project number -> how the metrics name it
         self._top: list[TopEntry] = []
+        self._kept: set[str] = set()  # keys whose judgement the scan kept
+        # What the exceptions accepted of those keys, by exception id.
+        self.kept_accepted: Counter[str] = Counter()
 
     def add(self, assessment: KeyAssessment) -> None:
+        key = assessment.key
+        project = key.project_id or key.project_number
+        findings = assessment.findings
+        nearest = self._count(_facts(findings), project) if findings else None
         # _value_ rather than .value: the same string without the enum property
         # (this runs for every key of every scan).
-        key = assessment.key
-        status = assessment.status._value_
+        self._key(key, assessment.status._value_, assessment.score, project, nearest)
+
+    def add_kept(self, key: KeyRecord, status: str, score: int) -> None:
+        """A key whose last judgement the scan kept: its findings are counted
+        from history once every key is in (add_stored)."""
+        self._kept.add(key.name)
+        self._key(key, status, score, key.project_id or key.project_number, None)
+
+    def _key(
+        self, key: KeyRecord, status: str, score: int, project: str, nearest: date | None
+    ) -> None:
         key_type = key.key_type._value_
-        project = key.project_id or key.project_number
         self._shown[key.project_number] = project
         self.keys[(status, key_type)] += 1
         self.projects[(project, status)] += 1
-        findings = assessment.findings
-        nearest = self._count(findings, project) if findings else None
-        if status != _DELETED and assessment.score > 0:
+        if status != _DELETED and score > 0:
             self._top.append(
-                (
-                    -assessment.score,
-                    key.name,
-                    project,
-                    key.display_name,
-                    status,
-                    key_type,
-                    nearest,
-                )
+                (-score, key.name, project, key.display_name, status, key_type, nearest)
             )
             if len(self._top) >= 2 * TOP_KEYS_KEPT:
                 self._trim()
+
+    @property
+    def kept(self) -> int:
+        return len(self._kept)
+
+    def add_stored(self, open_findings: Iterable[Sequence[Any]]) -> None:
+        """The open findings of history, grouped by subject (as
+        store.history_state.open_finding_facts reads them): those of the kept
+        keys are counted, the rest were counted as their keys were judged."""
+        kept, nearest_of = self._kept, {}
+        pending = {entry[1] for entry in self._top if entry[1] in kept}
+        for subject, group in itertools.groupby(open_findings, key=_SUBJECT):
+            if subject in kept:
+                found = list(group)
+                self.kept_accepted.update(f[5] for f in found if f[5] is not None)
+                number = subject.split("/")[1]
+                nearest = self._count(found, self._shown.get(number, number))
+                if subject in pending:
+                    nearest_of[subject] = nearest
+        self._top = [
+            (*entry[:6], nearest_of[entry[1]]) if entry[1] in nearest_of else entry
+            for entry in self._top
+        ]
 
     def add_findings(self, findings: Iterable[Finding]) -> None:
         """Findings about a project (after every key: the project's name in the
@@ -73,26 +119,25 @@ class FiguresTally:
             by_subject[f.subject].append(f)
         for subject, found in by_subject.items():
             number = subject.split("/")[1] if subject.startswith("projects/") else ""
-            self._count(found, self._shown.get(number, number))
+            self._count(_facts(found), self._shown.get(number, number))
 
-    def _count(self, findings: Iterable[Finding], project: str) -> date | None:
+    def _count(self, findings: Iterable[Sequence[Any]], project: str) -> date | None:
         """Count one subject's open FINDINGS; their nearest deadline."""
         nearest: date | None = None
         entries: set[str] = set()
-        for f in findings:
-            labels = (f.rule_id, f.severity._value_)
-            if f.timeline_entry is not None:
-                entries.add(f.timeline_entry)
-            deadline = f.deadline
+        for _, rule_id, severity, deadline, timeline_entry, accepted_by in findings:
+            labels = (rule_id, severity)
+            if timeline_entry is not None:
+                entries.add(timeline_entry)
             if deadline is not None and (nearest is None or deadline < nearest):
                 nearest = deadline
-            if f.accepted_by is not None:
+            if accepted_by is not None:
                 self.accepted[labels] += 1
                 continue
             self.findings[labels] += 1
             if deadline is not None:
                 bucket = self._bucket(deadline)
-                self.due[(f.rule_id, bucket)] += 1
+                self.due[(rule_id, bucket)] += 1
                 if project:
                     self.project_due[(project, bucket)] += 1
         for entry in entries:

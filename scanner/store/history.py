@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, update
 
 from scanner.errors import InputError
-from scanner.models import Finding, KeyAssessment, ScanStats
+from scanner.models import Finding, KeyAssessment, KeyRecord, ScanStats
 from scanner.reasons import Resolution
 from scanner.store import deferred_indexes
 from scanner.store.bulk import BulkTable
@@ -50,13 +50,38 @@ class HistoryWriter:
             deferred_indexes.drop(conn)
         self._findings = FindingDiff(conn, self._buf, resolution, self._indexes_deferred)
 
+    def keep(self, key: KeyRecord) -> OpenKey | None:
+        """When KEY's digests are its open version's, record it as seen with that
+        version's judgement (writing nothing) and return the version. Otherwise
+        None, with nothing recorded: the key is to be judged and added."""
+        name = key.name
+        previous = self._keys.get(name)
+        if previous is None or previous.findings_hash is None:
+            return None
+        usage = key.usage
+        if previous.usage_hash != (usage_digest(usage) if usage is not None else None):
+            return None
+        if previous.content_hash != key_digest(key):
+            return None
+        del self._keys[name]
+        self._seen.add(name)
+        self._note_seen(key)
+        return previous
+
+    def _note_seen(self, key: KeyRecord) -> None:
+        resolution = self._resolution
+        if key.deleted is not None:
+            resolution.deleted.add(key.name)
+        if key.usage is None and resolution.usage_read:
+            resolution.without_usage.add(key.name)
+
     def add(self, assessment: KeyAssessment) -> None:
         key = assessment.key
         name = key.name
         if name in self._seen:
             raise InputError(f"key {name} appears twice in the inventory")
         self._seen.add(name)
-        digest = key_digest(assessment)
+        digest = key_digest(key)
         findings_hash = findings_digest(assessment.findings)
         status = assessment.status._value_
         previous = self._keys.pop(name, None)
@@ -80,10 +105,7 @@ class HistoryWriter:
         resolution = self._resolution
         if record_changed or usage_changed:
             resolution.changed.add(name)
-        if key.deleted is not None:
-            resolution.deleted.add(name)
-        if key.usage is None and resolution.usage_read:
-            resolution.without_usage.add(name)
+        self._note_seen(key)
         # A new key has no open findings: those of a key that left were resolved then.
         if findings_moved and (previous is not None or assessment.findings):
             self._findings.of_key(name, assessment.findings)

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from scanner.models import Finding, KeyAssessment, KeyUsage, ServiceUse
+from scanner.models import Finding, KeyAssessment, KeyRecord, KeyUsage, ServiceUse
 
 _RULE_ID = operator.attrgetter("rule_id")
 
@@ -24,35 +24,36 @@ def _digest(values: tuple[Any, ...]) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def key_digest(assessment: KeyAssessment) -> str:
+def key_digest(key: KeyRecord) -> str:
     """The key as the inventory and the other sources describe it, without the
     verdict: a change here is a change to the key (status and score are
-    compared on their own)."""
-    key = assessment.key
-    return _digest(
-        (
-            "record",
-            key.name,
-            key.uid,
-            key.project_number,
-            key.project_id,
-            key.display_name,
-            key.created,
-            key.updated,
-            key.deleted,
-            key.key_type._value_,
-            key.service_account,
-            key.api_targets,
-            key.application_restriction._value_,
-            key.application_values,
-            key.annotations,
-            key.gemini_enabled,
-            key.owners,
-            key.creator,
-            key.key_admins,
-            key.etag,
-        )
+    compared on their own). Its leak reports count only when it has some, so
+    that the digests of keys without any stay what they were."""
+    values: tuple[Any, ...] = (
+        "record",
+        key.name,
+        key.uid,
+        key.project_number,
+        key.project_id,
+        key.display_name,
+        key.created,
+        key.updated,
+        key.deleted,
+        key.key_type._value_,
+        key.service_account,
+        key.api_targets,
+        key.application_restriction._value_,
+        key.application_values,
+        key.annotations,
+        key.gemini_enabled,
+        key.owners,
+        key.creator,
+        key.key_admins,
+        key.etag,
     )
+    if key.leaks:
+        values += (("leaks", tuple(repr(leak) for leak in key.leaks)),)
+    return _digest(values)
 
 
 def finding_digest(f: Finding) -> str:

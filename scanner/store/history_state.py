@@ -5,8 +5,8 @@ only for the keys whose findings digest moved (store.history_findings)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, exists, select
 
@@ -116,3 +116,15 @@ def open_findings_of(conn: Connection, subjects: list[str]) -> dict[str, OpenFin
             f.accepted_by and sys.intern(f.accepted_by),
         )
     return found
+
+
+def open_finding_facts(conn: Connection) -> Iterator[Sequence[Any]]:
+    """Every open finding as (subject, rule id, severity, deadline, timeline
+    entry, accepted by), a subject's together: what the figures count of it."""
+    fv = FindingVersion
+    query = (
+        select(fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.timeline_entry, fv.accepted_by)
+        .where(fv.valid_to_scan_id.is_(None))
+        .order_by(fv.key_name)
+    )
+    yield from streamed_rows(conn, query, _STREAM)

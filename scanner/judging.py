@@ -1,0 +1,119 @@
+"""Whether a scan may keep a key's last judgement instead of judging it again.
+
+A key's findings, status and score follow from the key as the sources describe
+it (the key and usage digests on its open version), from what the scan judges
+it in (the rules in force and their code, the projects and IAM, which sources
+were read), and from the clock. A scan keeps them when the key's digests are
+those of its open version, what it judges in is what the last succeeded scan
+judged in (the judging digest, kept in that scan's counts), and no change of
+the clock (scanner.rules.clock) falls between that scan and this one. Keeping
+writes nothing: the open version stays as it is, in the chain as it was."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import scanner.exceptions.matching as exception_matching
+import scanner.rules as rules_package
+from scanner.config import Config
+from scanner.models import InventoryContext, KeyRecord
+from scanner.rules.base import Rule, VerdictRule
+from scanner.rules.clock import key_changes, scan_changes, unchanged_between
+from scanner.store.tables import Scan
+
+COUNTS_ENTRY = "judging"
+
+
+def _code_digest() -> str:
+    """The code that judges: a change to a rule judges every key again."""
+    files = sorted(Path(rules_package.__file__).parent.glob("*.py"))
+    files.append(Path(exception_matching.__file__))
+    digest = hashlib.blake2b(digest_size=16)
+    for path in files:
+        digest.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
+    return digest.hexdigest()
+
+
+def _context_values(context: InventoryContext) -> tuple[Any, ...]:
+    """What rules and exceptions read of the organization, in a stable order
+    (frozensets have none of their own)."""
+    projects = tuple(repr(context.projects[n]) for n in sorted(context.projects))
+    iam: tuple[Any, ...] = ()
+    if context.iam is not None:
+        index = context.iam
+        bindings = tuple(
+            (resource, tuple((role, tuple(sorted(m))) for role, m in sorted(roles.items())))
+            for resource, roles in sorted(index.bindings.items())
+        )
+        accounts = tuple(repr(index.service_accounts[e]) for e in sorted(index.service_accounts))
+        roles = tuple((r, tuple(sorted(p))) for r, p in sorted(index.custom_roles.items()))
+        iam = (bindings, accounts, tuple(sorted(index.service_account_projects)), roles)
+    return (projects, iam, context.services_known, tuple(sorted(context.gemini_projects)))
+
+
+def judging_digest(
+    config_digest: str,
+    config: Config,
+    context: InventoryContext,
+    rules: tuple[Rule | VerdictRule, ...],
+    sources: tuple[bool, ...],
+) -> str:
+    """One digest of everything besides the key and the clock that a judgement
+    depends on: RULES are those enabled, SOURCES which sources were read
+    (usage, IAM, audit log)."""
+    values = (
+        config_digest,
+        _code_digest(),
+        tuple(rule.meta.id for rule in rules),
+        # key-orphaned reads the owners map, which the rules in force leave out
+        tuple(config.alerts.owners),
+        sources,
+        _context_values(context),
+    )
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+class Reuse:
+    """Says of each key whether the clock left its judgement as it was between
+    the last succeeded scan and this one."""
+
+    def __init__(self, config: Config, rules: tuple[Rule, ...], since: datetime, at: datetime):
+        self._config = config
+        self._rules = tuple(r for r in rules if r.changes_at is not None)
+        self._since = since
+        self._at = at
+
+    def holds(self, key: KeyRecord) -> bool:
+        changes = key_changes(key, self._rules, self._config)
+        return unchanged_between(changes, self._since, self._at)
+
+
+def reuse_for(
+    latest: Scan | None, digest: str, config: Config, rules: tuple[Rule, ...], at: datetime
+) -> Reuse | None:
+    """A Reuse when LATEST judged in what DIGEST describes and no change common
+    to every key falls between it and AT; otherwise None (judge every key)."""
+    if latest is None or (latest.counts or {}).get(COUNTS_ENTRY, {}).get("digest") != digest:
+        return None
+    if not unchanged_between(scan_changes(config), latest.evaluated_at, at):
+        return None
+    return Reuse(config, rules, latest.evaluated_at, at)
+
+
+def judging_of(
+    config_digest: str,
+    config: Config,
+    context: InventoryContext,
+    rules: tuple[tuple[Rule, ...], tuple[VerdictRule, ...]],
+    sources: tuple[bool, ...],
+    latest: Scan | None,
+    at: datetime,
+) -> tuple[str, Reuse | None]:
+    """A scan's judging digest, and what it may keep of LATEST's judgements.
+    RULES: the key rules and verdict rules enabled."""
+    key_rules, verdict_rules = rules
+    digest = judging_digest(config_digest, config, context, key_rules + verdict_rules, sources)
+    return digest, reuse_for(latest, digest, config, key_rules, at)

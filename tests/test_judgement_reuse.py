@@ -1,0 +1,129 @@
+"""A scan that keeps the last judgement of keys nothing changed for
+(scanner.judging) writes the history, the figures and the counts that judging
+every key again writes: over scans hours and days apart whose span crosses
+keys' rotation warnings and due instants, an exception's expiry, a key
+restricted, deleted, gone and back, and the rules changed and changed back.
+Keys and projects are built with tests.assets (Cloud Asset export shapes,
+cited there)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from scanner.config import Config, RulesConfig
+from scanner.engine import run_scan
+from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
+from scanner.inventory.export import ExportSource
+from scanner.judging import COUNTS_ENTRY
+from scanner.store import db
+from scanner.store.tables import FigureRow, FindingVersion, KeyVersion, Scan, Transition
+from tests import assets
+from tests.conftest import NOW
+
+GEMINI = assets.GEMINI
+HOURS = [0, 2, 20, 26, 27, 75, 80, 200, 201, 202, 240]  # when each scan runs, after NOW
+# Keys due for rotation (90 days) around the scans: some in the span of one, most not.
+DUE_AFTER = [-5, 1, 12, 25, 26.5, 60, 100, 190, 203, 1000]
+
+
+def org(step: int) -> list[dict[str, Any]]:
+    envelopes = [
+        assets.project("100", "alpha"),
+        assets.project("200", "beta"),
+        assets.service("100", GEMINI),
+        assets.service("200", "maps-backend.googleapis.com"),
+    ]
+    for i, hours in enumerate(DUE_AFTER):
+        created = NOW + timedelta(hours=hours) - timedelta(days=90)
+        stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+        restricted = {"targets": [GEMINI], "server": ["192.0.2.1/32"]}
+        if i == 3 and step >= 4:  # restricted from the fifth scan on
+            restricted = {"targets": ["maps.googleapis.com"], "server": ["192.0.2.9/32"]}
+        envelopes.append(assets.key("100", uid=f"k-{i}", created=stamp, **restricted))
+        envelopes.append(assets.key("200", uid=f"open-{i}", created=stamp))
+    envelopes.append(
+        assets.key(
+            "100",
+            uid="k-auth",
+            targets=["maps.googleapis.com"],
+            server=["192.0.2.3/32"],
+            service_account="sa@alpha.iam.gserviceaccount.com",
+        )
+    )
+    if step >= 6:
+        envelopes.append(
+            assets.key("100", uid="k-deleted", deleted="2026-11-30T00:00:00Z", created=stamp)
+        )
+    if step not in (7, 8):  # gone for two scans, then back
+        envelopes.append(assets.key("200", uid="k-gone", created="2025-01-01T00:00:00Z"))
+    return envelopes
+
+
+def config(step: int) -> Config:
+    accepted = ExceptionEntry(
+        id="beta-open-keys",
+        rules=["key-api-unrestricted", "key-not-rotated"],
+        projects=["beta"],
+        reason="migrating",
+        approved_by="owner@example.com",
+        expires=date(2026, 11, 24),  # between the fifth and the sixth scan
+    )
+    rotation = 60 if step == 8 else 90  # changed for one scan, then back
+    return Config(
+        rules=RulesConfig(rotation_days=rotation, warn_days=1),
+        exceptions=ExceptionsConfig(entries=[accepted]),
+    )
+
+
+def history(engine: Engine, tmp: Path, reuse: bool) -> list[dict[str, Any]]:
+    counts = []
+    for step, hours in enumerate(HOURS):
+        export = assets.write_ndjson(tmp / f"org-{reuse}-{step}.jsonl", org(step))
+        source = ExportSource([export], config(step).gemini.project_services)
+        at = NOW + timedelta(hours=hours)
+        outcome = run_scan(source, engine, config(step), at, reuse_judgements=reuse)
+        with engine.connect() as conn:
+            row = conn.scalar(select(Scan.counts).where(Scan.id == outcome.scan_id))
+        stats = outcome.stats
+        counts.append(dict(row) | {"rows_written": stats.rows_written, "notes": stats.notes})
+    return counts
+
+
+def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row a scan writes, but for when it ran (wall clock) and the chain
+    that covers it."""
+    tables = [KeyVersion, FindingVersion, Transition, FigureRow]
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for table in tables:
+            columns = list(table.__table__.columns)  # type: ignore[attr-defined]
+            rows = conn.execute(select(*columns).order_by(columns[0]))
+            found[table.__name__] = [tuple(r) for r in rows]
+    return found
+
+
+def test_kept_judgements_write_what_judging_again_writes(engine: Engine, tmp_path: Path) -> None:
+    judged_again = db.open_engine(f"sqlite:///{tmp_path / 'judged.sqlite'}")
+    db.ensure_current(judged_again)
+    kept_counts = history(engine, tmp_path, reuse=True)
+    judged_counts = history(judged_again, tmp_path, reuse=False)
+
+    kept = [c[COUNTS_ENTRY]["kept"] for c in kept_counts]
+    assert [c[COUNTS_ENTRY]["kept"] for c in judged_counts] == [0] * len(HOURS)
+    for c in kept_counts + judged_counts:
+        del c[COUNTS_ENTRY]["kept"]
+    assert kept_counts == judged_counts
+    assert contents(engine) == contents(judged_again)
+    judged_again.dispose()
+
+    keys = 2 * len(DUE_AFTER) + 2
+    assert kept[0] == 0  # nothing to keep
+    assert 0 < kept[1] < keys  # two hours on: k-1's due instant falls between
+    assert kept[5] == 0  # the exception lapses between the fifth and sixth scans
+    assert kept[8] == 0 and kept[9] == 0  # the rules changed, and changed back
+    assert kept[10] > keys // 2
+    assert sum(kept) > 3 * keys  # mostly kept: this test compares something
