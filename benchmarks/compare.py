@@ -7,8 +7,9 @@ machine it moved single runs by a third, more than most changes weigh).
 
 REV is checked out into a temporary worktree, and each side runs its own
 benchmarks.phases in a fresh process. `repeat`: one fake Cloud Asset server
-and one database that this tree's first scan fills; each round measures the
-paging floor, then a repeat scan of each side, the order alternating. `next-day`
+and a database for each side, filled by that side's first scan; each round
+measures the paging floor, then a repeat scan of each side, the order
+alternating. `next-day`
 (SQLite): the synthetic organization loaded offline with the demo's alerts
 (day 0) by this tree; each round each side loads day 1 with alerts into a copy
 of that database, and the outbox it queued is digested (kind, dedupe key,
@@ -78,12 +79,20 @@ def _order(round_index: int) -> tuple[str, str]:
 
 def repeat_scans(trees: dict[str, Path], args: argparse.Namespace, work: Path) -> dict[str, Any]:
     seconds: dict[str, list[float]] = {"old": [], "new": [], "floor": []}
-    with database(args.db, work) as url, fake_server(args.keys, args.projects, args.seed) as at:
-        phase(trees["new"], "scan", "--address", at, "--db", url)
+    with (
+        database(args.db, work) as old_url,
+        database(args.db, work) as new_url,
+        fake_server(args.keys, args.projects, args.seed) as at,
+    ):
+        # Each side repeats its own scans: a scan may keep what the last scan
+        # of the same code judged, never what other code did.
+        urls = {"old": old_url, "new": new_url}
+        for side, url in urls.items():
+            phase(trees[side], "scan", "--address", at, "--db", url)
         for index in range(args.rounds):
             seconds["floor"].append(phase(trees["new"], "floor", "--address", at)["seconds"])
             for side in _order(index):
-                result = phase(trees[side], "scan", "--address", at, "--db", url)
+                result = phase(trees[side], "scan", "--address", at, "--db", urls[side])
                 seconds[side].append(result["seconds"])
     return {"seconds": seconds}
 
