@@ -125,12 +125,10 @@ def test_no_change_between_means_the_same_judgement(
         assert judged(key, config, a) == judged(key, config, b)
 
 
-def test_a_rule_that_reads_the_clock_and_says_nothing_is_caught() -> None:
-    """The property above fails when a rule's changes are left out: here the
-    rotation rule's warning, inside a day the other changes leave free."""
-    config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
-    created = datetime(2026, 8, 1, 12, tzinfo=UTC)
-    key = KeyRecord(
+def settled_key(created: datetime) -> KeyRecord:
+    """An auth key restricted in every way: the rotation rule is all that
+    judges it, so its changes show alone."""
+    return KeyRecord(
         name="projects/1/locations/global/keys/k",
         uid="k",
         project_number="1",
@@ -147,6 +145,14 @@ def test_a_rule_that_reads_the_clock_and_says_nothing_is_caught() -> None:
         annotations=(),
         gemini_enabled=True,
     )
+
+
+def test_a_rule_that_reads_the_clock_and_says_nothing_is_caught() -> None:
+    """The property above fails when a rule's changes are left out: here the
+    rotation rule's warning, inside a day the other changes leave free."""
+    config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
+    created = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    key = settled_key(created)
     warning = created + timedelta(days=90)  # due minus warn_days, at noon
     a, b = warning - timedelta(hours=1), warning + timedelta(hours=1)
     silent = tuple(Rule(r.meta, r.evaluate) for r in RULES)
@@ -173,23 +179,7 @@ def test_the_due_day_itself_is_a_change() -> None:
     deadline, hours before the due instant makes the finding medium: that
     midnight is a change of its own (rarely drawn above)."""
     config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
-    key = KeyRecord(
-        name="projects/1/locations/global/keys/k",
-        uid="k",
-        project_number="1",
-        project_id="p",
-        display_name="k",
-        created=datetime(2026, 1, 1, 12, tzinfo=UTC),
-        updated=None,
-        deleted=None,
-        key_type=KeyType.AUTH,
-        service_account="sa@p.iam.gserviceaccount.com",
-        api_targets=("maps.googleapis.com",),
-        application_restriction=AppRestriction.SERVER,
-        application_values=("192.0.2.1/32",),
-        annotations=(),
-        gemini_enabled=True,
-    )
+    key = settled_key(datetime(2026, 1, 1, 12, tzinfo=UTC))
     midnight = datetime(2026, 4, 11, tzinfo=UTC)  # due at noon that day
     a, b = midnight - timedelta(hours=1), midnight + timedelta(hours=1)
     assert judged(key, config, a) != judged(key, config, b)
