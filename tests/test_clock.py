@@ -5,6 +5,7 @@ an unchanged key's last judgement on this promise (scanner.judging)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import given, settings
@@ -42,15 +43,8 @@ def keys(draw: st.DrawFn) -> KeyRecord:
             gemini_requests_7d=draw(st.integers(0, 5)),
         )
     key_type = draw(st.sampled_from(KeyType))
-    return KeyRecord(
-        name="projects/1/locations/global/keys/k",
-        uid="k",
-        project_number="1",
-        project_id="p",
-        display_name="k",
-        created=created,
-        updated=None,
-        deleted=None,
+    return replace(
+        settled_key(created),
         key_type=key_type,
         service_account="sa@p.iam.gserviceaccount.com" if key_type is KeyType.AUTH else None,
         api_targets=draw(
@@ -60,7 +54,6 @@ def keys(draw: st.DrawFn) -> KeyRecord:
         ),
         application_restriction=draw(st.sampled_from(AppRestriction)),
         application_values=draw(st.sampled_from([(), ("192.0.2.1/32",)])),
-        annotations=(),
         gemini_enabled=draw(st.sampled_from([True, False, None])),
         usage=usage,
     )
