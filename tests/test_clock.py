@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,19 +141,49 @@ def settled_key(created: datetime) -> KeyRecord:
     )
 
 
-def test_a_rule_that_reads_the_clock_and_says_nothing_is_caught() -> None:
-    """The property above fails when a rule's changes are left out: here the
-    rotation rule's warning, inside a day the other changes leave free."""
-    config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
-    created = datetime(2026, 8, 1, 12, tzinfo=UTC)
-    key = settled_key(created)
-    warning = created + timedelta(days=90)  # due minus warn_days, at noon
-    a, b = warning - timedelta(hours=1), warning + timedelta(hours=1)
+def unrestricted(created: datetime, last_used: datetime | None) -> KeyRecord:
+    """A standard key with no restriction whose usage is known."""
+    usage = KeyUsage(last_used=last_used, lookback_days=400)
+    return replace(
+        settled_key(created),
+        key_type=KeyType.STANDARD,
+        service_account=None,
+        api_targets=(),
+        application_restriction=AppRestriction.NONE,
+        application_values=(),
+        usage=usage,
+    )
+
+
+def noon(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 12, tzinfo=UTC)
+
+
+# Each key, and the instant its judgement turns (with rotation_days 100,
+# warn_days 10 and dormancy_days 60, far from every timeline date and from
+# each other's changes).
+CLOCK_TURNS = {
+    "rotation warning": (settled_key(noon(2026, 8, 1)), noon(2026, 10, 30)),
+    "dormant since last use": (
+        unrestricted(noon(2025, 1, 1), noon(2026, 10, 1)),
+        noon(2026, 11, 30),
+    ),
+    "dormant since creation": (unrestricted(noon(2026, 10, 1), None), noon(2026, 11, 30)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLOCK_TURNS))
+def test_a_rule_that_reads_the_clock_and_says_nothing_is_caught(case: str) -> None:
+    """Each change a rule declares is one the judgement shows: with the rules'
+    changes left out, the two instants an hour either side look alike, and the
+    judgements differ."""
+    key, turn = CLOCK_TURNS[case]
+    config = Config(rules=RulesConfig(rotation_days=100, warn_days=10, dormancy_days=60))
+    a, b = turn - timedelta(hours=1), turn + timedelta(hours=1)
     silent = tuple(Rule(r.meta, r.evaluate) for r in RULES)
     assert holds(key, config, a, b, silent)
     assert judged(key, config, a) != judged(key, config, b)
     assert not holds(key, config, a, b, RULES)
-    assert warning in key_not_rotated.changes_at(key, config)
 
 
 def test_days_and_instants_at_both_ends() -> None:
