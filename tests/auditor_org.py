@@ -65,6 +65,7 @@ class History:
     tmp: Path
     outcomes: dict[int, Any] = field(default_factory=dict)
     reports: dict[int, str] = field(default_factory=dict)
+    keep_judgements: bool = True  # False: every scan judges every key
 
     def at(self, step: int) -> Any:
         return NOW + timedelta(days=7 * (step - 1))
@@ -75,7 +76,14 @@ class History:
         with FakeMonitoringServer(fake) as server:
             usage = UsageCollector(server.client(), config.usage, config.gemini.api_services)
             source = ExportSource([export], config.gemini.project_services)
-            outcome = run_scan(source, self.engine, config, self.at(step), usage=usage)
+            outcome = run_scan(
+                source,
+                self.engine,
+                config,
+                self.at(step),
+                usage=usage,
+                reuse_judgements=self.keep_judgements,
+            )
         self.outcomes[step] = outcome
         self.reports[step] = render_json(build_report(self.engine, outcome.scan_id))
         return outcome
@@ -94,8 +102,10 @@ class History:
             return {(r.key_name.rsplit("/", 1)[-1], r.rule_id): r.reason for r in rows}
 
 
-def build_history(engine: Engine, db_url: str, tmp_path: Path) -> History:
-    h = History(engine, db_url, tmp_path)
+def build_history(
+    engine: Engine, db_url: str, tmp_path: Path, keep_judgements: bool = True
+) -> History:
+    h = History(engine, db_url, tmp_path, keep_judgements=keep_judgements)
     usage = parse_config(USAGE, "c")
     h.scan(1, usage)
     h.scan(2, usage)

@@ -8,6 +8,7 @@ cited there)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,16 @@ from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
 from scanner.inventory.export import ExportSource
 from scanner.judging import COUNTS_ENTRY
 from scanner.store import db
-from scanner.store.tables import FigureRow, FindingVersion, KeyVersion, Scan, Transition
+from scanner.store.tables import (
+    FigureRow,
+    FindingVersion,
+    KeyVersion,
+    Scan,
+    Transition,
+    UsageVersion,
+)
 from tests import assets
+from tests.auditor_org import build_history
 from tests.conftest import NOW
 
 GEMINI = assets.GEMINI
@@ -94,15 +103,15 @@ def history(engine: Engine, tmp: Path, reuse: bool) -> list[dict[str, Any]]:
 
 
 def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row a scan writes, but for when it ran (wall clock) and the chain
-    that covers it."""
-    tables = [KeyVersion, FindingVersion, Transition, FigureRow]
+    """Every row a scan writes but its id, in a stable order: the order in
+    which one scan resolves several findings is not part of what it records."""
+    tables = [KeyVersion, FindingVersion, Transition, UsageVersion, FigureRow]
     found: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         for table in tables:
-            columns = list(table.__table__.columns)  # type: ignore[attr-defined]
-            rows = conn.execute(select(*columns).order_by(columns[0]))
-            found[table.__name__] = [tuple(r) for r in rows]
+            columns = [c for c in table.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+            rows = [tuple(r) for r in conn.execute(select(*columns))]
+            found[table.__name__] = sorted(rows, key=repr)
     return found
 
 
@@ -127,3 +136,34 @@ def test_kept_judgements_write_what_judging_again_writes(engine: Engine, tmp_pat
     assert kept[8] == 0 and kept[9] == 0  # the rules changed, and changed back
     assert kept[10] > keys // 2
     assert sum(kept) > 3 * keys  # mostly kept: this test compares something
+
+
+def timeless(report: str) -> dict[str, Any]:
+    """A JSON report without the wall-clock times of its scan (and the chain
+    hash that covers them)."""
+    document: dict[str, Any] = json.loads(report)
+    for field in ("started_at", "finished_at", "chain_hash"):
+        document["scan"].pop(field)
+    return document
+
+
+def test_the_auditor_story_kept_and_judged_again(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The auditor story (tests.auditor_org: usage from the fake Monitoring
+    server, one project's usage refused, a rule disabled) writes the same
+    history whether scans keep judgements or judge every key again."""
+    judged_url = f"sqlite:///{tmp_path / 'judged.sqlite'}"
+    judged_again = db.open_engine(judged_url)
+    db.ensure_current(judged_again)
+    # One folder: the reports name the export files they read.
+    kept = build_history(engine, db_url, tmp_path, keep_judgements=True)
+    judged = build_history(judged_again, judged_url, tmp_path, keep_judgements=False)
+    assert contents(engine) == contents(judged_again)
+    for step, outcome in kept.outcomes.items():
+        assert outcome.stats == judged.outcomes[step].stats, step
+        assert timeless(kept.reports[step]) == timeless(judged.reports[step]), step
+    judged_again.dispose()
+    with engine.connect() as conn:
+        counts = list(conn.scalars(select(Scan.counts).order_by(Scan.id)))
+    assert sum(c[COUNTS_ENTRY]["kept"] for c in counts) > 0  # some key was kept
