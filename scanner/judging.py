@@ -68,8 +68,8 @@ def judging_digest(
         config_digest,
         _code_digest(),
         tuple(rule.meta.id for rule in rules),
-        # key-orphaned reads the owners map, which the rules in force leave out
-        tuple(config.alerts.owners),
+        # key-orphaned and ownership read the owners map, which the rules in force leave out
+        tuple(sorted((glob, tuple(people)) for glob, people in config.alerts.owners.items())),
         sources,
         _context_values(context),
     )
