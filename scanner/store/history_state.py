@@ -1,6 +1,7 @@
 """What is current in history: the open key, usage and finding intervals a
 scan diffs against, as small tuples. Keys are read all at once; findings
-only for the keys whose findings digest moved (store.history_findings)."""
+only for the keys whose findings digest moved (store.history_findings), and,
+when the scan kept keys' judgements, streamed once for the figures."""
 
 from __future__ import annotations
 
