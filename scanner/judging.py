@@ -11,6 +11,7 @@ writes nothing: the open version stays as it is, in the chain as it was."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +28,11 @@ from scanner.store.tables import Scan
 COUNTS_ENTRY = "judging"
 
 
+@functools.cache
 def _code_digest() -> str:
-    """The code that judges: a change to a rule judges every key again."""
+    """The code that judges: a change to a rule judges every key again. Read
+    once a process, so that a long-running worker names the code it runs even
+    after the files under it were replaced."""
     files = sorted(Path(rules_package.__file__).parent.glob("*.py"))
     files.append(Path(exception_matching.__file__))
     digest = hashlib.blake2b(digest_size=16)
@@ -40,7 +44,7 @@ def _code_digest() -> str:
 def _context_values(context: InventoryContext) -> tuple[Any, ...]:
     """What rules and exceptions read of the organization, in a stable order
     (frozensets have none of their own)."""
-    projects = tuple(repr(context.projects[n]) for n in sorted(context.projects))
+    projects = tuple(context.projects[n] for n in sorted(context.projects))
     iam: tuple[Any, ...] = ()
     if context.iam is not None:
         index = context.iam
@@ -48,7 +52,7 @@ def _context_values(context: InventoryContext) -> tuple[Any, ...]:
             (resource, tuple((role, tuple(sorted(m))) for role, m in sorted(roles.items())))
             for resource, roles in sorted(index.bindings.items())
         )
-        accounts = tuple(repr(index.service_accounts[e]) for e in sorted(index.service_accounts))
+        accounts = tuple(index.service_accounts[e] for e in sorted(index.service_accounts))
         roles = tuple((r, tuple(sorted(p))) for r, p in sorted(index.custom_roles.items()))
         iam = (bindings, accounts, tuple(sorted(index.service_account_projects)), roles)
     return (projects, iam, context.services_known, tuple(sorted(context.gemini_projects)))

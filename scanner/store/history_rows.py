@@ -19,8 +19,9 @@ def fingerprint(rule_id: str, subject: str) -> str:
 
 
 def _digest(values: tuple[Any, ...]) -> str:
-    """A digest of str, int, float, bool, None, date, datetime and tuple values,
-    whose repr is stable. Changing what goes in makes every row look changed once."""
+    """A digest of str, int, float, bool, None, date, datetime and tuple values
+    (and frozen dataclasses of them), whose repr is stable. Changing what goes
+    in makes every row look changed once."""
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
@@ -52,7 +53,7 @@ def key_digest(key: KeyRecord) -> str:
         key.etag,
     )
     if key.leaks:
-        values += (("leaks", tuple(repr(leak) for leak in key.leaks)),)
+        values += (("leaks", key.leaks),)
     return _digest(values)
 
 
