@@ -102,15 +102,18 @@ def next_days(trees: dict[str, Path], args: argparse.Namespace, work: Path) -> d
         raise SystemExit("--what next-day copies a SQLite database: use --db sqlite")
     export = work / "org.jsonl"
     write_export(export, organization(args.keys, args.projects, args.seed))
-    base = work / "day0.sqlite"
     load = ("load", "--export", str(export), "--config", str(DEMO_ALERTS))
-    phase(trees["new"], *load, "--db", f"sqlite:///{base}", "--days", "0")
+    # Each side loads its own first day: the other side's code may have
+    # written a schema it does not know.
+    bases = {side: work / f"day0-{side}.sqlite" for side in trees}
+    for side, base in bases.items():
+        phase(trees[side], *load, "--db", f"sqlite:///{base}", "--days", "0")
     seconds: dict[str, list[float]] = {"old": [], "new": []}
     outboxes: dict[str, set[str]] = {"old": set(), "new": set()}
     for index in range(args.rounds):
         for side in _order(index):
             copy = work / f"{side}-{index}.sqlite"
-            shutil.copy(base, copy)
+            shutil.copy(bases[side], copy)
             result = phase(trees[side], *load, "--db", f"sqlite:///{copy}", "--days", "1")
             seconds[side].append(result["seconds"])
             outboxes[side].add(outbox_digest(copy))

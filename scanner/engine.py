@@ -10,14 +10,14 @@ from sqlalchemy import Connection, Engine
 
 from scanner.audit.source import AuditSource
 from scanner.config import Config
-from scanner.enrich import Enrich, enricher
+from scanner.enrich import Enricher, enricher
 from scanner.errors import InputError
 from scanner.exceptions.matching import ExceptionsInForce
 from scanner.exceptions.notes import exception_notes
 from scanner.in_force import in_force_document, judging_changed
 from scanner.inventory.source import InventorySource
-from scanner.judging import COUNTS_ENTRY, Reuse, judging_of
-from scanner.models import InventoryContext, KeyAssessment, KeyEvent, ScanStats
+from scanner.judging import COUNTS_ENTRY, Reuse, count_kept, counted, judging_of
+from scanner.models import InventoryContext, KeyEvent, ScanStats
 from scanner.rules.base import Rule, RuleContext, VerdictRule
 from scanner.rules.catalog import VERDICT_RULES
 from scanner.rules.selection import (
@@ -39,7 +39,6 @@ from scanner.store.configs import record_config
 from scanner.store.figures import record_figures
 from scanner.store.figures_tally import FiguresTally
 from scanner.store.history import HistoryWriter
-from scanner.store.history_state import open_finding_facts
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
 from scanner.usage.source import UsageSource
@@ -146,13 +145,6 @@ class _ScanRun:
             if self.usage is not None:
                 self.usage.close()
 
-    def _store(self, writer: HistoryWriter, assessment: KeyAssessment) -> None:
-        try:
-            writer.add(assessment)
-        except InputError as exc:  # the same key twice: say where the second is
-            where = self.source.position
-            raise InputError(f"{where}: {exc}" if where else str(exc)) from None
-
     def _assess_and_store(self, context: InventoryContext) -> ScanOutcome:
         # Before the transaction opens (see run_scan).
         enrich, leaks_through = enricher(
@@ -178,7 +170,7 @@ class _ScanRun:
         tally: FiguresTally,
         context: InventoryContext,
         ctx: RuleContext,
-        enrich: Enrich,
+        enrich: Enricher,
         exceptions: ExceptionsInForce,
         rules: tuple[Rule, ...],
         after: tuple[VerdictRule, ...],
@@ -186,22 +178,33 @@ class _ScanRun:
     ) -> None:
         """Judge every key (or keep its last judgement, as REUSE allows) and
         every project, and hand each to the writer and the tally."""
-        config = self.config
         stage = self.stage
         stage.name = "store"
-        for listed in keys_of(iter(self.source.iter_keys(context)), stage, self.cancel):
-            record = enrich(listed)
+        for listed in keys_of(iter(self.source.iter_listed(context)), stage, self.cancel):
+            source_hash = enrich.source_hash(listed)
+            if reuse is not None and source_hash is not None:
+                unread = reuse.keep_listed(listed, source_hash, writer, enrich)
+                if unread is not None:
+                    tally.add_kept(*unread)
+                    continue
+            stage.name = "inventory"  # where a key that cannot be read fails
+            record = enrich(listed.record())
+            stage.name = "evaluate"
             if reuse is not None and reuse.holds(record):
-                kept = writer.keep(record)
+                kept = writer.keep(record, source_hash)
                 if kept is not None:
-                    tally.add_kept(record, kept.status, kept.score)
+                    tally.add_kept(record.name, kept)
                     continue
             assessment = assess(record, rules, ctx, after, exceptions)
             stage.name = "store"
-            self._store(writer, assessment)
+            try:
+                writer.add(assessment, source_hash)
+            except InputError as exc:  # the same key twice: say where the second is
+                where = self.source.position
+                raise InputError(f"{where}: {exc}" if where else str(exc)) from None
             tally.add(assessment)
         stage.name = "evaluate"
-        of_projects = project_findings(context, config, ctx, exceptions)
+        of_projects = project_findings(context, self.config, ctx, exceptions)
         stage.name = "store"
         writer.add_findings(of_projects)
         tally.add_findings(of_projects)
@@ -210,7 +213,7 @@ class _ScanRun:
         self,
         conn: Connection,
         context: InventoryContext,
-        enrich: Enrich,
+        enrich: Enricher,
         leaks_through: int | None,
     ) -> ScanOutcome:
         config, usage = self.config, self.usage
@@ -253,9 +256,7 @@ class _ScanRun:
         writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
         tally = FiguresTally(self.evaluated_at.date())
         self._assess_all(writer, tally, context, ctx, enrich, exceptions, rules, after, reuse)
-        if tally.kept:
-            tally.add_stored(open_finding_facts(conn))
-            exceptions.accepted.update(tally.kept_accepted)  # not stale: they accept those
+        count_kept(conn, tally, exceptions)
         # Accepted findings are no open risk: --fail-on and the counts leave them out.
         by_status, by_severity = tally.by_status(), tally.by_severity()
         stats.notes.extend(exception_notes(exceptions))
@@ -275,7 +276,7 @@ class _ScanRun:
         stats.by_severity = dict(by_severity)
         writer.finish(stats)
         scans.set_config(conn, scan_id, config_digest)
-        scans.add_counts(conn, scan_id, COUNTS_ENTRY, {"digest": judging, "kept": tally.kept})
+        scans.add_counts(conn, scan_id, COUNTS_ENTRY, counted(judging, tally.kept, reuse))
         record_beside(
             conn, scan_id, context, self.usage, self.audit, self.events, leaks_through, exceptions
         )

@@ -4,20 +4,21 @@ reports matched to it."""
 
 from __future__ import annotations
 
+import hashlib
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import fields
 
 from sqlalchemy import Engine
 
 from scanner.config import Config
-from scanner.models import InventoryContext, KeyEvent, KeyRecord
+from scanner.inventory.listed import ListedKey
+from scanner.key_views import KeyIdent
+from scanner.models import InventoryContext, KeyEvent, KeyRecord, KeyUsage, LeakEvidence
 from scanner.ownership import OwnerDirectory, with_creator
 from scanner.store.audit import creators
 from scanner.store.leaks import last_leak_report, leaks_by_key_name
 from scanner.usage.source import UsageSource
-
-Enrich = Callable[[KeyRecord], KeyRecord]
 
 _FIELDS = tuple(f.name for f in fields(KeyRecord))
 _values_of = operator.attrgetter(*_FIELDS)
@@ -47,6 +48,58 @@ def _creators(engine: Engine, events: Sequence[KeyEvent]) -> dict[str, str]:
     return found
 
 
+class Enricher:
+    """Completes each listed key with what the other sources add."""
+
+    def __init__(
+        self,
+        created_by: dict[str, str],
+        leaks: dict[str, tuple[LeakEvidence, ...]],
+        owners: OwnerDirectory,
+        usage: UsageSource | None,
+    ) -> None:
+        self._created_by = created_by
+        self._leaks = leaks
+        self._owners = owners
+        self._usage = usage
+
+    def __call__(self, listed: KeyRecord) -> KeyRecord:
+        creator = self._created_by.get(listed.name)
+        number = listed.project_number
+        return completed(
+            listed,
+            (
+                with_creator(self._owners.owners(number), creator),
+                self.usage_of(listed),
+                creator,
+                self._owners.key_admins(number),
+                self._leaks.get(listed.name, ()),
+            ),
+        )
+
+    @property
+    def reads_usage(self) -> bool:
+        return self._usage is not None
+
+    def usage_of(self, key: KeyIdent) -> KeyUsage | None:
+        return self._usage.for_key(key) if self._usage is not None else None
+
+    def source_hash(self, listed: ListedKey) -> bytes | None:
+        """A digest of LISTED as its source gave it and of what is added to it
+        by name (creator, leaks): what its key digest follows from besides
+        what every key is judged in (scanner.judging) and its usage, which
+        moves daily and is compared on its own. None when the source gives no
+        digest."""
+        name, raw = listed.name, listed.raw_digest
+        if name is None or raw is None:
+            return None
+        creator, leaks = self._created_by.get(name), self._leaks.get(name)
+        if creator is None and not leaks:
+            return raw
+        added = repr((creator, leaks)).encode()
+        return hashlib.blake2b(raw + added, digest_size=16).digest()
+
+
 def enricher(
     engine: Engine,
     context: InventoryContext,
@@ -54,28 +107,13 @@ def enricher(
     usage: UsageSource | None,
     events: Sequence[KeyEvent],
     audit_read: bool,
-) -> tuple[Enrich, int | None]:
-    """The function that completes each key; and the last leak report it
-    knows (what a report of this scan may show)."""
+) -> tuple[Enricher, int | None]:
+    """What completes each key; and the last leak report it knows (what a
+    report of this scan may show)."""
     created_by = _creators(engine, events) if audit_read else {}
     with engine.connect() as conn:
         numbers = {p.project_id: p.number for p in context.projects.values() if p.project_id}
         through = last_leak_report(conn)
         leaks = leaks_by_key_name(conn, numbers, through)
     owners = OwnerDirectory(context.projects, context.iam, config.ownership)
-
-    def enrich(listed: KeyRecord) -> KeyRecord:
-        creator = created_by.get(listed.name)
-        number = listed.project_number
-        return completed(
-            listed,
-            (
-                with_creator(owners.owners(number), creator),
-                usage.for_key(listed) if usage is not None else None,
-                creator,
-                owners.key_admins(number),
-                leaks.get(listed.name, ()),
-            ),
-        )
-
-    return enrich, through
+    return Enricher(created_by, leaks, owners, usage), through

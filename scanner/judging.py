@@ -17,12 +17,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 import scanner.exceptions.matching as exception_matching
 import scanner.rules as rules_package
 from scanner.config import Config
-from scanner.models import InventoryContext, KeyRecord
+from scanner.enrich import Enricher
+from scanner.exceptions.matching import ExceptionsInForce
+from scanner.inventory.listed import ListedKey
+from scanner.key_views import ClockFacts, KeyClock, ListedIdent
+from scanner.models import InventoryContext
 from scanner.rules.base import Rule, VerdictRule
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between
+from scanner.store.figures_tally import FiguresTally
+from scanner.store.history import HistoryWriter
+from scanner.store.history_state import OpenKey, display_names, open_finding_facts
 from scanner.store.tables import Scan
 
 COUNTS_ENTRY = "judging"
@@ -89,10 +98,38 @@ class Reuse:
         self._rules = tuple(r for r in rules if r.changes_at is not None)
         self._since = since
         self._at = at
+        self.undecoded = 0  # keys kept without being decoded (keep_listed)
 
-    def holds(self, key: KeyRecord) -> bool:
+    def holds(self, key: KeyClock) -> bool:
         changes = key_changes(key, self._rules, self._config)
         return unchanged_between(changes, self._since, self._at)
+
+    def keep_listed(
+        self, listed: ListedKey, source_hash: bytes, writer: HistoryWriter, enrich: Enricher
+    ) -> tuple[str, OpenKey] | None:
+        """Keep the open version of LISTED, a key not decoded, when its source
+        digest is SOURCE_HASH: the version was written from the same listing,
+        or held equal to it by the last scan, which judged in what this one
+        judges in; its usage and the clock decide the rest. The key's name and
+        the version kept, or None (the key is to be decoded)."""
+        name = listed.name
+        previous = writer.open_version(name) if name is not None else None
+        if name is None or previous is None or previous.source_hash != source_hash:
+            return None
+        usage = None
+        if enrich.reads_usage:
+            uid = listed.uid
+            if uid is None:
+                return None
+            usage = enrich.usage_of(
+                ListedIdent(name, uid, previous.project_number, previous.project_id)
+            )
+        if not self.holds(ClockFacts(previous.created, usage)):
+            return None
+        if not writer.keep_version(name, previous, usage):
+            return None
+        self.undecoded += 1
+        return name, previous
 
 
 def reuse_for(
@@ -121,3 +158,19 @@ def judging_of(
     key_rules, verdict_rules = rules
     digest = judging_digest(config_digest, config, context, key_rules + verdict_rules, sources)
     return digest, reuse_for(latest, digest, config, key_rules, at)
+
+
+def counted(digest: str, kept: int, reuse: Reuse | None) -> dict[str, Any]:
+    """What a scan's counts say of its judging: its digest, the keys it kept
+    (KEPT), and how many of those it kept without decoding them."""
+    return {"digest": digest, "kept": kept, "undecoded": reuse.undecoded if reuse else 0}
+
+
+def count_kept(conn: Connection, tally: FiguresTally, exceptions: ExceptionsInForce) -> None:
+    """Add to TALLY what the keys it kept have open in history (their findings,
+    and the display names of those among the top keys), and to EXCEPTIONS what
+    those findings accept: such exceptions are in use, not stale."""
+    if tally.kept:
+        tally.add_stored(open_finding_facts(conn))
+        tally.name_top(display_names(conn, tally.top_without_names()))
+        exceptions.accepted.update(tally.kept_accepted)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import TypeVar
 
-from scanner.models import KeyRecord
+Listed = TypeVar("Listed")
 
 
 class ScanCancelled(Exception):
@@ -26,8 +27,8 @@ def stop_if_cancelled(cancel: threading.Event | None) -> None:
 
 
 def keys_of(
-    keys: Iterator[KeyRecord], stage: Stage, cancel: threading.Event | None
-) -> Iterator[KeyRecord]:
+    keys: Iterator[Listed], stage: Stage, cancel: threading.Event | None
+) -> Iterator[Listed]:
     while True:
         stage.name = "inventory"
         stop_if_cancelled(cancel)

@@ -5,6 +5,7 @@ export shapes, cited there); usage comes from the fake Monitoring server."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -15,16 +16,19 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
 from scanner.cli import main
-from scanner.config import Config
+from scanner.config import Config, InventoryConfig
 from scanner.configfile import parse_config
 from scanner.engine import run_scan
+from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource
+from scanner.inventory.source import InventorySource
 from scanner.report.build import build_report
 from scanner.report.formats import render_json
 from scanner.store.tables import Transition
 from scanner.usage.monitoring import UsageCollector
 from tests import assets
 from tests.conftest import NOW
+from tests.fakes.cloud_asset import serve
 from tests.fakes.monitoring import FakeMonitoring, FakeMonitoringServer, ProjectFault, Traffic
 
 GEMINI = assets.GEMINI
@@ -32,6 +36,7 @@ OLD = "2025-01-01T00:00:00Z"
 USAGE = "usage: {enabled: true, requests_per_second: 1000}\n"
 DISABLED = USAGE + "rules: {disabled: [key-application-unrestricted]}\n"
 KEY = "projects/100/locations/global/keys/{}"
+ORGANIZATION = "organizations/900000000001"
 
 
 def org(step: int) -> list[dict[str, Any]]:
@@ -66,16 +71,24 @@ class History:
     outcomes: dict[int, Any] = field(default_factory=dict)
     reports: dict[int, str] = field(default_factory=dict)
     keep_judgements: bool = True  # False: every scan judges every key
+    live: bool = False  # True: from the fake Cloud Asset server, not an export file
 
     def at(self, step: int) -> Any:
         return NOW + timedelta(days=7 * (step - 1))
 
     def scan(self, step: int, config: Config, faults: list[ProjectFault] | None = None) -> Any:
-        export = assets.write_ndjson(self.tmp / f"org-{step}.jsonl", org(step))
         fake = FakeMonitoring(traffic(step), faults=faults or [])
-        with FakeMonitoringServer(fake) as server:
+        services = config.gemini.project_services
+        with FakeMonitoringServer(fake) as server, ExitStack() as stack:
             usage = UsageCollector(server.client(), config.usage, config.gemini.api_services)
-            source = ExportSource([export], config.gemini.project_services)
+            if self.live:
+                assets_server = stack.enter_context(serve(org(step)))
+                source: InventorySource = CloudAssetSource(
+                    assets_server.client(), ORGANIZATION, InventoryConfig(), services
+                )
+            else:
+                export = assets.write_ndjson(self.tmp / f"org-{step}.jsonl", org(step))
+                source = ExportSource([export], services)
             outcome = run_scan(
                 source,
                 self.engine,
@@ -103,9 +116,9 @@ class History:
 
 
 def build_history(
-    engine: Engine, db_url: str, tmp_path: Path, keep_judgements: bool = True
+    engine: Engine, db_url: str, tmp_path: Path, keep_judgements: bool = True, live: bool = False
 ) -> History:
-    h = History(engine, db_url, tmp_path, keep_judgements=keep_judgements)
+    h = History(engine, db_url, tmp_path, keep_judgements=keep_judgements, live=live)
     usage = parse_config(USAGE, "c")
     h.scan(1, usage)
     h.scan(2, usage)

@@ -9,16 +9,20 @@ cited there)."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
-from scanner.config import Config, RulesConfig
+from scanner.config import Config, InventoryConfig, RulesConfig
 from scanner.engine import run_scan
 from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
+from scanner.inventory.asset import CloudAssetSource
 from scanner.inventory.export import ExportSource
+from scanner.inventory.source import InventorySource
 from scanner.judging import COUNTS_ENTRY
 from scanner.store import db
 from scanner.store.tables import (
@@ -32,8 +36,10 @@ from scanner.store.tables import (
 from tests import assets
 from tests.auditor_org import build_history
 from tests.conftest import NOW
+from tests.fakes.cloud_asset import serve
 
 GEMINI = assets.GEMINI
+ORGANIZATION = "organizations/900000000001"
 HOURS = [0, 2, 20, 26, 27, 75, 80, 200, 201, 202, 240]  # when each scan runs, after NOW
 # Keys due for rotation (90 days) around the scans: some in the span of one, most not.
 DUE_AFTER = [-5, 1, 12, 25, 26.5, 60, 100, 190, 203, 1000]
@@ -88,13 +94,23 @@ def config(step: int) -> Config:
     )
 
 
-def history(engine: Engine, tmp: Path, reuse: bool) -> list[dict[str, Any]]:
+def history(engine: Engine, tmp: Path, reuse: bool, live: bool) -> list[dict[str, Any]]:
+    """Scans of the organization from an export file, or LIVE from the fake
+    Cloud Asset server (whose keys a scan may keep without decoding them)."""
     counts = []
     for step, hours in enumerate(HOURS):
-        export = assets.write_ndjson(tmp / f"org-{reuse}-{step}.jsonl", org(step))
-        source = ExportSource([export], config(step).gemini.project_services)
         at = NOW + timedelta(hours=hours)
-        outcome = run_scan(source, engine, config(step), at, reuse_judgements=reuse)
+        services = config(step).gemini.project_services
+        with ExitStack() as stack:
+            if live:
+                server = stack.enter_context(serve(org(step)))
+                source: InventorySource = CloudAssetSource(
+                    server.client(), ORGANIZATION, InventoryConfig(page_size=7), services
+                )
+            else:
+                export = assets.write_ndjson(tmp / f"org-{reuse}-{step}.jsonl", org(step))
+                source = ExportSource([export], services)
+            outcome = run_scan(source, engine, config(step), at, reuse_judgements=reuse)
         with engine.connect() as conn:
             row = conn.scalar(select(Scan.counts).where(Scan.id == outcome.scan_id))
         stats = outcome.stats
@@ -115,16 +131,21 @@ def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
-def test_kept_judgements_write_what_judging_again_writes(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("live", [False, True], ids=["export", "cloud-asset"])
+def test_kept_judgements_write_what_judging_again_writes(
+    engine: Engine, tmp_path: Path, live: bool
+) -> None:
     judged_again = db.open_engine(f"sqlite:///{tmp_path / 'judged.sqlite'}")
     db.ensure_current(judged_again)
-    kept_counts = history(engine, tmp_path, reuse=True)
-    judged_counts = history(judged_again, tmp_path, reuse=False)
+    kept_counts = history(engine, tmp_path, reuse=True, live=live)
+    judged_counts = history(judged_again, tmp_path, reuse=False, live=live)
 
     kept = [c[COUNTS_ENTRY]["kept"] for c in kept_counts]
-    assert [c[COUNTS_ENTRY]["kept"] for c in judged_counts] == [0] * len(HOURS)
-    for c in kept_counts + judged_counts:
-        del c[COUNTS_ENTRY]["kept"]
+    undecoded = [c[COUNTS_ENTRY]["undecoded"] for c in kept_counts]
+    for counted in ("kept", "undecoded"):
+        assert [c[COUNTS_ENTRY][counted] for c in judged_counts] == [0] * len(HOURS)
+        for c in kept_counts + judged_counts:
+            del c[COUNTS_ENTRY][counted]
     assert kept_counts == judged_counts
     assert contents(engine) == contents(judged_again)
     judged_again.dispose()
@@ -136,6 +157,9 @@ def test_kept_judgements_write_what_judging_again_writes(engine: Engine, tmp_pat
     assert kept[8] == 0 and kept[9] == 0  # the rules changed, and changed back
     assert kept[10] > keys // 2
     assert sum(kept) > 3 * keys  # mostly kept: this test compares something
+    # From Cloud Asset, a kept key is not decoded: what the export source can
+    # only keep after decoding, the live one keeps before.
+    assert undecoded == (kept if live else [0] * len(HOURS))
 
 
 def timeless(report: str) -> dict[str, Any]:
@@ -147,8 +171,9 @@ def timeless(report: str) -> dict[str, Any]:
     return document
 
 
+@pytest.mark.parametrize("live", [False, True], ids=["export", "cloud-asset"])
 def test_the_auditor_story_kept_and_judged_again(
-    engine: Engine, db_url: str, tmp_path: Path
+    engine: Engine, db_url: str, tmp_path: Path, live: bool
 ) -> None:
     """The auditor story (tests.auditor_org: usage from the fake Monitoring
     server, one project's usage refused, a rule disabled) writes the same
@@ -157,8 +182,8 @@ def test_the_auditor_story_kept_and_judged_again(
     judged_again = db.open_engine(judged_url)
     db.ensure_current(judged_again)
     # One folder: the reports name the export files they read.
-    kept = build_history(engine, db_url, tmp_path, keep_judgements=True)
-    judged = build_history(judged_again, judged_url, tmp_path, keep_judgements=False)
+    kept = build_history(engine, db_url, tmp_path, keep_judgements=True, live=live)
+    judged = build_history(judged_again, judged_url, tmp_path, keep_judgements=False, live=live)
     assert contents(engine) == contents(judged_again)
     for step, outcome in kept.outcomes.items():
         assert outcome.stats == judged.outcomes[step].stats, step
@@ -167,3 +192,4 @@ def test_the_auditor_story_kept_and_judged_again(
     with engine.connect() as conn:
         counts = list(conn.scalars(select(Scan.counts).order_by(Scan.id)))
     assert sum(c[COUNTS_ENTRY]["kept"] for c in counts) > 0  # some key was kept
+    assert (sum(c[COUNTS_ENTRY]["undecoded"] for c in counts) > 0) == live

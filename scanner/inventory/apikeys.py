@@ -21,6 +21,7 @@ from scanner.config import InventoryConfig
 from scanner.errors import SourceError
 from scanner.google_errors import default_credentials
 from scanner.inventory.fields import AssetDataError
+from scanner.inventory.listed import ListedKey
 from scanner.inventory.normalize import normalize_key
 from scanner.inventory.source import InventorySource, Progress
 from scanner.models import InventoryContext, KeyRecord, ProjectRecord
@@ -153,6 +154,9 @@ class ApiKeysSource:
 
     def load_context(self) -> InventoryContext:
         return self._context_source.load_context()
+
+    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
+        return (ListedKey.of(key) for key in self.iter_keys(context))
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         projects = sorted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
 import threading
@@ -10,7 +11,7 @@ from typing import Any
 
 from google.api_core import retry as gretry
 from google.cloud import asset_v1
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
 from scanner.config import InventoryConfig
 from scanner.errors import SourceError
@@ -18,6 +19,7 @@ from scanner.google_errors import TRANSIENT, default_credentials, google_errors
 from scanner.inventory.context import ContextBuilder
 from scanner.inventory.fields import AssetDataError
 from scanner.inventory.iam import POLICY_TYPES, ROLE_TYPE, SERVICE_ACCOUNT_TYPE
+from scanner.inventory.listed import ListedKey, listed_from_struct
 from scanner.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
@@ -125,11 +127,8 @@ class CloudAssetSource:
             # A page already in flight ends on its own; the daemon thread then exits.
             thread.join(timeout=self._config.request_timeout_seconds)
 
-    def _assets(
-        self, asset_types: list[str], policies: bool = False
-    ) -> Iterator[tuple[str, str, dict[str, Any], list[str]]]:
-        """(asset type, asset name, resource data or IAM policy, ancestors) for
-        every asset, page by page."""
+    def _listed(self, asset_types: list[str], policies: bool = False) -> Iterator[Any]:
+        """Every asset as the API gave it (a protobuf), page by page."""
         content = asset_v1.ContentType.IAM_POLICY if policies else asset_v1.ContentType.RESOURCE
         request = asset_v1.ListAssetsRequest(
             parent=self.scope,
@@ -146,13 +145,21 @@ class CloudAssetSource:
             for page in self._pages(request):
                 for asset in page.assets:
                     self._assets_read += 1
-                    if policies:
-                        data = json_format.MessageToDict(asset.iam_policy)
-                    else:
-                        data = struct_to_dict(asset.resource.data)
-                    yield asset.asset_type, asset.name, data, list(asset.ancestors)
+                    yield asset
                 if self._progress is not None:
                     self._progress(self._assets_read)
+
+    def _assets(
+        self, asset_types: list[str], policies: bool = False
+    ) -> Iterator[tuple[str, str, dict[str, Any], list[str]]]:
+        """(asset type, asset name, resource data or IAM policy, ancestors) for
+        every asset, page by page."""
+        for asset in self._listed(asset_types, policies):
+            if policies:
+                data = json_format.MessageToDict(asset.iam_policy)
+            else:
+                data = struct_to_dict(asset.resource.data)
+            yield asset.asset_type, asset.name, data, list(asset.ancestors)
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)
@@ -173,10 +180,19 @@ class CloudAssetSource:
         return builder.build(True, self.scope, service_accounts_listed=self._config.iam)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
-        for _, name, data, _ in self._assets([KEY_TYPE]):
-            try:
-                yield normalize_key(
-                    data, context.projects, context.gemini_projects, context.services_known
-                )
-            except AssetDataError as exc:
-                raise SourceError(f"Cloud Asset returned an unreadable key {name}: {exc}") from None
+        for listed in self.iter_listed(context):
+            yield listed.record()
+
+    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
+        for asset in self._listed([KEY_TYPE]):
+            data = asset.resource.data
+            yield listed_from_struct(data, functools.partial(_key, asset.name, data, context))
+
+
+def _key(name: str, data: struct_pb2.Struct, context: InventoryContext) -> KeyRecord:
+    try:
+        return normalize_key(
+            struct_to_dict(data), context.projects, context.gemini_projects, context.services_known
+        )
+    except AssetDataError as exc:
+        raise SourceError(f"Cloud Asset returned an unreadable key {name}: {exc}") from None

@@ -15,6 +15,7 @@ from scanner.errors import InputError
 from scanner.inventory.context import ContextBuilder
 from scanner.inventory.fields import AssetDataError
 from scanner.inventory.iam import ROLE_TYPE, SERVICE_ACCOUNT_TYPE
+from scanner.inventory.listed import ListedKey
 from scanner.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
@@ -162,6 +163,9 @@ class ExportSource:
         # one without service accounts, nothing about which are missing.
         listed = bool(builder.iam.service_accounts)
         return builder.build(builder.services_seen, builder.scope, listed)
+
+    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
+        return (ListedKey.of(key) for key in self.iter_keys(context))
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         for path in self.paths:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from scanner.inventory.listed import ListedKey
 from scanner.models import InventoryContext, KeyRecord
 
 Progress = Callable[[int], None]  # called with the number of assets read so far
@@ -25,4 +26,8 @@ class InventorySource(Protocol):
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
         """The keys, streamed; raises on bad input."""
+        ...
+
+    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
+        """The keys as listed, streamed: each decoded when asked for its record."""
         ...

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from scanner.config import Config, TimelineEntry
+from scanner.key_views import KeyClock
 from scanner.models import (
     DeadlineKind,
     Finding,
@@ -54,7 +55,7 @@ EvaluateProject = Callable[[ProjectRecord, RuleContext], Finding | None]
 EvaluateVerdict = Callable[[KeyRecord, KeyStatus, RuleContext], Finding | None]
 # When a rule that reads the clock may judge a key differently with nothing
 # else changed: a datetime is that instant, a date the day it begins.
-ChangesAt = Callable[[KeyRecord, Config], tuple[date, ...]]
+ChangesAt = Callable[[KeyClock, Config], tuple[date, ...]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from scanner.config import Config
-from scanner.models import KeyRecord
+from scanner.key_views import KeyClock
 from scanner.rules.base import Rule
 
 
@@ -24,7 +24,7 @@ def scan_changes(config: Config) -> tuple[date, ...]:
     return deadlines + tuple(e.expires for e in config.exceptions.entries)
 
 
-def key_changes(key: KeyRecord, rules: Iterable[Rule], config: Config) -> tuple[date, ...]:
+def key_changes(key: KeyClock, rules: Iterable[Rule], config: Config) -> tuple[date, ...]:
     """The instants and days that can change KEY's judgement by RULES alone."""
     found: tuple[date, ...] = ()
     for rule in rules:

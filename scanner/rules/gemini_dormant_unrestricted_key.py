@@ -4,6 +4,7 @@ used for that long: blocked."""
 from datetime import date, timedelta
 
 from scanner.config import Config
+from scanner.key_views import KeyClock
 from scanner.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
@@ -39,7 +40,7 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
     return finding(META, key, ctx, f"Unrestricted standard key unused for {days} days or more.")
 
 
-def changes_at(key: KeyRecord, config: Config) -> tuple[date, ...]:
+def changes_at(key: KeyClock, config: Config) -> tuple[date, ...]:
     """When the key has been around, and then unused, for the dormancy period."""
     period = timedelta(days=config.rules.dormancy_days)
     created = () if key.created is None else (key.created + period,)

@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 from scanner.config import Config
+from scanner.key_views import KeyClock
 from scanner.models import DeadlineKind, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta
 
@@ -43,7 +44,7 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
     )
 
 
-def changes_at(key: KeyRecord, config: Config) -> tuple[date, ...]:
+def changes_at(key: KeyClock, config: Config) -> tuple[date, ...]:
     """The warning, the due instant, and the days the status counts from (its
     deadline within rules.warn_days, then passed)."""
     if key.created is None:

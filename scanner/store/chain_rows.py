@@ -26,7 +26,7 @@ _STREAM = 2000
 LATER_COLUMNS = {
     "findings": ("accepted_by",),
     "transitions": ("exception_id",),
-    "key_versions": ("findings_hash", "etag"),
+    "key_versions": ("findings_hash", "etag", "source_hash"),
     "usage_versions": ("services", "covered_days"),
 }
 

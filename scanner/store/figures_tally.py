@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from scanner.models import Finding, KeyAssessment, KeyRecord, KeyStatus
+from scanner.models import Finding, KeyAssessment, KeyStatus
 from scanner.store.due_soon import BUCKETS
+from scanner.store.history_state import OpenKey
 
 # The worst keys kept: metrics.top_keys is at most this; a larger setting
 # reads them from history.
@@ -22,7 +23,8 @@ TOP_KEYS_KEPT = 500
 
 _DELETED = KeyStatus.DELETED.value
 
-TopEntry = tuple[int, str, str, str, str, str, date | None]  # -score, name, project, ...
+# -score, name, project, display name (None until read, for kept keys), ...
+TopEntry = tuple[int, str, str, str | None, str, str, date | None]
 # subject, rule id, severity, deadline, timeline entry, accepted by
 FindingFacts = tuple[str, str, str, date | None, str | None, str | None]
 _SUBJECT = operator.itemgetter(0)
@@ -54,6 +56,7 @@ class FiguresTally:
         self.due: Counter[tuple[str, str]] = Counter()
         self.project_due: Counter[tuple[str, str]] = Counter()
         self._shown: dict[str, str] = {}  # project number -> how the metrics name it
+        self._days: dict[date | str, date] = {}  # a deadline as read -> the day (_day)
         self._top: list[TopEntry] = []
         self._kept: set[str] = set()  # keys whose judgement the scan kept
         # What the exceptions accepted of those keys, by exception id.
@@ -66,27 +69,58 @@ class FiguresTally:
         nearest = self._count(_facts(findings), project) if findings else None
         # _value_ rather than .value: the same string without the enum property
         # (this runs for every key of every scan).
-        self._key(key, assessment.status._value_, assessment.score, project, nearest)
+        self._count_key(
+            key.name,
+            key.project_number,
+            project,
+            key.display_name,
+            key.key_type._value_,
+            assessment.status._value_,
+            assessment.score,
+            nearest,
+        )
 
-    def add_kept(self, key: KeyRecord, status: str, score: int) -> None:
-        """A key whose last judgement the scan kept: its findings are counted
-        from history once every key is in (add_stored)."""
-        self._kept.add(key.name)
-        self._key(key, status, score, key.project_id or key.project_number, None)
+    def add_kept(self, name: str, kept: OpenKey) -> None:
+        """A key whose last judgement (its open version KEPT) the scan kept:
+        its findings are counted from history once every key is in
+        (add_stored), and its display name read if it is among the top keys
+        (top_without_names)."""
+        self._kept.add(name)
+        project = kept.project_id or kept.project_number
+        self._count_key(
+            name, kept.project_number, project, None, kept.key_type, kept.status, kept.score, None
+        )
 
-    def _key(
-        self, key: KeyRecord, status: str, score: int, project: str, nearest: date | None
+    def _count_key(
+        self,
+        name: str,
+        number: str,
+        project: str,
+        display_name: str | None,
+        key_type: str,
+        status: str,
+        score: int,
+        nearest: date | None,
     ) -> None:
-        key_type = key.key_type._value_
-        self._shown[key.project_number] = project
+        self._shown[number] = project
         self.keys[(status, key_type)] += 1
         self.projects[(project, status)] += 1
         if status != _DELETED and score > 0:
-            self._top.append(
-                (-score, key.name, project, key.display_name, status, key_type, nearest)
-            )
+            self._top.append((-score, name, project, display_name, status, key_type, nearest))
             if len(self._top) >= 2 * TOP_KEYS_KEPT:
                 self._trim()
+
+    def top_without_names(self) -> list[str]:
+        """The top keys whose display names are not known yet (kept keys)."""
+        self._trim()
+        return [entry[1] for entry in self._top if entry[3] is None]
+
+    def name_top(self, display_names: dict[str, str]) -> None:
+        """Give the top keys their DISPLAY_NAMES (by key name)."""
+        self._top = [
+            (*entry[:3], display_names[entry[1]], *entry[4:]) if entry[3] is None else entry
+            for entry in self._top
+        ]
 
     @property
     def kept(self) -> int:
@@ -125,10 +159,12 @@ class FiguresTally:
         """Count one subject's open FINDINGS; their nearest deadline."""
         nearest: date | None = None
         entries: set[str] = set()
-        for _, rule_id, severity, deadline, timeline_entry, accepted_by in findings:
+        days = self._days
+        for _, rule_id, severity, stored, timeline_entry, accepted_by in findings:
             labels = (rule_id, severity)
             if timeline_entry is not None:
                 entries.add(timeline_entry)
+            deadline = None if stored is None else days.get(stored) or _day(days, stored)
             if deadline is not None and (nearest is None or deadline < nearest):
                 nearest = deadline
             if accepted_by is not None:
@@ -189,6 +225,14 @@ class FiguresTally:
                 for score, name, project, display, status, key_type, day in self._top
             ],
         }
+
+
+def _day(days: dict[date | str, date], stored: date | str) -> date:
+    """A deadline as a date, whether given as one or as SQLite's ISO text;
+    remembered in DAYS (few days are deadlines, and every finding has one)."""
+    day = stored if isinstance(stored, date) else date.fromisoformat(stored)
+    days[stored] = day
+    return day
 
 
 def _rows(counts: Counter[tuple[str, str]]) -> list[list[Any]]:

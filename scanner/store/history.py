@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, update
 
 from scanner.errors import InputError
-from scanner.models import Finding, KeyAssessment, KeyRecord, ScanStats
+from scanner.models import Finding, KeyAssessment, KeyRecord, KeyUsage, ScanStats
 from scanner.reasons import Resolution
 from scanner.store import deferred_indexes
 from scanner.store.bulk import BulkTable
 from scanner.store.history_buffer import WriteBuffer
 from scanner.store.history_findings import FindingDiff
 from scanner.store.history_rows import findings_digest, key_digest, key_row, usage_digest, usage_row
-from scanner.store.history_state import OpenKey, open_keys
+from scanner.store.history_state import OpenKey, open_keys, packed
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 
 BATCH = 2000
@@ -50,23 +50,39 @@ class HistoryWriter:
             deferred_indexes.drop(conn)
         self._findings = FindingDiff(conn, self._buf, resolution, self._indexes_deferred)
 
-    def keep(self, key: KeyRecord) -> OpenKey | None:
-        """When KEY's digests are its open version's, record it as seen with that
-        version's judgement (writing nothing) and return the version. Otherwise
-        None, with nothing recorded: the key is to be judged and added."""
+    def open_version(self, name: str) -> OpenKey | None:
+        """NAME's open version, while the scan has not seen the key."""
+        return self._keys.get(name)
+
+    def keep(self, key: KeyRecord, source_hash: bytes | None) -> OpenKey | None:
+        """When KEY's digests (and SOURCE_HASH, its digest as listed) are its
+        open version's, record it as seen with that version's judgement
+        (writing nothing) and return the version. Otherwise None, with nothing
+        recorded: the key is to be judged and added."""
         name = key.name
         previous = self._keys.get(name)
-        if previous is None or previous.findings_hash is None:
+        if previous is None or previous.source_hash != source_hash:
             return None
-        usage = key.usage
-        if previous.usage_hash != (usage_digest(usage) if usage is not None else None):
+        if previous.content_hash != packed(key_digest(key)):
             return None
-        if previous.content_hash != key_digest(key):
-            return None
+        return previous if self.keep_version(name, previous, key.usage) else None
+
+    def keep_version(self, name: str, previous: OpenKey, usage: KeyUsage | None) -> bool:
+        """Record NAME as seen with PREVIOUS, its open version, unchanged, when
+        its usage digest is USAGE's: the caller has held the key to be as that
+        version describes it. Whether it did."""
+        if previous.findings_hash is None:
+            return False
+        if previous.usage_hash != (packed(usage_digest(usage)) if usage is not None else None):
+            return False
         del self._keys[name]
         self._seen.add(name)
-        self._note_seen(key)
-        return previous
+        resolution = self._resolution
+        if previous.deleted:
+            resolution.deleted.add(name)
+        if usage is None and resolution.usage_read:
+            resolution.without_usage.add(name)
+        return True
 
     def _note_seen(self, key: KeyRecord) -> None:
         resolution = self._resolution
@@ -75,7 +91,9 @@ class HistoryWriter:
         if key.usage is None and resolution.usage_read:
             resolution.without_usage.add(key.name)
 
-    def add(self, assessment: KeyAssessment) -> None:
+    def add(self, assessment: KeyAssessment, source_hash: bytes | None = None) -> None:
+        """Write what moved of ASSESSMENT's key; SOURCE_HASH is its digest as
+        listed (a new one alone writes a version: later scans compare with it)."""
         key = assessment.key
         name = key.name
         if name in self._seen:
@@ -85,18 +103,19 @@ class HistoryWriter:
         findings_hash = findings_digest(assessment.findings)
         status = assessment.status._value_
         previous = self._keys.pop(name, None)
-        record_changed = previous is None or previous.content_hash != digest
-        findings_moved = previous is None or previous.findings_hash != findings_hash
+        record_changed = previous is None or previous.content_hash != packed(digest)
+        findings_moved = previous is None or previous.findings_hash != packed(findings_hash)
         if (
             previous is None
             or record_changed
             or findings_moved
+            or previous.source_hash != source_hash
             or previous.status != status
             or previous.score != assessment.score
         ):
             if previous is not None:
                 self._buf.key_closes.append(previous.id)
-            row = key_row(assessment, digest, findings_hash)
+            row = key_row(assessment, digest, findings_hash, source_hash)
             self._buf.key_inserts.append(row | {"valid_from_scan_id": self._scan_id})
             old_status = previous.status if previous else None
             if old_status != status:
@@ -118,7 +137,7 @@ class HistoryWriter:
         digest = usage_digest(usage) if usage is not None else None
         old_id = previous.usage_id if previous is not None else None
         old_hash = previous.usage_hash if previous is not None else None
-        if digest == old_hash:
+        if packed(digest) == old_hash:
             return False
         if old_id is not None:
             self._buf.usage_closes.append(old_id)

@@ -125,7 +125,9 @@ def services_document(services: tuple[ServiceUse, ...]) -> list[dict[str, Any]] 
     ]
 
 
-def key_row(assessment: KeyAssessment, content_hash: str, findings_hash: str) -> dict[str, Any]:
+def key_row(
+    assessment: KeyAssessment, content_hash: str, findings_hash: str, source_hash: bytes | None
+) -> dict[str, Any]:
     key = assessment.key
     return {
         "key_name": key.name,
@@ -151,6 +153,7 @@ def key_row(assessment: KeyAssessment, content_hash: str, findings_hash: str) ->
         "content_hash": content_hash,
         "findings_hash": findings_hash,
         "etag": key.etag,
+        "source_hash": source_hash and source_hash.hex(),
     }
 
 

@@ -7,24 +7,41 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, exists, select
 
-from scanner.store.driver import streamed_rows
+from scanner.store.driver import raw_batches, streamed_rows
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
 _STREAM = 20_000
+_KEY_BATCH = 2_000
 
 
 class OpenKey(NamedTuple):
+    # The digests as bytes (packed): half the memory of their text, at a
+    # million keys a hundred megabytes.
     id: int
-    content_hash: str
+    content_hash: bytes
     status: str
     score: int
     usage_id: int | None
-    usage_hash: str | None
-    findings_hash: str | None
+    usage_hash: bytes | None
+    findings_hash: bytes | None
+    source_hash: bytes | None
+    # What a scan that keeps the version's judgement without the key's record
+    # reads of it: the clock's input, and what the figures count it by.
+    created: datetime | None
+    deleted: bool
+    key_type: str
+    project_number: str
+    project_id: str | None
+
+
+def packed(digest: str | None) -> bytes | None:
+    """A digest as OpenKey holds it."""
+    return None if digest is None else bytes.fromhex(digest)
 
 
 class OpenFinding(NamedTuple):
@@ -52,13 +69,21 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
             kv.findings_hash,
             uv.id.label("usage_id"),
             uv.content_hash.label("usage_hash"),
+            kv.source_hash,
+            kv.created_at,
+            kv.deleted_at.is_not(None),
+            kv.key_type,
+            kv.project_number,
+            kv.project_id,
         )
         .outerjoin(uv, open_usage)
         .where(kv.valid_to_scan_id.is_(None))
     )
     keys: dict[str, OpenKey] = {}
+    intern, fromhex = sys.intern, bytes.fromhex
     # Interned: a finding's key name and rule id share one string with the
-    # key's entry, which keeps these maps small at a million keys.
+    # key's entry, and a project's keys share its number and id, which keeps
+    # these maps small at a million keys.
     for (
         key_id,
         name,
@@ -68,9 +93,27 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
         findings_hash,
         usage_id,
         usage_hash,
-    ) in streamed_rows(conn, query, _STREAM):
-        keys[sys.intern(name)] = OpenKey(
-            key_id, content_hash, sys.intern(status), score, usage_id, usage_hash, findings_hash
+        source_hash,
+        created,
+        deleted,
+        key_type,
+        number,
+        project_id,
+    ) in streamed_rows(conn, query, _KEY_BATCH):
+        keys[intern(name)] = OpenKey(
+            key_id,
+            fromhex(content_hash),
+            intern(status),
+            score,
+            usage_id,
+            usage_hash and fromhex(usage_hash),
+            findings_hash and fromhex(findings_hash),
+            source_hash and fromhex(source_hash),
+            created,
+            bool(deleted),
+            intern(key_type),
+            intern(number),
+            project_id and intern(project_id),
         )
     current = select(kv.id).where(kv.key_name == uv.key_name, kv.valid_to_scan_id.is_(None))
     orphans = list(
@@ -121,11 +164,27 @@ def open_findings_of(conn: Connection, subjects: list[str]) -> dict[str, OpenFin
 
 def open_finding_facts(conn: Connection) -> Iterator[Sequence[Any]]:
     """Every open finding as (subject, rule id, severity, deadline, timeline
-    entry, accepted by), a subject's together: what the figures count of it."""
+    entry, accepted by), a subject's together: what the figures count of it.
+    The deadline is as the database returns it (on SQLite, the ISO text it
+    keeps: a repeat scan reads every open finding, and converting each row
+    costs more than reading it); FiguresTally reads either."""
     fv = FindingVersion
     query = (
         select(fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.timeline_entry, fv.accepted_by)
         .where(fv.valid_to_scan_id.is_(None))
         .order_by(fv.key_name)
     )
+    if conn.dialect.name == "sqlite":
+        for batch in raw_batches(conn, query, _STREAM):
+            yield from batch
+        return
     yield from streamed_rows(conn, query, _STREAM)
+
+
+def display_names(conn: Connection, names: list[str]) -> dict[str, str]:
+    """The display names of NAMES' open versions (a few hundred keys)."""
+    kv = KeyVersion
+    query = select(kv.key_name, kv.display_name).where(
+        kv.valid_to_scan_id.is_(None), kv.key_name.in_(names)
+    )
+    return {name: display for name, display in conn.execute(query)}

@@ -110,6 +110,10 @@ class KeyVersion(Base):
     # findings of keys whose digest moved; NULL on versions written before 0014.
     findings_hash: Mapped[str | None] = mapped_column(String(32))
     etag: Mapped[str | None] = mapped_column(String(128))  # the API's, for `fix apply` (0015)
+    # A digest of the key as its source listed it (inventory.listed.ListedKey),
+    # so that a scan keeps an unmoved key without decoding it; NULL where the
+    # source gives none and on versions written before 0016.
+    source_hash: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_key_versions_open", "valid_to_scan_id"),

@@ -16,7 +16,8 @@ from scanner.config import UsageConfig
 from scanner.errors import InputError
 from scanner.inventory.fields import AssetDataError, parse_time
 from scanner.jsonstream import paged
-from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.key_views import KeyIdent
+from scanner.models import KeyUsage, ProjectRecord
 from scanner.usage.tally import ProjectUsage
 
 
@@ -63,7 +64,7 @@ class FileUsageSource:
             points,
         )
 
-    def for_key(self, key: KeyRecord) -> KeyUsage | None:
+    def for_key(self, key: KeyIdent) -> KeyUsage | None:
         usage = self._projects.get(key.project_id or key.project_number)
         return None if usage is None else usage.usage_of(key, self._config.lookback_days)
 

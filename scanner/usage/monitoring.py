@@ -21,7 +21,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from scanner.config import UsageConfig
 from scanner.errors import SourceError
 from scanner.google_errors import TRANSIENT, default_credentials, google_errors
-from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.key_views import KeyIdent
+from scanner.models import KeyUsage, ProjectRecord
 from scanner.ratelimit import RateLimiter
 from scanner.usage.tally import ProjectUsage
 
@@ -65,7 +66,7 @@ class UsageCollector:
                 continue
             self._futures[project.number] = self._pool.submit(self._query, project)
 
-    def for_key(self, key: KeyRecord) -> KeyUsage | None:
+    def for_key(self, key: KeyIdent) -> KeyUsage | None:
         future = self._futures.get(key.project_number)
         if future is None:
             return None

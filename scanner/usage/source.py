@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from scanner.models import KeyRecord, KeyUsage, ProjectRecord
+from scanner.key_views import KeyIdent
+from scanner.models import KeyUsage, ProjectRecord
 
 
 class UsageSource(Protocol):
@@ -14,7 +15,7 @@ class UsageSource(Protocol):
 
     def start(self, projects: Iterable[ProjectRecord], at: datetime) -> None: ...
 
-    def for_key(self, key: KeyRecord) -> KeyUsage | None: ...
+    def for_key(self, key: KeyIdent) -> KeyUsage | None: ...
 
     def unmatched_series(self) -> int:
         """Series of key credentials that matched no key asked for so far."""

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from scanner.inventory.fields import service_name
-from scanner.models import KeyRecord, KeyUsage, ServiceUse
+from scanner.key_views import KeyIdent
+from scanner.models import KeyUsage, ServiceUse
 
 KEY_PREFIX = "apikey:"
 BASELINE_DAYS = 28  # key-usage-anomaly compares the last day with these before it
@@ -121,7 +122,7 @@ class ProjectUsage:
         """Series of key credentials no key of the inventory claimed."""
         return sum(n for ident, n in self.series.items() if ident not in self.claimed)
 
-    def usage_of(self, key: KeyRecord, lookback_days: int) -> KeyUsage | None:
+    def usage_of(self, key: KeyIdent, lookback_days: int) -> KeyUsage | None:
         key_id = key.name.rsplit("/", 1)[-1]
         idents = [i for i in dict.fromkeys((key.uid, key_id)) if i in self.keys]
         self.claimed.update(idents)  # only ids with series: the set stays as small as keys
