@@ -28,10 +28,16 @@ def processors(conn: Connection, query: Select[*tuple[Any, ...]]) -> Convert:
 def raw_batches(
     conn: Connection, query: Select[*tuple[Any, ...]], size: int
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """QUERY's rows as the driver returns them, SIZE at a time."""
+    """QUERY's rows as the driver returns them, SIZE at a time. On PostgreSQL
+    through a server-side cursor, so that the driver holds one batch at a time."""
     compiled = query.compile(dialect=conn.dialect)
-    params = [compiled.params[key] for key in compiled.positiontup or ()]
-    cursor: Any = conn.connection.cursor()
+    cursor: Any
+    if compiled.positiontup is not None:  # SQLite's qmark parameters
+        params: Any = [compiled.params[key] for key in compiled.positiontup]
+        cursor = conn.connection.cursor()
+    else:  # psycopg's named parameters
+        params = compiled.params
+        cursor = conn.connection.dbapi_connection.cursor(name=f"rows_{id(query):x}")  # type: ignore[union-attr]
     try:
         cursor.execute(str(compiled), params)
         while batch := cursor.fetchmany(size):

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, exists, select
 
-from scanner.store.driver import raw_batches, streamed_rows
+from scanner.store.driver import converted_rows, raw_batches
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
 _STREAM = 20_000
@@ -99,7 +99,7 @@ def open_keys(conn: Connection) -> tuple[dict[str, OpenKey], list[int]]:
         key_type,
         number,
         project_id,
-    ) in streamed_rows(conn, query, _KEY_BATCH):
+    ) in converted_rows(conn, query, _KEY_BATCH):
         keys[intern(name)] = OpenKey(
             key_id,
             fromhex(content_hash),
@@ -134,7 +134,9 @@ def subjects_with_findings(conn: Connection) -> Iterator[str]:
     """Every key or project that has an open finding, once each."""
     fv = FindingVersion
     query = select(fv.key_name).where(fv.valid_to_scan_id.is_(None)).distinct()
-    yield from conn.scalars(query.execution_options(yield_per=_STREAM))
+    for batch in raw_batches(conn, query, _STREAM):
+        for (subject,) in batch:
+            yield subject
 
 
 def open_findings_of(conn: Connection, subjects: list[str]) -> dict[str, OpenFinding]:
@@ -174,11 +176,8 @@ def open_finding_facts(conn: Connection) -> Iterator[Sequence[Any]]:
         .where(fv.valid_to_scan_id.is_(None))
         .order_by(fv.key_name)
     )
-    if conn.dialect.name == "sqlite":
-        for batch in raw_batches(conn, query, _STREAM):
-            yield from batch
-        return
-    yield from streamed_rows(conn, query, _STREAM)
+    for batch in raw_batches(conn, query, _STREAM):
+        yield from batch
 
 
 def display_names(conn: Connection, names: list[str]) -> dict[str, str]:
