@@ -1,8 +1,9 @@
 """A key as its source listed it, decoded only when a scan must judge it.
 
 A source that can digest what it listed gives `raw_digest`: a scan whose key
-version holds the same digest keeps that version's judgement without decoding
-the key (scanner.keeping). Sources that cannot hand over the record at once."""
+version holds the same digest may keep that version's judgement without
+decoding the key (scanner.judging, Reuse.keep_listed). A source that cannot
+hands over the record itself (ListedKey.of)."""
 
 from __future__ import annotations
 

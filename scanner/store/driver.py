@@ -1,7 +1,8 @@
-"""Reading a query's rows through SQLite's own cursor, on the connection (and
-transaction) SQLAlchemy holds: where a scan or its planning reads hundreds of
-thousands of rows, SQLAlchemy's Row objects and per-row processing cost more
-than SQLite does."""
+"""Reading a query's rows through the database driver's own cursor, on the
+connection (and transaction) SQLAlchemy holds: where a scan or its planning
+reads hundreds of thousands of rows, SQLAlchemy's Row objects and per-row
+processing cost more than the database does. SQLite's cursor, or a
+server-side cursor of psycopg on PostgreSQL."""
 
 from __future__ import annotations
 
