@@ -10,6 +10,7 @@ from the fake Logging server, leak reports as gitleaks writes them
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from scanner.inventory.listed import listed_from_struct
 from scanner.judging import COUNTS_ENTRY
 from scanner.leaks.reports import read
 from scanner.models import KeyRecord
+from scanner.store import db
 from scanner.store.chain import verify
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 from scanner.usage.monitoring import UsageCollector
@@ -36,6 +38,7 @@ from tests.fakes.api_keys import FakeApiKeysServer
 from tests.fakes.cloud_asset import serve
 from tests.fakes.logging import Change, FakeLogging, FakeLoggingServer
 from tests.fakes.monitoring import FakeMonitoring, FakeMonitoringServer, Traffic
+from tests.test_judgement_reuse import contents
 from tests.test_leaks import OURS, fake_api_keys, importer
 from tests.test_leaks import org as leaks_org
 
@@ -200,3 +203,64 @@ def test_the_listed_digest_follows_the_data_not_its_order() -> None:
 
 def _no_decode() -> KeyRecord:
     raise AssertionError("not decoded")
+
+
+def walk(rng: random.Random, keys: dict[str, dict[str, Any]], gemini: set[str]) -> None:
+    """One step of a random walk of the organization: a few keys change,
+    leave or come, and now and then a project turns Gemini on or off."""
+    for uid in rng.sample(sorted(keys), k=3):
+        keys[uid] = _random_key(rng, uid)
+    for uid in rng.sample(sorted(keys), k=1):
+        del keys[uid]
+    fresh = f"k{rng.randrange(10_000)}"
+    keys[fresh] = _random_key(rng, fresh)
+    if rng.random() < 0.3:
+        gemini ^= {rng.choice(WALK_PROJECTS)}
+
+
+WALK_PROJECTS = ("100", "200", "300")
+
+
+def _random_key(rng: random.Random, uid: str) -> dict[str, Any]:
+    # Created around 90 days (the rotation period) and 180 (dormancy) before
+    # the walk, so that the clock crosses thresholds of some keys as it goes.
+    age = rng.choice([88, 89.5, 90.2, 91, 179.5, 181, 30])
+    created = (NOW - timedelta(days=age)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kind = rng.choice(["unrestricted", "gemini", "auth", "deleted", "browser"])
+    args: dict[str, Any] = {"uid": uid, "created": created, "display_name": f"key {uid}"}
+    if kind in ("gemini", "auth"):
+        args |= {"targets": [assets.GEMINI], "server": ["192.0.2.1/32"]}
+    if kind == "auth":
+        args["service_account"] = "sa@p100.iam.gserviceaccount.com"
+    if kind == "deleted":
+        args["deleted"] = "2026-10-01T00:00:00Z"
+    if kind == "browser":
+        args["browser"] = ["https://www.example.com/*"]
+    return assets.key(rng.choice(WALK_PROJECTS), **args)
+
+
+def test_a_random_walk_kept_undecoded_as_judged_again(engine: Engine, tmp_path: Path) -> None:
+    """Twenty scans hours to days apart of an organization that changes a
+    little each time, from the live source: keeping keys undecoded writes the
+    history judging every key writes, scan after scan."""
+    judged_again = db.open_engine(f"sqlite:///{tmp_path / 'judged.sqlite'}")
+    db.ensure_current(judged_again)
+    rng = random.Random(6)
+    keys = {f"k{i}": _random_key(rng, f"k{i}") for i in range(30)}
+    gemini = {"100"}
+    hours = 0.0
+    undecoded = []
+    for step in range(20):
+        org = [assets.project(n, f"p{n}") for n in WALK_PROJECTS]
+        org += [assets.service(n, assets.GEMINI) for n in sorted(gemini)]
+        org += list(keys.values())
+        kept = live_scan(engine, org, hours)
+        judged = live_scan(judged_again, org, hours, reuse_judgements=False)
+        assert kept.stats == judged.stats, f"step {step}"
+        assert contents(engine) == contents(judged_again), f"step {step}"
+        undecoded.append(judging(engine, kept)["undecoded"])
+        walk(rng, keys, gemini)
+        hours += rng.choice([1, 5, 20, 30, 50])
+    judged_again.dispose()
+    # Most scans keep most keys undecoded, and none keeps what it must not.
+    assert sum(1 for n in undecoded if n > 20) > 10, undecoded
