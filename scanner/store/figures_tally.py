@@ -118,7 +118,7 @@ class FiguresTally:
     def name_top(self, display_names: dict[str, str]) -> None:
         """Give the top keys their DISPLAY_NAMES (by key name)."""
         self._top = [
-            (*entry[:3], display_names[entry[1]], *entry[4:]) if entry[3] is None else entry
+            (*entry[:3], display_names.get(entry[1], ""), *entry[4:]) if entry[3] is None else entry
             for entry in self._top
         ]
 
