@@ -63,17 +63,17 @@ class Enricher:
         self._owners = owners
         self._usage = usage
 
-    def __call__(self, listed: KeyRecord) -> KeyRecord:
-        creator = self._created_by.get(listed.name)
-        number = listed.project_number
+    def __call__(self, key: KeyRecord) -> KeyRecord:
+        creator = self._created_by.get(key.name)
+        number = key.project_number
         return completed(
-            listed,
+            key,
             (
                 with_creator(self._owners.owners(number), creator),
-                self.usage_of(listed),
+                self.usage_of(key),
                 creator,
                 self._owners.key_admins(number),
-                self._leaks.get(listed.name, ()),
+                self._leaks.get(key.name, ()),
             ),
         )
 

@@ -180,8 +180,8 @@ class CloudAssetSource:
         return builder.build(True, self.scope, service_accounts_listed=self._config.iam)
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
-        for listed in self.iter_listed(context):
-            yield listed.record()
+        for asset in self._listed([KEY_TYPE]):
+            yield _key(asset.name, asset.resource.data, context)
 
     def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
         for asset in self._listed([KEY_TYPE]):
