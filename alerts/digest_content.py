@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from alerts.config import AlertsConfig
 from alerts.events import FindingFacts, KeyFacts
@@ -24,6 +24,21 @@ def urgency_order(key: KeyFacts, findings: Iterable[FindingFacts]) -> tuple[Any,
     nearest = min((f.deadline for f in findings if f.deadline), default=None)
     idle = not (key.requests_7d or 0)
     return (_STATUS_RANK[key.status], idle, str(nearest or "9999"), -key.score, key.name)
+
+
+class Content(Protocol):
+    """What a digest or an overview shows: DigestContent, gathered a key at
+    a time (previews), or alerts.stored_digest's, read from digest lines."""
+
+    total: int
+    fresh: int
+    by_status: Counter[str]
+    audience: Audience
+
+    def top(self) -> list[tuple[KeyFacts, list[FindingFacts], bool]]: ...
+
+    @property
+    def omitted(self) -> int: ...
 
 
 Entry = tuple[tuple[Any, ...], KeyFacts, list[FindingFacts], bool]

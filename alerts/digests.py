@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from alerts import outbox
 from alerts.config import AlertsConfig, DigestConfig
-from alerts.digest_content import DigestContent, urgency_order
+from alerts.digest_content import Content, DigestContent, urgency_order
 from alerts.events import FindingFacts, KeyFacts
 from alerts.limits import split
 from alerts.open_keys import open_keys
@@ -75,7 +75,7 @@ def digest_rows(
     config: AlertsConfig,
     target: Target,
     period: int,
-    content: DigestContent,
+    content: Content,
     scan_id: int,
     at: datetime,
     overview: bool,
@@ -94,7 +94,7 @@ def digest_rows(
 def overview_rows(
     config: AlertsConfig,
     target: Target,
-    content: DigestContent,
+    content: Content,
     scan_id: int,
     at: datetime,
 ) -> list[dict[str, Any]]:
@@ -122,8 +122,9 @@ def digests(
             return None
         return DigestContent(config, target, max_keys(config, target.receiver), frozenset())
 
-    for key, findings in open_keys(conn, scan_id):
-        collect(contents, make, key, router.key_targets(key, findings))
+    for key, findings, _ in open_keys(conn, scan_id):
+        if findings:
+            collect(contents, make, key, router.key_targets(key, findings))
     found: list[tuple[Target, str, dict[str, Any]]] = []
     for target, content in sorted(contents.items(), key=lambda item: str(item[0])):
         document = digest_document(config, target.receiver, content, scan_id, at)

@@ -1,66 +1,95 @@
 """Every key a scan saw that is not deleted, with its usage and its open
-findings, read a key at a time in name order: what reminders and digests are
-made of. Three streamed queries merged in Python (scanner.store.ordered), so
+findings, read a key at a time in name order: what digest lines, reminders
+and previews are made of. Three streamed queries merged in Python (scanner.store.ordered), so
 that planning holds one key's findings at a time, not every finding."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, String, select, type_coerce
+from sqlalchemy import Connection, Select, String, select, type_coerce
+from sqlalchemy.orm import InstrumentedAttribute
 
-from alerts.facts import FindingFacts, KeyFacts
+from alerts.facts import CHUNK, FindingFacts, KeyFacts
 from scanner.models import KeyStatus
 from scanner.store.ordered import by_name, grouped, matched
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
 
-def open_keys(conn: Connection, scan_id: int) -> Iterator[tuple[KeyFacts, list[FindingFacts]]]:
-    """Each key at SCAN_ID that is not deleted and has open findings but those
-    an exception accepts (accepted: no reminders, no digest lines), with them."""
+def open_keys(
+    conn: Connection, scan_id: int, names: Collection[str] | None = None
+) -> Iterator[tuple[KeyFacts, list[FindingFacts], list[FindingFacts]]]:
+    """Each key at SCAN_ID that is not deleted and has open findings (of
+    NAMES only, when given), with the findings no exception accepts and those
+    one does: accepted findings bring no reminders and no digest lines, but a
+    digest counts their keys."""
+    if names is None:
+        yield from _merged(conn, scan_id, None)
+        return
+    ordered = sorted(set(names))
+    for start in range(0, len(ordered), CHUNK):
+        yield from _merged(conn, scan_id, ordered[start : start + CHUNK])
+
+
+def _merged(
+    conn: Connection, scan_id: int, names: list[str] | None
+) -> Iterator[tuple[KeyFacts, list[FindingFacts], list[FindingFacts]]]:
     kv, fv, uv = KeyVersion, FindingVersion, UsageVersion
     keys = by_name(
         conn,
-        select(
+        _among(
+            select(
+                kv.key_name,
+                kv.uid,
+                kv.display_name,
+                kv.project_id,
+                kv.project_number,
+                kv.key_type,
+                kv.status,
+                kv.score,
+                kv.owners,
+                kv.creator,
+                kv.api_targets,
+                kv.application_restriction,
+                kv.gemini_enabled,
+            ).where(valid_at(kv, scan_id), kv.status != KeyStatus.DELETED.value),
             kv.key_name,
-            kv.uid,
-            kv.display_name,
-            kv.project_id,
-            kv.project_number,
-            kv.key_type,
-            kv.status,
-            kv.score,
-            kv.owners,
-            kv.creator,
-            kv.api_targets,
-            kv.application_restriction,
-            kv.gemini_enabled,
-        ).where(valid_at(kv, scan_id), kv.status != KeyStatus.DELETED.value),
+            names,
+        ),
         kv.key_name,
     )
     usage = by_name(
         conn,
-        select(uv.key_name, uv.last_used, uv.requests_7d).where(valid_at(uv, scan_id)),
+        _among(
+            select(uv.key_name, uv.last_used, uv.requests_7d).where(valid_at(uv, scan_id)),
+            uv.key_name,
+            names,
+        ),
         uv.key_name,
     )
     findings = by_name(
         conn,
-        select(
+        _among(
+            select(
+                fv.key_name,
+                fv.fingerprint,
+                fv.rule_id,
+                fv.severity,
+                fv.summary,
+                fv.checklist,
+                type_coerce(fv.deadline, String),  # parsed below: SQLAlchemy's parser is slower
+                fv.deadline_kind,
+                fv.timeline_entry,
+                fv.accepted_by,
+            ).where(valid_at(fv, scan_id)),
             fv.key_name,
-            fv.fingerprint,
-            fv.rule_id,
-            fv.severity,
-            fv.summary,
-            fv.checklist,
-            type_coerce(fv.deadline, String),  # parsed below: SQLAlchemy's parser is slower
-            fv.deadline_kind,
-            fv.timeline_entry,
-        ).where(valid_at(fv, scan_id), fv.accepted_by.is_(None)),
+            names,
+        ),
         fv.key_name,
     )
     with_usage = matched(keys, usage)
@@ -71,7 +100,17 @@ def open_keys(conn: Connection, scan_id: int) -> Iterator[tuple[KeyFacts, list[F
         if current is None:
             return
         if current[0][0] == name:  # else the key is deleted: its findings are no news
-            yield _key(*current), [FindingFacts(*_strings(row[1:])) for row in rows]
+            open_: list[FindingFacts] = []
+            accepted: list[FindingFacts] = []
+            for row in rows:
+                (open_ if row[9] is None else accepted).append(FindingFacts(*_strings(row[1:9])))
+            yield _key(*current), open_, accepted
+
+
+def _among(
+    query: Select[*tuple[Any, ...]], name: InstrumentedAttribute[str], names: list[str] | None
+) -> Select[*tuple[Any, ...]]:
+    return query if names is None else query.where(name.in_(names))
 
 
 def _key(row: Sequence[Any], usage: Sequence[Any] | None) -> KeyFacts:

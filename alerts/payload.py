@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from alerts.config import AlertsConfig
-from alerts.digest_content import DigestContent, urgency_order
+from alerts.digest_content import Content, urgency_order
 from alerts.events import Event, FindingFacts, KeyFacts, days_left
 from alerts.steps import merged_checklists
 from alerts.why import why_for
@@ -60,8 +60,9 @@ def finding_document(f: FindingFacts, at: datetime, event: Event | None = None) 
     return document
 
 
-def _urgency(f: FindingFacts, at: datetime) -> tuple[int, str]:
-    return (-Severity(f.severity).rank, str(f.deadline or at.date()))
+def _urgency(f: FindingFacts, at: datetime) -> tuple[int, str, str]:
+    # The rule last: findings come in the order history gives, which is no order.
+    return (-Severity(f.severity).rank, str(f.deadline or at.date()), f.rule)
 
 
 def key_document(
@@ -212,7 +213,7 @@ def news_subject(document: dict[str, Any]) -> str:
 def digest_document(
     config: AlertsConfig,
     receiver: str,
-    content: DigestContent,
+    content: Content,
     scan_id: int,
     at: datetime,
     overview: bool = False,

@@ -11,33 +11,28 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from alerts import outbox
+from alerts import lines, outbox
 from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent
-from alerts.digests import (
-    Contents,
-    collect,
-    digest_rows,
-    due_digests,
-    max_keys,
-    overview_rows,
-)
+from alerts.digests import Contents, collect, digest_rows, due_digests, max_keys, overview_rows
 from alerts.events import (
+    Event,
+    FindingFacts,
     KeyFacts,
     changed_since,
     new_fingerprints,
-    reminder_for,
     transition_events,
 )
 from alerts.expiring import approver_rows, exception_reminders
-from alerts.facts import accepted_findings, usage_of
+from alerts.facts import CHUNK, usage_of
 from alerts.news import gather, news_rows
-from alerts.open_keys import open_keys
+from alerts.reminders import reminder_events
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
+from alerts.stored_digest import Fresh, fresh_keys, read_digests
 from scanner.store.audit import last_restrictions_removed
-from scanner.store.tables import Scan
+from scanner.store.tables import Scan, UnownedKey
 
 
 @dataclass
@@ -45,12 +40,16 @@ class PlanStats:
     queued: Counter[str] = field(default_factory=Counter)  # new notifications by kind
     unowned_keys: int = 0
     baseline: bool = False  # the first scan: one overview per recipient
+    lines_redone: int = 0  # keys whose digest lines were redone (alerts.lines)
+    lines_rebuilt: bool = False  # all of them, from history
 
     def as_counts(self) -> dict[str, Any]:
         return {
             "queued": dict(self.queued),
             "unowned_keys": self.unowned_keys,
             "baseline": self.baseline,
+            "lines_redone": self.lines_redone,
+            "lines_rebuilt": self.lines_rebuilt,
         }
 
 
@@ -72,60 +71,92 @@ def plan(
 ) -> PlanStats:
     """Queue this scan's events (one message per key for receivers with a
     digest, one batch per scan for the others), the digests whose period
-    began, and on the baseline one overview per recipient. One pass over the
-    open findings serves reminders, digests and the count of unowned keys."""
+    began, and on the baseline one overview per recipient. Digests read the
+    digest lines (alerts.lines), brought up to date from the keys that moved."""
     stats = PlanStats()
     router = Router(config, owners)
     previous = _previous_scan(conn, scan_id)
     stats.baseline = baseline = previous is None
-    since = previous.evaluated_at if previous is not None else None
     removed_at = last_restrictions_removed(conn)
-    expiring = exception_reminders(conn, scan_id, at, since)
-    events = [] if baseline else [*transition_events(conn, scan_id), *expiring.events]
-    new = set() if baseline else new_fingerprints(conn, scan_id)
-    reminders = config.reminders
-    offsets = reminders.offsets_days
-    every = timedelta(seconds=reminders.overdue_every)
-    cap = timedelta(seconds=reminders.max_overdue)
-    due = due_digests(conn, config, at)
-    listed = set(due) | ({r.name for r in config.receivers} if baseline else set())
-    # On the baseline everything is new: none is marked.
-    changed = {} if baseline else _changed_per_period(conn, config, due, at, scan_id)
+    expiring = exception_reminders(conn, scan_id, at, previous.evaluated_at if previous else None)
+    events: list[Event] = []
+    if previous is not None:
+        new = new_fingerprints(conn, scan_id)
+        events += [*transition_events(conn, scan_id), *expiring.events]
+        events += reminder_events(conn, scan_id, at, previous.evaluated_at, new, config.reminders)
+    with_digest = {r.name for r in config.receivers if r.digest is not None}
+    overviews: Contents = {}
 
-    def make(target: Target) -> DigestContent | None:
-        if target.receiver not in listed:
+    def overview(key: KeyFacts, routed: dict[Target, list[FindingFacts]]) -> None:
+        collect(overviews, make_overview, _with_history(key, removed_at), routed)
+
+    def make_overview(target: Target) -> DigestContent | None:
+        if target.receiver in with_digest:
             return None
-        digest = config.receiver(target.receiver).digest
-        fresh = changed.get(digest.every, frozenset()) if digest is not None else frozenset()
-        return DigestContent(config, target, max_keys(config, target.receiver), fresh)
+        return DigestContent(config, target, max_keys(config, target.receiver), frozenset())
 
-    contents: Contents = {}
-    for found, findings in open_keys(conn, scan_id):
-        key = _with_history(found, removed_at)
-        if not baseline:
-            for finding in findings:
-                is_new = finding.fingerprint in new
-                reminder = reminder_for(key, finding, at, since, is_new, offsets, every, cap)
-                if reminder is not None:
-                    events.append(reminder)
-        collect(contents, make, key, router.key_targets(key, findings))
+    # The baseline routes every key anyway: its overviews are gathered on the way.
+    refreshed = lines.refresh(
+        conn, config, router, scan_id, with_digest, overview if baseline else None
+    )
+    targets = refreshed.targets
+    stats.lines_redone, stats.lines_rebuilt = refreshed.redone, refreshed.rebuilt
+    due = due_digests(conn, config, at)
     usage = usage_of(conn, scan_id, (e.key.name for e in events))
     events = [replace(e, key=_with_usage(_with_history(e.key, removed_at), usage)) for e in events]
+    routed = set(router.unowned)  # open keys with findings: each has its row
     immediate, batched = gather(config, router, events, set(due))
     rows = news_rows(config, immediate, batched, scan_id, at)
     rows += approver_rows(config, router, expiring.approvers, scan_id, at)
-    accepted = _accepted_per_target(conn, router, scan_id, set(due))
-    for target, content in sorted(contents.items(), key=lambda item: str(item[0])):
-        receiver = config.receiver(target.receiver)
-        if receiver.name in due and receiver.digest is not None:
-            period, n_accepted = due[receiver.name], len(accepted.get(target, ()))
-            rows += digest_rows(config, target, period, content, scan_id, at, baseline, n_accepted)
-        elif baseline and receiver.digest is None:
-            rows += overview_rows(config, target, content, scan_id, at)
+    # On the baseline everything is new: none is marked.
+    fresh = {} if baseline else _fresh_per_receiver(conn, config, router, due, at, scan_id)
+    for content in read_digests(conn, config, router, scan_id, targets, set(due), fresh):
+        target = content.target
+        content.shown = [(_with_history(k, removed_at), fs, new) for k, fs, new in content.shown]
+        period, n_accepted = due[target.receiver], content.accepted
+        rows += digest_rows(config, target, period, content, scan_id, at, baseline, n_accepted)
+    for target, found in sorted(overviews.items(), key=lambda item: str(item[0])):
+        rows += overview_rows(config, target, found, scan_id, at)
     for kind in sorted({r["kind"] for r in rows}):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
-    stats.unowned_keys = len(router.unowned)
+    stats.unowned_keys = _unowned(conn, router.unowned - routed)
     return stats
+
+
+def _unowned(conn: Connection, also: set[str]) -> int:
+    """Open keys routed to owners nobody knows, and those of ALSO (keys of
+    events, closed ones among them) that are not among them."""
+    found = conn.scalar(select(func.count()).select_from(UnownedKey)) or 0
+    ordered = sorted(also)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        known = conn.scalar(
+            select(func.count()).select_from(UnownedKey).where(UnownedKey.key_name.in_(chunk))
+        )
+        found += len(chunk) - (known or 0)
+    return found
+
+
+def _fresh_per_receiver(
+    conn: Connection,
+    config: AlertsConfig,
+    router: Router,
+    due: dict[str, int],
+    at: datetime,
+    scan_id: int,
+) -> dict[str, Fresh]:
+    """Per receiver due, the keys with findings new or worse within its
+    digest's period, which its digests lead with."""
+    per_period = _changed_per_period(conn, config, due, at, scan_id)
+    found = {
+        every: fresh_keys(conn, router, scan_id, changed) for every, changed in per_period.items()
+    }
+    fresh: dict[str, Fresh] = {}
+    for name in due:
+        digest = config.receiver(name).digest
+        if digest is not None:
+            fresh[name] = found[digest.every]
+    return fresh
 
 
 def _changed_per_period(
@@ -145,29 +176,14 @@ def _changed_per_period(
 def _with_history(key: KeyFacts, removed: dict[str, tuple[str | None, datetime]]) -> KeyFacts:
     """The key with the last removal of its restrictions, when the audit log has one."""
     change = removed.get(key.name)
-    return key if change is None else replace(key, restrictions_removed=change)
+    return key if change is None else key._replace(restrictions_removed=change)
 
 
 def _with_usage(key: KeyFacts, usage: dict[str, tuple[datetime | None, int]]) -> KeyFacts:
     figures = usage.get(key.name)
     if figures is None or key.requests_7d is not None:
         return key
-    return replace(key, last_used=figures[0], requests_7d=figures[1])
-
-
-def _accepted_per_target(
-    conn: Connection, router: Router, scan_id: int, receivers: set[str]
-) -> dict[Target, set[str]]:
-    """Per digest target, the keys with findings an exception accepts: a digest
-    counts them and lists none."""
-    if not receivers:
-        return {}
-    found: dict[Target, set[str]] = {}
-    for key, finding, _ in accepted_findings(conn, scan_id):
-        for target in router.targets(key, finding):
-            if target.receiver in receivers:
-                found.setdefault(target, set()).add(key.name)
-    return found
+    return key._replace(last_used=figures[0], requests_7d=figures[1])
 
 
 def scan_hook(

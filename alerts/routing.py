@@ -5,6 +5,7 @@ an OwnerResolver."""
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
@@ -21,6 +22,12 @@ class OwnerResolver(Protocol):
     def project_globs(self) -> list[str] | None:
         """The globs of project ids and numbers the answer depends on, beside
         the key's own owners; None when it depends on the project itself."""
+        ...
+
+    def identity(self) -> str | None:
+        """What else than the key and the alert configuration the answers
+        depend on, as text that changes when they may; None: unknown (digest
+        lines are then rebuilt on every scan)."""
         ...
 
 
@@ -44,6 +51,9 @@ class ConfiguredOwners:
 
     def project_globs(self) -> list[str]:
         return list(self._owners)
+
+    def identity(self) -> str:
+        return json.dumps(self._owners, sort_keys=True)
 
 
 class Target(NamedTuple):
@@ -115,6 +125,10 @@ class Router:
         self._classes: dict[tuple[str, str], tuple[bool, ...]] = {}
         # Per labels, per the (rule, severity) of each of a key's findings: key_targets' answer.
         self._plans: dict[tuple[object, ...], dict[tuple[tuple[str, str], ...], Plan]] = {}
+
+    @property
+    def owners(self) -> OwnerResolver:
+        return self._owners
 
     def receivers(self, key: KeyFacts, finding: FindingFacts) -> list[ReceiverConfig]:
         return [self._config.receiver(n) for n in route_receivers(self._route, key, finding)]

@@ -17,7 +17,7 @@ def _projects(projects: list[str]) -> str:
     return shown + (f" and {more:,} more" if more > 0 else "")
 
 
-def _named_by_config(config: AlertsConfig, address: str, key: KeyFacts) -> bool:
+def named_by_config(config: AlertsConfig, address: str, key: KeyFacts) -> bool:
     return any(
         address in to
         and (
@@ -42,7 +42,7 @@ class Audience:
     def add(self, key: KeyFacts) -> None:
         if key.project not in self.projects:
             self.projects.add(key.project)
-            if _named_by_config(self.config, self.target.address, key):
+            if named_by_config(self.config, self.target.address, key):
                 self.configured.add(key.project)
         if key.creator is not None and key.creator.lower() == self._address:
             self.created.add(key.display_name or key.uid)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection, Date, Table
+from sqlalchemy import JSON, Connection, Date, Integer, Table
 
 from scanner.store.tables import UTCDateTime
 
@@ -44,30 +44,26 @@ def _sqlite_date(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _sqlite_bool(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
 def _adapter(column_type: Any, sqlite: bool) -> Adapter | None:
-    """How the column's type stores a value on this dialect; None: as it is."""
+    """How the column's type stores a value on this dialect; None: as it is
+    (sqlite3 binds a bool as the integer SQLAlchemy would store)."""
     if isinstance(column_type, JSON):
         return _json
     if isinstance(column_type, UTCDateTime):
         return _sqlite_datetime if sqlite else _naive_utc
     if isinstance(column_type, Date):
         return _sqlite_date if sqlite else None
-    if isinstance(column_type, Boolean):
-        return _sqlite_bool if sqlite else None
     return None
 
 
 class BulkTable:
-    """Inserts dict rows into TABLE (all columns but the autoincrement id)."""
+    """Inserts rows into TABLE (all columns but the autoincrement id)."""
 
     def __init__(self, table: Table, dialect: str) -> None:
         sqlite = dialect == "sqlite"
         marker = "?" if sqlite else "%s"
-        columns = [c for c in table.columns if not c.primary_key]
+        # All but an integer key the database numbers.
+        columns = [c for c in table.columns if not (c.primary_key and isinstance(c.type, Integer))]
         self.names = [c.name for c in columns]
         adapters = ((i, _adapter(c.type, sqlite)) for i, c in enumerate(columns))
         self._adapters = [(i, adapt) for i, adapt in adapters if adapt is not None]
@@ -82,12 +78,17 @@ class BulkTable:
         self._copy = None if sqlite else f"COPY {table.name} ({', '.join(self.names)}) FROM STDIN"
 
     def insert(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        names = self.names
+        self.insert_values(conn, [[row.get(name) for name in names] for row in rows])
+
+    def insert_values(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ROWS given as values in the order of self.names."""
         if not rows:
             return
-        names, adapters = self.names, self._adapters
+        adapters = self._adapters
         params = []
         for row in rows:
-            values = [row.get(name) for name in names]
+            values = list(row)
             for index, adapt in adapters:
                 values[index] = adapt(values[index])
             params.append(tuple(values))

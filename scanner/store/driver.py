@@ -31,7 +31,8 @@ def raw_batches(
 ) -> Iterator[list[tuple[Any, ...]]]:
     """QUERY's rows as the driver returns them, SIZE at a time. On PostgreSQL
     through a server-side cursor, so that the driver holds one batch at a time."""
-    compiled = query.compile(dialect=conn.dialect)
+    # IN (...) lists of names become one parameter each.
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     cursor: Any
     if compiled.positiontup is not None:  # SQLite's qmark parameters
         params: Any = [compiled.params[key] for key in compiled.positiontup]

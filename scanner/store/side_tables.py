@@ -1,12 +1,13 @@
 """The tables beside history: the alert outbox with its delivery attempts,
-and the leak reports imported from secret scanners."""
+the digest lines alert planning keeps, and the leak reports imported from
+secret scanners."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scanner.store.base import Base, UTCDateTime
@@ -50,6 +51,64 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # sent | retryable | permanent
     error: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+class DigestTarget(Base):
+    """Who a digest goes to, with the figures over every key it lists (by
+    status, per project, accepted keys: alerts.lines.Figures), kept up to
+    date with its lines."""
+
+    __tablename__ = "digest_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    receiver: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DigestLine(Base):
+    """An open key's place in one target's digest: a row per key and target
+    it is routed to, kept from scan to scan and redone only for the keys whose
+    versions moved (alerts.lines). Derived: it can be rebuilt from history."""
+
+    __tablename__ = "digest_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_name: Mapped[str] = mapped_column(String(255), index=True)
+    target_id: Mapped[int] = mapped_column(Integer)
+    # The key has open findings routed here that no exception accepts: the
+    # digest lists or counts it. Else it is here for accepted findings alone.
+    listed: Mapped[bool] = mapped_column(Boolean)
+    accepted: Mapped[bool] = mapped_column(Boolean)  # findings routed here an exception accepts
+    # Digits that sort as alerts.digest_content.urgency_order but the name: in any collation.
+    urgency: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    project: Mapped[str] = mapped_column(String(64))
+    named: Mapped[bool] = mapped_column(Boolean)  # alerts.owners names the address for it
+    owned: Mapped[bool] = mapped_column(Boolean)  # the address is among the key's owners
+    created: Mapped[str | None] = mapped_column(Text)  # the key's name shown, if its creator
+
+    __table_args__ = (Index("ix_digest_lines_order", "target_id", "listed", "urgency", "key_name"),)
+
+
+class UnownedKey(Base):
+    """An open key routed to its owners when none is known (alerts.lines)."""
+
+    __tablename__ = "unowned_keys"
+
+    key_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class DigestLineState(Base):
+    """What the digest lines stand for: the scan whose open versions they
+    reflect, and a digest of the alert configuration they were routed under."""
+
+    __tablename__ = "digest_line_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # one row: 1
+    scan_id: Mapped[int] = mapped_column(Integer)
+    routing: Mapped[str] = mapped_column(String(64))
 
 
 class LeakImportRow(Base):

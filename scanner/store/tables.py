@@ -14,16 +14,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 from scanner.store.base import Base, UTCDateTime
 from scanner.store.side_tables import (
     DeliveryAttempt,
+    DigestLine,
+    DigestLineState,
+    DigestTarget,
     KeyFixRow,
     LeakImportRow,
     LeakLookupRow,
     LeakReportRow,
     Notification,
+    UnownedKey,
 )
 
 __all__ = [
     "Base",
     "DeliveryAttempt",
+    "DigestLine",
+    "DigestLineState",
+    "DigestTarget",
     "FigureRow",
     "FindingVersion",
     "KeyEventRow",
@@ -37,6 +44,7 @@ __all__ = [
     "ScanConfig",
     "Transition",
     "UTCDateTime",
+    "UnownedKey",
     "UsageVersion",
 ]
 
@@ -148,6 +156,8 @@ class FindingVersion(Base):
         Index("ix_findings_name", "key_name", "valid_from_scan_id"),
         Index("ix_findings_fingerprint", "fingerprint", "valid_from_scan_id"),
         Index("ix_findings_from", "valid_from_scan_id"),
+        # Reminders look findings up by the deadlines whose reminder point was crossed.
+        Index("ix_findings_deadline", "deadline", "valid_to_scan_id"),
     )
 
 

@@ -1,0 +1,302 @@
+"""Digest lines: each open key's place in the digest of every target it is
+routed to (its urgency, status and project, and what says why the target
+hears of it), each target's figures over its lines, and the keys routed to
+owners nobody knows. A receiver's own addresses and webhooks hear of the
+same keys: they share one target (shared_target), an owner is one of their
+own. They are kept in the store from scan to scan and redone
+only for the keys whose versions moved since the scan they stand for, under
+the same routing: a digest then reads its figures and its most urgent keys
+(alerts.stored_digest) instead of routing every open finding of the
+organization on every scan. Anything else (another alert configuration,
+another owner resolver, lines of another format, none yet) rebuilds them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from alerts.config import AlertsConfig
+from alerts.digest_content import urgency_order
+from alerts.digest_figures import Figures, Line
+from alerts.facts import CHUNK, FindingFacts, KeyFacts
+from alerts.open_keys import open_keys
+from alerts.routing import OwnerResolver, Router, Target
+from alerts.why import named_by_config
+from scanner.store.bulk import BulkTable
+from scanner.store.tables import (
+    DigestLine,
+    DigestLineState,
+    DigestTarget,
+    FindingVersion,
+    KeyVersion,
+    UnownedKey,
+    UsageVersion,
+)
+
+# Bumped whenever what a line holds, or how a key is routed, changes meaning:
+# lines of another format are rebuilt, never read.
+FORMAT = "1"
+BATCH = 5000  # lines per insert
+
+Routed = dict[Target, list[FindingFacts]]
+# Called with each key a rebuild routes, and the findings each target hears of.
+Visitor = Callable[[KeyFacts, Routed], None]
+
+
+@dataclass
+class Kept:
+    """A target with lines: its id in the store and its figures."""
+
+    id: int
+    figures: Figures
+    address: str = ""  # the target's, in lower case
+    moved: bool = False
+
+
+@dataclass
+class Refreshed:
+    targets: dict[Target, Kept]  # each target with lines
+    redone: int  # keys whose lines were redone
+    rebuilt: bool  # all of them, from history
+
+
+def shared_target(receiver: str) -> Target:
+    """The target a receiver's own addresses and webhooks share in the lines."""
+    return Target(receiver, "", "")
+
+
+def own_targets(config: AlertsConfig, receiver: str) -> list[Target]:
+    """RECEIVER's webhooks and fixed addresses: what shared_target stands for."""
+    found = config.receiver(receiver)
+    targets = [Target(receiver, "webhook", w.name) for w in found.webhooks]
+    if found.email is not None:
+        targets += [Target(receiver, "email", address) for address in found.email.to]
+    return targets
+
+
+def routing_of(config: AlertsConfig, owners: OwnerResolver, receivers: Collection[str]) -> str:
+    """What lines depend on beside history: the alert configuration, the
+    owner resolver and the receivers they are kept for. Empty when the
+    resolver cannot say what its answers depend on: lines are then rebuilt."""
+    identity = owners.identity()
+    if identity is None:
+        return ""
+    text = "\x00".join((FORMAT, identity, config.model_dump_json(), *sorted(receivers)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def refresh(
+    conn: Connection,
+    config: AlertsConfig,
+    router: Router,
+    scan_id: int,
+    receivers: Collection[str],
+    visit: Visitor | None = None,
+) -> Refreshed:
+    """Bring the lines of RECEIVERS' targets to SCAN_ID: redo the keys whose
+    versions moved since the lines' scan, or all of them when the routing is
+    not the lines' or VISIT must see every key."""
+    routing = routing_of(config, router.owners, receivers)
+    state = conn.execute(
+        select(DigestLineState.scan_id, DigestLineState.routing).where(DigestLineState.id == 1)
+    ).first()
+    writer = _Writer(conn, config, router, set(receivers))
+    reuse = visit is None and routing != "" and state is not None and state.routing == routing
+    if reuse and state is not None and state.scan_id <= scan_id:
+        writer.load_targets()
+        names = sorted(moved_since(conn, state.scan_id))
+        writer.forget(names)
+        redone = writer.write(open_keys(conn, scan_id, names), None)
+        rebuilt = False
+    else:
+        for model in (DigestLine, DigestTarget, UnownedKey):
+            conn.execute(delete(model))
+        # Built once after the load: cheaper than kept up a line at a time.
+        table: Table = DigestLine.__table__  # type: ignore[assignment]
+        indexes = sorted(table.indexes, key=lambda index: str(index.name))
+        for index in indexes:
+            index.drop(conn)
+        redone = writer.write(open_keys(conn, scan_id), visit)
+        for index in indexes:
+            index.create(conn)
+        rebuilt = True
+    writer.save_targets()
+    conn.execute(delete(DigestLineState))
+    conn.execute(insert(DigestLineState).values(id=1, scan_id=scan_id, routing=routing))
+    return Refreshed(writer.targets, redone, rebuilt)
+
+
+def moved_since(conn: Connection, scan_id: int) -> set[str]:
+    """Keys with a key, finding or usage version opened or closed after SCAN_ID."""
+    names: set[str] = set()
+    for model in (KeyVersion, FindingVersion, UsageVersion):
+        for column in (model.valid_from_scan_id, model.valid_to_scan_id):
+            names.update(conn.scalars(select(model.key_name).where(column > scan_id)))
+    return names
+
+
+class _Writer:
+    def __init__(
+        self, conn: Connection, config: AlertsConfig, router: Router, receivers: set[str]
+    ) -> None:
+        self.conn, self.config, self.router, self.receivers = conn, config, router, receivers
+        self.targets: dict[Target, Kept] = {}
+        self._by_id: dict[int, Kept] = {}
+        self._table = BulkTable(DigestLine.__table__, conn.dialect.name)  # type: ignore[arg-type]
+        self._unowned = BulkTable(UnownedKey.__table__, conn.dialect.name)  # type: ignore[arg-type]
+        self._named: dict[tuple[str, str, str], bool] = {}
+        self._lined: dict[Target, Target | None] = {}  # a routed target -> its line's, if kept
+
+    def load_targets(self) -> None:
+        t = DigestTarget
+        for id_, receiver, channel, address, figures in self.conn.execute(
+            select(t.id, t.receiver, t.channel, t.address, t.figures)
+        ):
+            kept = Kept(id_, Figures.of(figures), address.lower())
+            self.targets[Target(receiver, channel, address)] = self._by_id[id_] = kept
+
+    def forget(self, names: list[str]) -> None:
+        """Count the lines of keys NAMES out of their targets' figures, and drop them."""
+        line = DigestLine
+        columns = (line.listed, line.accepted, line.urgency, line.status, line.project)
+        for start in range(0, len(names), CHUNK):
+            chunk = names[start : start + CHUNK]
+            for target_id, *values in self.conn.execute(
+                select(line.target_id, *columns, line.named, line.owned, line.created).where(
+                    line.key_name.in_(chunk)
+                )
+            ):
+                kept = self._by_id[target_id]
+                kept.figures.count(tuple(values), -1)  # type: ignore[arg-type]
+                kept.moved = True
+            self.conn.execute(delete(line).where(line.key_name.in_(chunk)))
+            self.conn.execute(delete(UnownedKey).where(UnownedKey.key_name.in_(chunk)))
+
+    def write(
+        self,
+        keys: Iterable[tuple[KeyFacts, list[FindingFacts], list[FindingFacts]]],
+        visit: Visitor | None,
+    ) -> int:
+        """Write the lines of KEYS; returns how many keys had findings."""
+        redone = 0
+        pending: list[tuple[Any, ...]] = []
+        unowned: list[tuple[str]] = []
+        for key, findings, accepted in keys:
+            redone += 1
+            listed = self.router.key_targets(key, findings) if findings else {}
+            if visit is not None:
+                visit(key, listed)
+            self._lines(key, listed, accepted, pending)
+            if key.name in self.router.unowned:
+                unowned.append((key.name,))
+            if len(pending) >= BATCH:
+                self._table.insert_values(self.conn, pending)
+                pending = []
+        self._table.insert_values(self.conn, pending)
+        for start in range(0, len(unowned), BATCH):
+            self._unowned.insert_values(self.conn, unowned[start : start + BATCH])
+        return redone
+
+    def _lines(
+        self,
+        key: KeyFacts,
+        listed: Routed,
+        accepted: list[FindingFacts],
+        into: list[tuple[Any, ...]],
+    ) -> None:
+        accepting: set[Target] = set()
+        for finding in accepted:
+            accepting.update(self.router.targets(key, finding))
+        targets = listed if not accepting else {**listed, **dict.fromkeys(accepting)}
+        urgencies: dict[int, str] = {}  # most targets share one list of findings
+        creator = key.creator.lower() if key.creator is not None else None
+        owners = {o.lower() for o in key.owners} if key.owners else ()
+        done: set[Target] = set()
+        for target in targets:
+            if target in self._lined:
+                lined = self._lined[target]
+            else:
+                lined = self._lined[target] = self._line_target(target)
+            if lined is None or lined in done:
+                continue
+            done.add(lined)
+            routed = listed.get(target)
+            urgency = ""
+            if routed is not None:
+                urgency = urgencies.get(id(routed), "")
+                if not urgency:
+                    urgency = urgencies[id(routed)] = urgency_text(urgency_order(key, routed))
+            kept = self._kept(lined)
+            created = creator is not None and creator == kept.address
+            line: Line = (
+                routed is not None,
+                target in accepting,
+                urgency,
+                key.status,
+                key.project,
+                self._named_for(lined.address, key),
+                not created and kept.address in owners,
+                (key.display_name or key.uid) if created else None,
+            )
+            kept.figures.count(line, 1)
+            into.append((key.name, kept.id, *line))  # the columns' order (BulkTable.names)
+
+    def _line_target(self, target: Target) -> Target | None:
+        """The target TARGET's lines are kept under; None: none are kept."""
+        if target.receiver not in self.receivers:
+            return None
+        receiver = self.config.receiver(target.receiver)
+        email = receiver.email
+        if target.channel == "webhook" or (email is not None and target.address in email.to):
+            return shared_target(target.receiver)
+        return target
+
+    def _named_for(self, address: str, key: KeyFacts) -> bool:
+        at = (address, key.project, key.project_number)
+        named = self._named.get(at)
+        if named is None:
+            named = self._named[at] = named_by_config(self.config, address, key)
+        return named
+
+    def _kept(self, target: Target) -> Kept:
+        kept = self.targets.get(target)
+        if kept is None:
+            t = DigestTarget
+            new_id = self.conn.execute(
+                insert(t).values(
+                    receiver=target.receiver,
+                    channel=target.channel,
+                    address=target.address,
+                    figures=Figures().as_json(),
+                )
+            ).inserted_primary_key
+            assert new_id is not None
+            kept = Kept(new_id[0], Figures(), target.address.lower())
+            self.targets[target] = self._by_id[new_id[0]] = kept
+        kept.moved = True
+        return kept
+
+    def save_targets(self) -> None:
+        t = DigestTarget
+        for target, kept in list(self.targets.items()):
+            if not kept.moved:
+                continue
+            figures = kept.figures
+            if not figures.total and not figures.accepted:
+                self.conn.execute(delete(t).where(t.id == kept.id))
+                del self.targets[target]
+            else:
+                values = {"figures": figures.as_json()}
+                self.conn.execute(update(t).where(t.id == kept.id).values(values))
+
+
+def urgency_text(order: tuple[Any, ...]) -> str:
+    """urgency_order but the key's name, as digits that sort the same way in
+    any collation: the store orders by it, then by name."""
+    rank, idle, nearest, minus_score = order[:4]
+    day = "99999999" if nearest == "9999" else nearest.replace("-", "")
+    return f"{rank:02d}{int(idle)}{day}{10**9 + minus_score:010d}"

@@ -1,0 +1,65 @@
+"""A scan's deadline reminders: for each open finding no exception accepts,
+the reminder whose point was crossed since the previous scan, or the latest
+one when the finding is new. The deadlines with a point crossed are found
+among the distinct deadlines of open findings first (timeline dates and
+rotation days: thousands at most), so that only their keys are read."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, or_, select
+
+from alerts.config import RemindersConfig
+from alerts.events import Event, reminder_for, reminder_points
+from alerts.facts import CHUNK
+from alerts.open_keys import open_keys
+from scanner.store.queries import valid_at
+from scanner.store.tables import FindingVersion
+
+
+def reminder_events(
+    conn: Connection,
+    scan_id: int,
+    at: datetime,
+    since: datetime,
+    new: set[str],
+    reminders: RemindersConfig,
+) -> list[Event]:
+    """The reminders due at AT for findings open at SCAN_ID; SINCE is the
+    previous scan's instant, NEW the findings this scan opened."""
+    fv = FindingVersion
+    offsets = reminders.offsets_days
+    every = timedelta(seconds=reminders.overdue_every)
+    cap = timedelta(seconds=reminders.max_overdue)
+    # Every deadline of a finding open at SCAN_ID, and some of closed ones:
+    # read from the deadline index alone, the findings are checked below.
+    deadlines: list[date] = list(
+        conn.scalars(
+            select(fv.deadline)
+            .where(
+                fv.deadline.is_not(None),
+                or_(fv.valid_to_scan_id.is_(None), fv.valid_to_scan_id > scan_id),
+            )
+            .distinct()
+        )
+    )
+    crossed = []
+    for deadline in deadlines:
+        point = reminder_points(deadline, tuple(offsets), every, at, cap)
+        if point is not None and point[1] > since:
+            crossed.append(deadline)
+    open_ = (valid_at(fv, scan_id), fv.accepted_by.is_(None))
+    names: set[str] = set()
+    for column, values in ((fv.deadline, sorted(crossed)), (fv.fingerprint, sorted(new))):
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            names.update(conn.scalars(select(fv.key_name).where(column.in_(chunk), *open_)))
+    events = []
+    for key, findings, _ in open_keys(conn, scan_id, names):
+        for finding in findings:
+            is_new = finding.fingerprint in new
+            event = reminder_for(key, finding, at, since, is_new, offsets, every, cap)
+            if event is not None:
+                events.append(event)
+    return events

@@ -1,0 +1,139 @@
+"""A digest read from its target's lines (alerts.lines): the counts over
+every key it lists, why the recipient gets it, and the LIMIT most urgent keys
+with their findings, those with a finding new or worse within the digest's
+period first. Only the keys shown and those with such a finding are read
+from history."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select
+
+from alerts.config import AlertsConfig
+from alerts.digest_content import urgency_order
+from alerts.digests import max_keys
+from alerts.facts import CHUNK, FindingFacts, KeyFacts
+from alerts.lines import Kept, own_targets, shared_target
+from alerts.open_keys import open_keys
+from alerts.routing import Router, Target
+from alerts.why import Audience
+from scanner.store.queries import valid_at
+from scanner.store.tables import DigestLine, FindingVersion
+
+Shown = tuple[KeyFacts, list[FindingFacts], bool]  # a key, its findings, whether new or worse
+
+
+@dataclass
+class StoredDigest:
+    target: Target
+    lined: Target  # the target its lines are kept under (alerts.lines.shared_target)
+    limit: int
+    audience: Audience
+    total: int = 0
+    fresh: int = 0  # keys with a finding new or worse within the period
+    by_status: Counter[str] = field(default_factory=Counter)
+    accepted: int = 0  # keys with findings an exception accepts: counted, not listed
+    shown: list[Shown] = field(default_factory=list)
+
+    def top(self) -> list[Shown]:
+        return self.shown
+
+    @property
+    def omitted(self) -> int:
+        return max(0, self.total - self.limit)
+
+
+Fresh = dict[Target, list[tuple[KeyFacts, list[FindingFacts]]]]  # per target
+
+
+def fresh_keys(conn: Connection, router: Router, scan_id: int, changed: frozenset[str]) -> Fresh:
+    """Per target, the keys with a finding in CHANGED among those routed to it."""
+    fv = FindingVersion
+    names: set[str] = set()
+    ordered = sorted(changed)
+    for start in range(0, len(ordered), CHUNK):
+        names.update(
+            conn.scalars(
+                select(fv.key_name).where(
+                    fv.fingerprint.in_(ordered[start : start + CHUNK]),
+                    valid_at(fv, scan_id),
+                    fv.accepted_by.is_(None),
+                )
+            )
+        )
+    found: Fresh = {}
+    for key, findings, _ in open_keys(conn, scan_id, names):
+        if not findings:
+            continue
+        for target, routed in router.key_targets(key, findings).items():
+            if any(f.fingerprint in changed for f in routed):
+                found.setdefault(target, []).append((key, routed))
+    return found
+
+
+def read_digests(
+    conn: Connection,
+    config: AlertsConfig,
+    router: Router,
+    scan_id: int,
+    targets: dict[Target, Kept],
+    receivers: Collection[str],
+    fresh: dict[str, Fresh],
+) -> list[StoredDigest]:
+    """The digest of each target of RECEIVERS with a key listed in TARGETS
+    (alerts.lines.refresh's answer), at SCAN_ID, in a stable order; FRESH
+    (fresh_keys' answer per receiver) first."""
+    digests = []
+    picked: dict[Target, list[str]] = {}
+    for lined, kept in targets.items():
+        figures = kept.figures
+        if lined.receiver not in receivers or not figures.total:
+            continue
+        shared = lined == shared_target(lined.receiver)
+        limit = max_keys(config, lined.receiver)
+        first: list[tuple[KeyFacts, list[FindingFacts]]] = []
+        for target in own_targets(config, lined.receiver) if shared else [lined]:
+            # The receiver's own targets hear of the same keys, and the same of them are fresh.
+            first = fresh.get(target.receiver, {}).get(target, [])
+            ordered = sorted(first, key=lambda item: urgency_order(*item))[:limit]
+            digest = StoredDigest(
+                target,
+                lined,
+                limit,
+                figures.audience(config, target),
+                total=figures.total,
+                fresh=len(first),
+                by_status=Counter(figures.by_status),
+                accepted=figures.accepted,
+            )
+            digest.shown = [(key, findings, True) for key, findings in ordered]
+            digests.append(digest)
+        wanted = limit - min(limit, len(first))
+        picked[lined] = _most_urgent(conn, kept.id, wanted, {key.name for key, _ in first})
+    details: dict[str, tuple[KeyFacts, dict[Target, list[FindingFacts]]]] = {}
+    names = {name for found in picked.values() for name in found}
+    for key, findings, _ in open_keys(conn, scan_id, names):
+        details[key.name] = (key, router.key_targets(key, findings))
+    for digest in digests:
+        for name in picked[digest.lined]:
+            key, routed = details[name]  # a line is of an open key with findings routed here
+            digest.shown.append((key, routed[digest.target], False))
+    return sorted(digests, key=lambda digest: str(digest.target))
+
+
+def _most_urgent(conn: Connection, target_id: int, wanted: int, skip: set[str]) -> list[str]:
+    """The names of the WANTED most urgent keys listed for the target but those of SKIP."""
+    if wanted <= 0:
+        return []
+    line = DigestLine
+    name = line.key_name.collate("C") if conn.dialect.name == "postgresql" else line.key_name
+    rows = conn.scalars(
+        select(line.key_name)
+        .where(line.target_id == target_id, line.listed.is_(True))
+        .order_by(line.urgency, name)
+        .limit(wanted + len(skip))
+    )
+    return [n for n in rows if n not in skip][:wanted]
