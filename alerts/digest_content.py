@@ -26,6 +26,14 @@ def urgency_order(key: KeyFacts, findings: Iterable[FindingFacts]) -> tuple[Any,
     return (_STATUS_RANK[key.status], idle, str(nearest or "9999"), -key.score, key.name)
 
 
+def urgency_text(order: tuple[Any, ...]) -> str:
+    """urgency_order but the key's name, as digits that sort the same way in
+    any collation: the store orders by it, then by name."""
+    rank, idle, nearest, minus_score = order[:4]
+    day = "99999999" if nearest == "9999" else nearest.replace("-", "")
+    return f"{rank:02d}{int(idle)}{day}{10**9 + minus_score:010d}"
+
+
 class Content(Protocol):
     """What a digest or an overview shows: DigestContent, gathered a key at
     a time (previews), or alerts.stored_digest's, read from digest lines."""

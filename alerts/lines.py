@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from alerts.config import AlertsConfig
-from alerts.digest_content import urgency_order
+from alerts.digest_content import urgency_order, urgency_text
 from alerts.digest_figures import Figures, Line
 from alerts.facts import CHUNK, FindingFacts, KeyFacts
 from alerts.open_keys import open_keys
@@ -292,11 +292,3 @@ class _Writer:
             else:
                 values = {"figures": figures.as_json()}
                 self.conn.execute(update(t).where(t.id == kept.id).values(values))
-
-
-def urgency_text(order: tuple[Any, ...]) -> str:
-    """urgency_order but the key's name, as digits that sort the same way in
-    any collation: the store orders by it, then by name."""
-    rank, idle, nearest, minus_score = order[:4]
-    day = "99999999" if nearest == "9999" else nearest.replace("-", "")
-    return f"{rank:02d}{int(idle)}{day}{10**9 + minus_score:010d}"

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from alerts.config import AlertsConfig
-from alerts.digest_content import DigestContent, urgency_order
+from alerts.digest_content import DigestContent, urgency_order, urgency_text
 from alerts.facts import FindingFacts, KeyFacts
 from alerts.limits import largest
 from alerts.routing import Target
@@ -78,3 +78,15 @@ def test_the_largest_part_is_found_from_any_guess(most: int) -> None:
     near: list[int] = []
     largest(lambda n: near.append(n) is None and n <= 150, 200, 148)
     assert len(near) <= 4  # a guess near the answer takes a few renders, not a search from 1
+
+
+def test_the_stored_urgency_sorts_as_the_urgency_order() -> None:
+    """Digest lines store urgency_order as digits the database sorts, then the
+    key's name: the same order whatever the collation."""
+    keys = [key(i) for i in range(300)]
+    for i, (facts, findings) in enumerate(keys):  # scores at the ends of their range too
+        keys[i] = (facts._replace(score=[0, 100, facts.score][i % 3]), findings)
+    by_order = sorted(keys, key=lambda item: urgency_order(*item))
+    by_text = sorted(keys, key=lambda item: (urgency_text(urgency_order(*item)), item[0].name))
+    assert [k.name for k, _ in by_text] == [k.name for k, _ in by_order]
+    assert all(urgency_text(urgency_order(*item)).isdigit() for item in keys)
