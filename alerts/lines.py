@@ -43,7 +43,8 @@ FORMAT = "1"
 BATCH = 5000  # lines per insert
 
 Routed = dict[Target, list[FindingFacts]]
-# Called with each key a rebuild routes, and the findings each target hears of.
+# Called with each key a rebuild routes (its routing facts only: open_keys)
+# and the findings each target hears of.
 Visitor = Callable[[KeyFacts, Routed], None]
 
 
@@ -110,7 +111,7 @@ def refresh(
         writer.load_targets()
         names = sorted(moved_since(conn, state.scan_id))
         writer.forget(names)
-        redone = writer.write(open_keys(conn, scan_id, names), None)
+        redone = writer.write(open_keys(conn, scan_id, names, routing_only=True), None)
         rebuilt = False
     else:
         for model in (DigestLine, DigestTarget, UnownedKey):
@@ -120,7 +121,7 @@ def refresh(
         indexes = sorted(table.indexes, key=lambda index: str(index.name))
         for index in indexes:
             index.drop(conn)
-        redone = writer.write(open_keys(conn, scan_id), visit)
+        redone = writer.write(open_keys(conn, scan_id, routing_only=True), visit)
         for index in indexes:
             index.create(conn)
         rebuilt = True

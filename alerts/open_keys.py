@@ -22,24 +22,30 @@ from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
 
 def open_keys(
-    conn: Connection, scan_id: int, names: Collection[str] | None = None
+    conn: Connection,
+    scan_id: int,
+    names: Collection[str] | None = None,
+    *,
+    routing_only: bool = False,
 ) -> Iterator[tuple[KeyFacts, list[FindingFacts], list[FindingFacts]]]:
     """Each key at SCAN_ID that is not deleted and has open findings (of
     NAMES only, when given), with the findings no exception accepts and those
     one does: accepted findings bring no reminders and no digest lines, but a
-    digest counts their keys."""
+    digest counts their keys. ROUTING_ONLY reads only what routes and orders
+    keys (no summaries, checklists or restrictions): facts never rendered."""
     if names is None:
-        yield from _merged(conn, scan_id, None)
+        yield from _merged(conn, scan_id, None, routing_only)
         return
     ordered = sorted(set(names))
     for start in range(0, len(ordered), CHUNK):
-        yield from _merged(conn, scan_id, ordered[start : start + CHUNK])
+        yield from _merged(conn, scan_id, ordered[start : start + CHUNK], routing_only)
 
 
 def _merged(
-    conn: Connection, scan_id: int, names: list[str] | None
+    conn: Connection, scan_id: int, names: list[str] | None, routing_only: bool
 ) -> Iterator[tuple[KeyFacts, list[FindingFacts], list[FindingFacts]]]:
     kv, fv, uv = KeyVersion, FindingVersion, UsageVersion
+    shown = () if routing_only else (kv.api_targets, kv.application_restriction, kv.gemini_enabled)
     keys = by_name(
         conn,
         _among(
@@ -54,9 +60,7 @@ def _merged(
                 kv.score,
                 kv.owners,
                 kv.creator,
-                kv.api_targets,
-                kv.application_restriction,
-                kv.gemini_enabled,
+                *shown,
             ).where(valid_at(kv, scan_id), kv.status != KeyStatus.DELETED.value),
             kv.key_name,
             names,
@@ -72,26 +76,31 @@ def _merged(
         ),
         uv.key_name,
     )
+    deadline = type_coerce(fv.deadline, String)  # parsed below: SQLAlchemy's parser is slower
+    columns = (
+        (fv.fingerprint, fv.rule_id, fv.severity, deadline)
+        if routing_only
+        else (
+            fv.fingerprint,
+            fv.rule_id,
+            fv.severity,
+            fv.summary,
+            fv.checklist,
+            deadline,
+            fv.deadline_kind,
+            fv.timeline_entry,
+        )
+    )
     findings = by_name(
         conn,
         _among(
-            select(
-                fv.key_name,
-                fv.fingerprint,
-                fv.rule_id,
-                fv.severity,
-                fv.summary,
-                fv.checklist,
-                type_coerce(fv.deadline, String),  # parsed below: SQLAlchemy's parser is slower
-                fv.deadline_kind,
-                fv.timeline_entry,
-                fv.accepted_by,
-            ).where(valid_at(fv, scan_id)),
+            select(fv.key_name, *columns, fv.accepted_by).where(valid_at(fv, scan_id)),
             fv.key_name,
             names,
         ),
         fv.key_name,
     )
+    facts = _routing_facts if routing_only else _facts
     with_usage = matched(keys, usage)
     current = next(with_usage, None)
     for name, rows in grouped(findings):
@@ -103,7 +112,7 @@ def _merged(
             open_: list[FindingFacts] = []
             accepted: list[FindingFacts] = []
             for row in rows:
-                (open_ if row[9] is None else accepted).append(FindingFacts(*_strings(row[1:9])))
+                (open_ if row[-1] is None else accepted).append(facts(row))
             yield _key(*current), open_, accepted
 
 
@@ -115,7 +124,8 @@ def _among(
 
 def _key(row: Sequence[Any], usage: Sequence[Any] | None) -> KeyFacts:
     (name, uid, display_name, project_id, number, key_type, status, score) = row[:8]
-    owners, creator, api_targets, restriction, gemini = row[8:]
+    owners, creator = row[8:10]
+    api_targets, restriction, gemini = row[10:] if len(row) > 10 else ((), "none", None)
     return KeyFacts(
         name=name,
         uid=uid,
@@ -141,12 +151,12 @@ def _day(value: str | date | None) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _strings(values: Sequence[Any]) -> Sequence[Any]:
+def _facts(row: Sequence[Any]) -> FindingFacts:
     # Rules, severities, checklists and timeline entries repeat across findings
     # (and projects, types and states across keys): one string each, as
     # store.history_state keeps them.
-    fingerprint, rule, severity, summary, checklist, deadline, kind, entry = values
-    return (
+    _, fingerprint, rule, severity, summary, checklist, deadline, kind, entry, _ = row
+    return FindingFacts(
         fingerprint,
         sys.intern(rule),
         sys.intern(severity),
@@ -155,4 +165,11 @@ def _strings(values: Sequence[Any]) -> Sequence[Any]:
         _day(deadline),
         kind,
         entry if entry is None else sys.intern(entry),
+    )
+
+
+def _routing_facts(row: Sequence[Any]) -> FindingFacts:
+    _, fingerprint, rule, severity, deadline, _ = row
+    return FindingFacts(
+        fingerprint, sys.intern(rule), sys.intern(severity), "", "", _day(deadline), None, None
     )

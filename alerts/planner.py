@@ -30,7 +30,7 @@ from alerts.facts import CHUNK, usage_of
 from alerts.news import gather, news_rows
 from alerts.reminders import reminder_events
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
-from alerts.stored_digest import Fresh, fresh_keys, read_digests
+from alerts.stored_digest import Fresh, fresh_keys, in_full, read_digests
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.tables import Scan, UnownedKey
 
@@ -88,7 +88,7 @@ def plan(
     overviews: Contents = {}
 
     def overview(key: KeyFacts, routed: dict[Target, list[FindingFacts]]) -> None:
-        collect(overviews, make_overview, _with_history(key, removed_at), routed)
+        collect(overviews, make_overview, key, routed)
 
     def make_overview(target: Target) -> DigestContent | None:
         if target.receiver in with_digest:
@@ -115,8 +115,9 @@ def plan(
         content.shown = [(_with_history(k, removed_at), fs, new) for k, fs, new in content.shown]
         period, n_accepted = due[target.receiver], content.accepted
         rows += digest_rows(config, target, period, content, scan_id, at, baseline, n_accepted)
-    for target, found in sorted(overviews.items(), key=lambda item: str(item[0])):
-        rows += overview_rows(config, target, found, scan_id, at)
+    for content in in_full(conn, router, scan_id, overviews):
+        content.shown = [(_with_history(k, removed_at), fs, new) for k, fs, new in content.shown]
+        rows += overview_rows(config, content.target, content, scan_id, at)
     for kind in sorted({r["kind"] for r in rows}):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
     stats.unowned_keys = _unowned(conn, router.unowned - routed)

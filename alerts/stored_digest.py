@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 from alerts.config import AlertsConfig
-from alerts.digest_content import urgency_order
+from alerts.digest_content import DigestContent, urgency_order
 from alerts.digests import max_keys
 from alerts.facts import CHUNK, FindingFacts, KeyFacts
 from alerts.lines import Kept, own_targets, shared_target
@@ -122,6 +122,33 @@ def read_digests(
             key, routed = details[name]  # a line is of an open key with findings routed here
             digest.shown.append((key, routed[digest.target], False))
     return sorted(digests, key=lambda digest: str(digest.target))
+
+
+def in_full(
+    conn: Connection, router: Router, scan_id: int, contents: dict[Target, DigestContent]
+) -> list[StoredDigest]:
+    """CONTENTS, gathered from routing facts (alerts.lines' visitor), with the
+    keys they show read in full, in a stable order."""
+    names = {key.name for content in contents.values() for key, _, _ in content.top()}
+    details: dict[str, tuple[KeyFacts, dict[Target, list[FindingFacts]]]] = {}
+    for key, findings, _ in open_keys(conn, scan_id, names):
+        details[key.name] = (key, router.key_targets(key, findings))
+    found = []
+    for target, content in sorted(contents.items(), key=lambda item: str(item[0])):
+        digest = StoredDigest(
+            target,
+            target,
+            content.limit,
+            content.audience,
+            total=content.total,
+            fresh=content.fresh,
+            by_status=content.by_status,
+        )
+        for key, _, new in content.top():
+            full, routed = details[key.name]
+            digest.shown.append((full, routed[target], new))
+        found.append(digest)
+    return found
 
 
 def _most_urgent(conn: Connection, target_id: int, wanted: int, skip: set[str]) -> list[str]:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from alerts import lines
 from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent
-from alerts.digests import collect, max_keys
+from alerts.digests import collect, digests, max_keys
 from alerts.events import new_fingerprints, reminder_for
 from alerts.open_keys import open_keys
 from alerts.planner import scan_hook
@@ -38,6 +38,7 @@ from scanner.store.tables import (
     DigestLineState,
     DigestTarget,
     FindingVersion,
+    Notification,
     Scan,
     UnownedKey,
 )
@@ -313,3 +314,39 @@ def test_a_scan_redoes_the_lines_of_the_keys_that_moved_and_no_other(
     config = parse_config(ALERTS.replace("max_keys: 3", "max_keys: 5"), "test.yaml")
     assert scan(NOW + timedelta(hours=3)) == (len(org.keys), True)
     assert scan(NOW + timedelta(hours=4)) == (0, False)
+
+
+def test_overviews_and_digests_show_each_key_as_a_preview_does(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Lines are made from routing facts alone; what a message shows of a key
+    is read in full, as `alerts preview` (which reads every key) shows it."""
+    org = Organization(5)
+    config = config_for(accepting=True)
+    alerts = config.alerts
+    for day, kinds in ((0, {"overview", "digest"}), (1, {"digest"})):
+        at = NOW + timedelta(days=day, hours=1)
+        export = assets.write_ndjson(tmp_path / f"org-{day}.jsonl", org.envelopes())
+        source = ExportSource([export], config.gemini.project_services)
+        outcome = run_scan(source, engine, config, at, after_history=scan_hook(alerts))
+        with engine.connect() as conn:
+            sent = conn.execute(
+                select(Notification).where(Notification.scan_id == outcome.scan_id)
+            ).all()
+            router = Router(alerts, ConfiguredOwners(alerts.owners))
+            names = {r.name for r in alerts.receivers}
+            previews = digests(conn, alerts, router, outcome.scan_id, at, names)
+        previewed = {
+            (t.receiver, t.channel, t.address, k["uid"]): k | {"new": False}
+            for t, _, document in previews
+            for k in document["keys"]
+        }
+        shown = [
+            ((n.receiver, n.channel, n.target, k["uid"]), k | {"new": False})
+            for n in sent
+            if n.kind in kinds
+            for k in n.payload["keys"]
+        ]
+        assert {n.kind for n in sent} >= kinds and len(shown) >= 8
+        for where, document in shown:
+            assert document == previewed[where], where
