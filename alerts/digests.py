@@ -27,9 +27,11 @@ def collect(
     make: Callable[[Target], DigestContent | None],
     key: KeyFacts,
     targets: dict[Target, list[FindingFacts]],
+    orders: dict[int, tuple[Any, ...]] | None = None,
 ) -> None:
-    """File KEY with its FINDINGS under each target MAKE gives a digest's content for."""
-    orders: dict[int, tuple[Any, ...]] = {}  # most targets share one list of findings
+    """File KEY with its FINDINGS under each target MAKE gives a digest's content
+    for; ORDERS has the urgency_order of lists of findings (by id) known already."""
+    orders = {} if orders is None else orders  # most targets share one list of findings
     for target, findings in targets.items():
         content = contents.get(target)
         if content is None:

@@ -44,8 +44,9 @@ BATCH = 5000  # lines per insert
 
 Routed = dict[Target, list[FindingFacts]]
 # Called with each key a rebuild routes (its routing facts only: open_keys)
-# and the findings each target hears of.
-Visitor = Callable[[KeyFacts, Routed], None]
+# and the findings each target hears of, with the urgency_order of each list
+# of findings (by id: most targets share one).
+Visitor = Callable[[KeyFacts, Routed, dict[int, tuple[Any, ...]]], None]
 
 
 @dataclass
@@ -189,9 +190,13 @@ class _Writer:
         for key, findings, accepted in keys:
             redone += 1
             listed = self.router.key_targets(key, findings) if findings else {}
+            orders: dict[int, tuple[Any, ...]] = {}
+            for routed in listed.values():
+                if id(routed) not in orders:
+                    orders[id(routed)] = urgency_order(key, routed)
             if visit is not None:
-                visit(key, listed)
-            self._lines(key, listed, accepted, pending)
+                visit(key, listed, orders)
+            self._lines(key, listed, orders, accepted, pending)
             if key.name in self.router.unowned:
                 unowned.append((key.name,))
             if len(pending) >= BATCH:
@@ -206,6 +211,7 @@ class _Writer:
         self,
         key: KeyFacts,
         listed: Routed,
+        orders: dict[int, tuple[Any, ...]],
         accepted: list[FindingFacts],
         into: list[tuple[Any, ...]],
     ) -> None:
@@ -213,7 +219,7 @@ class _Writer:
         for finding in accepted:
             accepting.update(self.router.targets(key, finding))
         targets = listed if not accepting else {**listed, **dict.fromkeys(accepting)}
-        urgencies: dict[int, str] = {}  # most targets share one list of findings
+        urgencies: dict[int, str] = {}
         creator = key.creator.lower() if key.creator is not None else None
         owners = {o.lower() for o in key.owners} if key.owners else ()
         done: set[Target] = set()
@@ -230,7 +236,7 @@ class _Writer:
             if routed is not None:
                 urgency = urgencies.get(id(routed), "")
                 if not urgency:
-                    urgency = urgencies[id(routed)] = urgency_text(urgency_order(key, routed))
+                    urgency = urgencies[id(routed)] = urgency_text(orders[id(routed)])
             kept = self._kept(lined)
             created = creator is not None and creator == kept.address
             line: Line = (

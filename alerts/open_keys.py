@@ -169,7 +169,5 @@ def _facts(row: Sequence[Any]) -> FindingFacts:
 
 
 def _routing_facts(row: Sequence[Any]) -> FindingFacts:
-    _, fingerprint, rule, severity, deadline, _ = row
-    return FindingFacts(
-        fingerprint, sys.intern(rule), sys.intern(severity), "", "", _day(deadline), None, None
-    )
+    _, fingerprint, rule, severity, deadline, _ = row  # passing through: not interned
+    return FindingFacts(fingerprint, rule, severity, "", "", _day(deadline), None, None)

@@ -87,8 +87,10 @@ def plan(
     with_digest = {r.name for r in config.receivers if r.digest is not None}
     overviews: Contents = {}
 
-    def overview(key: KeyFacts, routed: dict[Target, list[FindingFacts]]) -> None:
-        collect(overviews, make_overview, key, routed)
+    def overview(
+        key: KeyFacts, routed: dict[Target, list[FindingFacts]], orders: dict[int, Any]
+    ) -> None:
+        collect(overviews, make_overview, key, routed, orders)
 
     def make_overview(target: Target) -> DigestContent | None:
         if target.receiver in with_digest:
