@@ -14,11 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
-from alerts.facts import CHUNK, FindingFacts, KeyFacts
+from alerts.facts import FindingFacts, KeyFacts
 from scanner.models import KeyStatus
 from scanner.store.ordered import by_name, grouped, matched
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
+
+# Names per read: three queries each, and PostgreSQL's server-side cursors
+# cost round trips; the keys of a day's reminders are thousands.
+NAMES = 5000
 
 
 def open_keys(
@@ -37,8 +41,8 @@ def open_keys(
         yield from _merged(conn, scan_id, None, routing_only)
         return
     ordered = sorted(set(names))
-    for start in range(0, len(ordered), CHUNK):
-        yield from _merged(conn, scan_id, ordered[start : start + CHUNK], routing_only)
+    for start in range(0, len(ordered), NAMES):
+        yield from _merged(conn, scan_id, ordered[start : start + NAMES], routing_only)
 
 
 def _merged(

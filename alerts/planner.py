@@ -106,7 +106,9 @@ def plan(
     due = due_digests(conn, config, at)
     usage = usage_of(conn, scan_id, (e.key.name for e in events))
     events = [replace(e, key=_with_usage(_with_history(e.key, removed_at), usage)) for e in events]
-    routed = set(router.unowned)  # open keys with findings: each has its row
+    routed = set(router.unowned)
+    # A reminder is about an open finding of an open key: its lines say if nobody owns it.
+    closed = {e.key.name for e in events if e.kind != "reminder"}
     immediate, batched = gather(config, router, events, set(due))
     rows = news_rows(config, immediate, batched, scan_id, at)
     rows += approver_rows(config, router, expiring.approvers, scan_id, at)
@@ -122,13 +124,13 @@ def plan(
         rows += overview_rows(config, content.target, content, scan_id, at)
     for kind in sorted({r["kind"] for r in rows}):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
-    stats.unowned_keys = _unowned(conn, router.unowned - routed)
+    stats.unowned_keys = _unowned(conn, (router.unowned - routed) & closed)
     return stats
 
 
 def _unowned(conn: Connection, also: set[str]) -> int:
     """Open keys routed to owners nobody knows, and those of ALSO (keys of
-    events, closed ones among them) that are not among them."""
+    events that may be closed) that are not among them."""
     found = conn.scalar(select(func.count()).select_from(UnownedKey)) or 0
     ordered = sorted(also)
     for start in range(0, len(ordered), CHUNK):

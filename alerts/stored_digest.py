@@ -156,11 +156,10 @@ def _most_urgent(conn: Connection, target_id: int, wanted: int, skip: set[str]) 
     if wanted <= 0:
         return []
     line = DigestLine
-    name = line.key_name.collate("C") if conn.dialect.name == "postgresql" else line.key_name
     rows = conn.scalars(
-        select(line.key_name)
+        select(line.key_name)  # byte order on either database (DigestLine.key_name)
         .where(line.target_id == target_id, line.listed.is_(True))
-        .order_by(line.urgency, name)
+        .order_by(line.urgency, line.key_name)
         .limit(wanted + len(skip))
     )
     return [n for n in rows if n not in skip][:wanted]

@@ -75,7 +75,11 @@ class DigestLine(Base):
     __tablename__ = "digest_lines"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key_name: Mapped[str] = mapped_column(String(255), index=True)
+    # In byte order on PostgreSQL ("C"): a digest lists keys by urgency, then
+    # name, as Python orders them, and reads them from the index in that order.
+    key_name: Mapped[str] = mapped_column(
+        String(255).with_variant(String(255, collation="C"), "postgresql"), index=True
+    )
     target_id: Mapped[int] = mapped_column(Integer)
     # The key has open findings routed here that no exception accepts: the
     # digest lists or counts it. Else it is here for accepted findings alone.

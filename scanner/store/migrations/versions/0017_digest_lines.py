@@ -35,7 +35,11 @@ def upgrade() -> None:
     op.create_table(
         "digest_lines",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("key_name", sa.String(length=255), nullable=False),
+        sa.Column(
+            "key_name",
+            sa.String(length=255).with_variant(sa.String(255, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("target_id", sa.Integer(), nullable=False),
         sa.Column("listed", sa.Boolean(), nullable=False),
         sa.Column("accepted", sa.Boolean(), nullable=False),
