@@ -17,6 +17,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from alerts.channels.email import build_message
 from alerts.config import AlertsConfig
 from alerts.render import EmailRenderer
@@ -68,34 +70,49 @@ def split(
     extra = document.get("omitted_keys", 0)
     parts: list[dict[str, Any]] = []
     start = 0
-    # Size grows about in proportion to the keys: a first guess near the answer
-    # saves most of the renders a search from one key would take.
-    guess = max(1, int(len(keys) / whole))
+    # A message grows with each key about as the key's own JSON does: a guess
+    # from each key's share of the whole lands within a key or two of the
+    # answer, which a few renders confirm.
+    empty = load(part([], len(keys) + extra))
+    weights = [len(orjson.dumps(key)) for key in keys]
+    per_byte = max(whole - empty, 0.0) / max(sum(weights), 1)
     while start < len(keys):
         rest = keys[start:]
 
         def fit(n: int, rest: list[dict[str, Any]] = rest) -> bool:
             return load(part(rest[:n], len(rest) - n + extra)) <= 1
 
-        size = largest(fit, len(rest), guess)
+        guess = _fitting(weights[start:], per_byte, 1 - empty)
+        size = largest(fit, len(rest), guess, step=1)
         if len(parts) + 1 == config.overflow.max_parts:
             parts.append(part(rest[:size], len(rest) - size + extra))
             break
         parts.append(part(rest[:size], 0))
         start += size
-        guess = size
     if not parts[-1]["omitted_keys"]:
         parts[-1]["omitted_keys"] = extra
     total = len(parts)
     return [p | {"part": {"index": i + 1, "of": total}} for i, p in enumerate(parts)]
 
 
-def largest(fit: Callable[[int], bool], most: int, guess: int = 1) -> int:
+def _fitting(weights: list[int], per_byte: float, room: float) -> int:
+    """How many keys of these WEIGHTS fill ROOM at PER_BYTE: at least one."""
+    used, n = 0.0, 0
+    for weight in weights:
+        used += weight * per_byte
+        if used > room:
+            break
+        n += 1
+    return max(n, 1)
+
+
+def largest(fit: Callable[[int], bool], most: int, guess: int = 1, step: int = 0) -> int:
     """The largest n in 1..MOST with FIT(n) (FIT true up to some n, false
-    after), galloping from GUESS and then bisecting; at least 1, so that a key
-    too large alone still goes (its channel decides)."""
+    after), galloping from GUESS by STEP (default: a 32nd of it), doubling,
+    and then bisecting; at least 1, so that a key too large alone still goes
+    (its channel decides)."""
     n = min(max(guess, 1), most)
-    step = max(1, n // 32)
+    step = step or max(1, n // 32)
     if fit(n):
         good, bad = n, most + 1
         while good < most:

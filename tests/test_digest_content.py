@@ -67,14 +67,15 @@ def test_the_kept_keys_are_the_most_urgent_whatever_the_arrival_order(limit: int
 def test_the_largest_part_is_found_from_any_guess(most: int) -> None:
     for threshold in range(0, most + 2):
         for guess in (1, 2, most // 2, most, most + 5, threshold, threshold + 1):
-            calls: list[int] = []
+            for step in (0, 1, 5):  # 0: a 32nd of the guess
+                calls: list[int] = []
 
-            def fit(n: int, threshold: int = threshold, calls: list[int] = calls) -> bool:
-                assert 1 <= n <= most
-                calls.append(n)
-                return n <= threshold
+                def fit(n: int, threshold: int = threshold, calls: list[int] = calls) -> bool:
+                    assert 1 <= n <= most
+                    calls.append(n)
+                    return n <= threshold
 
-            assert largest(fit, most, guess) == min(max(threshold, 1), most)
+                assert largest(fit, most, guess, step) == min(max(threshold, 1), most)
     near: list[int] = []
     largest(lambda n: near.append(n) is None and n <= 150, 200, 148)
     assert len(near) <= 4  # a guess near the answer takes a few renders, not a search from 1
