@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
+from alerts.facts import latest_findings, latest_keys
 from alerts.open_keys import open_keys
 from scanner.config import Config
 from scanner.engine import run_scan
@@ -83,6 +84,12 @@ def test_every_open_key_comes_once_with_its_own_findings(store: Engine, tmp_path
         read = list(open_keys(conn, scan_id.scan_id))
         some = [name for name in expected if name.endswith(("/Beta", "/_x", "/aB"))]
         read_some = list(open_keys(conn, scan_id.scan_id, some))
+        # Read through the driver's cursor: the values SQLAlchemy's types read.
+        names = [key.name for key, _, _ in read]
+        keys = latest_keys(conn, scan_id.scan_id, names)
+        found = latest_findings(
+            conn, scan_id.scan_id, [fp for fps in expected.values() for fp in fps]
+        )
     names = [key.name for key, _, _ in read]
     assert names == sorted(names)  # byte order: the order the merge relies on
     deleted = "projects/100/locations/global/keys/aB"
@@ -92,6 +99,11 @@ def test_every_open_key_comes_once_with_its_own_findings(store: Engine, tmp_path
     }
     assert fingerprints == {name: found for name, found in expected.items() if name != deleted}
     assert len(read) == len(KEY_IDS) - 1
+    assert [key for key, _, _ in read] == [keys[name] for name in names]
+    assert all(
+        f == found[f.fingerprint] for _, open_, accepted in read for f in [*open_, *accepted]
+    )
+    assert any(key.api_targets for key in keys.values())  # restrictions were read, not defaulted
     # Asked for some keys by name: those, with the same findings, the deleted one still left out.
     assert [key.name for key, _, _ in read_some] == sorted(set(some) - {deleted})
     assert [(k, set(f), set(a)) for k, f, a in read if k.name in some] == [

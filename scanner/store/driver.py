@@ -6,7 +6,7 @@ server-side cursor of psycopg on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Select
@@ -62,17 +62,3 @@ def converted_rows(
             for i, process in convert:
                 values[i] = process(values[i])
             yield tuple(values)
-
-
-def streamed_rows(
-    conn: Connection, query: Select[*tuple[Any, ...]], size: int
-) -> Iterator[Sequence[Any]]:
-    """QUERY's rows, read SIZE at a time: through SQLite's cursor, or streamed
-    by SQLAlchemy elsewhere (PostgreSQL's driver would otherwise hold every
-    row of the result at once)."""
-    if conn.dialect.name == "sqlite":
-        yield from converted_rows(conn, query, size)
-        return
-    # On the statement: a Connection's execution options would outlive this query.
-    for part in conn.execute(query.execution_options(yield_per=size)).partitions():
-        yield from part

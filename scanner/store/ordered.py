@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from scanner.store.driver import streamed_rows
+from scanner.store.driver import converted_rows
 
 BATCH = 2000
 
@@ -25,7 +25,7 @@ def by_name(
     compares strings in: SQLite's default, PostgreSQL's "C" collation (its
     database collation may order otherwise)."""
     order = name.collate("C") if conn.dialect.name == "postgresql" else name
-    return streamed_rows(conn, query.order_by(order), BATCH)
+    return converted_rows(conn, query.order_by(order), BATCH)
 
 
 def grouped(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[str, list[Sequence[Any]]]]:
