@@ -21,7 +21,7 @@ from alerts.facts import (
 from alerts.wording import deadline_phrase
 from scanner.models import KeyStatus, Severity
 from scanner.reasons import NEWSWORTHY, RESOLVED_DETAIL
-from scanner.store.tables import Transition
+from scanner.store.tables import Scan, Transition
 
 __all__ = ["Event", "FindingFacts", "KeyFacts", "transition_events"]
 
@@ -133,8 +133,10 @@ def changed_since(conn: Connection, since: datetime, scan_id: int) -> frozenset[
     what a digest leads with."""
     t = Transition
     kinds = ("opened", "reopened", "severity_changed", "acceptance_expired", "acceptance_revoked")
+    # A transition is at its scan's instant: the scans after SINCE find them by index.
+    scans = select(Scan.id).where(Scan.evaluated_at > since, Scan.id <= scan_id)
     query = select(t.fingerprint).where(
-        t.scan_id <= scan_id, t.at > since, t.kind.in_(kinds), t.fingerprint.is_not(None)
+        t.scan_id.in_(scans), t.at > since, t.kind.in_(kinds), t.fingerprint.is_not(None)
     )
     return frozenset(str(fp) for fp in conn.scalars(query))
 

@@ -27,15 +27,8 @@ from alerts.open_keys import open_keys
 from alerts.routing import OwnerResolver, Router, Target
 from alerts.why import named_by_config
 from scanner.store.bulk import BulkTable
-from scanner.store.tables import (
-    DigestLine,
-    DigestLineState,
-    DigestTarget,
-    FindingVersion,
-    KeyVersion,
-    UnownedKey,
-    UsageVersion,
-)
+from scanner.store.queries import moved_since
+from scanner.store.tables import DigestLine, DigestLineState, DigestTarget, UnownedKey
 
 # Bumped whenever what a line holds, or how a key is routed, changes meaning:
 # lines of another format are rebuilt, never read.
@@ -125,20 +118,15 @@ def refresh(
         redone = writer.write(open_keys(conn, scan_id, routing_only=True), visit)
         for index in indexes:
             index.create(conn)
+        if conn.dialect.name == "postgresql":
+            # Its planner would read a digest's top keys by sorting them all
+            # until autovacuum learns how many lines the table now has.
+            conn.exec_driver_sql("ANALYZE digest_lines")
         rebuilt = True
     writer.save_targets()
     conn.execute(delete(DigestLineState))
     conn.execute(insert(DigestLineState).values(id=1, scan_id=scan_id, routing=routing))
     return Refreshed(writer.targets, redone, rebuilt)
-
-
-def moved_since(conn: Connection, scan_id: int) -> set[str]:
-    """Keys with a key, finding or usage version opened or closed after SCAN_ID."""
-    names: set[str] = set()
-    for model in (KeyVersion, FindingVersion, UsageVersion):
-        for column in (model.valid_from_scan_id, model.valid_to_scan_id):
-            names.update(conn.scalars(select(model.key_name).where(column > scan_id)))
-    return names
 
 
 class _Writer:

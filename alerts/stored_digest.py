@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, true
 
 from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent, urgency_order
@@ -158,7 +158,7 @@ def _most_urgent(conn: Connection, target_id: int, wanted: int, skip: set[str]) 
     line = DigestLine
     rows = conn.scalars(
         select(line.key_name)  # byte order on either database (DigestLine.key_name)
-        .where(line.target_id == target_id, line.listed.is_(True))
+        .where(line.target_id == target_id, line.listed == true())  # "IS" reads no index
         .order_by(line.urgency, line.key_name)
         .limit(wanted + len(skip))
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, or_, select
 from sqlalchemy.orm import Session
 
 from scanner.errors import StoreError
@@ -72,3 +72,12 @@ def scan_at(engine: Engine, at: datetime) -> Scan:
         when = at.isoformat().replace("+00:00", "Z")
         raise StoreError(f"--at {when}: no successful scan at or before that instant")
     return scan
+
+
+def moved_since(conn: Connection, scan_id: int) -> set[str]:
+    """Keys with a key, finding or usage version opened or closed after SCAN_ID."""
+    names: set[str] = set()
+    for model in (KeyVersion, FindingVersion, UsageVersion):
+        for column in (model.valid_from_scan_id, model.valid_to_scan_id):
+            names.update(conn.scalars(select(model.key_name).where(column > scan_id)))
+    return names
