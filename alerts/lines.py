@@ -26,7 +26,9 @@ from alerts.facts import CHUNK, FindingFacts, KeyFacts
 from alerts.open_keys import open_keys
 from alerts.routing import OwnerResolver, Router, Target
 from alerts.why import named_by_config
+from scanner import __version__
 from scanner.store.bulk import BulkTable
+from scanner.store.db import head_revision
 from scanner.store.queries import moved_since
 from scanner.store.tables import DigestLine, DigestLineState, DigestTarget, UnownedKey
 
@@ -74,13 +76,15 @@ def own_targets(config: AlertsConfig, receiver: str) -> list[Target]:
 
 
 def routing_of(config: AlertsConfig, owners: OwnerResolver, receivers: Collection[str]) -> str:
-    """What lines depend on beside history: the alert configuration, the
-    owner resolver and the receivers they are kept for. Empty when the
+    """What lines depend on beside history: this code and schema, the alert
+    configuration, the owner resolver and the receivers they are kept for. Empty when the
     resolver cannot say what its answers depend on: lines are then rebuilt."""
     identity = owners.identity()
     if identity is None:
         return ""
-    text = "\x00".join((FORMAT, identity, config.model_dump_json(), *sorted(receivers)))
+    # A release or a migration may change what history holds or how it is read.
+    code = (FORMAT, __version__, head_revision())
+    text = "\x00".join((*code, identity, config.model_dump_json(), *sorted(receivers)))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
