@@ -2,13 +2,13 @@
 routed to (its urgency, status and project, and what says why the target
 hears of it), each target's figures over its lines, and the keys routed to
 owners nobody knows. A receiver's own addresses and webhooks hear of the
-same keys: they share one target (shared_target), an owner is one of their
-own. They are kept in the store from scan to scan and redone
-only for the keys whose versions moved since the scan they stand for, under
-the same routing: a digest then reads its figures and its most urgent keys
+same keys: they share one target (shared_target); each owner is a target of
+its own. Lines are kept in the store from scan to scan and redone only for
+the keys whose versions moved since the scan they stand for, under the same
+routing: a digest then reads its figures and its most urgent keys
 (alerts.stored_digest) instead of routing every open finding of the
-organization on every scan. Anything else (another alert configuration,
-another owner resolver, lines of another format, none yet) rebuilds them."""
+organization on every scan. Anything else (another release, schema, alert
+configuration or owner resolver, no lines yet) rebuilds them."""
 
 from __future__ import annotations
 
@@ -77,8 +77,9 @@ def own_targets(config: AlertsConfig, receiver: str) -> list[Target]:
 
 def routing_of(config: AlertsConfig, owners: OwnerResolver, receivers: Collection[str]) -> str:
     """What lines depend on beside history: this code and schema, the alert
-    configuration, the owner resolver and the receivers they are kept for. Empty when the
-    resolver cannot say what its answers depend on: lines are then rebuilt."""
+    configuration, the owner resolver and the receivers they are kept for.
+    Empty when the resolver cannot say what its answers depend on: lines are
+    then rebuilt on every scan."""
     identity = owners.identity()
     if identity is None:
         return ""
