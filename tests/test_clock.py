@@ -15,8 +15,14 @@ from hypothesis import strategies as st
 from scanner.config import Config, RulesConfig
 from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
 from scanner.exceptions.matching import ExceptionsInForce
-from scanner.models import AppRestriction, KeyAssessment, KeyRecord, KeyType, KeyUsage
-from scanner.rules import key_not_rotated
+from scanner.models import (
+    AppRestriction,
+    KeyAssessment,
+    KeyRecord,
+    KeyStatus,
+    KeyType,
+    KeyUsage,
+)
 from scanner.rules.base import Rule, RuleContext
 from scanner.rules.catalog import RULES, VERDICT_RULES
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between
@@ -198,14 +204,15 @@ def test_days_and_instants_at_both_ends() -> None:
     assert not unchanged_between([date(2026, 5, 7)], noon + timedelta(days=1), noon)
 
 
-def test_the_due_day_itself_is_a_change() -> None:
-    """On the day a key is due, its status no longer counts down to the
-    deadline, hours before the due instant makes the finding medium: that
-    midnight is a change of its own (rarely drawn above)."""
+def test_the_due_day_is_at_risk_until_the_due_instant() -> None:
+    """On the day a key is due its status still counts down to the deadline:
+    that midnight changes nothing, the due instant (noon) does."""
     config = Config(rules=RulesConfig(rotation_days=100, warn_days=10))
     key = settled_key(datetime(2026, 1, 1, 12, tzinfo=UTC))
     midnight = datetime(2026, 4, 11, tzinfo=UTC)  # due at noon that day
     a, b = midnight - timedelta(hours=1), midnight + timedelta(hours=1)
-    assert judged(key, config, a) != judged(key, config, b)
-    assert not holds(key, config, a, b, RULES)
-    assert date(2026, 4, 11) in key_not_rotated.changes_at(key, config)
+    assert judged(key, config, a) == judged(key, config, b)
+    assert judged(key, config, b).status is KeyStatus.AT_RISK
+    noon = midnight + timedelta(hours=12)
+    assert judged(key, config, noon - timedelta(hours=1)) != judged(key, config, noon)
+    assert not holds(key, config, noon - timedelta(hours=1), noon, RULES)

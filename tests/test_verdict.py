@@ -57,6 +57,22 @@ def test_at_risk_when_a_deadline_is_near_and_nothing_worse() -> None:
     assert score == 3
 
 
+def test_a_rotation_due_later_today_is_at_risk_until_it_is_due() -> None:
+    """Hour by hour across the due day: never compliant between at risk and overdue."""
+    created = NOW - timedelta(days=89, hours=10)  # due at NOW + 14 hours, the same day
+    auth = {"key_type": KeyType.AUTH, "service_account": "sa@x", "created": created}
+    due = created + timedelta(days=90)
+    assert due.date() == NOW.date()
+    statuses = []
+    for hours in range(-30, 30, 2):
+        at = NOW + timedelta(hours=hours)
+        status, _, rules = verdict(at, **auth)
+        assert rules == ["key-not-rotated"]
+        statuses.append((at >= due, status))
+    assert {status for passed, status in statuses if not passed} == {KeyStatus.AT_RISK}
+    assert {status for passed, status in statuses if passed} == {KeyStatus.NON_COMPLIANT}
+
+
 def test_compliant_and_deleted() -> None:
     auth = {"key_type": KeyType.AUTH, "service_account": "sa@x"}
     assert verdict(**auth)[:2] == (KeyStatus.COMPLIANT, 0)

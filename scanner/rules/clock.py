@@ -1,8 +1,9 @@
 """When a key's judgement can change with nothing but the clock moving.
 
 Two rules read the clock (each says when through its `changes_at`), the status
-counts days to each finding's deadline (rules.warn_days before it, and the day
-itself), and exceptions lapse on their expiry day. Between two instants none
+counts days to each finding's deadline (rules.warn_days before it, the day
+itself for an enforced deadline, and the day after it), and exceptions lapse
+on their expiry day. Between two instants none
 of these falls within, `assess` gives a key with equal inputs the same
 findings, status and score (tests/test_clock.py holds it to that)."""
 
@@ -18,9 +19,12 @@ from scanner.rules.base import Rule
 
 def scan_changes(config: Config) -> tuple[date, ...]:
     """The days that can change any key's judgement: the timeline's deadlines,
-    the days rules.warn_days before them, and the expiry of each exception."""
-    warn = timedelta(days=config.rules.warn_days)
-    deadlines = tuple(d for e in config.timeline for d in (e.date - warn, e.date))
+    the days rules.warn_days before them and the days after them, and the
+    expiry of each exception."""
+    # The day after a deadline, a finding below medium stops making a key at
+    # risk (the default catalog has none past its deadline: kept for any other).
+    warn, day = timedelta(days=config.rules.warn_days), timedelta(days=1)
+    deadlines = tuple(d for e in config.timeline for d in (e.date - warn, e.date, e.date + day))
     return deadlines + tuple(e.expires for e in config.exceptions.entries)
 
 

@@ -46,9 +46,9 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
 
 def changes_at(key: KeyClock, config: Config) -> tuple[date, ...]:
     """The warning, the due instant, and the days the status counts from (its
-    deadline within rules.warn_days, then passed)."""
+    deadline within rules.warn_days, then the day after it)."""
     if key.created is None:
         return ()
     due = key.created + timedelta(days=config.rules.rotation_days)
     warn = timedelta(days=config.rules.warn_days)
-    return (due - warn, due, due.date() - warn, due.date())
+    return (due - warn, due, due.date() - warn, due.date() + timedelta(days=1))

@@ -39,7 +39,9 @@ def key_status(key: KeyRecord, findings: tuple[Finding, ...], ctx: RuleContext) 
     if any(f.severity.rank >= Severity.MEDIUM.rank for f in findings):
         return KeyStatus.NON_COMPLIANT
     horizon = today + timedelta(days=ctx.config.rules.warn_days)
-    if any(f.deadline is not None and today < f.deadline <= horizon for f in findings):
+    # Today counts: a rotation due later today is a warning until it is due,
+    # not a compliant key between an at-risk yesterday and a non-compliant tonight.
+    if any(f.deadline is not None and today <= f.deadline <= horizon for f in findings):
         return KeyStatus.AT_RISK
     return KeyStatus.COMPLIANT
 
