@@ -2,7 +2,7 @@
 themselves (the judging parts of the configuration, the deadline timeline and
 the rule catalog of this version), as one JSON document. Channel addresses,
 credentials and the database URL are left out: they judge nothing and may be
-secret."""
+secret. The owners map (alerts.owners) is in: it decides key-orphaned."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def in_force_document(config: Config) -> dict[str, Any]:
                 "rejected_share": config.usage.rejected_share,
             },
             "inventory": {"iam": config.inventory.iam, "max_shrink": config.inventory.max_shrink},
+            # key-orphaned reads who the owners map names: a verdict depends on it.
+            "alerts": {"owners": config.alerts.owners},
         },
         # Exceptions decide whether a finding counts, not whether it exists.
         "exceptions": {

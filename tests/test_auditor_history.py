@@ -343,3 +343,37 @@ def test_an_empty_window_is_an_answer_not_an_error(history: History) -> None:
     future = history.cli("stats", "remediation", "--since", "2099-01-01")
     assert future.exit_code == 2
     assert "--until (now) is before --since 2099-01-01" in future.output
+
+
+def test_an_owners_map_that_names_someone_is_no_fix(engine: Engine, tmp_path: Path) -> None:
+    """alerts.owners decides key-orphaned: naming an owner there changes the
+    rules in force, and the finding it closes is config_changed, not fixed."""
+    envelopes = [
+        assets.project("100", "alpha"),
+        assets.iam_policy("projects/100", {"roles/viewer": ["user:v@example.com"]}),
+        assets.key("100", uid="k-nobody", targets=["maps-backend.googleapis.com"]),
+    ]
+    export = assets.write_ndjson(tmp_path / "org.jsonl", envelopes)
+    nobody = Config()
+    named = parse_config('alerts: {owners: {"alpha": [lead@example.com]}}', "c")
+    first = run_scan(ExportSource([export], nobody.gemini.project_services), engine, nobody, NOW)
+    second = run_scan(ExportSource([export], named.gemini.project_services), engine, named, NOW)
+    with engine.connect() as conn:
+        opened = set(
+            conn.scalars(
+                select(Transition.rule_id).where(
+                    Transition.scan_id == first.scan_id, Transition.kind == "opened"
+                )
+            )
+        )
+        reasons = set(
+            conn.execute(
+                select(Transition.rule_id, Transition.reason).where(
+                    Transition.scan_id == second.scan_id, Transition.kind == "resolved"
+                )
+            )
+        )
+        digests = list(conn.scalars(select(Scan.config_digest).order_by(Scan.id)))
+    assert "key-orphaned" in opened
+    assert reasons == {("key-orphaned", "config_changed")}
+    assert digests[0] != digests[1]
