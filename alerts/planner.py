@@ -108,7 +108,7 @@ def plan(
     events = [replace(e, key=_with_usage(_with_history(e.key, removed_at), usage)) for e in events]
     routed = set(router.unowned)
     # A reminder is about an open finding of an open key: its lines say if nobody owns it.
-    closed = {e.key.name for e in events if e.kind != "reminder"}
+    maybe_closed = {e.key.name for e in events if e.kind != "reminder"}
     immediate, batched = gather(config, router, events, set(due))
     rows = news_rows(config, immediate, batched, scan_id, at)
     rows += approver_rows(config, router, expiring.approvers, scan_id, at)
@@ -124,7 +124,7 @@ def plan(
         rows += overview_rows(config, content.target, content, scan_id, at)
     for kind in sorted({r["kind"] for r in rows}):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
-    stats.unowned_keys = _unowned(conn, (router.unowned - routed) & closed)
+    stats.unowned_keys = _unowned(conn, (router.unowned - routed) & maybe_closed)
     return stats
 
 
