@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from scanner.models import Severity
 from scanner.store.queries import valid_at
@@ -209,3 +210,20 @@ def accepted_findings(
     )
     for row in rows:
         yield key_facts(row), finding_facts(row), row.accepted_by
+
+
+def keys_with_findings(
+    conn: Connection, scan_id: int, column: InstrumentedAttribute[Any], values: Iterable[Any]
+) -> set[str]:
+    """Names of the keys with a finding open at SCAN_ID, that no exception
+    accepts, whose COLUMN holds one of VALUES."""
+    fv = FindingVersion
+    found: set[str] = set()
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        query = select(fv.key_name).where(
+            column.in_(chunk), valid_at(fv, scan_id), fv.accepted_by.is_(None)
+        )
+        found.update(conn.scalars(query))
+    return found

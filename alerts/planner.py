@@ -114,13 +114,15 @@ def plan(
     rows += approver_rows(config, router, expiring.approvers, scan_id, at)
     # On the baseline everything is new: none is marked.
     fresh = {} if baseline else _fresh_per_receiver(conn, config, router, due, at, scan_id)
-    for content in read_digests(conn, config, router, scan_id, targets, set(due), fresh):
-        target = content.target
+    digests = read_digests(conn, config, router, scan_id, targets, set(due), fresh)
+    firsts = in_full(conn, router, scan_id, overviews)
+    for content in [*digests, *firsts]:
         content.shown = [(_with_history(k, removed_at), fs, new) for k, fs, new in content.shown]
+    for content in digests:
+        target = content.target
         period, n_accepted = due[target.receiver], content.accepted
         rows += digest_rows(config, target, period, content, scan_id, at, baseline, n_accepted)
-    for content in in_full(conn, router, scan_id, overviews):
-        content.shown = [(_with_history(k, removed_at), fs, new) for k, fs, new in content.shown]
+    for content in firsts:
         rows += overview_rows(config, content.target, content, scan_id, at)
     for kind in sorted({r["kind"] for r in rows}):
         stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])

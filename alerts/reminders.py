@@ -12,9 +12,8 @@ from sqlalchemy import Connection, or_, select
 
 from alerts.config import RemindersConfig
 from alerts.events import Event, reminder_for, reminder_points
-from alerts.facts import CHUNK
+from alerts.facts import keys_with_findings
 from alerts.open_keys import open_keys
-from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion
 
 
@@ -49,12 +48,8 @@ def reminder_events(
         point = reminder_points(deadline, tuple(offsets), every, at, cap)
         if point is not None and point[1] > since:
             crossed.append(deadline)
-    open_ = (valid_at(fv, scan_id), fv.accepted_by.is_(None))
-    names: set[str] = set()
-    for column, values in ((fv.deadline, sorted(crossed)), (fv.fingerprint, sorted(new))):
-        for start in range(0, len(values), CHUNK):
-            chunk = values[start : start + CHUNK]
-            names.update(conn.scalars(select(fv.key_name).where(column.in_(chunk), *open_)))
+    names = keys_with_findings(conn, scan_id, fv.deadline, crossed)
+    names |= keys_with_findings(conn, scan_id, fv.fingerprint, new)
     events = []
     for key, findings, _ in open_keys(conn, scan_id, names):
         for finding in findings:

@@ -15,12 +15,11 @@ from sqlalchemy import Connection, select, true
 from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent, urgency_order
 from alerts.digests import max_keys
-from alerts.facts import CHUNK, FindingFacts, KeyFacts
+from alerts.facts import FindingFacts, KeyFacts, keys_with_findings
 from alerts.lines import Kept, own_targets, shared_target
 from alerts.open_keys import open_keys
 from alerts.routing import Router, Target
 from alerts.why import Audience
-from scanner.store.queries import valid_at
 from scanner.store.tables import DigestLine, FindingVersion
 
 Shown = tuple[KeyFacts, list[FindingFacts], bool]  # a key, its findings, whether new or worse
@@ -51,19 +50,7 @@ Fresh = dict[Target, list[tuple[KeyFacts, list[FindingFacts]]]]  # per target
 
 def fresh_keys(conn: Connection, router: Router, scan_id: int, changed: frozenset[str]) -> Fresh:
     """Per target, the keys with a finding in CHANGED among those routed to it."""
-    fv = FindingVersion
-    names: set[str] = set()
-    ordered = sorted(changed)
-    for start in range(0, len(ordered), CHUNK):
-        names.update(
-            conn.scalars(
-                select(fv.key_name).where(
-                    fv.fingerprint.in_(ordered[start : start + CHUNK]),
-                    valid_at(fv, scan_id),
-                    fv.accepted_by.is_(None),
-                )
-            )
-        )
+    names = keys_with_findings(conn, scan_id, FindingVersion.fingerprint, changed)
     found: Fresh = {}
     for key, findings, _ in open_keys(conn, scan_id, names):
         if not findings:
@@ -113,10 +100,7 @@ def read_digests(
             digests.append(digest)
         wanted = limit - min(limit, len(first))
         picked[lined] = _most_urgent(conn, kept.id, wanted, {key.name for key, _ in first})
-    details: dict[str, tuple[KeyFacts, dict[Target, list[FindingFacts]]]] = {}
-    names = {name for found in picked.values() for name in found}
-    for key, findings, _ in open_keys(conn, scan_id, names):
-        details[key.name] = (key, router.key_targets(key, findings))
+    details = _routed(conn, router, scan_id, {n for found in picked.values() for n in found})
     for digest in digests:
         for name in picked[digest.lined]:
             key, routed = details[name]  # a line is of an open key with findings routed here
@@ -130,9 +114,7 @@ def in_full(
     """CONTENTS, gathered from routing facts (alerts.lines' visitor), with the
     keys they show read in full, in a stable order."""
     names = {key.name for content in contents.values() for key, _, _ in content.top()}
-    details: dict[str, tuple[KeyFacts, dict[Target, list[FindingFacts]]]] = {}
-    for key, findings, _ in open_keys(conn, scan_id, names):
-        details[key.name] = (key, router.key_targets(key, findings))
+    details = _routed(conn, router, scan_id, names)
     found = []
     for target, content in sorted(contents.items(), key=lambda item: str(item[0])):
         digest = StoredDigest(
@@ -148,6 +130,16 @@ def in_full(
             full, routed = details[key.name]
             digest.shown.append((full, routed[target], new))
         found.append(digest)
+    return found
+
+
+def _routed(
+    conn: Connection, router: Router, scan_id: int, names: set[str]
+) -> dict[str, tuple[KeyFacts, dict[Target, list[FindingFacts]]]]:
+    """Keys NAMES read in full, with the findings each target hears of."""
+    found = {}
+    for key, findings, _ in open_keys(conn, scan_id, names):
+        found[key.name] = (key, router.key_targets(key, findings))
     return found
 
 
