@@ -7,7 +7,7 @@ its own. Lines are kept in the store from scan to scan and redone only for
 the keys whose versions moved since the scan they stand for, under the same
 routing: a digest then reads its figures and its most urgent keys
 (alerts.stored_digest) instead of routing every open finding of the
-organization on every scan. Anything else (another release, schema, alert
+organization on every scan. Anything else (other code, schema, alert
 configuration or owner resolver, no lines yet) rebuilds them."""
 
 from __future__ import annotations
@@ -26,15 +26,12 @@ from alerts.facts import CHUNK, FindingFacts, KeyFacts
 from alerts.open_keys import open_keys
 from alerts.routing import OwnerResolver, Router, Target
 from alerts.why import named_by_config
-from scanner import __version__
+from scanner.code_digest import code_digest
 from scanner.store.bulk import BulkTable
 from scanner.store.db import head_revision
 from scanner.store.queries import moved_since
 from scanner.store.tables import DigestLine, DigestLineState, DigestTarget, UnownedKey
 
-# Bumped whenever what a line holds, or how a key is routed, changes meaning:
-# lines of another format are rebuilt, never read.
-FORMAT = "1"
 BATCH = 5000  # lines per insert
 
 Routed = dict[Target, list[FindingFacts]]
@@ -83,8 +80,8 @@ def routing_of(config: AlertsConfig, owners: OwnerResolver, receivers: Collectio
     identity = owners.identity()
     if identity is None:
         return ""
-    # A release or a migration may change what history holds or how it is read.
-    code = (FORMAT, __version__, head_revision())
+    # An upgrade or a migration may change what history holds or how it is read.
+    code = (code_digest((__name__,)), head_revision())
     text = "\x00".join((*code, identity, config.model_dump_json(), *sorted(receivers)))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -16,7 +16,14 @@ from scanner.exceptions.matching import ExceptionsInForce
 from scanner.exceptions.notes import exception_notes
 from scanner.in_force import in_force_document, judging_changed
 from scanner.inventory.source import InventorySource
-from scanner.judging import COUNTS_ENTRY, Reuse, count_kept, counted, judging_of
+from scanner.judging import (
+    COUNTS_ENTRY,
+    Reuse,
+    count_kept,
+    counted,
+    judging_code,
+    judging_of,
+)
 from scanner.models import InventoryContext, KeyEvent, ScanStats
 from scanner.rules.base import Rule, RuleContext, VerdictRule
 from scanner.rules.catalog import VERDICT_RULES
@@ -245,6 +252,7 @@ class _ScanRun:
         after = enabled(VERDICT_RULES, config, usage_available, iam_available)
         latest = self.latest if self.reuse_judgements else None  # None: nothing to keep
         judging, reuse = judging_of(
+            judging_code((self.source, self.usage, self.audit)),
             config_digest,
             config,
             context,

@@ -11,16 +11,13 @@ writes nothing: the open version stays as it is, in the chain as it was."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
-import scanner.exceptions.matching as exception_matching
-import scanner.rules as rules_package
+from scanner.code_digest import code_digest
 from scanner.config import Config
 from scanner.enrich import Enricher
 from scanner.exceptions.matching import ExceptionsInForce
@@ -31,23 +28,26 @@ from scanner.rules.base import Rule, VerdictRule
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between
 from scanner.store.figures_tally import FiguresTally
 from scanner.store.history import HistoryWriter
+from scanner.store.db import head_revision
 from scanner.store.history_state import OpenKey, display_names, open_finding_facts
 from scanner.store.tables import Scan
 
 COUNTS_ENTRY = "judging"
 
 
-@functools.cache
-def _code_digest() -> str:
-    """The code that judges: a change to a rule judges every key again. Read
-    once a process, so that a long-running worker names the code it runs even
-    after the files under it were replaced."""
-    files = sorted(Path(rules_package.__file__).parent.glob("*.py"))
-    files.append(Path(exception_matching.__file__))
-    digest = hashlib.blake2b(digest_size=16)
-    for path in files:
-        digest.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
-    return digest.hexdigest()
+# The modules whose import closure judges a key, besides the sources a scan
+# is handed (their modules are added): the scan itself, and through it the
+# rules, the exceptions, the models and their helpers, the configuration and
+# its defaults, and the store that holds the judgements kept.
+JUDGING_ROOTS = ("scanner.engine",)
+
+
+def judging_code(sources: tuple[object, ...]) -> str:
+    """The code that judges, with the schema judgements are kept in: a change
+    to any of it (an upgrade, a migration) judges every key again. SOURCES are
+    the objects a scan reads keys, usage and the audit log through."""
+    modules = {type(source).__module__ for source in sources if source is not None}
+    return f"{code_digest((*JUDGING_ROOTS, *sorted(modules)))}:{head_revision()}"
 
 
 def _context_values(context: InventoryContext) -> tuple[Any, ...]:
@@ -68,6 +68,7 @@ def _context_values(context: InventoryContext) -> tuple[Any, ...]:
 
 
 def judging_digest(
+    code: str,
     config_digest: str,
     config: Config,
     context: InventoryContext,
@@ -75,11 +76,11 @@ def judging_digest(
     sources: tuple[bool, ...],
 ) -> str:
     """One digest of everything besides the key and the clock that a judgement
-    depends on: RULES are those enabled, SOURCES which sources were read
-    (usage, IAM, audit log)."""
+    depends on: CODE (judging_code), RULES are those enabled, SOURCES which
+    sources were read (usage, IAM, audit log)."""
     values = (
+        code,
         config_digest,
-        _code_digest(),
         tuple(rule.meta.id for rule in rules),
         # key-orphaned and ownership read the owners map, which the rules in force leave out
         tuple(sorted((glob, tuple(people)) for glob, people in config.alerts.owners.items())),
@@ -145,6 +146,7 @@ def reuse_for(
 
 
 def judging_of(
+    code: str,
     config_digest: str,
     config: Config,
     context: InventoryContext,
@@ -154,9 +156,9 @@ def judging_of(
     at: datetime,
 ) -> tuple[str, Reuse | None]:
     """A scan's judging digest, and what it may keep of LATEST's judgements.
-    RULES: the key rules and verdict rules enabled."""
+    CODE: judging_code; RULES: the key rules and verdict rules enabled."""
     key_rules, verdict_rules = rules
-    digest = judging_digest(config_digest, config, context, key_rules + verdict_rules, sources)
+    digest = judging_digest(code, config_digest, config, context, key_rules + verdict_rules, sources)
     return digest, reuse_for(latest, digest, config, key_rules, at)
 
 

@@ -41,7 +41,7 @@ def context(reverse: bool = False, **changes: object) -> InventoryContext:
 def digest(config: Config | None = None, ctx: InventoryContext | None = None, **kw: object) -> str:
     rules = kw.get("rules", ())
     sources = kw.get("sources", (False, True, False))
-    return judging_digest("config", config or Config(), ctx or context(), rules, sources)  # type: ignore[arg-type]
+    return judging_digest("code", "config", config or Config(), ctx or context(), rules, sources)  # type: ignore[arg-type]
 
 
 def test_the_order_of_what_a_source_listed_does_not_move_it() -> None:
