@@ -26,9 +26,9 @@ from scanner.key_views import ClockFacts, KeyClock, ListedIdent
 from scanner.models import InventoryContext
 from scanner.rules.base import Rule, VerdictRule
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between
+from scanner.store.db import head_revision
 from scanner.store.figures_tally import FiguresTally
 from scanner.store.history import HistoryWriter
-from scanner.store.db import head_revision
 from scanner.store.history_state import OpenKey, display_names, open_finding_facts
 from scanner.store.tables import Scan
 

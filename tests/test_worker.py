@@ -3,11 +3,13 @@ readiness and the schedule, on both databases."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -341,3 +343,25 @@ def test_the_worker_migrates_an_older_schema_at_start(db_url: str) -> None:
         assert db.current_revision(migrated) == db.head_revision()
     finally:
         migrated.dispose()
+
+
+def test_the_sqlite_lock_is_the_file_not_its_name(tmp_path: Path) -> None:
+    """A second name for the held file (made and opened while the first name
+    was gone, as a bind mount would give) finds the lock taken."""
+    first = tmp_path / "h.db"
+    engine = db.open_engine(f"sqlite:///{first}")
+    db.ensure_current(engine)
+    holder = ScanLock(engine)
+    holder.hold_for_process()
+    try:
+        os.link(first, tmp_path / "other.db")
+        first.unlink()
+        other = db.open_engine(f"sqlite:///{tmp_path / 'other.db'}")
+        with pytest.raises(StoreError, match="in use by another keysentry process"):
+            ScanLock(other).hold_for_process()
+        with ScanLock(other).for_scan() as held:
+            assert held is False
+        other.dispose()
+    finally:
+        holder.release_process()
+        engine.dispose()

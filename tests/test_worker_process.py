@@ -236,3 +236,39 @@ def db_engine(url: str) -> Engine:
     from scanner.store import db
 
     return db.open_engine(url)
+
+
+def test_one_sqlite_file_by_another_name_is_refused_while_a_worker_holds_it(
+    tmp_path: Path,
+) -> None:
+    """A hard link, a URI filename and a symlink all name the worker's file:
+    none lets a second writer in (each would keep a WAL of its own)."""
+    path = tmp_path / "h.db"
+    args = [str(KEYSENTRY), "run", "--config", str(write_config(tmp_path)), "--db"]
+    args += [f"sqlite:///{path}", "--from-export", str(DEMO), "--listen", "127.0.0.1:0"]
+
+    def scan(url: str) -> subprocess.CompletedProcess[str]:
+        command = [str(KEYSENTRY), "scan", "--from-export", str(DEMO), "--db", url]
+        return subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+
+    with running(args) as worker_process:
+        worker_process.wait_for(r"scan \d+ succeeded")
+        (tmp_path / "sym.db").symlink_to(path)
+        refused = scan(f"sqlite:///{tmp_path / 'sym.db'}")
+        assert refused.returncode == 2 and "another scan is running" in refused.stderr
+        uri = scan("sqlite:///file:h.db?uri=true")
+        assert uri.returncode == 2 and "URI filenames" in uri.stderr
+        os.link(path, tmp_path / "hard.db")
+        for name in ("hard.db", "h.db"):
+            linked = scan(f"sqlite:///{tmp_path / name}")
+            assert linked.returncode == 2
+            assert "has 2 names (hard links)" in linked.stderr
+            assert linked.stderr.count("\n") == 1
+        worker_process.proc.send_signal(signal.SIGTERM)
+        assert worker_process.finish()[0] == 0
+    assert not (tmp_path / "hard.db-wal").exists()
+    os.unlink(tmp_path / "hard.db")
+    engine = db_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert [s.status for s in _all_scans(engine)] == ["succeeded"]

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from scanner.errors import StoreError
+from scanner.store.sqlite_file import sqlite_path
 
 DEFAULT_DATABASE_URL = "sqlite:///keysentry.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,12 +60,10 @@ def open_engine(url: str, *, must_exist: bool = False) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreError(f"--db: not a database URL: {redact(url)}") from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database).expanduser().resolve()
-        if not path.parent.is_dir():
-            raise StoreError(f"--db: directory {path.parent} does not exist")
-        if must_exist and not path.exists():
-            raise StoreError(f"no history database at {path}: run `keysentry scan` first")
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed, must_exist)
+        if path is not None:  # by its real name, whatever link led to it
+            parsed = parsed.set(database=str(path))
     options: dict[str, Any] = {"json_deserializer": _json_loads}
     if parsed.get_backend_name() == "postgresql":
         # A half-open connection must fail, not hang a scan: a connect timeout,

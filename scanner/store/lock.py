@@ -1,8 +1,10 @@
 """One scan at a time per database. On PostgreSQL, a session advisory lock
 held on its own connection for the length of a scan: replicas sharing the
 database take turns, and a replica that dies releases it with its connection.
-On SQLite, an exclusive lock on a file beside the database: one process per
-database file scans, and the worker holds it for its whole life."""
+On SQLite, an exclusive flock on the database file itself, which SQLite's own
+record locks leave alone: it is the file's identity (device and inode) that
+is locked, whatever name it was opened by, so one process per database file
+scans, and the worker holds it for its whole life."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 
 from scanner.errors import StoreError
+from scanner.store.sqlite_file import single_name_error
 
 # Advisory lock ids, fixed for keysentry so that no other application's
 # locks on a shared server collide with them by accident.
@@ -23,19 +26,17 @@ SCAN_LOCK_ID = 0x1E5F3A8C2B7D4E61
 MIGRATE_LOCK_ID = 0x1E5F3A8C2B7D4E62
 
 
-def _sqlite_lock_path(engine: Engine) -> Path | None:
+def _sqlite_file(engine: Engine) -> Path | None:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
-    # By the real path: a symlink to the same file must find the same lock.
-    real = Path(database).expanduser().resolve()
-    return real.with_name(real.name + ".lock")
+    return Path(database).expanduser().resolve()
 
 
 class ScanLock:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._file_path = _sqlite_lock_path(engine)
+        self._file_path = _sqlite_file(engine)
         self._file_fd: int | None = None
         self._process_held = False
         self._mutex = threading.Lock()
@@ -47,9 +48,8 @@ class ScanLock:
             return
         if not self._take_file():
             raise StoreError(
-                f"database {self._file_path.with_suffix('')} is in use by another keysentry "
-                f"process (lock {self._file_path}); SQLite allows one per database file, "
-                "use PostgreSQL for more than one replica"
+                f"database {self._file_path} is in use by another keysentry process; "
+                "SQLite allows one per database file, use PostgreSQL for more than one replica"
             )
         self._process_held = True
 
@@ -92,12 +92,17 @@ class ScanLock:
 
     def _take_file(self) -> bool:
         assert self._file_path is not None
-        fd = os.open(self._file_path, os.O_RDWR | os.O_CREAT, 0o600)
+        # An empty file is an empty SQLite database: creating it here is safe.
+        fd = os.open(self._file_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
+        links = os.fstat(fd).st_nlink
+        if links > 1:  # linked after the engine was opened
+            os.close(fd)
+            raise StoreError(single_name_error(self._file_path, links))
         self._file_fd = fd
         return True
 
