@@ -264,9 +264,13 @@ def verify(config_path: str | None, db_url: str | None, expected_head: str | Non
     """Recompute the hash chain over history; exit 1 at the first scan whose rows changed."""
     engine = open_store(load_config(config_path), db_url, create=False)
     result = verify_chain(engine)
+    origin = result.origin
+    if origin is not None and origin.first_scan_id is not None:
+        click.echo(f"chain began at scan {origin.first_scan_id} (hash {origin.first_hash})")
     if result.unchained:
         click.echo(
-            f"{len(result.unchained)} scan(s) predate the chain (schema 0010) and are not covered"
+            f"{len(result.unchained)} scan(s) before it predate the chain (recorded when the "
+            "database was upgraded from before schema 0010) and are not covered"
         )
     if result.broken_at is not None:
         click.echo(f"chain broken at scan {result.broken_at}: {result.problem}")
@@ -281,3 +285,8 @@ def verify(config_path: str | None, db_url: str | None, expected_head: str | Non
         f"chain intact: {result.scans_checked} scan(s) checked; head {result.head} "
         f"(scan {result.head_scan})"
     )
+    if result.uncovered:
+        click.echo(
+            f"{result.uncovered} row(s) written since that scan (failed scans, leak imports, "
+            "key fixes) are covered by the next scan"
+        )

@@ -126,6 +126,8 @@ class LeakImportRow(Base):
     # Names the fingerprint secret: fingerprints under another secret never match.
     fingerprint_key_id: Mapped[str] = mapped_column(String(16))
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The scan whose chain entry covers the row (store.chain_cover).
+    chain_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class LeakReportRow(Base):
@@ -154,6 +156,8 @@ class LeakReportRow(Base):
     key_uid: Mapped[str | None] = mapped_column(String(128), index=True)
     parent: Mapped[str | None] = mapped_column(String(255))
     import_id: Mapped[int] = mapped_column(ForeignKey("leak_imports.id"))
+    # The scan whose chain entry covers the row (store.chain_cover).
+    chain_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class LeakLookupRow(Base):
@@ -184,3 +188,5 @@ class KeyFixRow(Base):
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
     etag_before: Mapped[str] = mapped_column(String(128))
     etag_after: Mapped[str] = mapped_column(String(128))
+    # The scan whose chain entry covers the row (store.chain_cover).
+    chain_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)

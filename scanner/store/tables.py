@@ -27,6 +27,7 @@ from scanner.store.side_tables import (
 
 __all__ = [
     "Base",
+    "ChainOrigin",
     "DeliveryAttempt",
     "DigestLine",
     "DigestLineState",
@@ -73,6 +74,23 @@ class Scan(Base):
     config_digest: Mapped[str | None] = mapped_column(String(64))
     # sha256 over what the scan wrote, chained to the previous scan's (store.chain).
     chain_hash: Mapped[str | None] = mapped_column(String(64))
+    # A succeeded scan sealed since schema 0018: the chain's origin as it knew
+    # it (store.chain_cover). A failed scan: the scan whose chain entry covers it.
+    chain_origin: Mapped[str | None] = mapped_column(String(160))
+    chain_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class ChainOrigin(Base):
+    """Where the hash chain began (one row): the succeeded scans up to
+    UNCHAINED_THROUGH predate it (a database upgraded from before schema
+    0010), and the first chained scan with its hash, once there is one."""
+
+    __tablename__ = "chain_origin"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # one row: 1
+    unchained_through: Mapped[int] = mapped_column(Integer)
+    first_scan_id: Mapped[int | None] = mapped_column(Integer)
+    first_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ScanConfig(Base):
