@@ -101,10 +101,13 @@ class Dispatcher:
         settings = self._config.dispatch
         lease = timedelta(seconds=settings.lease)
         results: Counter[str] = Counter()
+        tried: set[int] = set()  # each notification once a run, whatever another dispatcher did
         while True:
             due = outbox.due_ids(self._engine, self._clock(), settings.batch)
+            due = [n for n in due if n not in tried]
             if not due:
                 return results
+            tried.update(due)
             for notification_id in due:
                 # Claimed one at a time, right before its send: another dispatcher
                 # may have taken it meanwhile, and then this one skips it.

@@ -189,3 +189,75 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+class DripServer:
+    """A peer that answers every connection one byte every INTERVAL seconds,
+    each byte well within a read timeout, the whole answer far beyond it:
+    after reading an HTTP request (REQUEST=True, counted in `requests`), or
+    at once, as an SMTP server greets."""
+
+    def __init__(self, answer: bytes, interval: float, request: bool) -> None:
+        self.answer = answer
+        self.interval = interval
+        self.request = request
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> DripServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closing.set()
+        self._server.close()
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:  # closed by __exit__
+                return
+            with self._lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _read_request(self, conn: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if self.request:
+                    received = self._read_request(conn)
+                    with self._lock:
+                        self.requests.append(received)
+                for byte in self.answer:
+                    if self._closing.wait(self.interval):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:  # the client gave up: what the tests look for
+                return

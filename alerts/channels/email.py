@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from alerts.channels.deadline import Deadline
 from alerts.channels.errors import DeliveryError
 from alerts.config import SmtpConfig
 from alerts.render import RenderedEmail, header_safe
@@ -58,39 +60,67 @@ class EmailChannel:
             raise DeliveryError.permanent(f"SMTP password variable {name} is not set")
         return value
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, deadline: Deadline) -> smtplib.SMTP:
         smtp = self._smtp
-        context = ssl.create_default_context(cafile=smtp.ca_file)
+        client: _Watched
+        # The deadline ends the exchange; each read's timeout is a backstop.
         if smtp.security == "tls":
-            return smtplib.SMTP_SSL(
-                smtp.host, smtp.effective_port, timeout=smtp.timeout, context=context
-            )
-        client = smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout)
+            context = ssl.create_default_context(cafile=smtp.ca_file)
+            client = _WatchedTls(timeout=2 * smtp.timeout, context=context)
+        else:
+            client = _Watched(timeout=2 * smtp.timeout)
+        client.deadline = deadline
+        client._host = smtp.host  # type: ignore[attr-defined]  # what TLS checks; set by SMTP(host)
+        client.connect(smtp.host, smtp.effective_port)
         if smtp.security == "starttls":
-            client.starttls(context=context)
+            client.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
         return client
 
     def send(self, message: EmailMessage) -> None:
         password = self._password()
-        try:
-            with self._connect() as client:
-                if self._smtp.username is not None:
-                    client.login(self._smtp.username, password or "")
-                client.send_message(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError.permanent(f"SMTP login refused: {exc.smtp_code}") from None
-        except smtplib.SMTPRecipientsRefused as exc:
+        timeout = self._smtp.timeout
+        with Deadline(timeout) as deadline:
+            try:
+                with self._connect(deadline) as client:
+                    if self._smtp.username is not None:
+                        client.login(self._smtp.username, password or "")
+                    client.send_message(message)
+            except (smtplib.SMTPException, OSError) as exc:
+                if deadline.expired:
+                    raise DeliveryError.retry(
+                        f"SMTP {self._smtp.host}: no whole exchange within its timeout "
+                        f"({timeout:g}s)"
+                    ) from None
+                raise self._failure(exc) from None
+
+    def _failure(self, exc: smtplib.SMTPException | OSError) -> DeliveryError:
+        """What an SMTP error says about trying again."""
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return DeliveryError.permanent(f"SMTP login refused: {exc.smtp_code}")
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
             codes = [code for code, _ in exc.recipients.values()]
             text = f"recipient refused ({', '.join(map(str, codes))})"
-            raise DeliveryError(text, retryable=all(400 <= c < 500 for c in codes)) from None
-        except smtplib.SMTPResponseException as exc:
+            return DeliveryError(text, retryable=all(400 <= c < 500 for c in codes))
+        if isinstance(exc, smtplib.SMTPResponseException):
             text = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-            raise DeliveryError(text, retryable=400 <= exc.smtp_code < 500) from None
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-            raise DeliveryError.retry(f"SMTP connection lost: {exc}") from None
-        except ssl.SSLError as exc:
-            raise DeliveryError.permanent(f"SMTP TLS failed: {exc.reason}") from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError.permanent(f"SMTP server: {exc}") from None
-        except (TimeoutError, OSError) as exc:
-            raise DeliveryError.retry(f"SMTP {self._smtp.host}: {exc}") from None
+            return DeliveryError(text, retryable=400 <= exc.smtp_code < 500)
+        if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+            return DeliveryError.retry(f"SMTP connection lost: {exc}")
+        if isinstance(exc, ssl.SSLError):
+            return DeliveryError.permanent(f"SMTP TLS failed: {exc.reason}")
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return DeliveryError.permanent(f"SMTP server: {exc}")
+        return DeliveryError.retry(f"SMTP {self._smtp.host}: {exc}")
+
+
+class _Watched(smtplib.SMTP):
+    """An SMTP client whose socket its deadline shuts down."""
+
+    deadline: Deadline
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return self.deadline.connect((host, port), timeout, self.source_address)
+
+
+class _WatchedTls(smtplib.SMTP_SSL, _Watched):
+    """Implicit TLS over a watched socket: SMTP_SSL wraps what _Watched opens."""
