@@ -158,7 +158,9 @@ def judging_of(
     """A scan's judging digest, and what it may keep of LATEST's judgements.
     CODE: judging_code; RULES: the key rules and verdict rules enabled."""
     key_rules, verdict_rules = rules
-    digest = judging_digest(code, config_digest, config, context, key_rules + verdict_rules, sources)
+    digest = judging_digest(
+        code, config_digest, config, context, key_rules + verdict_rules, sources
+    )
     return digest, reuse_for(latest, digest, config, key_rules, at)
 
 

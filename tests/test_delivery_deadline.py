@@ -72,8 +72,8 @@ def test_a_dripping_smtp_server_fails_the_send_at_its_timeout() -> None:
         config = parse_config(
             "alerts:\n  route: {receiver: owners}\n  receivers:\n"
             "    - name: owners\n      email: {to: [a@example.com]}\n"
-            "  smtp: {host: 127.0.0.1, port: %d, security: none, sender: k@example.com,"
-            " timeout: 1s}\n" % peer.port,
+            f"  smtp: {{host: 127.0.0.1, port: {peer.port}, security: none,"
+            " sender: k@example.com, timeout: 1s}\n",
             "c",
         )
         message = build_message(
