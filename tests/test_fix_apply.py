@@ -5,6 +5,10 @@ on loopback: GetKey, UpdateKey as a long-running operation, etags, faults."""
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +20,10 @@ from sqlalchemy import create_engine, select
 
 from scanner.cli import main
 from scanner.fixes.apikeys import KeyUpdater
+from scanner.store import db
 from scanner.store.tables import KeyFixRow, Transition
 from tests import assets
-from tests.conftest import NOW
+from tests.conftest import NOW, PostgresServer
 from tests.fakes.api_keys import FakeApiKeys, FakeApiKeysServer, Fault
 from tests.test_fix_plan import GEMINI, TRANSLATE, org, scanned
 
@@ -284,3 +289,117 @@ def test_who_applies_falls_back_to_the_user_id(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(getpass, "getuser", nameless)
     assert _who(None) == f"uid {os.getuid()}"
+
+
+def _child(address: str, *args: str, limit_bytes: int | None = None) -> subprocess.Popen[str]:
+    """`keysentry ARGS` in a child process reaching the fake API at ADDRESS;
+    LIMIT_BYTES caps the size of any file it writes, as a full disk would."""
+
+    def cap() -> None:
+        if limit_bytes is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write then fails with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.fix_child", address, *args],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=cap,  # noqa: PLW1509 - no threads in the child yet
+    )
+
+
+def test_a_fix_killed_during_the_update_is_in_the_rollback_file(
+    planned: tuple[list[str], Path], server: FakeApiKeysServer, api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    api.polls = 10**6  # UpdateKey's operation never completes: the run waits on it
+    child = _child(server.address, "fix", "apply", *common, str(plan), "--yes", "--rate", "50")
+    try:
+        assert api.polled.wait(60), "the fix never waited on UpdateKey's operation"
+        child.kill()  # SIGKILL: no handler, no cleanup
+    finally:
+        child.wait(30)
+    assert targets(api, GEMINI_KEY) == [GEMINI]  # the key changed on the API's side
+    assert fixes(db_url) == []  # history never heard of it
+    rollback = json.loads(plan.with_name("plan.rollback.json").read_text())
+    (entry,) = rollback["keys"]
+    assert (entry["key"], entry["state"], entry["etag"]) == (
+        GEMINI_KEY,
+        "intended",
+        'W/"k-gemini-1"',
+    )
+    assert entry["before"] == {"serverKeyRestrictions": {"allowedIps": ["192.0.2.7"]}}
+    api.polls = 1
+    undo = plan.with_name("plan.rollback.json")
+    code, out, err = run("fix", "rollback", *common, str(undo), "--yes", "--rate", "50")
+    assert code == 0, err
+    assert out.startswith("rolled back 1, skipped 0")
+    assert targets(api, GEMINI_KEY) == []
+    assert list(api.resources[GEMINI_KEY].restrictions.server_key_restrictions.allowed_ips) == [
+        "192.0.2.7"
+    ]
+    assert [(r.key_name, r.kind) for r in fixes(db_url)] == [(GEMINI_KEY, "rolled_back")]
+    # Undone once, the entry is what the key holds: a second rollback leaves it be.
+    code, out, _ = run("fix", "rollback", *common, str(undo), "--yes", "--rate", "50")
+    assert code == 0 and out.startswith("rolled back 0, skipped 1")
+    assert "the fix was never made" in out
+
+
+def test_a_fix_that_cannot_keep_its_rollback_file_changes_nothing(
+    tmp_path: Path,
+    server: FakeApiKeysServer,
+    api: FakeApiKeys,
+    postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a full disk (here: files capped at 16 bytes, on PostgreSQL so that
+    the database writes nothing locally) the rollback file cannot be written:
+    the run stops before its first change, with one error and no file."""
+    if postgres_server.url is None:
+        pytest.skip(postgres_server.reason)
+    engine = db.open_engine(postgres_server.url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    common = scanned(tmp_path, postgres_server.url)
+    plan = tmp_path / "plan.json"
+    assert run("fix", "plan", *common, "--output", str(plan))[0] == 0
+    undo = tmp_path / "undo.json"
+    args = ("fix", "apply", *common, str(plan), "--yes", "--rollback", str(undo))
+    child = _child(server.address, *args, limit_bytes=16)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 2, err
+    (line,) = err.strip().splitlines()
+    assert f"--rollback {undo}: cannot write: File too large" in line
+    assert api.calls["UpdateKey"] == 0 and api.calls["GetKey"] == 0
+    assert not undo.exists() and list(tmp_path.glob(".undo.json.*")) == []
+    assert fixes(postgres_server.url) == []
+
+
+def test_a_plan_entry_for_a_key_outside_its_scan_is_refused(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    document = json.loads(plan.read_text())
+    stranger = "projects/999/locations/global/keys/k-elsewhere"
+    entry = {"action": "restrict", "key": stranger, "etag": "e", "proposed_api_targets": [GEMINI]}
+    document["keys"].append(entry)
+    plan.write_text(json.dumps(document))
+    code, _, err = run("fix", "apply", *common, str(plan), "--yes")
+    assert code == 2
+    assert err.strip() == (
+        f"keysentry: error: {plan}: {stranger}: not a live key of scan 1, the plan's scan; "
+        "a plan changes only keys it was made from"
+    )
+    assert api.calls["GetKey"] == api.calls["UpdateKey"] == 0
+    assert not plan.with_name("plan.rollback.json").exists()
+    # A plan limited to a project holds only that project's keys.
+    document["keys"].pop()
+    document["scope"] = {"projects": ["alpha"], "keys": []}
+    plan.write_text(json.dumps(document))
+    code, _, err = run("fix", "apply", *common, str(plan), "--yes")
+    assert code == 2 and f"{BETA_KEY}: in project beta, outside the plan's projects (alpha)" in err
+    assert api.calls["UpdateKey"] == 0

@@ -1,6 +1,7 @@
 """`keysentry fix apply PLAN` and `keysentry fix rollback FILE`: a dry run
-unless --yes; with it, each change through the API Keys API, recorded in
-history and in a rollback file as it is made."""
+unless --yes; with it, each change through the API Keys API, entered in the
+rollback journal before it is made, and recorded there and in history once
+made."""
 
 from __future__ import annotations
 
@@ -15,22 +16,24 @@ from typing import Any, TextIO
 import click
 from sqlalchemy import Engine
 
-from scanner.cli.common import common_options, handle_errors, open_store, write_output
+from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.configfile import load_config
-from scanner.errors import InputError, SourceError
+from scanner.errors import SourceError
 from scanner.fixes.apply import (
     Change,
     Outcome,
     Updater,
     apply_changes,
+    check_plan_keys,
     read_plan,
     read_rollback,
-    rollback_document,
 )
+from scanner.fixes.journal import RollbackJournal
+from scanner.models import KeyState
 from scanner.ratelimit import RateLimiter
 from scanner.report.formats import terminal_safe
-from scanner.report.rows import write_json_document, write_table_rows
-from scanner.store.fixes import record_fix
+from scanner.report.rows import write_table_rows
+from scanner.store.fixes import live_keys, record_fix
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,6 +83,38 @@ def _updater() -> Updater:
     return KeyUpdater(make_client())
 
 
+class _Recorder:
+    """The journal first (it undoes the change if anything fails after), then history."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        kind: str,
+        by: str,
+        plan_scan: int | None,
+        journal: RollbackJournal | None,
+    ) -> None:
+        self._engine = engine
+        self._kind = kind
+        self._by = by
+        self._plan_scan = plan_scan
+        self._journal = journal
+
+    def intend(self, before: KeyState, wanted: dict[str, Any]) -> None:
+        if self._journal is not None:
+            self._journal.intend(before, wanted)
+
+    def not_changed(self, name: str) -> None:
+        if self._journal is not None:
+            self._journal.not_changed(name)
+
+    def done(self, before: KeyState, after: KeyState) -> None:
+        if self._journal is not None:
+            self._journal.applied(before, after)
+        now = datetime.now(UTC)
+        record_fix(self._engine, self._kind, before, after, self._by, now, self._plan_scan)
+
+
 def run(
     changes: list[Change],
     updater: Updater,
@@ -88,19 +123,12 @@ def run(
     by: str,
     rate: float,
     plan_scan: int | None,
-    save_rollback: Callable[[Outcome], None] | None,
+    journal: RollbackJournal | None,
 ) -> Outcome:
-    """CHANGES through UPDATER, each recorded in history (and, for `apply`,
-    the rollback document saved) before the next."""
-
-    def done(outcome: Outcome) -> None:
-        # The rollback file first: it is what undoes the change if anything fails after.
-        if save_rollback is not None:
-            save_rollback(outcome)
-        before, after = outcome.applied[-1]
-        record_fix(engine, kind, before, after, by, datetime.now(UTC), plan_scan)
-
-    return apply_changes(changes, updater, RateLimiter(rate).wait, done)
+    """CHANGES through UPDATER, each entered in the JOURNAL (for `apply`)
+    before it is made and recorded in history after, before the next."""
+    recorder = _Recorder(engine, kind, by, plan_scan, journal)
+    return apply_changes(changes, updater, RateLimiter(rate).wait, recorder)
 
 
 def summary(outcome: Outcome, verb: str, rollback: Path | None) -> str:
@@ -108,7 +136,7 @@ def summary(outcome: Outcome, verb: str, rollback: Path | None) -> str:
     lines += [
         f"  skipped {terminal_safe(key)}: {terminal_safe(why)}" for key, why in outcome.skipped
     ]
-    if rollback is not None and outcome.applied:
+    if rollback is not None:  # it holds a key that changed, or may have
         lines.append(f"  undo with: keysentry fix rollback {rollback} --yes")
     return "\n".join(lines)
 
@@ -140,23 +168,20 @@ def fix_apply(
     rollback_file: Path | None,
 ) -> None:
     """Restrict the keys of PLAN_FILE's `restrict` entries (a dry run unless --yes)."""
-    plan_scan, changes = read_plan(plan_file)
+    plan = read_plan(plan_file)
     if not yes:
-        _dry_run(changes, f"fix apply {plan_file}", sys.stdout)
+        _dry_run(plan.changes, f"fix apply {plan_file}", sys.stdout)
         return
     rollback = rollback_file or plan_file.with_name(plan_file.stem + ".rollback.json")
-    if rollback.exists():
-        raise InputError(f"--rollback {rollback}: exists; keep it, and name another file")
     engine = open_store(load_config(config_path), db_url, create=False)
-
+    names = sorted({change.key for change in plan.changes})
+    held = live_keys(engine, plan.scan, names) if plan.scan is not None else None
+    check_plan_keys(plan_file, plan, held)
     who = _who(by)
-
-    def save(outcome: Outcome) -> None:
-        document = rollback_document(outcome, who, str(plan_file))
-        write_output(lambda out: write_json_document(document, out), str(rollback), "rollback")
-
-    outcome = run(changes, _updater(), engine, "applied", who, rate, plan_scan, save)
-    _finish(outcome, "applied", rollback)
+    journal = RollbackJournal(rollback, who, str(plan_file))
+    journal.start()  # before any change: a run that cannot keep it changes nothing
+    outcome = run(plan.changes, _updater(), engine, "applied", who, rate, plan.scan, journal)
+    _finish(outcome, "applied", rollback if journal.finish() else None)
 
 
 @click.command("rollback")

@@ -1,8 +1,8 @@
 """`fix apply` and `fix rollback`: change keys' API restrictions one at a
 time, each only while the key still has the etag it was planned (or fixed)
-against, at a bounded rate; stop at the first refusal. Every change is written
-to the rollback file (rewritten whole after each one, so that it covers what
-was applied even if the run stops) and to history before the next begins."""
+against, at a bounded rate; stop at the first refusal. Each change is entered
+in the rollback journal before it is made (fixes.journal) and recorded there
+and in history once made, before the next begins."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scanner.errors import InputError, SourceError
+from scanner.fixes.journal import ROLLBACK_SCHEMA, JournalError
 from scanner.jsontext import read_document
 from scanner.models import KeyState
 
 PLAN_SCHEMA = "keysentry.fix.plan/v1"
 KEY_NAME = re.compile(r"projects/[0-9]+/locations/global/keys/[A-Za-z0-9_-]+")
-ROLLBACK_SCHEMA = "keysentry.fix.rollback/v1"
 
 
 class KeyChanged(Exception):
@@ -42,18 +42,43 @@ class Updater(Protocol):
 @dataclass(frozen=True)
 class Change:
     """One key to change: to RESTRICTIONS (whole), or to its current ones
-    with API_TARGETS instead; only while it has ETAG."""
+    with API_TARGETS instead; only while it has ETAG. A rollback of a change
+    that may not have been made (EXPECTED: what it would have set) goes by
+    the key's restrictions instead of its etag."""
 
     key: str
     etag: str
     api_targets: tuple[str, ...] | None = None
     restrictions: dict[str, Any] | None = None
+    expected: dict[str, Any] | None = None
 
     def target(self, current: dict[str, Any]) -> dict[str, Any]:
         if self.restrictions is not None:
             return self.restrictions
         kept = {k: v for k, v in current.items() if k != "apiTargets"}
         return kept | {"apiTargets": [{"service": s} for s in self.api_targets or ()]}
+
+    def refusal(self, current: KeyState) -> str | None:
+        """Why the key as it is now must be left alone, or None."""
+        if self.expected is None:
+            if current.etag != self.etag:
+                return f"the key changed since the plan (etag {current.etag}, planned {self.etag})"
+            return None
+        if current.restrictions == self.restrictions:
+            return "the fix was never made: the key has the restrictions it had before"
+        if current.restrictions != self.expected:
+            return "the key changed since the fix was attempted"
+        return None
+
+
+class Recorder(Protocol):
+    """Where each change is entered before it is made and recorded after."""
+
+    def intend(self, before: KeyState, wanted: dict[str, Any]) -> None: ...
+
+    def not_changed(self, name: str) -> None: ...
+
+    def done(self, before: KeyState, after: KeyState) -> None: ...
 
 
 @dataclass
@@ -82,8 +107,15 @@ def _text(entry: Any, name: str, where: str) -> str:
     return value
 
 
-def read_plan(path: Path) -> tuple[int | None, list[Change]]:
-    """The plan's scan and its `restrict` entries as changes."""
+@dataclass(frozen=True)
+class Plan:
+    scan: int | None  # the scan the plan was made from
+    changes: list[Change]  # its `restrict` entries
+    projects: frozenset[str]  # the projects it was limited to (ids or numbers); empty: all
+
+
+def read_plan(path: Path) -> Plan:
+    """The plan's scan, its `restrict` entries as changes, and its scope."""
     document, keys = _entries(path, PLAN_SCHEMA)
     changes = []
     for index, entry in enumerate(keys):
@@ -102,11 +134,41 @@ def read_plan(path: Path) -> tuple[int | None, list[Change]]:
         name, etag = _text(entry, "key", where), _text(entry, "etag", where)
         changes.append(Change(name, etag, api_targets=tuple(targets)))
     scan = document.get("scan")
-    return (scan if isinstance(scan, int) else None), changes
+    projects = (document.get("scope") or {}).get("projects") or []
+    if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
+        raise InputError(f"{path}: scope.projects: expected a list of project ids")
+    return Plan(scan if isinstance(scan, int) else None, changes, frozenset(projects))
+
+
+def check_plan_keys(path: Path, plan: Plan, held: dict[str, tuple[str | None, str]] | None) -> None:
+    """Refuse a plan with an entry for a key its own scan did not hold live
+    (HELD: those it held, with their project id and number; None: no such
+    scan), or outside the projects it was limited to: a plan file can be
+    edited by hand, and `fix apply` changes only what the plan was made from."""
+    if plan.scan is None:
+        raise InputError(f"{path}: scan: expected the id of the scan the plan was made from")
+    if held is None:
+        raise InputError(f"{path}: scan {plan.scan}: no such successful scan in this history")
+    for change in plan.changes:
+        name = change.key
+        if name not in held:
+            raise InputError(
+                f"{path}: {name}: not a live key of scan {plan.scan}, the plan's scan; "
+                "a plan changes only keys it was made from"
+            )
+        project_id, number = held[name]
+        if plan.projects and not {project_id, number} & plan.projects:
+            raise InputError(
+                f"{path}: {name}: in project {project_id or number}, outside the plan's "
+                f"projects ({', '.join(sorted(plan.projects))})"
+            )
 
 
 def read_rollback(path: Path) -> list[Change]:
-    """A rollback file's keys, each back to its restrictions before the fix."""
+    """A rollback file's keys, each back to its restrictions before the fix:
+    an `applied` one while it has the etag the fix left, an `intended` one
+    (the run stopped before the API confirmed it) if it holds what the fix
+    would have set."""
     _, keys = _entries(path, ROLLBACK_SCHEMA)
     changes = []
     for index, entry in enumerate(keys):
@@ -114,57 +176,59 @@ def read_rollback(path: Path) -> list[Change]:
         before = entry.get("before") if isinstance(entry, dict) else None
         if not isinstance(before, dict):
             raise InputError(f"{where}.before: expected the restrictions object")
-        changes.append(
-            Change(_text(entry, "key", where), _text(entry, "etag", where), None, before)
-        )
+        name, etag = _text(entry, "key", where), _text(entry, "etag", where)
+        state = entry.get("state", "applied")
+        if state == "applied":
+            changes.append(Change(name, etag, None, before))
+            continue
+        intended = entry.get("intended")
+        if state != "intended" or not isinstance(intended, dict):
+            raise InputError(f"{where}: expected state applied, or intended with `intended`")
+        changes.append(Change(name, etag, None, before, expected=intended))
     return changes
-
-
-def rollback_document(outcome: Outcome, by: str, plan: str) -> dict[str, Any]:
-    """What `fix rollback` needs to undo OUTCOME: each key's restrictions
-    before, and the etag the fix left it with."""
-    return {
-        "schema": ROLLBACK_SCHEMA,
-        "plan": plan,
-        "by": by,
-        "keys": [
-            {
-                "key": after.name,
-                "etag": after.etag,
-                "before": before.restrictions,
-                "after": after.restrictions,
-            }
-            for before, after in outcome.applied
-        ],
-    }
 
 
 def apply_changes(
     changes: Iterable[Change],
     updater: Updater,
     wait: Callable[[], None],
-    done: Callable[[Outcome], None],
+    record: Recorder,
 ) -> Outcome:
-    """Each change in turn: read the key, skip it if its etag moved, else
-    update it and call DONE with the outcome so far before the next change.
-    Stops at the first refusal, or error the API still gives after retries."""
+    """Each change in turn: read the key, skip it if it moved, else enter it
+    with RECORD, update it and record it done before the next change. Stops
+    at the first refusal, error the API still gives after retries, or record
+    that cannot be written."""
     outcome = Outcome()
     for change in changes:
         wait()
+        entered = False
         try:
             before = updater.get(change.key)
-            if before.etag != change.etag:
-                why = f"the key changed since the plan (etag {before.etag}, planned {change.etag})"
+            why = change.refusal(before)
+            if why is not None:
                 outcome.skipped.append((change.key, why))
                 continue
             wanted = change.target(before.restrictions)
+            record.intend(before, wanted)
+            entered = True
             after = updater.set_restrictions(change.key, wanted, before.etag)
         except KeyChanged as exc:
+            if entered:
+                record.not_changed(change.key)
             outcome.skipped.append((change.key, str(exc)))
             continue
-        except (FixRefused, SourceError) as exc:
+        except FixRefused as exc:
+            if entered:
+                record.not_changed(change.key)
+            outcome.stopped = str(exc)
+            break
+        except (SourceError, JournalError) as exc:  # the key may have changed: it stays entered
             outcome.stopped = str(exc)
             break
         outcome.applied.append((before, after))
-        done(outcome)
+        try:
+            record.done(before, after)
+        except JournalError as exc:
+            outcome.stopped = str(exc)
+            break
     return outcome

@@ -164,6 +164,8 @@ def build_plan(
         "evaluated_at": scan.evaluated_at,
         "created_at": created_at,
         "rules": list(scope.rules),
+        # What `fix apply` holds the entries to: no key beyond these is changed.
+        "scope": {"projects": sorted(scope.projects), "keys": sorted(scope.keys)},
         "counts": dict(sorted(counts.items())),
         "keys": entries,
     }

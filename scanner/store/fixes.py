@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from scanner.models import KeyState
-from scanner.store.tables import KeyFixRow
+from scanner.store.queries import valid_at
+from scanner.store.tables import KeyFixRow, KeyVersion, Scan
 
 
 def record_fix(
@@ -35,6 +36,27 @@ def record_fix(
                 etag_after=after.etag,
             )
         )
+
+
+def live_keys(
+    engine: Engine, scan_id: int, names: list[str]
+) -> dict[str, tuple[str | None, str]] | None:
+    """Of NAMES, the keys scan SCAN_ID held and not deleted, with their project
+    id and number; None when SCAN_ID is no successful scan."""
+    kv = KeyVersion
+    held: dict[str, tuple[str | None, str]] = {}
+    with engine.connect() as conn:
+        if conn.scalar(select(Scan.status).where(Scan.id == scan_id)) != "succeeded":
+            return None
+        for start in range(0, len(names), 500):
+            query = select(kv.key_name, kv.project_id, kv.project_number).where(
+                kv.key_name.in_(names[start : start + 500]),
+                valid_at(kv, scan_id),
+                kv.deleted_at.is_(None),
+            )
+            for row in conn.execute(query):
+                held[row.key_name] = (row.project_id, row.project_number)
+    return held
 
 
 def fixes(

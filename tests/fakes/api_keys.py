@@ -55,6 +55,7 @@ class FakeApiKeys:
     # Keys someone else changes right after a GetKey: the etag moves under the caller.
     changed_after_get: set[str] = field(default_factory=set)
     updates: list[Any] = field(default_factory=list)  # UpdateKey requests, in order
+    polled: threading.Event = field(default_factory=threading.Event)  # a GetOperation came
     _operations: dict[str, tuple[int, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -114,6 +115,7 @@ class FakeApiKeys:
 
     def get_operation(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.calls["GetOperation"] += 1
+        self.polled.set()
         return self._operation(request.name)
 
     def _operation(self, name: str) -> Any:
