@@ -110,7 +110,7 @@ def _with_exceptions(
         origins += where
         merged = config.exceptions.model_copy(update={"entries": entries})
         config = config.model_copy(update={"exceptions": merged})
-    problems = exception_problems(entries, origins, config.exceptions.max_days, today)
+    problems = exception_problems(entries, origins, config.exceptions, today)
     if lapsed_too:
         problems += lapsed_problems(entries, origins, today)
     return config, problems

@@ -27,6 +27,7 @@ from scanner.in_force import in_force_document, judging_changed
 from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
+from scanner.rules.catalog import ALL_RULES
 from scanner.store.chain import verify
 from scanner.store.remediation import remediation
 from scanner.store.tables import FindingVersion, Notification, Scan, Transition
@@ -147,6 +148,70 @@ def test_a_bad_exception_is_a_config_error_naming_its_path(
         config_of(entry(**change))
     assert expected in str(raised.value)
     assert str(raised.value).startswith("test.yaml: ")
+
+
+ALL_RULE_IDS = [meta.id for meta in ALL_RULES]
+WIDE = "selects every key of the organization; an exception this wide needs `scope: organization`"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"rules": ALL_RULE_IDS, "projects": ["*"]}, f"entries[0]: projects: '*' {WIDE}"),
+        ({"projects": ["[a-z]*"]}, f"entries[0]: projects: '[a-z]*' {WIDE}"),
+        ({"projects": ["beta", "*"]}, f"entries[0]: projects: '*' {WIDE}"),
+        (
+            {"projects": None, "display_names": ["*"], "labels": {"env": "?*"}},
+            f"entries[0]: display_names: '*', labels.env: '?*' {WIDE}",
+        ),
+        (
+            {"rules": ["key-leaked"], "projects": ["*"]},
+            "entries[0].rules[0]: key-leaked is accepted only for keys named in `keys`",
+        ),
+        (
+            {"rules": ["key-leaked"], "projects": ["beta"]},
+            "entries[0].rules[0]: key-leaked is accepted only for keys named in `keys`",
+        ),
+        (
+            {"projects": ["*"], "scope": "organization"},
+            "entries[0].approved_by: 'alice@example.com' is not one of "
+            "exceptions.organization_approvers",
+        ),
+    ],
+)
+def test_an_exception_wider_than_its_scope_is_refused(
+    change: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config_of(entry(**change))
+    assert expected in str(raised.value)
+
+
+def test_bounded_and_approved_wide_exceptions_pass() -> None:
+    bounded = [
+        entry(id="a", projects=["*"], display_names=["legacy *"]),  # the name bounds it
+        entry(id="b", projects=None, folders=["folders/42"]),
+        entry(id="c", rules=["key-leaked"], projects=None, keys=["k-maps"]),
+        entry(id="d", projects=["sandbox-*"]),
+    ]
+    assert len(config_of(*bounded).exceptions.entries) == 4
+    but_leaks = [r for r in ALL_RULE_IDS if r != "key-leaked"]
+    everywhere = entry(id="org", rules=but_leaks, projects=["*"], scope="organization")
+    approved = config_of(everywhere, organization_approvers=["Alice@example.com"])
+    assert approved.exceptions.entries[0].scope == "organization"
+    # Not even an approved organization-wide exception accepts a leak.
+    leak = entry(id="org", rules=["key-leaked"], projects=["*"], scope="organization")
+    with pytest.raises(ConfigError, match="key-leaked is accepted only for keys named"):
+        config_of(leak, organization_approvers=["alice@example.com"])
+
+
+def test_config_check_refuses_an_exception_that_accepts_everything(tmp_path: Path) -> None:
+    config = tmp_path / "keysentry.yaml"
+    wide = entry(rules=ALL_RULE_IDS, projects=["*"])
+    config.write_text(json.dumps({"exceptions": {"entries": [wide]}}))
+    result = CliRunner().invoke(main, ["config", "check", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}: exceptions.entries[0]: projects: '*' {WIDE}" in result.output
 
 
 def test_a_longer_limit_and_duplicate_ids() -> None:

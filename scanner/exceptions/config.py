@@ -5,7 +5,7 @@ today's date are in scanner.exceptions.checks."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -35,6 +35,9 @@ class ExceptionEntry(Strict):
     # The exception lapses at the start of this day (UTC): a scan evaluated on
     # or after it treats the findings as open again.
     expires: date
+    # "organization": its selectors may select every key of the organization,
+    # with an approver of exceptions.organization_approvers (exceptions.checks).
+    scope: Literal["selected", "organization"] = "selected"
 
     @field_validator("reason", "approved_by")
     @classmethod
@@ -81,6 +84,9 @@ class ExceptionsConfig(Strict):
     remind_days: list[int] = Field(default_factory=lambda: [14, 3])
     # More entries in YAML files (globs, relative to the config file), each a list.
     files: list[str] = Field(default_factory=list)
+    # Who alone may approve an exception with `scope: organization`: named here,
+    # in the configuration, not in the exception files teams may edit.
+    organization_approvers: list[str] = Field(default_factory=list)
     entries: list[ExceptionEntry] = Field(default_factory=list)
 
     @model_validator(mode="before")
