@@ -275,7 +275,7 @@ class AlertsConfig(Strict):
             raise ValueError(f"fallback_receiver: no receiver named {self.fallback_receiver!r}")
         # A claim covers one send: a send that outlived it could be repeated by
         # another dispatcher. A channel's timeout bounds its whole exchange
-        # (alerts.channels.deadline); the margin covers rendering and recording.
+        # (scanner.deadline); the margin covers rendering and recording.
         timeouts = [w.timeout for r in self.receivers for w in r.webhooks]
         if any(r.email is not None for r in self.receivers):
             timeouts.append(self.smtp.timeout)

@@ -105,6 +105,10 @@ class InventoryConfig(Strict):
     max_shrink: float = Field(default=0.5, ge=0, le=1)
     apikeys_concurrency: int = Field(default=8, ge=1, le=64)  # projects listed at once
     apikeys_requests_per_second: float = Field(default=10.0, gt=0, le=10000)  # across all of them
+    # Bounds on what one project's ListKeys may answer (a project holds at most
+    # 300 keys: one page of 300 normally).
+    apikeys_max_pages: int = Field(default=100, ge=1, le=100000)
+    apikeys_max_page_bytes: int = Field(default=16 * 2**20, ge=1024, le=2**30)
 
 
 class ScheduleConfig(Strict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,14 @@ from scanner.inventory.compare import compare
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
 from scanner.store.tables import Scan as ScanRow
-from tests.fakes.api_keys_rest import FakeListKeys, FakeListKeysServer, RestFault
+from tests.fakes.api_keys_rest import (
+    FakeListKeys,
+    FakeListKeysServer,
+    HostileListKeysServer,
+    RestFault,
+)
 from tests.fakes.cloud_asset import serve
+from tests.peers import DripServer
 
 REAL = Path(__file__).parent / "data" / "real"
 SCOPE = "organizations/900000000001"
@@ -200,3 +207,42 @@ def test_the_commands_say_what_is_wrong_in_one_line(tmp_path: Path) -> None:
     compared = run_installed("inventory", "compare", "--project", "acme-web", env=env)
     assert compared.returncode == 2 and compared.stderr.count("\n") == 1
     assert "no Google credentials" in compared.stderr and "Traceback" not in compared.stderr
+
+
+HOSTILE = InventoryConfig(
+    retry_initial_seconds=0.1,
+    retry_deadline_seconds=1,
+    request_timeout_seconds=2,
+    apikeys_max_pages=5,
+    apikeys_max_page_bytes=1 << 20,
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "requests_made"),
+    [
+        ("same-token", "the API gave a page token it already gave", 2),
+        ("endless", "more than 5 pages (inventory.apikeys_max_pages)", 5),
+        ("huge", "a page of more than 1048576 bytes (inventory.apikeys_max_page_bytes)", 1),
+    ],
+)
+def test_a_hostile_listing_is_bounded(mode: str, error: str, requests_made: int) -> None:
+    with HostileListKeysServer(mode) as api:
+        lister = KeyLister(requests.Session(), HOSTILE, api.endpoint, sleep=Sleeps())
+        with pytest.raises(SourceError, match=re.escape(error)):
+            lister.keys(P1)
+        assert api.requests == requests_made
+    if mode == "huge":  # read to the cap and no further (one chunk past it at most)
+        assert api.bytes_sent < 64 * (1 << 20)
+
+
+def test_a_page_dripped_a_byte_at_a_time_ends_at_the_request_timeout() -> None:
+    """Each byte comes within the 2 s read timeout; the whole page never would."""
+    body = json.dumps({"keys": []}).encode()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    config = HOSTILE.model_copy(update={"retry_deadline_seconds": 0.5})
+    with DripServer(answer, interval=1.8, request=True) as peer:
+        lister = KeyLister(requests.Session(), config, f"http://127.0.0.1:{peer.port}", Sleeps())
+        with pytest.raises(SourceError, match=r"no whole answer within 2s"):
+            lister.keys(P1)
+        assert len(peer.requests) == 1  # the retry deadline left no time for another

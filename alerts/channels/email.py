@@ -14,7 +14,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from alerts.channels.deadline import Deadline
+from scanner.deadline import Deadline
 from alerts.channels.errors import DeliveryError
 from alerts.config import SmtpConfig
 from alerts.render import RenderedEmail, header_safe

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from alerts.channels.deadline import Deadline
+from scanner.deadline import Deadline
 from alerts.channels.errors import DeliveryError
 from alerts.config import WebhookConfig
 from scanner import __version__

@@ -1,5 +1,9 @@
 """The one module that lists keys through the API Keys API: ListKeys in each
-project, over REST (GET /v2/projects/P/locations/global/keys).
+project, over REST (GET /v2/projects/P/locations/global/keys). Every answer is
+bounded, whatever the server does: each page within the request timeout
+(scanner.inventory.bounded_http), at most `apikeys_max_page_bytes` long, at most
+`apikeys_max_pages` pages per project, and a page token the project already gave
+ends the listing as an error rather than a loop.
 
 Why REST and not the google-cloud-api-keys client: that library's Key message
 (0.9.1, googleapis google/api/apikeys/v2/resources.proto) has no field for the
@@ -10,8 +14,9 @@ confirmed by any public sample, which is why this source exists."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -20,6 +25,7 @@ import requests
 from scanner.config import InventoryConfig
 from scanner.errors import SourceError
 from scanner.google_errors import default_credentials
+from scanner.inventory.bounded_http import bounded, exchange
 from scanner.inventory.fields import AssetDataError
 from scanner.inventory.listed import ListedKey
 from scanner.inventory.normalize import normalize_key
@@ -31,6 +37,7 @@ ENDPOINT = "https://apikeys.googleapis.com"
 PAGE_SIZE = 300  # the API's largest page
 NEEDS = "roles/serviceusage.apiKeysViewer (apikeys.keys.list) on every project"
 _RETRIED = {429, 500, 502, 503, 504}
+_CHUNK = 65536
 
 
 def make_session() -> requests.Session:
@@ -51,9 +58,9 @@ class KeyLister:
         endpoint: str = ENDPOINT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._session = session
-        self._config = config
         self._endpoint = endpoint.rstrip("/")
+        self._session = bounded(session, self._endpoint + "/")
+        self._config = config
         self._limiter = RateLimiter(config.apikeys_requests_per_second)
         self._sleep = sleep
         self.requests = 0
@@ -61,37 +68,43 @@ class KeyLister:
     def keys(self, project: str) -> list[dict[str, Any]]:
         """Every key of PROJECT (an id or a number) as the API's JSON."""
         url = f"{self._endpoint}/v2/projects/{project}/locations/global/keys"
+        where = f"API Keys ListKeys on projects/{project}"
         found: list[dict[str, Any]] = []
         token = ""
-        while True:
+        seen: set[str] = set()
+        for _ in range(self._config.apikeys_max_pages):
             params = {"pageSize": str(PAGE_SIZE), **({"pageToken": token} if token else {})}
-            page = self._page(url, params, project)
+            page = self._page(url, params, where)
             keys = page.get("keys", [])
             if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
-                raise SourceError(f"API Keys ListKeys on projects/{project}: keys is not a list")
+                raise SourceError(f"{where}: keys is not a list")
             found.extend(keys)
             token = page.get("nextPageToken") or ""
             if not isinstance(token, str) or not token:
                 return found
+            if token in seen:
+                raise SourceError(f"{where}: the API gave a page token it already gave")
+            seen.add(token)
+        raise SourceError(
+            f"{where}: more than {self._config.apikeys_max_pages} pages "
+            "(inventory.apikeys_max_pages)"
+        )
 
-    def _page(self, url: str, params: dict[str, str], project: str) -> dict[str, Any]:
-        where = f"API Keys ListKeys on projects/{project}"
+    def _page(self, url: str, params: dict[str, str], where: str) -> dict[str, Any]:
         deadline = time.monotonic() + self._config.retry_deadline_seconds
         delay = self._config.retry_initial_seconds
         while True:
             self._limiter.wait()
             self.requests += 1
             try:
-                response = self._session.get(
-                    url, params=params, timeout=self._config.request_timeout_seconds
-                )
+                status, body, headers = self._get(url, params, where)
             except requests.RequestException as exc:
                 status, detail, wait = None, str(exc), delay
             else:
-                if response.status_code == 200:
-                    return _json(response, where)
-                status, detail = response.status_code, _message(response)
-                wait = _retry_after(response) or delay
+                if status == 200:
+                    return _json(body, where)
+                detail = _message(body, headers)
+                wait = _retry_after(headers) or delay
                 if status in (401, 403):
                     raise SourceError(f"{where}: permission denied ({detail}); needs {NEEDS}")
                 if status not in _RETRIED:
@@ -104,27 +117,51 @@ class KeyLister:
             self._sleep(wait)  # backing off the outside API, not a test
             delay = min(delay * 2, self._config.retry_maximum_seconds)
 
+    def _get(
+        self, url: str, params: dict[str, str], where: str
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """One exchange, whole within the request timeout and at most
+        apikeys_max_page_bytes long: its status, body and headers."""
+        timeout = self._config.request_timeout_seconds
+        limit = self._config.apikeys_max_page_bytes
+        with exchange(timeout) as bound:
+            try:
+                with self._session.get(url, params=params, timeout=timeout, stream=True) as answer:
+                    body = bytearray()
+                    for chunk in answer.iter_content(_CHUNK):
+                        body += chunk
+                        if len(body) > limit:
+                            raise SourceError(
+                                f"{where}: a page of more than {limit} bytes "
+                                "(inventory.apikeys_max_page_bytes)"
+                            )
+                    return answer.status_code, bytes(body), answer.headers
+            except requests.RequestException:
+                if bound.expired:
+                    raise requests.Timeout(f"no whole answer within {timeout:g}s") from None
+                raise
 
-def _json(response: requests.Response, where: str) -> dict[str, Any]:
+
+def _json(body: bytes, where: str) -> dict[str, Any]:
     try:
-        body = response.json()
+        document = json.loads(body)
     except ValueError:
         raise SourceError(f"{where}: the answer is not JSON") from None
-    if not isinstance(body, dict):
+    if not isinstance(document, dict):
         raise SourceError(f"{where}: the answer is not a JSON object")
-    return body
+    return document
 
 
-def _message(response: requests.Response) -> str:
+def _message(body: bytes, headers: Mapping[str, str]) -> str:
     try:
-        error = response.json().get("error", {})
-        return str(error.get("message") or error.get("status") or response.reason)
+        error = json.loads(body).get("error", {})
+        return str(error.get("message") or error.get("status") or "no message")
     except (ValueError, AttributeError):
-        return str(response.reason)
+        return "no message"
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After", "")
     return float(value) if value.isdigit() else None
 
 

@@ -98,3 +98,65 @@ class FakeListKeysServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class HostileListKeysServer:
+    """A ListKeys server that answers every page as MODE says, to hold a
+    listing forever or blow its memory: "same-token" (every page names the
+    same next page), "endless" (always one more page, each a new token),
+    "huge" (a page without end: its body never stops coming). Each page is
+    a valid ListKeysResponse as far as it goes."""
+
+    def __init__(self, mode: str) -> None:
+        self.requests = 0
+        self.bytes_sent = 0
+        lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with lock:
+                    server.requests += 1
+                    page = server.requests
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                if mode == "huge":
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self._endless()
+                    return
+                token = "again" if mode == "same-token" else f"page-{page}"
+                data = json.dumps({"keys": [], "nextPageToken": token}).encode()
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _endless(self) -> None:
+                self.wfile.write(b'{"keys": [')
+                key = json.dumps({"name": "projects/1/locations/global/keys/k", "uid": "k"})
+                chunk = ((key + ", ") * 1000).encode()
+                try:
+                    while True:
+                        self.wfile.write(chunk)
+                        with lock:
+                            server.bytes_sent += len(chunk)
+                except OSError:  # the client stopped reading: what the test looks for
+                    return
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HostileListKeysServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

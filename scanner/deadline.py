@@ -1,9 +1,10 @@
 """One deadline for a whole exchange with a peer. A socket timeout bounds
 each read, not the exchange: a peer that drips its answer a byte at a time,
-each within the timeout, holds a send for as long as it likes, past the
-claim on the notification, which another dispatcher then sends again. At the
-deadline every socket of the exchange is shut down, so whatever call waits
-on it returns at once, and the channel reports one failed attempt."""
+each within the timeout, holds the caller for as long as it likes (a
+webhook past the claim on its notification, a ListKeys page past the scan's
+schedule). At the deadline every socket of the exchange is shut down, so
+whatever call waits on it returns at once, and the caller reports one
+failed attempt."""
 
 from __future__ import annotations
 
