@@ -1,6 +1,7 @@
 """Worker logs: one JSON object per line on stdout, in the shape Google Cloud
 Logging reads from a container (severity, message, time, sourceLocation and
-any extra fields as jsonPayload), or plain lines when stdout is a terminal."""
+any extra fields as jsonPayload), or plain lines when stdout is a terminal.
+Anything shaped like a key string is redacted: errors quote their input."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from scanner.leaks.secrets import scrub
 from scanner.report.formats import terminal_safe
 
 # Attributes every LogRecord has; anything else was passed with extra= and
@@ -29,7 +31,7 @@ class CloudLoggingJsonFormatter(logging.Formatter):
             message = f"{message}\n{self.formatException(record.exc_info)}"
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname != "WARN" else "WARNING",
-            "message": message,
+            "message": scrub(message),
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
             "logging.googleapis.com/sourceLocation": {
@@ -39,7 +41,7 @@ class CloudLoggingJsonFormatter(logging.Formatter):
             },
         }
         for key, value in extra_fields(record).items():
-            entry.setdefault(key, value)
+            entry.setdefault(key, scrub(value) if isinstance(value, str) else value)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -53,8 +55,8 @@ class ConsoleFormatter(logging.Formatter):
         if fields:
             text += "  " + " ".join(f"{k}={v}" for k, v in fields.items())
         # Messages can carry text from the inventory; no escape sequence of
-        # theirs reaches the terminal.
-        return "\n".join(terminal_safe(line) for line in text.split("\n"))
+        # theirs reaches the terminal, and no key string.
+        return "\n".join(terminal_safe(scrub(line)) for line in text.split("\n"))
 
 
 def setup_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:

@@ -272,3 +272,32 @@ def test_one_sqlite_file_by_another_name_is_refused_while_a_worker_holds_it(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     assert [s.status for s in _all_scans(engine)] == ["succeeded"]
+
+
+def test_a_key_string_in_a_malformed_export_is_never_stored_or_logged(tmp_path: Path) -> None:
+    """An export a person edited by hand: a key string where a timestamp
+    belongs fails the scan, and the error names the field, not the string."""
+    secret = "AIzaSy" + "FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE0"  # synthetic, 39 characters
+    lines = DEMO.read_text().splitlines()
+    first_key = next(i for i, line in enumerate(lines) if "apikeys.googleapis.com/Key" in line)
+    envelope = json.loads(lines[first_key])
+    envelope["resource"]["data"]["createTime"] = secret
+    lines[first_key] = json.dumps(envelope)
+    export = tmp_path / "edited.jsonl"
+    export.write_text("\n".join(lines) + "\n")
+    db_url = f"sqlite:///{tmp_path}/h.db"
+    args = [str(KEYSENTRY), "run", "--config", str(write_config(tmp_path)), "--db", db_url]
+    args += ["--from-export", str(export), "--listen", "127.0.0.1:0"]
+    with running(args) as worker_process:
+        worker_process.wait_for(r"scan failed: .*createTime")
+        worker_process.proc.send_signal(signal.SIGTERM)
+        code, stderr = worker_process.finish()
+    assert code == 0
+    assert secret not in "\n".join(worker_process.lines) + stderr
+    assert any("AIza…AKE0" in line for line in worker_process.lines)
+    listing = subprocess.run(
+        [str(KEYSENTRY), "scans", "--db", db_url], capture_output=True, text=True, check=True
+    )
+    assert "createTime" in listing.stdout and secret not in listing.stdout
+    for path in tmp_path.glob("h.db*"):
+        assert secret.encode() not in path.read_bytes()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from scanner import __version__
+from scanner.leaks.secrets import scrub
 from scanner.store.tables import Scan
 
 
@@ -48,7 +49,8 @@ def fail_scan(engine: Engine, scan_id: int, error: str, stage: str, assets_read:
             .values(
                 status="failed",
                 finished_at=datetime.now(UTC),
-                error=error[:4000],
+                # The error may quote its input, and input may hold a key string.
+                error=scrub(error)[:4000],
                 error_stage=stage,
                 assets_read=assets_read,
             )
