@@ -1,13 +1,16 @@
 """What keysentry writes from hostile input: CSV rows a spreadsheet cannot
-split into formulas, labels that cannot add a recipient, and a lock that a
-symlink to the database cannot bypass."""
+split into formulas, labels that cannot add a recipient, a lock that a
+symlink to the database cannot bypass, and terminals that get text only."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import pty
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from scanner.models import ProjectRecord
 from scanner.ownership import project_owners
 from scanner.store import db
 from scanner.store.lock import ScanLock
+from tests.test_cli import BIN
 from tests.test_real_shapes import REAL, keysentry
 
 FORMULA = re.compile(r"^[=+\-@\t]")
@@ -96,3 +100,71 @@ def test_preview_output_carries_no_escape_sequences(tmp_path: Path, fmt: str) ->
     )
     assert code == 0, err
     assert "[2J" in out and "\x1b" not in out and "\x07" not in out
+
+
+HOSTILE_NAME = (
+    "\x1b]0;owned\x07\x1b[2J"  # retitle the window, clear the screen
+    "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"  # an OSC 8 hyperlink
+    "\u2028next\x9b31mred"  # a line separator, an 8-bit CSI
+)
+NOT_TEXT = ("\x1b", "\x07", "\x9b", "\u2028")
+
+
+def on_terminal(*args: str) -> str:
+    """What `keysentry ARGS` prints to a terminal (a pseudo-terminal here)."""
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [str(BIN), *args], stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert child.wait(60) == 0, child.stderr.read() if child.stderr else ""
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_no_escape_sequence_reaches_a_terminal_in_any_format(tmp_path: Path) -> None:
+    lines = (REAL / "asset-export-keys.jsonl").read_text().splitlines()
+    key = json.loads(lines[-1])
+    key["resource"]["data"]["displayName"] = HOSTILE_NAME
+    export = tmp_path / "org.jsonl"
+    export.write_text("\n".join([*lines[:-1], json.dumps(key)]) + "\n")
+    config = tmp_path / "keysentry.yaml"
+    exception = {
+        "id": "hostile",
+        "rules": ["key-api-unrestricted"],
+        "projects": ["*-payments"],
+        "reason": HOSTILE_NAME,
+        "approved_by": "alice@example.com",
+        "expires": "2027-01-01",
+    }
+    config.write_text(json.dumps({"exceptions": [exception]}))
+    db_url = f"sqlite:///{tmp_path}/h.db"
+    common = ["--config", str(config), "--db", db_url]
+    code, _, err = keysentry(
+        "scan", *common, "--from-export", str(export), "--now", "2026-12-01T00:00:00Z"
+    )
+    assert code == 0, err
+    commands = [["report", "--format", fmt] for fmt in ("table", "csv", "json")] + [
+        ["changes", "--since", "2026-01-01", "--format", fmt] for fmt in ("table", "csv", "json")
+    ]
+    commands += [
+        ["exceptions", "list", "--now", "2026-12-01T00:00:00Z", "--format", fmt]
+        for fmt in ("table", "csv", "json")
+    ]
+    for command in commands:
+        shown = on_terminal(*command, *common)
+        shows_text = command[0] == "report" or (
+            command[0] == "exceptions" and command[-1] != "table"
+        )
+        if shows_text:
+            assert "owned" in shown and "next" in shown, command  # the text, not its effect
+        assert not [c for c in NOT_TEXT if c in shown], command

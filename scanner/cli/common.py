@@ -18,6 +18,7 @@ import click
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from scanner.cli.terminal import for_terminal
 from scanner.errors import InputError, KeysentryError
 from scanner.leaks.secrets import scrub
 from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, dry_run_report, fails
@@ -185,7 +186,7 @@ def write_output(render: Callable[[TextIO], None], output: str | None, what: str
     """RENDER to stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
     if output is None:
         try:
-            render(sys.stdout)
+            render(for_terminal(sys.stdout))
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped (`| head`): not an error; keep Python quiet at exit.
@@ -200,7 +201,7 @@ def write_output(render: Callable[[TextIO], None], output: str | None, what: str
         # A device or a pipe is written as it is: renaming over it would replace it.
         try:
             with target.open("w", encoding="utf-8", newline="") as handle:
-                render(handle)
+                render(for_terminal(handle))
         except OSError as exc:
             raise InputError(f"--output {target}: cannot write: {exc.strerror or exc}") from None
         return

@@ -31,6 +31,7 @@ from scanner.cli.instants import parse_now
 from scanner.cli.leaks import import_summary
 from scanner.cli.service import parse_listen
 from scanner.cli.sources import audit_factory, usage_factory
+from scanner.cli.terminal import for_terminal
 from scanner.config import Config, ScheduleConfig
 from scanner.configfile import load_config
 from scanner.engine import run_scan
@@ -152,7 +153,7 @@ def demo(
         for line in next_steps(report_obj):
             click.echo(f"  {line}")
         click.echo("\nWhat usage says each key can be restricted to (`keysentry fix plan`):")
-        write_plan_table(plan_of(engine, config, report_obj.scan), sys.stdout)
+        write_plan_table(plan_of(engine, config, report_obj.scan), for_terminal(sys.stdout))
         click.echo(
             f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
             "--format json` or `keysentry rules`."

@@ -17,6 +17,7 @@ import click
 from sqlalchemy import Engine
 
 from scanner.cli.common import common_options, handle_errors, open_store
+from scanner.cli.terminal import for_terminal
 from scanner.configfile import load_config
 from scanner.errors import SourceError
 from scanner.fixes.apply import (
@@ -170,7 +171,7 @@ def fix_apply(
     """Restrict the keys of PLAN_FILE's `restrict` entries (a dry run unless --yes)."""
     plan = read_plan(plan_file)
     if not yes:
-        _dry_run(plan.changes, f"fix apply {plan_file}", sys.stdout)
+        _dry_run(plan.changes, f"fix apply {plan_file}", for_terminal(sys.stdout))
         return
     rollback = rollback_file or plan_file.with_name(plan_file.stem + ".rollback.json")
     engine = open_store(load_config(config_path), db_url, create=False)
@@ -200,7 +201,7 @@ def fix_rollback(
     """Give the keys of ROLLBACK_FILE back the restrictions they had (a dry run unless --yes)."""
     changes = read_rollback(rollback_file)
     if not yes:
-        _dry_run(changes, f"fix rollback {rollback_file}", sys.stdout)
+        _dry_run(changes, f"fix rollback {rollback_file}", for_terminal(sys.stdout))
         return
     engine = open_store(load_config(config_path), db_url, create=False)
     who = _who(by)

@@ -201,7 +201,8 @@ def changes(
             elif fmt == "csv":
                 write_csv_rows(rows, CHANGE_COLUMNS, out)
             else:
-                write_table_rows(rows, CHANGE_COLUMNS, out, title=f"Changes {since} to {until}")
+                title = f"Changes {plain(start)} to {plain(end)}"
+                write_table_rows(rows, CHANGE_COLUMNS, out, title=title)
 
     write_output(render, output, "changes")
 

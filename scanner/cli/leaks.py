@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from scanner.cli.common import common_options, handle_errors, open_store
+from scanner.cli.terminal import for_terminal
 from scanner.config import Config
 from scanner.configfile import load_config
 from scanner.errors import ConfigError
@@ -203,7 +204,7 @@ def list_command(config_path: str | None, db_url: str | None, unmatched: bool, f
     with engine.connect() as conn:
         rows = report_rows(conn, unmatched_only=unmatched)
     documents = [_document(row) for row in rows]
-    out = sys.stdout
+    out = for_terminal(sys.stdout)
     if fmt == "json":
         json.dump(documents, out, indent=2, ensure_ascii=False)
         out.write("\n")

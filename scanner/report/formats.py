@@ -71,9 +71,16 @@ def csv_writer(out: TextIO) -> Any:
     return csv.writer(out, lineterminator="\r\n")
 
 
+# Controls, format characters (bidirectional overrides) and the line and
+# paragraph separators, which some terminals break lines at.
+_NOT_TEXT = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
 def terminal_safe(value: str) -> str:
-    """Replaces control characters (escape sequences, newlines) with U+FFFD."""
-    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value)
+    """Replaces control characters (escape sequences, newlines, U+2028) with U+FFFD."""
+    if value.isascii() and value.isprintable():
+        return value
+    return "".join("\ufffd" if unicodedata.category(ch) in _NOT_TEXT else ch for ch in value)
 
 
 def terminal_text(value: str) -> str:
