@@ -10,15 +10,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from scanner.addresses import is_address
 from scanner.configtypes import Duration, Strict
 from scanner.models import KeyStatus, KeyType, Severity
 
-_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def is_email(value: str) -> bool:
-    return _EMAIL.match(value) is not None
+    return is_address(value)
 
 
 def _check_email(value: str) -> str:

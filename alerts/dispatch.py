@@ -45,7 +45,7 @@ class NetworkTransport:
         }
 
     def email(self, to: str, message: EmailMessage) -> None:
-        self._email.send(message)
+        self._email.send(to, message)
 
     def webhook(self, receiver: str, name: str, body: bytes, idempotency_key: str) -> None:
         channel = self._webhooks.get((receiver, name))

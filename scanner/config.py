@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from alerts.config import AlertsConfig
+from scanner.addresses import is_address
 from scanner.configtypes import Duration, Strict
 from scanner.exceptions.config import ExceptionsConfig
 from scanner.inventory.fields import service_name
@@ -247,6 +248,15 @@ class OwnershipConfig(Strict):
     # The organization's own email domains: key administration held by people
     # outside them is a finding (key-admin-granted-broadly). Empty: not judged.
     domains: list[str] = Field(default_factory=list)
+
+    @field_validator("label_addresses")
+    @classmethod
+    def _addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for label, addresses in value.items():
+            for address in addresses:
+                if not is_address(address):
+                    raise ValueError(f"{label}: not one email address: {address!r}")
+        return value
 
 
 class Config(Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from scanner.addresses import is_address
 from scanner.config import OwnershipConfig
 from scanner.models import IamIndex, ProjectRecord
 
@@ -18,7 +19,10 @@ _PEOPLE = ("user:", "group:")
 
 
 def _people(members: frozenset[str]) -> list[str]:
-    return sorted(m.split(":", 1)[1].lower() for m in members if m.startswith(_PEOPLE))
+    """The users and groups among MEMBERS, each one plain address (an IAM
+    member written `user:a@x,b@y` would otherwise be two recipients)."""
+    found = (m.split(":", 1)[1].lower() for m in members if m.startswith(_PEOPLE))
+    return sorted(a for a in found if is_address(a))
 
 
 # What a GCP label value may hold (lowercase letters, digits, "_" and "-"),
@@ -78,10 +82,12 @@ def key_admins(project: ProjectRecord, iam: IamIndex | None) -> tuple[str, ...]:
 
 
 def with_creator(owners: tuple[str, ...], creator: str | None) -> tuple[str, ...]:
-    """The key's creator comes last, when it is a person (not a service account)."""
-    if creator is None or creator.endswith("gserviceaccount.com") or creator in owners:
+    """The key's creator comes last, when it is a person (not a service
+    account) with one plain address."""
+    if creator is None or creator.endswith("gserviceaccount.com") or not is_address(creator):
         return owners
-    return (*owners, creator.lower())
+    address = creator.lower()
+    return owners if address in owners else (*owners, address)
 
 
 class OwnerDirectory:

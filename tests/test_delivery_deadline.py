@@ -80,7 +80,7 @@ def test_a_dripping_smtp_server_fails_the_send_at_its_timeout() -> None:
             config.alerts.smtp, "a@example.com", RenderedEmail("s", "t", "<p>t</p>"), "k", False
         )
         with pytest.raises(DeliveryError) as failed:
-            EmailChannel(config.alerts.smtp, {}).send(message)
+            EmailChannel(config.alerts.smtp, {}).send("a@example.com", message)
         assert failed.value.retryable
         assert "no whole exchange within its timeout (1s)" in str(failed.value)
         assert peer.connections == 1

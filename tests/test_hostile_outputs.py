@@ -15,11 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from alerts.channels.email import EmailChannel, build_message
+from alerts.channels.errors import DeliveryError
+from alerts.config import SmtpConfig
+from alerts.render import RenderedEmail
 from scanner.config import OwnershipConfig
-from scanner.models import ProjectRecord
-from scanner.ownership import project_owners
+from scanner.models import IamIndex, ProjectRecord
+from scanner.ownership import project_owners, with_creator
 from scanner.store import db
 from scanner.store.lock import ScanLock
+from tests.peers import free_port, smtp_server
 from tests.test_cli import BIN
 from tests.test_real_shapes import REAL, keysentry
 
@@ -168,3 +173,30 @@ def test_no_escape_sequence_reaches_a_terminal_in_any_format(tmp_path: Path) -> 
         if shows_text:
             assert "owned" in shown and "next" in shown, command  # the text, not its effect
         assert not [c for c in NOT_TEXT if c in shown], command
+
+
+SMUGGLED = "dave@example.com,mallory@evil.example"
+
+
+def test_an_iam_member_or_creator_with_a_comma_is_no_recipient() -> None:
+    project = ProjectRecord("1", "p", None, "ACTIVE")
+    members = frozenset({f"user:{SMUGGLED}", "group:team@example.com", "user:a <b@c.d>"})
+    iam = IamIndex({"projects/1": {"roles/owner": members}}, {}, frozenset(), {})
+    owners = project_owners(project, iam, OwnershipConfig())
+    assert owners == ("team@example.com",)
+    assert with_creator(owners, SMUGGLED) == owners
+    assert with_creator(owners, "Carol@Example.com") == (*owners, "carol@example.com")
+
+
+def test_an_email_goes_to_its_one_recipient_whatever_its_headers(tmp_path: Path) -> None:
+    port = free_port()
+    smtp = SmtpConfig(host="127.0.0.1", port=port, security="none", sender="k@example.com")
+    message = build_message(
+        smtp, "dave@example.com", RenderedEmail("s", "t", "<p>t</p>"), "k", False
+    )
+    message.replace_header("To", f"{SMUGGLED}, eve@evil.example")
+    with smtp_server(port) as received:
+        EmailChannel(smtp, {}).send("dave@example.com", message)
+        with pytest.raises(DeliveryError, match="not one email address"):
+            EmailChannel(smtp, {}).send(SMUGGLED, message)
+    assert [r.recipients for r in received.received] == [["dave@example.com"]]

@@ -14,10 +14,11 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from scanner.deadline import Deadline
 from alerts.channels.errors import DeliveryError
 from alerts.config import SmtpConfig
 from alerts.render import RenderedEmail, header_safe
+from scanner.addresses import is_address
+from scanner.deadline import Deadline
 
 # Headers on one line up to RFC 5322's limit, rather than folded at 78.
 POLICY = policy.default.clone(max_line_length=998)
@@ -76,7 +77,11 @@ class EmailChannel:
             client.starttls(context=ssl.create_default_context(cafile=smtp.ca_file))
         return client
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, to: str, message: EmailMessage) -> None:
+        """MESSAGE to TO alone: the envelope names one recipient, whatever its
+        headers say."""
+        if not is_address(to):
+            raise DeliveryError.permanent(f"not one email address: {to!r}")
         password = self._password()
         timeout = self._smtp.timeout
         with Deadline(timeout) as deadline:
@@ -84,7 +89,7 @@ class EmailChannel:
                 with self._connect(deadline) as client:
                     if self._smtp.username is not None:
                         client.login(self._smtp.username, password or "")
-                    client.send_message(message)
+                    client.send_message(message, to_addrs=[to])
             except (smtplib.SMTPException, OSError) as exc:
                 if deadline.expired:
                     raise DeliveryError.retry(

@@ -15,10 +15,10 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from scanner.deadline import Deadline
 from alerts.channels.errors import DeliveryError
 from alerts.config import WebhookConfig
 from scanner import __version__
+from scanner.deadline import Deadline
 
 SIGNATURE_HEADER = "X-Keysentry-Signature"
 TIMESTAMP_HEADER = "X-Keysentry-Timestamp"
