@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.config import AlertsConfig
 from scanner.addresses import is_address
-from scanner.configtypes import Duration, Strict
+from scanner.configtypes import Duration, Strict, database_url_problem, scope_problem
 from scanner.exceptions.config import ExceptionsConfig
 from scanner.inventory.fields import service_name
 from scanner.leaks.config import LeaksConfig
@@ -187,6 +187,20 @@ class WorkerConfig(Strict):
     scope: str | None = None
     exports: list[str] = Field(default_factory=list)
 
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, value: str | None) -> str | None:
+        problem = None if value is None else scope_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkerConfig:
+        if self.scope is not None and self.exports:
+            raise ValueError("give worker.scope or worker.exports, not both")
+        return self
+
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
@@ -274,6 +288,14 @@ class Config(Strict):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     leaks: LeaksConfig = Field(default_factory=LeaksConfig)
     exceptions: ExceptionsConfig = Field(default_factory=ExceptionsConfig)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        problem = None if value is None else database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     def deadlines(self) -> dict[str, TimelineEntry]:
         """The timeline entry that gives each rule its deadline, by rule id."""

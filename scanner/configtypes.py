@@ -1,4 +1,5 @@
-"""Types the configuration models share: strict models and durations."""
+"""Types the configuration models share: strict models, durations, scopes
+and database URLs."""
 
 from __future__ import annotations
 
@@ -37,3 +38,27 @@ class Strict(BaseModel):
     """Unknown keys are errors; values do not change once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# What Cloud Asset Inventory accepts as a scope; nothing else reaches it.
+_SCOPE = re.compile(r"organizations/\d+|folders/\d+|projects/[a-z0-9][a-z0-9:.-]{4,62}")
+
+
+def scope_problem(scope: str) -> str | None:
+    if _SCOPE.fullmatch(scope):
+        return None
+    return f"scope {scope!r}: expected organizations/NUMBER, folders/NUMBER or projects/ID"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why URL is not a database keysentry opens (SQLite or PostgreSQL), or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        return "not a database URL (e.g. sqlite:///keysentry.db, postgresql://user@host/db)"
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        return f"{backend}: keysentry keeps history in SQLite or PostgreSQL"
+    return None

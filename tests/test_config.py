@@ -58,6 +58,24 @@ def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("rules:\n  disabled: [nope]\n", "c.yaml: rules.disabled[0]: unknown rule 'nope'"),
         ("- a\n- b\n", "c.yaml: the top level must be a mapping"),
         ("rules:\n  rotation_days: [1\n", "c.yaml:3: invalid YAML"),
+        # What `run` would refuse, `config check` refuses first.
+        (
+            "worker: {scope: organizations/../../x}\n",
+            "c.yaml: worker.scope: scope 'organizations/../../x': expected organizations/NUMBER",
+        ),
+        (
+            'worker: {scope: "projects/my-proj\\n"}\n',
+            "c.yaml: worker.scope: scope 'projects/my-proj\\n': expected",
+        ),
+        (
+            "worker: {scope: organizations/1, exports: [org.jsonl]}\n",
+            "c.yaml: worker: give worker.scope or worker.exports, not both",
+        ),
+        (
+            "database_url: ftp://host/db\n",
+            "c.yaml: database_url: ftp: keysentry keeps history in SQLite or PostgreSQL",
+        ),
+        ('database_url: "::::"\n', "c.yaml: database_url: not a database URL"),
     ],
 )
 def test_errors_name_the_path(tmp_path: Path, text: str, message: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import queue
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from google.cloud import asset_v1
 from google.protobuf import json_format, struct_pb2
 
 from scanner.config import InventoryConfig
+from scanner.configtypes import scope_problem
 from scanner.errors import SourceError
 from scanner.google_errors import TRANSIENT, default_credentials, google_errors
 from scanner.inventory.context import ContextBuilder
@@ -30,15 +30,13 @@ from scanner.inventory.source import Progress
 from scanner.inventory.struct import struct_to_dict
 from scanner.models import InventoryContext, KeyRecord
 
-_SCOPE = re.compile(r"^(organizations/\d+|folders/\d+|projects/[a-z0-9][a-z0-9:.-]{4,62})$")
 PREFETCH_PAGES = 2
 
 
 def validate_scope(scope: str) -> str:
-    if not _SCOPE.match(scope):
-        raise SourceError(
-            f"scope {scope!r}: expected organizations/NUMBER, folders/NUMBER or projects/ID"
-        )
+    problem = scope_problem(scope)
+    if problem is not None:
+        raise SourceError(problem)
     return scope
 
 
