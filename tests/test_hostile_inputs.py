@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli.common import UNEXPECTED_EXIT, handle_errors
-from tests.test_real_shapes import REAL, keysentry
+from tests.test_real_shapes import REAL, keysentry, known_lookups
 
 LINES = (REAL / "asset-export-keys.jsonl").read_text().splitlines()
 LAST = len(LINES)
@@ -219,3 +219,77 @@ def test_a_database_that_accepts_and_never_answers_fails_in_bounded_time() -> No
         listener.close()
     assert code == 2 and err.startswith("keysentry: error: database ")
     assert "timeout expired" in err and err.count("\n") == 1
+
+
+USAGE = json.loads((REAL / "usage-timeseries.json").read_text())
+
+
+def _usage_with(change: Any) -> dict[str, Any]:
+    """The real saved usage with its first series changed by CHANGE."""
+    saved = json.loads(json.dumps(USAGE))
+    change(saved["timeSeries"][0])
+    return saved
+
+
+USAGE_CASES = {
+    "points-a-number": (lambda s: s.update(points=5), "points: expected a list, not int"),
+    "resource-labels-a-list": (
+        lambda s: s["resource"].update(labels=[]),
+        "resource.labels: expected an object, not list",
+    ),
+    "metric-labels-a-list": (
+        lambda s: s["metric"].update(labels=["response_code_class"]),
+        "metric.labels: expected an object, not list",
+    ),
+    "4000-digit-count": (
+        lambda s: s["points"][0]["value"].update(int64Value="9" * 4000),
+        "points[0]: value.int64Value: expected a count",
+    ),
+    "count-past-int64": (
+        lambda s: s["points"][0]["value"].update(int64Value=2**63),
+        "points[0]: value.int64Value: 9223372036854775808 is out of range",
+    ),
+    "point-a-string": (
+        lambda s: s.update(points=["x"]),
+        "points[0]: the point: expected an object, not str",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_CASES))
+def test_hostile_saved_usage_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
+    change, problem = USAGE_CASES[case]
+    usage = tmp_path / "usage.json"
+    usage.write_text(json.dumps(_usage_with(change)))
+    db_file = tmp_path / "h.db"
+    code, _, err = keysentry(
+        "scan",
+        "--db",
+        f"sqlite:///{db_file}",
+        "--from-export",
+        str(REAL / "asset-export-keys.jsonl"),
+        "--usage-from",
+        str(usage),
+    )
+    assert code == 2, err
+    assert err.startswith(f"keysentry: error: {usage}:1: series 1") and problem in err, err
+    assert err.count("\n") == 1
+    assert history(db_file) == (0, 0)
+
+
+def test_unreadable_leak_evidence_is_left_out_not_a_failed_import(tmp_path: Path) -> None:
+    findings = json.loads((REAL / "gitleaks-8.json").read_text())
+    findings[0]["Date"] = "0001-01-01T00:00:00+14:00"  # before the first instant in UTC
+    findings[0]["StartLine"] = 10**30  # no column holds it
+    report = tmp_path / "gitleaks.json"
+    report.write_text(json.dumps(findings))
+    db = f"sqlite:///{tmp_path}/h.db"
+    code, out, err = keysentry(
+        "leaks", "import", "--db", db, str(report), "--lookups-from", str(known_lookups(tmp_path))
+    )
+    assert code == 0, err
+    assert "gitleaks Date unreadable" in out and "gitleaks StartLine unreadable" in out
+    code, out, err = keysentry("leaks", "list", "--db", db, "--format", "json")
+    assert code == 0, err
+    first = next(r for r in json.loads(out) if r["file"] == findings[0]["File"])
+    assert first["line"] is None and first["first_reported"] is None

@@ -35,23 +35,31 @@ class FileUsageSource:
                 self._add(f"{path}:{line}: series {index}", series, at)
 
     def _add(self, where: str, series: Any, at: datetime) -> None:
-        resource = series.get("resource", {}) if isinstance(series, dict) else {}
-        labels = resource.get("labels", {}) if isinstance(resource, dict) else {}
+        series = _object(series, where, "the series")
+        resource = _object(series.get("resource", {}), where, "resource")
+        labels = _object(resource.get("labels", {}), where, "resource.labels")
         project = labels.get("project_id")
         if not isinstance(project, str):
             raise InputError(f"{where}: resource.labels.project_id is required")
-        metric = series.get("metric", {})
-        metric_labels = (metric.get("labels") or {}) if isinstance(metric, dict) else {}
+        metric = _object(series.get("metric", {}), where, "metric")
+        metric_labels = _object(metric.get("labels") or {}, where, "metric.labels")
         # Google documents the label on consumed_api; public code reads it from
         # either the resource's labels or the metric's.
         credential = labels.get("credential_id") or metric_labels.get("credential_id") or ""
+        listed = series.get("points", [])
+        if not isinstance(listed, list):
+            raise InputError(f"{where}: points: expected a list, not {type(listed).__name__}")
         points = []
-        for point in series.get("points", []):
+        for index, item in enumerate(listed):
+            at_point = f"{where}: points[{index}]"
+            point = _object(item, at_point, "the point")
             try:
-                when = parse_time((point.get("interval") or {}).get("endTime"), "endTime")
-                count = int((point.get("value") or {}).get("int64Value", 0))
-            except (AssetDataError, ValueError, AttributeError, TypeError) as exc:
-                raise InputError(f"{where}: unreadable point: {exc}") from None
+                interval = _object(point.get("interval") or {}, at_point, "interval")
+                when = parse_time(interval.get("endTime"), "endTime")
+            except AssetDataError as exc:
+                raise InputError(f"{at_point}: unreadable point: {exc}") from None
+            value = _object(point.get("value") or {}, at_point, "value")
+            count = _int64(value.get("int64Value", 0), at_point)
             if when is not None:
                 points.append((when, count))
         usage = self._projects.setdefault(
@@ -73,3 +81,27 @@ class FileUsageSource:
 
     def close(self) -> None:
         pass
+
+
+def _object(value: Any, where: str, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {what}: expected an object, not {type(value).__name__}")
+    return value
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _int64(value: Any, where: str) -> int:
+    """A request count as Monitoring writes it: int64Value, a decimal string
+    (or a number) from 0 to 2**63 - 1."""
+    text = value if isinstance(value, str) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    elif text is not None and text.isascii() and text.isdigit() and len(text) <= 19:
+        count = int(text)
+    else:
+        raise InputError(f"{where}: value.int64Value: expected a count, not {str(value)[:40]!r}")
+    if not 0 <= count <= _INT64_MAX:
+        raise InputError(f"{where}: value.int64Value: {str(count)[:40]} is out of range")
+    return count

@@ -84,10 +84,14 @@ class Item:
         try:
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise ValueError
-            return int(value)
+            number = int(value)
         except ValueError:
             self.dropped(field)
             return None
+        if not 0 <= number <= _COLUMN_MAX:  # a line, a count: no column holds more
+            self.dropped(field)
+            return None
+        return number
 
     def flag(self, field: str, *, within: dict[str, Any] | None = None) -> bool | None:
         value = self.get(field, within=within)
@@ -120,6 +124,12 @@ class Item:
         return value
 
 
+_COLUMN_MAX = 2**31 - 1
+# What an instant of evidence may be: as for every timestamp keysentry reads.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _instant(value: str) -> datetime | None:
     text = value.strip()
     try:
@@ -129,7 +139,11 @@ def _instant(value: str) -> datetime | None:
             parsed = datetime.strptime(text[:25], "%Y-%m-%d %H:%M:%S %z")
         except ValueError:
             return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:  # 0001-01-01 at +14:00 is before the first instant Python can hold in UTC
+        instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        return None
+    return instant if _EARLIEST <= instant < _LATEST else None
 
 
 def _storable(value: str) -> str:
