@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from scanner.config import Config
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, InputError
 from scanner.exceptions.checks import (
     ExceptionFileProblems,
     Origin,
@@ -22,6 +22,7 @@ from scanner.exceptions.checks import (
     lapsed_problems,
 )
 from scanner.rules.catalog import RULE_IDS
+from scanner.textfiles import read_small_text
 
 
 class _Loader(yaml.SafeLoader):
@@ -148,9 +149,9 @@ def load_config(path: str | Path | None, *, lapsed_is_error: bool = False) -> Co
         return Config()
     file = Path(chosen)
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = read_small_text(file, "the config")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read config: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{file}: config is not UTF-8 text") from None
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     return parse_config(text, str(file), lapsed_is_error=lapsed_is_error)

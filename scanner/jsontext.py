@@ -40,10 +40,10 @@ def loads(text: str) -> Any:
     return value
 
 
-def load(handle: IO[str]) -> Any:
-    text = handle.read(MAX_DOCUMENT_CHARS + 1)
-    if len(text) > MAX_DOCUMENT_CHARS:
-        raise JsonProblem(too_long("the document", MAX_DOCUMENT_CHARS))
+def load(handle: IO[str], limit: int = MAX_DOCUMENT_CHARS) -> Any:
+    text = handle.read(limit + 1)
+    if len(text) > limit:
+        raise JsonProblem(too_long("the document", limit))
     return loads(text)
 
 
@@ -58,13 +58,13 @@ def check_text(text: str) -> None:
             raise JsonProblem("a string holds a lone surrogate (not valid Unicode)") from None
 
 
-def read_document(path: Path, what: str) -> Any:
-    """The JSON document in PATH (gzipped or not, UTF-8 or UTF-16), or one
-    InputError naming the file, and the line where the parser knows it; WHAT
-    says what the file should have been."""
+def read_document(path: Path, what: str, limit: int = MAX_DOCUMENT_CHARS) -> Any:
+    """The JSON document in PATH (gzipped or not, UTF-8 or UTF-16), at most
+    LIMIT characters, or one InputError naming the file, and the line where
+    the parser knows it; WHAT says what the file should have been."""
     try:
         with open_text(path) as handle:
-            return load(handle)
+            return load(handle, limit)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     except UnicodeDecodeError:

@@ -4,6 +4,7 @@ change to history; a bug exits 3 with its trace in a file, not on the screen."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import stat
@@ -293,3 +294,35 @@ def test_unreadable_leak_evidence_is_left_out_not_a_failed_import(tmp_path: Path
     assert code == 0, err
     first = next(r for r in json.loads(out) if r["file"] == findings[0]["File"])
     assert first["line"] is None and first["first_reported"] is None
+
+
+def test_every_input_is_capped_even_a_device_that_never_ends(tmp_path: Path) -> None:
+    code, _, err = keysentry("config", "check", "/dev/zero")
+    too_long = "is longer than 16 MiB: not a file keysentry reads\n"
+    assert (code, err) == (2, f"keysentry: error: /dev/zero: the config {too_long}")
+    config = tmp_path / "keysentry.yaml"
+    config.write_text('exceptions:\n  files: ["/dev/zero"]\n')
+    code, _, err = keysentry("config", "check", str(config))
+    assert code == 2 and "/dev/zero: the exceptions file is longer than 16 MiB" in err
+    db = f"sqlite:///{tmp_path}/h.db"
+    report = str(REAL / "gitleaks-8.json")
+    code, _, err = keysentry("leaks", "import", "--db", db, report, "--lookups-from", "/dev/zero")
+    assert code == 2 and "/dev/zero: not a JSON fingerprints file: the document is longer" in err
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """200 KiB of gzip that inflates to 200 MiB of blank lines: an export of
+    the real kind compresses about ten to one, never a thousand."""
+    bomb = tmp_path / "org.jsonl.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as handle:
+        for _ in range(200):
+            handle.write(b"\n" * (1 << 20))
+    db_file = tmp_path / "h.db"
+    code, _, err = keysentry("scan", "--db", f"sqlite:///{db_file}", "--from-export", str(bomb))
+    assert code == 2
+    assert err.startswith(f"keysentry: error: {bomb}: inflates to more than ")
+    assert history(db_file) == (0, 0)
+    real = tmp_path / "real.jsonl.gz"
+    real.write_bytes(gzip.compress((REAL / "asset-export-keys.jsonl").read_bytes()))
+    code, _, err = keysentry("scan", "--db", f"sqlite:///{db_file}", "--from-export", str(real))
+    assert code == 0, err

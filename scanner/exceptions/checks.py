@@ -13,9 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from scanner.errors import InputError
 from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
 from scanner.rules.catalog import RULE_IDS
 from scanner.rules.key_leaked import META as LEAK_META
+from scanner.textfiles import read_small_text
 
 # (source, config path prefix) of each entry, in order: for error messages.
 Origin = tuple[str, str]
@@ -41,9 +43,12 @@ def included_entries(
             problems.append(f"{source}: exceptions.files[{index}]: no file matches {pattern!r}")
         for name in matched:
             try:
-                text = Path(name).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(f"{name}: cannot read exceptions: {exc}")
+                text = read_small_text(Path(name), "the exceptions file")
+            except OSError as exc:
+                problems.append(f"{name}: cannot read exceptions: {exc.strerror or exc}")
+                continue
+            except InputError as exc:
+                problems.append(str(exc))
                 continue
             raw = load_yaml(text, name)
             if raw is None:

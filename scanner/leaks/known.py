@@ -8,11 +8,11 @@ KEYSENTRY_FINGERPRINT_KEY, to a key name, or to null for "not ours":
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from scanner.errors import InputError
+from scanner.jsontext import read_document
 from scanner.leaks.lookup import Lookup, Outcome
 from scanner.leaks.secrets import Fingerprinter
 
@@ -35,12 +35,8 @@ class KnownFingerprints:
 
 
 def _load(path: Path) -> dict[str, str | None]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON fingerprints file: {exc}") from None
+    # A fingerprint and a key name per key: a million keys take about 200 MiB.
+    raw = read_document(path, "not a JSON fingerprints file: ", limit=256 << 20)
     table = raw.get("fingerprints") if isinstance(raw, dict) else None
     if not isinstance(table, dict):
         raise InputError(f"{path}: fingerprints: expected an object of fingerprint -> key name")
