@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sqlite3
 import stat
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,11 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli.common import UNEXPECTED_EXIT, handle_errors
-from tests.test_real_shapes import REAL, keysentry, known_lookups
+from scanner.errors import InputError
+from scanner.inventory import spool
+from scanner.inventory.export import ExportSource
+from tests.test_cli import BIN
+from tests.test_real_shapes import REAL, env, keysentry, known_lookups
 
 LINES = (REAL / "asset-export-keys.jsonl").read_text().splitlines()
 LAST = len(LINES)
@@ -326,3 +333,57 @@ def test_a_gzip_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
     real.write_bytes(gzip.compress((REAL / "asset-export-keys.jsonl").read_bytes()))
     code, _, err = keysentry("scan", "--db", f"sqlite:///{db_file}", "--from-export", str(real))
     assert code == 0, err
+
+
+DEMO = Path(__file__).parent.parent / "scanner" / "samples" / "demo-org.jsonl"
+
+
+def _scan_stdin(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    db = f"sqlite:///{tmp_path}/h.db"
+    return subprocess.run(
+        [str(BIN), "scan", "--db", db, "--from-export", "/dev/stdin", "--format", "json"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env(),
+    )
+
+
+def test_an_export_from_a_pipe_is_read_once_and_whole(tmp_path: Path) -> None:
+    piped = _scan_stdin(tmp_path, DEMO.read_text())
+    assert piped.returncode == 0, piped.stderr
+    assert "30 keys from 63 assets" in piped.stderr
+    assert len(json.loads(piped.stdout)["keys"]) == 30
+    # An error names the export as given, not the copy it was read from.
+    lines = DEMO.read_text().splitlines()
+    lines[5] = "{not json"
+    (tmp_path / "again").mkdir()
+    broken = _scan_stdin(tmp_path / "again", "\n".join(lines))
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("keysentry: error: /dev/stdin:6: malformed JSON")
+
+
+def test_a_directory_or_a_fifo_nobody_writes_to_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = keysentry(
+        "scan", "--db", f"sqlite:///{tmp_path}/h.db", "--from-export", str(tmp_path)
+    )
+    assert (code, err) == (
+        2,
+        f"keysentry: error: {tmp_path}: is a directory: give the export files in it\n",
+    )
+    fifo = tmp_path / "export.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(spool, "WRITER_WAIT_SECONDS", 0.5)
+    with pytest.raises(InputError, match=r"nothing came within 0\.5s: a pipe nobody writes to"):
+        ExportSource([fifo], [])
+    # A writer that comes within the wait is read, once, whole.
+    writer = threading.Thread(target=lambda: fifo.write_text(DEMO.read_text()))
+    monkeypatch.setattr(spool, "WRITER_WAIT_SECONDS", 30)
+    writer.start()
+    source = ExportSource([fifo], [])
+    writer.join()
+    context = source.load_context()
+    assert len(list(source.iter_keys(context))) == 30

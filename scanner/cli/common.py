@@ -56,7 +56,8 @@ def scope_options(func: F) -> F:
         "--from-export",
         "exports",
         multiple=True,
-        type=click.Path(dir_okay=False),
+        # Checked by the source, in one line: a directory, a pipe, a FIFO.
+        type=click.Path(),
         help="Cloud Asset export file (NDJSON or JSON array, optionally .gz); repeatable.",
     )(func)
     func = click.option(

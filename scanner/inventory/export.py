@@ -23,6 +23,7 @@ from scanner.inventory.normalize import (
     normalize_key,
 )
 from scanner.inventory.source import Progress
+from scanner.inventory.spool import Spool
 from scanner.jsontext import JsonProblem
 from scanner.models import InventoryContext, KeyRecord
 from scanner.textfiles import open_text, text_lines
@@ -99,6 +100,9 @@ class ExportSource:
             raise InputError("--from-export: no file given")
         self.paths = paths
         self.description = "export:" + ",".join(str(p) for p in paths)
+        self._spool = Spool()
+        # Each export as read (a pipe is copied once) and as its errors name it.
+        self._files = [(self._spool.readable(path), str(path)) for path in paths]
         self.position: str | None = None
         self._gemini_services = gemini_services
         self._progress = progress
@@ -108,10 +112,17 @@ class ExportSource:
     def assets_read(self) -> int:
         return self._assets_read
 
-    def _lines(self, path: Path, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
-        """(where, envelope) for each asset in PATH: where is PATH:LINE, and
+    def _lines(self, path: Path, shown: str, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
+        """(where, envelope) for each asset in PATH: where is SHOWN:LINE, and
         the item's number in a JSON array. Read an asset at a time, twice a
         scan (context, then keys): an organization's export can be gigabytes."""
+        try:
+            for where, envelope in self._read(path, only_context):
+                yield where.replace(str(path), shown, 1), envelope
+        except InputError as exc:  # a spooled copy is named as the user named it
+            raise InputError(str(exc).replace(str(path), shown, 1)) from None
+
+    def _read(self, path: Path, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
         try:
             if _starts_array(path):
                 yield from self._array_items(path)
@@ -150,8 +161,8 @@ class ExportSource:
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)
-        for path in self.paths:
-            for where, env in self._lines(path, only_context=True):
+        for path, shown in self._files:
+            for where, env in self._lines(path, shown, only_context=True):
                 try:
                     if env.iam_policy is not None:
                         builder.add_policy(env.name, env.iam_policy)
@@ -168,8 +179,8 @@ class ExportSource:
         return (ListedKey.of(key) for key in self.iter_keys(context))
 
     def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
-        for path in self.paths:
-            for where, env in self._lines(path, only_context=False):
+        for path, shown in self._files:
+            for where, env in self._lines(path, shown, only_context=False):
                 self._assets_read += 1
                 if self._progress is not None and self._assets_read % 1000 == 0:
                     self._progress(self._assets_read)
