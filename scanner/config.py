@@ -104,6 +104,9 @@ class InventoryConfig(Strict):
     # successful scan (or none at all) fails and changes nothing: an empty export
     # or credentials that suddenly see nothing must not close every key's history.
     max_shrink: float = Field(default=0.5, ge=0, le=1)
+    # ...compared with the largest inventory of the succeeded scans of this
+    # window (since the last accepted shrink): no walking it down step by step.
+    shrink_window: Duration = 30 * 86400.0
     apikeys_concurrency: int = Field(default=8, ge=1, le=64)  # projects listed at once
     apikeys_requests_per_second: float = Field(default=10.0, gt=0, le=10000)  # across all of them
     # Bounds on what one project's ListKeys may answer (a project holds at most

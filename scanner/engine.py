@@ -37,7 +37,7 @@ from scanner.rules.selection import (
 )
 from scanner.rules.verdict import assess
 from scanner.scan_beside import read_key_events, record_beside
-from scanner.scan_guards import check_order, check_shrink
+from scanner.scan_guards import check_order, check_shrink, shrink_problems
 from scanner.scan_outcome import AfterHistory, DryRunView, ScanOutcome
 from scanner.scan_progress import ScanCancelled, Stage, keys_of
 from scanner.store import scans
@@ -216,6 +216,16 @@ class _ScanRun:
         writer.add_findings(of_projects)
         tally.add_findings(of_projects)
 
+    def _shrank(self, conn: Connection, keys: int, projects: int) -> bool:
+        """Whether the inventory shrank past inventory.max_shrink (allowed
+        only with ACCEPT_SHRINK: else the scan fails here)."""
+        inventory = self.config.inventory
+        baseline = scans.shrink_baseline(conn, self.evaluated_at, inventory.shrink_window)
+        problems = shrink_problems(keys, projects, baseline, inventory.max_shrink)
+        if not self.accept_shrink:
+            check_shrink(problems, self.stage)
+        return bool(problems)
+
     def _write(
         self,
         conn: Connection,
@@ -271,14 +281,7 @@ class _ScanRun:
         if usage is not None:
             stats.notes.extend(usage_notes(usage.errors, usage.unmatched_series()))
         stats.keys_total = sum(by_status.values())
-        if not self.accept_shrink:
-            check_shrink(
-                stats.keys_total,
-                len(context.projects),
-                self.latest,
-                config.inventory.max_shrink,
-                self.stage,
-            )
+        shrank = self._shrank(conn, stats.keys_total, len(context.projects))
         stats.assets_read = self.source.assets_read
         stats.by_status = dict(by_status)
         stats.by_severity = dict(by_severity)
@@ -288,6 +291,9 @@ class _ScanRun:
         record_beside(
             conn, scan_id, context, self.usage, self.audit, self.events, leaks_through, exceptions
         )
+        if shrank:  # accepted: the scans after this one compare with it, not before it
+            inventory = {"projects": len(context.projects), "shrink_accepted": True}
+            scans.add_counts(conn, scan_id, "inventory", inventory)
         record_figures(conn, scan_id, tally, self.latest)
         if self.after_history is not None:
             self.stage.name = "alerts"

@@ -1,6 +1,8 @@
 """Checks that stop a scan before it rewrites history wrongly: one evaluated
 before the latest successful scan, and one that sees far fewer keys or
-projects than it (usually a scope or permission mistake, not a real shrink)."""
+projects than the recent scans did (usually a scope or permission mistake,
+not a real shrink). The comparison is with the largest inventory of a recent
+window, so that a shrink cannot be walked down a step at a time."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime
 
 from scanner.errors import InputError, KeysentryError
 from scanner.scan_progress import Stage
+from scanner.store.scans import Peak, ShrinkBaseline
 from scanner.store.tables import Scan
 
 
@@ -34,37 +37,35 @@ def _instant(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def shrink_problem(seen: int, before: int | None, max_shrink: float, what: str) -> str | None:
+def shrink_problem(seen: int, before: Peak | None, max_shrink: float, what: str) -> str | None:
     """Why SEEN is too few against BEFORE (None: nothing to compare with)."""
-    if not before:
+    if before is None or not before.count:
         return None
+    where = f"{before.count} in scan {before.scan_id} ({before.why})"
     if seen == 0:
-        return f"0 {what} seen, {before} in the last successful scan"
-    floor = before * (1 - max_shrink)
+        return f"0 {what} seen, {where}"
+    floor = before.count * (1 - max_shrink)
     if seen < floor:
         return (
-            f"{seen} {what} seen, {before} in the last successful scan "
+            f"{seen} {what} seen, {where} "
             f"(inventory.max_shrink {max_shrink:g} allows {floor:g} or more)"
         )
     return None
 
 
-def check_shrink(
-    keys: int, projects: int, latest: Scan | None, max_shrink: float, stage: Stage
-) -> None:
-    """Raise InventoryShrank, with STAGE named "shrink", when far fewer keys or
-    projects are seen than LATEST saw."""
-    if latest is None:
-        return
-    before_projects = (latest.counts or {}).get("inventory", {}).get("projects")
-    problems = [
-        p
-        for p in (
-            shrink_problem(keys, latest.keys_total, max_shrink, "keys"),
-            shrink_problem(projects, before_projects, max_shrink, "projects"),
-        )
-        if p
-    ]
+def shrink_problems(
+    keys: int, projects: int, baseline: ShrinkBaseline, max_shrink: float
+) -> list[str]:
+    """Why far fewer keys or projects are seen than BASELINE holds."""
+    found = (
+        shrink_problem(keys, baseline.keys, max_shrink, "keys"),
+        shrink_problem(projects, baseline.projects, max_shrink, "projects"),
+    )
+    return [p for p in found if p]
+
+
+def check_shrink(problems: list[str], stage: Stage) -> None:
+    """Raise InventoryShrank, with STAGE named "shrink", for PROBLEMS."""
     if problems:
         stage.name = "shrink"
         raise InventoryShrank(

@@ -74,8 +74,9 @@ def test_an_export_with_no_keys_changes_nothing(
     code, out, err = keysentry(*_scan(tmp_path, empty))
     assert code == 2 and out == ""
     assert err == (
-        "keysentry: error: the inventory shrank: 0 keys seen, 5 in the last successful scan; "
-        "0 projects seen, 2 in the last successful scan; nothing was recorded. If the "
+        "keysentry: error: the inventory shrank: 0 keys seen, 5 in scan 1 (the most of the "
+        "30 days before); 0 projects seen, 2 in scan 1 (the most of the 30 days before); "
+        "nothing was recorded. If the "
         "organization really shrank, scan again with --accept-shrink\n"
     )
     assert rows(scanned) == before
@@ -85,7 +86,7 @@ def test_an_export_with_no_keys_changes_nothing(
 def test_dev_null_is_an_empty_export_too(scanned: Path, tmp_path: Path) -> None:
     before = rows(scanned)
     code, _, err = keysentry(*_scan(tmp_path, Path("/dev/null")))
-    assert code == 2 and "0 keys seen, 5 in the last successful scan" in err
+    assert code == 2 and "0 keys seen, 5 in scan 1 (the most" in err
     assert rows(scanned) == before
 
 
@@ -105,7 +106,9 @@ def test_a_shrink_past_max_shrink_fails_and_within_it_succeeds(
     before = rows(scanned)
     code, _, err = keysentry(*_scan(tmp_path, _subset(tmp_path, 2)))
     assert code == 2
-    assert "2 keys seen, 5 in the last successful scan (inventory.max_shrink 0.5" in err
+    assert (
+        "2 keys seen, 5 in scan 1 (the most of the 30 days before) (inventory.max_shrink 0.5" in err
+    )
     assert rows(scanned) == before
     code, _, err = keysentry(*_scan(tmp_path, _subset(tmp_path, 3)))  # 3 >= 5 * 0.5
     assert code == 0, err
@@ -119,3 +122,26 @@ def test_accept_shrink_records_a_real_shrink(scanned: Path, tmp_path: Path) -> N
         query = "SELECT count(*) FROM key_versions WHERE valid_to_scan_id IS NULL AND status != ?"
         open_keys = conn.execute(query, ("deleted",)).fetchone()[0]
     assert open_keys == 1
+
+
+def _scan_at(tmp_path: Path, keys: int, day: str, *more: str) -> tuple[int, str]:
+    args = _scan(tmp_path, _subset(tmp_path, keys), *more)
+    args[args.index("--now") + 1] = f"{day}T00:00:00Z"
+    code, _, err = keysentry(*args)
+    return code, err
+
+
+def test_a_shrink_cannot_be_walked_down_a_step_at_a_time(scanned: Path, tmp_path: Path) -> None:
+    """Scan 1 saw 5 keys on 12-01. 5 -> 3 is within max_shrink of 5; 3 -> 2
+    would be within it of 3, but not of 5, the most of the last 30 days."""
+    assert _scan_at(tmp_path, 3, "2026-12-02")[0] == 0
+    code, err = _scan_at(tmp_path, 2, "2026-12-03")
+    assert code == 2 and "2 keys seen, 5 in scan 1 (the most of the 30 days before)" in err
+    # An accepted shrink starts the comparison over from itself...
+    assert _scan_at(tmp_path, 2, "2026-12-03", "--accept-shrink")[0] == 0
+    assert _scan_at(tmp_path, 2, "2026-12-04")[0] == 0
+    # ...and a peak counts for the window only.
+    assert _scan_at(tmp_path, 5, "2026-12-05")[0] == 0
+    assert _scan_at(tmp_path, 2, "2026-12-06")[0] == 2
+    assert _scan_at(tmp_path, 2, "2027-01-04")[0] == 2  # 12-05 is 30 days before
+    assert _scan_at(tmp_path, 2, "2027-01-05")[0] == 0

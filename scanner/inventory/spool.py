@@ -46,8 +46,7 @@ class Spool:
                 return path
             if stat.S_ISFIFO(mode) and not _written_to(fd):
                 raise InputError(
-                    f"{path}: nothing came within {WRITER_WAIT_SECONDS:g}s: "
-                    "a pipe nobody writes to"
+                    f"{path}: nothing came within {WRITER_WAIT_SECONDS:g}s: a pipe nobody writes to"
                 )
             os.set_blocking(fd, True)
             copy = self._folder_path() / (path.name or "export")

@@ -3,10 +3,11 @@ history writer, in the same transaction as the scan's history) or failed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from scanner import __version__
 from scanner.leaks.secrets import scrub
@@ -90,3 +91,51 @@ def add_counts(conn: Connection, scan_id: int, name: str, value: dict[str, Any])
 
 def set_config(conn: Connection, scan_id: int, digest: str) -> None:
     conn.execute(update(Scan).where(Scan.id == scan_id).values(config_digest=digest))
+
+
+@dataclass(frozen=True)
+class Peak:
+    count: int
+    scan_id: int
+    why: str  # which scan this is, for a message
+
+
+@dataclass(frozen=True)
+class ShrinkBaseline:
+    """The largest inventory of the recent succeeded scans: what a scan's
+    inventory is compared with (scan_guards)."""
+
+    keys: Peak | None
+    projects: Peak | None
+
+
+def shrink_baseline(conn: Connection, at: datetime, window: float) -> ShrinkBaseline:
+    """The most keys and projects a succeeded scan saw within WINDOW seconds
+    before AT, since the last scan that accepted a shrink (which starts the
+    comparison over)."""
+    accepted = Scan.counts["inventory"]["shrink_accepted"].as_boolean()
+    reset = conn.scalar(
+        select(func.max(Scan.id)).where(Scan.status == "succeeded", accepted.is_(True))
+    )
+    recent = [
+        Scan.status == "succeeded",
+        Scan.evaluated_at >= at - timedelta(seconds=window),
+        Scan.id >= (reset or 0),
+    ]
+    why = f"the most of the {_days(window)} before"
+    projects = Scan.counts["inventory"]["projects"].as_integer()
+    peaks = []
+    for measure in (Scan.keys_total, projects):
+        row = conn.execute(
+            select(measure, Scan.id)
+            .where(*recent, measure.is_not(None))
+            .order_by(measure.desc(), Scan.id.desc())
+            .limit(1)
+        ).first()
+        peaks.append(None if row is None else Peak(int(row[0]), int(row[1]), why))
+    return ShrinkBaseline(*peaks)
+
+
+def _days(seconds: float) -> str:
+    days = seconds / 86400
+    return f"{days:g} days" if days != 1 else "day"
