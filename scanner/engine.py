@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,7 +38,7 @@ from scanner.rules.verdict import assess
 from scanner.scan_beside import read_key_events, record_beside
 from scanner.scan_guards import check_order, check_shrink, shrink_problems
 from scanner.scan_outcome import AfterHistory, DryRunView, ScanOutcome
-from scanner.scan_progress import ScanCancelled, Stage, keys_of
+from scanner.scan_progress import Cancellation, ScanCancelled, Stage, keys_of
 from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
@@ -58,7 +57,7 @@ def run_scan(
     engine: Engine,
     config: Config,
     evaluated_at: datetime,
-    cancel: threading.Event | None = None,
+    cancel: Cancellation | None = None,
     after_history: AfterHistory | None = None,
     usage: UsageSource | None = None,
     audit: AuditSource | None = None,
@@ -100,6 +99,8 @@ def run_scan(
         latest,
         reuse_judgements,
     )
+    if cancel is not None:
+        cancel.begin()
     try:
         return run.execute()
     except BaseException as exc:
@@ -123,7 +124,7 @@ class _ScanRun:
     config: Config
     evaluated_at: datetime
     scan_id: int | None  # None until a dry run's transaction gives it one
-    cancel: threading.Event | None
+    cancel: Cancellation | None
     after_history: AfterHistory | None
     usage: UsageSource | None
     audit: AuditSource | None
@@ -164,8 +165,11 @@ class _ScanRun:
                 if self.dry_run is not None:
                     self.dry_run(conn, outcome.scan_id)
                     transaction.rollback()
-                else:
+                elif self.cancel is None:
                     transaction.commit()
+                else:
+                    with self.cancel.commit():
+                        transaction.commit()
             except BaseException:
                 transaction.rollback()
                 raise

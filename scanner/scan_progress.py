@@ -1,10 +1,13 @@
 """Where a scan is (the stage a failure names) and the cancellation the
-worker's shutdown requests between keys."""
+worker's shutdown requests: honoured at the next key, and at the latest
+when the scan would commit. A scan either commits or is cancelled, never
+both, so that what the worker logs of it is true."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 Listed = TypeVar("Listed")
@@ -21,13 +24,54 @@ class Stage:
         self.name = "inventory"
 
 
-def stop_if_cancelled(cancel: threading.Event | None) -> None:
+CANCELLED = "cancelled: the worker is shutting down; nothing was recorded"
+
+
+class Cancellation:
+    """The worker's request to stop its running scan, exclusive with the
+    scan's commit: a request made once the commit has begun is refused (the
+    scan completes), and a commit asked for after a request is refused (the
+    scan rolls back)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requested = False
+        self._committed = False
+
+    def is_set(self) -> bool:
+        with self._lock:
+            return self._requested
+
+    def request(self) -> bool:
+        """Cancel the running scan; False when it is already committing."""
+        with self._lock:
+            if self._committed:
+                return False
+            self._requested = True
+            return True
+
+    def begin(self) -> None:
+        """A new scan begins: nothing of it is committed (a request stands)."""
+        with self._lock:
+            self._committed = False
+
+    @contextmanager
+    def commit(self) -> Iterator[None]:
+        """Commit within the block, unless cancelled first (ScanCancelled)."""
+        with self._lock:
+            if self._requested:
+                raise ScanCancelled(CANCELLED)
+            self._committed = True
+        yield
+
+
+def stop_if_cancelled(cancel: Cancellation | None) -> None:
     if cancel is not None and cancel.is_set():
-        raise ScanCancelled("cancelled: the worker is shutting down; nothing was recorded")
+        raise ScanCancelled(CANCELLED)
 
 
 def keys_of(
-    keys: Iterator[Listed], stage: Stage, cancel: threading.Event | None
+    keys: Iterator[Listed], stage: Stage, cancel: Cancellation | None
 ) -> Iterator[Listed]:
     while True:
         stage.name = "inventory"

@@ -33,7 +33,7 @@ from scanner.inventory.source import InventorySource
 from scanner.leaks.pull import GitHubPull
 from scanner.metrics.collector import WorkerState
 from scanner.scan_outcome import AfterHistory
-from scanner.scan_progress import ScanCancelled
+from scanner.scan_progress import Cancellation, ScanCancelled
 from scanner.schedule import interval_seconds, make_trigger
 from scanner.store import scans
 from scanner.store.lock import ScanLock
@@ -74,7 +74,7 @@ class Worker:
         self._audit_factory = audit_factory
         self.lock = ScanLock(engine)
         self.interval = interval_seconds(config.schedule)
-        self.cancel = threading.Event()
+        self.cancel = Cancellation()
         self.idle = threading.Event()
         self.idle.set()
         self.scheduler = BackgroundScheduler(
@@ -287,8 +287,16 @@ class Worker:
             self.scheduler.shutdown(wait=False)
         if not self.idle.wait(grace):
             # Cancel before saying so: whoever reads the line may act at once.
-            self.cancel.set()
-            log.warning("shutdown: the scan did not finish within %.0fs; rolling it back", grace)
+            if self.cancel.request():
+                log.warning(
+                    "shutdown: the scan did not finish within %.0fs; rolling it back", grace
+                )
+            else:
+                log.warning(
+                    "shutdown: the scan did not finish within %.0fs, but it is committing: "
+                    "it completes",
+                    grace,
+                )
             if not self.idle.wait(ROLLBACK_WAIT_SECONDS):
                 log.error("shutdown: the scan did not stop; it will be marked abandoned")
                 return False

@@ -23,15 +23,18 @@ from scanner.inventory.export import ExportSource
 from scanner.inventory.source import InventorySource
 from scanner.report.build import build_report
 from scanner.report.documents import to_document
+from scanner.scan_progress import Cancellation, ScanCancelled
 from scanner.schedule import cron_trigger, interval_seconds
 from scanner.store import db, scans
 from scanner.store.lock import ScanLock
 from scanner.store.tables import KeyVersion, Scan
+from scanner.usage.files import FileUsageSource
 from scanner.worker import Worker
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.cloud_asset import FakeCloudAsset, FakeServer, Fault, Gate, serve
 from tests.test_asset_live import FAST_RETRY, SERVICES
+from tests.test_real_shapes import REAL
 
 HOURLY = Config(schedule=ScheduleConfig(interval=3600, jitter=0))
 KEY_TYPE = "apikeys.googleapis.com/Key"
@@ -365,3 +368,50 @@ def test_the_sqlite_lock_is_the_file_not_its_name(tmp_path: Path) -> None:
     finally:
         holder.release_process()
         engine.dispose()
+
+
+class _GatedUsage(FileUsageSource):
+    """Saved usage whose last question, asked once every key is judged and
+    before the scan commits, waits for the test: the scan's last moment."""
+
+    def __init__(self, reached: threading.Event, release: threading.Event) -> None:
+        super().__init__([REAL / "usage-timeseries.json"], HOURLY.usage, SERVICES)
+        self._reached, self._release = reached, release
+
+    def unmatched_series(self) -> int:
+        self._reached.set()
+        assert self._release.wait(30)
+        return super().unmatched_series()
+
+
+def test_a_cancel_after_the_last_key_rolls_the_scan_back(engine: Engine, tmp_path: Path) -> None:
+    reached, release = threading.Event(), threading.Event()
+    w = Worker(
+        HOURLY,
+        engine,
+        export_source(tmp_path, assets.small_org()),
+        evaluated_at=lambda: NOW,
+        usage_factory=lambda: _GatedUsage(reached, release),
+    )
+    w.start()
+    try:
+        assert reached.wait(30)
+        assert w.cancel.request()  # what stop() does after the grace period
+        release.set()
+        assert w.idle.wait(30)
+    finally:
+        release.set()
+        assert w.stop(30)
+    scan = last_scan(engine)
+    assert (scan.status, scan.error_stage) == ("failed", "shutdown")
+    assert open_keys(engine) == 0
+
+
+def test_a_commit_and_a_cancel_exclude_each_other() -> None:
+    committing = Cancellation()
+    with committing.commit():
+        assert committing.request() is False  # too late: the scan completes
+    cancelled = Cancellation()
+    assert cancelled.request() is True
+    with pytest.raises(ScanCancelled), cancelled.commit():
+        pytest.fail("a cancelled scan never commits")
