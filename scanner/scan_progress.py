@@ -35,19 +35,22 @@ class Cancellation:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requested = False
+        self._requested = threading.Event()
         self._committed = False
 
     def is_set(self) -> bool:
-        with self._lock:
-            return self._requested
+        return self._requested.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a cancel is requested within TIMEOUT seconds."""
+        return self._requested.wait(timeout)
 
     def request(self) -> bool:
         """Cancel the running scan; False when it is already committing."""
         with self._lock:
             if self._committed:
                 return False
-            self._requested = True
+            self._requested.set()
             return True
 
     def begin(self) -> None:
@@ -59,7 +62,7 @@ class Cancellation:
     def commit(self) -> Iterator[None]:
         """Commit within the block, unless cancelled first (ScanCancelled)."""
         with self._lock:
-            if self._requested:
+            if self._requested.is_set():
                 raise ScanCancelled(CANCELLED)
             self._committed = True
         yield
