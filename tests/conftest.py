@@ -54,13 +54,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: object, postgres_server: PostgresServer
-) -> str:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/history.db"
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The session's PostgreSQL database, emptied."""
     if postgres_server.url is None:
         pytest.skip(postgres_server.reason)
     engine = db.open_engine(postgres_server.url)
@@ -69,6 +65,14 @@ def db_url(
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     return postgres_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/history.db"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

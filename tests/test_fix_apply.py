@@ -20,10 +20,9 @@ from sqlalchemy import create_engine, select
 
 from scanner.cli import main
 from scanner.fixes.apikeys import KeyUpdater
-from scanner.store import db
 from scanner.store.tables import KeyFixRow, Transition
 from tests import assets
-from tests.conftest import NOW, PostgresServer
+from tests.conftest import NOW
 from tests.fakes.api_keys import FakeApiKeys, FakeApiKeysServer, Fault
 from tests.test_fix_plan import GEMINI, TRANSLATE, org, scanned
 
@@ -351,20 +350,12 @@ def test_a_fix_that_cannot_keep_its_rollback_file_changes_nothing(
     tmp_path: Path,
     server: FakeApiKeysServer,
     api: FakeApiKeys,
-    postgres_server: PostgresServer,
-    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
 ) -> None:
     """On a full disk (here: files capped at 16 bytes, on PostgreSQL so that
     the database writes nothing locally) the rollback file cannot be written:
     the run stops before its first change, with one error and no file."""
-    if postgres_server.url is None:
-        pytest.skip(postgres_server.reason)
-    engine = db.open_engine(postgres_server.url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
-    common = scanned(tmp_path, postgres_server.url)
+    common = scanned(tmp_path, postgres_url)
     plan = tmp_path / "plan.json"
     assert run("fix", "plan", *common, "--output", str(plan))[0] == 0
     undo = tmp_path / "undo.json"
@@ -376,7 +367,7 @@ def test_a_fix_that_cannot_keep_its_rollback_file_changes_nothing(
     assert f"--rollback {undo}: cannot write: File too large" in line
     assert api.calls["UpdateKey"] == 0 and api.calls["GetKey"] == 0
     assert not undo.exists() and list(tmp_path.glob(".undo.json.*")) == []
-    assert fixes(postgres_server.url) == []
+    assert fixes(postgres_url) == []
 
 
 def test_a_plan_entry_for_a_key_outside_its_scan_is_refused(
