@@ -2,8 +2,8 @@
 
 A key's findings, status and score follow from the key as the sources describe
 it (the key and usage digests on its open version), from what the scan judges
-it in (the rules in force and their code, the projects and IAM, which sources
-were read), and from the clock. A scan keeps them when the key's digests are
+it in (the rules in force, the code that judges and the schema it keeps them
+in, the projects and IAM, which sources were read), and from the clock. A scan keeps them when the key's digests are
 those of its open version, what it judges in is what the last succeeded scan
 judged in (the judging digest, kept in that scan's counts), and no change of
 the clock (scanner.rules.clock) falls between that scan and this one. Keeping
