@@ -21,7 +21,7 @@ RUN /opt/keysentry/bin/pip install --no-deps --no-build-isolation . \
     && /opt/keysentry/bin/python -m compileall -q /opt/keysentry
 
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="keysentry" \
       org.opencontainers.image.description="Finds the Google Cloud API keys that are broken, exposed or about to be cut off, and says who must fix each one by when." \
