@@ -48,7 +48,7 @@ def _file_of(name: str) -> Path | None:
     return None
 
 
-def _imports(name: str, path: Path) -> set[str]:
+def module_imports(name: str, path: Path) -> set[str]:
     """Every module name PATH imports, absolute: `from a import b` yields both
     `a` and `a.b`, since b may be a submodule."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -83,7 +83,7 @@ def import_closure(roots: Iterable[str]) -> tuple[dict[str, Path], frozenset[str
         modules[name] = path
         parts = name.split(".")
         pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
-        for imported in _imports(name, path):
+        for imported in module_imports(name, path):
             top = imported.split(".")[0]
             if top in FIRST_PARTY:
                 pending.append(imported)
