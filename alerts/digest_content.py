@@ -9,11 +9,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from alerts.config import AlertsConfig
 from alerts.events import FindingFacts, KeyFacts
 from alerts.routing import Target
 from alerts.why import Audience
-from scanner.models import KeyStatus
+from scanner.config.alerts import AlertsConfig
+from scanner.core.models import KeyStatus
 
 # By the stored value: KeyStatus(value) costs more than the rest of an order.
 _STATUS_RANK = {status.value: status.rank for status in KeyStatus}

@@ -11,9 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.config import AlertsConfig
 from alerts.routing import Target
 from alerts.why import Audience
+from scanner.config.alerts import AlertsConfig
 
 # A digest line as stored, after key_name and target_id: listed, accepted,
 # urgency, status, project, named, owned, created.

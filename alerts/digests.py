@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from alerts import outbox
-from alerts.config import AlertsConfig, DigestConfig
 from alerts.digest_content import Content, DigestContent, urgency_order
 from alerts.events import FindingFacts, KeyFacts
 from alerts.limits import split
 from alerts.open_keys import open_keys
 from alerts.payload import digest_document, digest_subject
 from alerts.routing import Router, Target
+from scanner.config.alerts import AlertsConfig, DigestConfig
 
 Contents = dict[Target, DigestContent]
 

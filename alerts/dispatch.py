@@ -20,9 +20,9 @@ from alerts import outbox
 from alerts.channels.email import EmailChannel, build_message
 from alerts.channels.errors import DeliveryError
 from alerts.channels.webhook import WebhookChannel
-from alerts.config import AlertsConfig
 from alerts.render import EmailRenderer
 from alerts.webhook_formats import webhook_body
+from scanner.config.alerts import AlertsConfig
 
 log = logging.getLogger("keysentry.alerts")
 

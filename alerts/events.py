@@ -19,8 +19,8 @@ from alerts.facts import (
     worst_open_findings,
 )
 from alerts.wording import deadline_phrase
-from scanner.models import KeyStatus, Severity
-from scanner.reasons import NEWSWORTHY, RESOLVED_DETAIL
+from scanner.core.models import KeyStatus, Severity
+from scanner.core.reasons import NEWSWORTHY, RESOLVED_DETAIL
 from scanner.store.tables import Scan, Transition
 
 __all__ = ["Event", "FindingFacts", "KeyFacts", "transition_events"]

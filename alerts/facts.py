@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from scanner.models import Severity
+from scanner.core.models import Severity
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
 
@@ -30,7 +30,7 @@ class KeyFacts(NamedTuple):
     key_type: str
     status: str
     score: int
-    owners: tuple[str, ...] = ()  # as the scan resolved them (scanner.ownership)
+    owners: tuple[str, ...] = ()  # as the scan resolved them (scanner.sources.inventory.ownership)
     creator: str | None = None
     # (by whom, when) the key's API restrictions were last removed, from the audit log
     restrictions_removed: tuple[str | None, datetime] | None = None

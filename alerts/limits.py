@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 
 from alerts.channels.email import build_message
-from alerts.config import AlertsConfig
 from alerts.render import EmailRenderer
 from alerts.routing import Target
 from alerts.webhook_formats import webhook_body
+from scanner.config.alerts import AlertsConfig
 
 SLACK_BLOCKS = 50
 CHAT_BYTES = 32_000

@@ -19,14 +19,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from alerts.config import AlertsConfig
 from alerts.digest_content import urgency_order, urgency_text
 from alerts.digest_figures import Figures, Line
 from alerts.facts import CHUNK, FindingFacts, KeyFacts
 from alerts.open_keys import open_keys
 from alerts.routing import OwnerResolver, Router, Target
 from alerts.why import named_by_config
-from scanner.code_digest import code_digest
+from scanner.config.alerts import AlertsConfig
+from scanner.scan.code_digest import code_digest
 from scanner.store.bulk import BulkTable
 from scanner.store.db import head_revision
 from scanner.store.queries import moved_since

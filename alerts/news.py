@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from alerts import outbox
-from alerts.config import AlertsConfig, ReceiverConfig
 from alerts.events import Event, KeyFacts
 from alerts.expiring import KIND as EXPIRING
 from alerts.limits import split
 from alerts.payload import news_document, news_subject
 from alerts.routing import Router, Target
 from alerts.why import why
-from scanner.models import Severity
+from scanner.config.alerts import AlertsConfig, ReceiverConfig
+from scanner.core.models import Severity
 from scanner.rules.catalog import ALL_RULES
 
 ALWAYS_IMMEDIATE = frozenset(meta.id for meta in ALL_RULES if meta.always_immediate)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Select, String, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute
 
 from alerts.facts import FindingFacts, KeyFacts
-from scanner.models import KeyStatus
+from scanner.core.models import KeyStatus
 from scanner.store.ordered import by_name, grouped, matched
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from alerts import lines, outbox
-from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent
 from alerts.digests import Contents, collect, digest_rows, due_digests, max_keys, overview_rows
 from alerts.events import (
@@ -31,6 +30,7 @@ from alerts.news import gather, news_rows
 from alerts.reminders import reminder_events
 from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
 from alerts.stored_digest import Fresh, fresh_keys, in_full, read_digests
+from scanner.config.alerts import AlertsConfig
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.tables import Scan, UnownedKey
 

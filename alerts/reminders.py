@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, or_, select
 
-from alerts.config import RemindersConfig
 from alerts.events import Event, reminder_for, reminder_points
 from alerts.facts import keys_with_findings
 from alerts.open_keys import open_keys
+from scanner.config.alerts import RemindersConfig
 from scanner.store.tables import FindingVersion
 
 

@@ -9,8 +9,8 @@ import json
 from collections.abc import Iterator
 from typing import NamedTuple, Protocol
 
-from alerts.config import AlertsConfig, Matchers, ReceiverConfig, RouteConfig
 from alerts.events import FindingFacts, KeyFacts
+from scanner.config.alerts import AlertsConfig, Matchers, ReceiverConfig, RouteConfig
 
 
 class OwnerResolver(Protocol):
@@ -34,7 +34,7 @@ class OwnerResolver(Protocol):
 class ConfiguredOwners:
     """alerts.owners first (project glob -> addresses; every matching glob
     counts), then the owners the scan resolved for the key (IAM project owners,
-    inherited owners, label owners: scanner.ownership)."""
+    inherited owners, label owners: scanner.sources.inventory.ownership)."""
 
     def __init__(self, owners: dict[str, list[str]]) -> None:
         self._owners = owners

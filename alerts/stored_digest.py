@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select, true
 
-from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent, urgency_order
 from alerts.digests import max_keys
 from alerts.facts import FindingFacts, KeyFacts, keys_with_findings
@@ -20,6 +19,7 @@ from alerts.lines import Kept, own_targets, shared_target
 from alerts.open_keys import open_keys
 from alerts.routing import Router, Target
 from alerts.why import Audience
+from scanner.config.alerts import AlertsConfig
 from scanner.store.tables import DigestLine, FindingVersion
 
 Shown = tuple[KeyFacts, list[FindingFacts], bool]  # a key, its findings, whether new or worse

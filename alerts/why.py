@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import fnmatch
 
-from alerts.config import AlertsConfig
 from alerts.facts import KeyFacts
 from alerts.routing import Target
+from scanner.config.alerts import AlertsConfig
 
 
 def _projects(projects: list[str]) -> str:

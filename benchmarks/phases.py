@@ -24,11 +24,11 @@ from benchmarks.synth import ORG, REFERENCE
 from scanner import cli
 from scanner.config import Config
 from scanner.configfile import load_config
-from scanner.engine import run_scan
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.export import ExportSource
-from scanner.inventory.normalize import KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE
-from scanner.inventory.struct import struct_to_dict
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.normalize import KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE
+from scanner.sources.inventory.struct import struct_to_dict
 from scanner.store import db
 from tests.fakes.cloud_asset import client_for
 

@@ -9,7 +9,7 @@ repeat of it into the same database).
 The usage is benchmarks.fixplan's (saved `projects.timeSeries.list` answers);
 the audit log holds a CreateKey entry for every tenth key, shaped as the
 operation's last entry in tests/data/real/audit-apikeys-v2.json (the public
-API Keys audit shape cited in scanner/audit/events.py). Inputs are written by
+API Keys audit shape cited in scanner/sources/audit/events.py). Inputs are written by
 a process of their own and each scan runs in a fresh one (benchmarks.command),
 a database each. Prints one JSON object."""
 

@@ -18,14 +18,14 @@ from sqlalchemy import Engine, select
 from scanner.cli import main
 from scanner.config import Config, InventoryConfig
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.export import ExportSource
-from scanner.inventory.source import InventorySource
 from scanner.report.build import build_report
 from scanner.report.formats import render_json
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import InventorySource
+from scanner.sources.usage.monitoring import UsageCollector
 from scanner.store.tables import Transition
-from scanner.usage.monitoring import UsageCollector
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.cloud_asset import serve

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from scanner.code_digest import FIRST_PARTY, module_imports
+from scanner.scan.code_digest import FIRST_PARTY, module_imports
 
 ROOT = Path(__file__).parent.parent
 
@@ -34,10 +34,11 @@ def module_graph() -> dict[str, set[str]]:
     for name, path in known.items():
         edges = set()
         for imported in module_imports(name, path):
-            while imported and imported not in known:
-                imported = imported.rpartition(".")[0]
-            if imported and imported != name:
-                edges.add(imported)
+            target = imported
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                edges.add(target)
         graph[name] = edges
     return graph
 

@@ -30,8 +30,8 @@ from alerts.why import why
 from alerts.wording import deadline_phrase, human_time, plural, usage_phrase
 from scanner.config import Config
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import Notification
 from tests import assets
 from tests.browser import chromium, need_chromium
@@ -76,7 +76,7 @@ def test_deadlines_are_worded_by_their_kind() -> None:
 
 
 def test_a_bad_time_zone_or_link_names_its_path() -> None:
-    from scanner.errors import ConfigError
+    from scanner.core.errors import ConfigError
 
     base = "alerts: {route: {receiver: a}, receivers: [{name: a, email: {to: [a@x.y]}}], "
     for extra, message in [

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from alerts.config import AlertsConfig
 from alerts.planner import plan, scan_hook
 from alerts.routing import ConfiguredOwners
 from scanner.config import Config
+from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store import db
 from scanner.store.tables import Notification
 from tests import assets
@@ -284,7 +284,7 @@ alerts:
 def test_alerts_config_errors_name_their_path() -> None:
     import pytest
 
-    from scanner.errors import ConfigError
+    from scanner.core.errors import ConfigError
 
     for text, message in [
         ("alerts: {route: {receiver: nope}}", "route.receiver: no receiver named 'nope'"),

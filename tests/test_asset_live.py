@@ -13,12 +13,12 @@ from google.cloud import asset_v1
 from sqlalchemy import Engine, func, select
 
 from scanner.config import Config, InventoryConfig
-from scanner.engine import run_scan
-from scanner.errors import SourceError
-from scanner.inventory.asset import PREFETCH_PAGES, CloudAssetSource
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import SourceError
 from scanner.report.build import build_report
 from scanner.report.documents import to_document
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.asset import PREFETCH_PAGES, CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import KeyVersion, Scan
 from tests import assets
 from tests.conftest import NOW

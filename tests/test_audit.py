@@ -14,13 +14,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select
 
-from scanner.audit.logs import AuditLogReader
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
+from scanner.scan.engine import run_scan
+from scanner.sources.audit.logs import AuditLogReader
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import KeyEventRow
 from tests import assets
 from tests.conftest import NOW

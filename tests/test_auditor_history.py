@@ -16,12 +16,12 @@ from sqlalchemy import Engine, func, select, update
 from alerts.events import transition_events
 from scanner.config import Config
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
 from scanner.report.formats import render_json
-from scanner.scan_guards import ScanOutOfOrder
+from scanner.scan.engine import run_scan
+from scanner.scan.guards import ScanOutOfOrder
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import (
     FindingVersion,
     KeyVersion,

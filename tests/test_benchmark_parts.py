@@ -15,8 +15,8 @@ from google.cloud import asset_v1
 from benchmarks.harness import ROOT, fake_server
 from benchmarks.synth import ORG, organization, write_export
 from scanner.config import Config
-from scanner.inventory.export import ExportSource
-from scanner.models import AppRestriction, KeyType
+from scanner.core.models import AppRestriction, KeyType
+from scanner.sources.inventory.export import ExportSource
 from tests.fakes.cloud_asset import client_for
 
 
@@ -85,7 +85,7 @@ def test_the_sources_benchmark_inputs_are_read_as_the_scan_reads_them(tmp_path: 
     """benchmarks.sources' audit log names every tenth key's creator and its
     JSON array export lists the same assets as its newline-delimited one."""
     from benchmarks.sources import write_inputs
-    from scanner.audit.files import FileAuditSource
+    from scanner.sources.audit.files import FileAuditSource
 
     write_inputs(tmp_path, 400, 20, 3)
     services = Config().gemini.project_services

@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store import chain, chain_rows, db, driver
 from scanner.store.base import UTCDateTime
 from scanner.store.tables import Scan

@@ -15,9 +15,9 @@ from alembic import command
 from sqlalchemy import Engine, delete, insert, update
 
 from scanner.config import Config
-from scanner.engine import run_scan
 from scanner.evidence.pack import write_pack
-from scanner.inventory.export import ExportSource
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store import db, scans
 from scanner.store.chain import verify
 from scanner.store.tables import (

@@ -358,7 +358,7 @@ def test_reading_history_does_not_load_the_scan_pipeline() -> None:
         "from scanner.cli import main\n"
         "for argv in (['report', '--help'], ['changes', '--help'], ['verify', '--help']):\n"
         "    main(argv, standalone_mode=False)\n"
-        "heavy = ('alerts.planner', 'alerts.channels', 'google.cloud', 'scanner.engine', "
+        "heavy = ('alerts.planner', 'alerts.channels', 'google.cloud', 'scanner.scan.engine', "
         "'matplotlib')\n"
         "print('LOADED', sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
@@ -370,4 +370,4 @@ def test_reading_history_does_not_load_the_scan_pipeline() -> None:
     loaded = subprocess.run(
         [sys.executable, "-c", scan_probe], capture_output=True, text=True, timeout=120, check=True
     )
-    assert "scanner.engine" in loaded.stdout  # the probe can tell
+    assert "scanner.scan.engine" in loaded.stdout  # the probe can tell

@@ -1,7 +1,7 @@
 """A key's judgement changes with the clock only where scanner.rules.clock says
 it can: for any key, configuration and two instants with none of its changes
 between them, `assess` gives the same findings, status and score. A scan keeps
-an unchanged key's last judgement on this promise (scanner.judging)."""
+an unchanged key's last judgement on this promise (scanner.scan.reuse)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.config import Config, RulesConfig
-from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
-from scanner.exceptions.matching import ExceptionsInForce
-from scanner.models import (
+from scanner.config.exceptions import ExceptionEntry, ExceptionsConfig
+from scanner.core.models import (
     AppRestriction,
     KeyAssessment,
     KeyRecord,
@@ -23,6 +22,7 @@ from scanner.models import (
     KeyType,
     KeyUsage,
 )
+from scanner.exceptions.matching import ExceptionsInForce
 from scanner.rules.base import Rule, RuleContext
 from scanner.rules.catalog import RULES, VERDICT_RULES
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between

@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 import alerts
 import scanner
-from scanner.code_digest import code_digest, import_closure
-from scanner.judging import JUDGING_ROOTS
+from scanner.scan.code_digest import code_digest, import_closure
+from scanner.scan.reuse import JUDGING_ROOTS
 from scanner.store import db
 from scanner.store.tables import Scan
 
@@ -31,11 +31,11 @@ DAY_1, DAY_2 = "2026-11-21T00:00:00Z", "2026-11-21T06:00:00Z"
 
 
 def test_the_closure_holds_what_judges_and_not_what_reports() -> None:
-    modules, outside = import_closure((*JUDGING_ROOTS, "scanner.inventory.export"))
+    modules, outside = import_closure((*JUDGING_ROOTS, "scanner.sources.inventory.export"))
     for judging in (
-        "scanner.models",
-        "scanner.inventory.normalize",
-        "scanner.ownership",
+        "scanner.core.models",
+        "scanner.sources.inventory.normalize",
+        "scanner.sources.inventory.ownership",
         "scanner.config",
         "scanner.rules.key_api_unrestricted",
         "scanner.exceptions.matching",
@@ -137,7 +137,7 @@ def _migration(root: Path) -> None:
 UPGRADES: dict[str, tuple[Callable[[Path], None], bool]] = {
     "a helper of the rules, in models": (
         _edit(
-            "scanner/models.py",
+            "scanner/core/models.py",
             "return not self.api_targets\n",
             "return len(self.api_targets) < 2\n",
         ),
@@ -145,16 +145,16 @@ UPGRADES: dict[str, tuple[Callable[[Path], None], bool]] = {
     ),
     "a default in the configuration": (
         _edit(
-            "scanner/config.py",
+            "scanner/config/__init__.py",
             "rotation_days: int = Field(default=90,",
             "rotation_days: int = Field(default=20,",
         ),
         True,
     ),
-    "normalize": (_append("scanner/inventory/normalize.py"), False),
-    "ownership": (_append("scanner/ownership.py"), False),
-    "a field reader of the sources": (_append("scanner/inventory/fields.py"), False),
-    "the export reader": (_append("scanner/inventory/export.py"), False),
+    "normalize": (_append("scanner/sources/inventory/normalize.py"), False),
+    "ownership": (_append("scanner/sources/inventory/ownership.py"), False),
+    "a field reader of the sources": (_append("scanner/inputs/fields.py"), False),
+    "the export reader": (_append("scanner/sources/inventory/export.py"), False),
 }
 
 
@@ -205,7 +205,10 @@ def test_a_migration_judges_every_key_again(day_one: Path, tmp_path: Path) -> No
 def test_the_code_digest_follows_the_files_it_reads(tmp_path: Path) -> None:
     """Within one process the digest is read once; a process that imports
     other files names other code."""
-    probe = "from scanner.code_digest import code_digest; print(code_digest(('scanner.engine',)))"
+    probe = (
+        "from scanner.scan.code_digest import code_digest; "
+        "print(code_digest(('scanner.scan.engine',)))"
+    )
     code = _copy(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(code), PYTHONDONTWRITEBYTECODE="1")
 
@@ -221,8 +224,8 @@ def test_the_code_digest_follows_the_files_it_reads(tmp_path: Path) -> None:
         return done.stdout.strip()
 
     before = digest()
-    assert before == code_digest(("scanner.engine",))
-    _append("scanner/key_views.py")(code)
+    assert before == code_digest(("scanner.scan.engine",))
+    _append("scanner/core/key_views.py")(code)
     assert digest() != before
 
 

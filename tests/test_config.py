@@ -9,7 +9,7 @@ import pytest
 
 from scanner.config import Config
 from scanner.configfile import load_config, parse_config
-from scanner.errors import ConfigError
+from scanner.core.errors import ConfigError
 
 
 def test_defaults_carry_the_gemini_timeline() -> None:

@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select
 
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.errors import InputError
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import InputError
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import Base, KeyVersion
 from tests import assets
 from tests.conftest import NOW

@@ -100,7 +100,7 @@ def test_a_lapsed_claim_records_nothing(db_url: str) -> None:
 
 
 def test_a_lease_shorter_than_a_send_can_take_is_a_config_error() -> None:
-    from scanner.errors import ConfigError
+    from scanner.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"dispatch.lease: 30s is less than 4 times"):
         parse_config(

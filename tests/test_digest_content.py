@@ -10,11 +10,11 @@ from datetime import date
 
 import pytest
 
-from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent, urgency_order, urgency_text
 from alerts.facts import FindingFacts, KeyFacts
 from alerts.limits import largest
 from alerts.routing import Target
+from scanner.config.alerts import AlertsConfig
 
 STATUSES = ("blocked", "non_compliant", "at_risk")
 

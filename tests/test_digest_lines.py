@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select
 
 from alerts import lines
-from alerts.config import AlertsConfig
 from alerts.digest_content import DigestContent
 from alerts.digests import collect, digests, max_keys
 from alerts.events import new_fingerprints, reminder_for
@@ -29,9 +28,11 @@ from alerts.routing import ConfiguredOwners, Router, Target
 from alerts.stored_digest import StoredDigest, fresh_keys, read_digests
 from alerts.why import why_for
 from scanner.config import Config
+from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.usage.monitoring import UsageCollector
 from scanner.store.queries import valid_at
 from scanner.store.tables import (
     DigestLine,
@@ -42,7 +43,6 @@ from scanner.store.tables import (
     Scan,
     UnownedKey,
 )
-from scanner.usage.monitoring import UsageCollector
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.monitoring import FakeMonitoring, FakeMonitoringServer, Traffic

@@ -3,8 +3,8 @@ field the inventory gave, whatever fields KeyRecord grows."""
 
 from dataclasses import fields, replace
 
-from scanner.enrich import completed
-from scanner.models import KeyRecord
+from scanner.core.models import KeyRecord
+from scanner.scan.enrich import completed
 
 
 def test_completed_replaces_the_added_fields_and_keeps_every_other() -> None:

@@ -21,13 +21,13 @@ from alerts.webhook_formats import webhook_body
 from scanner.cli import main
 from scanner.config import Config
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.errors import ConfigError
-from scanner.in_force import in_force_document, judging_changed
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import ConfigError
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
 from scanner.rules.catalog import ALL_RULES
+from scanner.scan.engine import run_scan
+from scanner.scan.in_force import in_force_document, judging_changed
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.chain import verify
 from scanner.store.remediation import remediation
 from scanner.store.tables import FindingVersion, Notification, Scan, Transition

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.errors import InputError
-from scanner.inventory.export import ExportSource
-from scanner.models import AppRestriction, KeyType
+from scanner.core.errors import InputError
+from scanner.core.models import AppRestriction, KeyType
+from scanner.sources.inventory.export import ExportSource
 from tests import assets
 
 GEMINI_SERVICES = ["generativelanguage.googleapis.com", "aiplatform.googleapis.com"]

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import Engine, event, func, select, update
 
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report
 from scanner.report.documents import to_document
-from scanner.scan_outcome import ScanOutcome
+from scanner.scan.engine import run_scan
+from scanner.scan.outcome import ScanOutcome
+from scanner.sources.inventory.export import ExportSource
 from scanner.store import db
 from scanner.store.tables import KeyVersion, Transition
 from tests import assets

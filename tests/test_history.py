@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.errors import InputError
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import InputError
 from scanner.report.build import build_report
 from scanner.report.documents import to_document
-from scanner.scan_outcome import ScanOutcome
+from scanner.scan.engine import run_scan
+from scanner.scan.outcome import ScanOutcome
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition
 from tests import assets
 from tests.conftest import NOW

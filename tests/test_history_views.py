@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report
 from scanner.report.formats import render_json
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from tests import assets
 from tests.auditor_org import History, build_history, org
 from tests.test_dashboards import queries

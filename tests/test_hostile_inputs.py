@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli.common import UNEXPECTED_EXIT, handle_errors
-from scanner.errors import InputError
-from scanner.inventory import spool
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import InputError
+from scanner.sources.inventory import spool
+from scanner.sources.inventory.export import ExportSource
 from tests.test_cli import BIN
 from tests.test_real_shapes import REAL, env, keysentry, known_lookups
 
@@ -116,7 +116,7 @@ def test_error_messages_are_scrubbed_and_neutralized() -> None:
     @click.command()
     @handle_errors
     def hostile() -> None:
-        from scanner.errors import InputError
+        from scanner.core.errors import InputError
 
         raise InputError(f"f.json:3: duplicate key \x1b]8;;http://x\x07{key}\x1b[2J")
 

@@ -17,11 +17,11 @@ import pytest
 
 from alerts.channels.email import EmailChannel, build_message
 from alerts.channels.errors import DeliveryError
-from alerts.config import SmtpConfig
 from alerts.render import RenderedEmail
 from scanner.config import OwnershipConfig
-from scanner.models import IamIndex, ProjectRecord
-from scanner.ownership import project_owners, with_creator
+from scanner.config.alerts import SmtpConfig
+from scanner.core.models import IamIndex, ProjectRecord
+from scanner.sources.inventory.ownership import project_owners, with_creator
 from scanner.store import db
 from scanner.store.lock import ScanLock
 from tests.peers import free_port, smtp_server

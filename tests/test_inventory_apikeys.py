@@ -16,13 +16,13 @@ import requests
 from sqlalchemy import Engine, select
 
 from scanner.config import InventoryConfig
-from scanner.engine import run_scan
-from scanner.errors import SourceError
-from scanner.inventory.apikeys import ApiKeysSource, KeyLister
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.compare import compare
+from scanner.core.errors import SourceError
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.apikeys import ApiKeysSource, KeyLister
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.compare import compare
 from scanner.store.tables import Scan as ScanRow
 from tests.fakes.api_keys_rest import (
     FakeListKeys,

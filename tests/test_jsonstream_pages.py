@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner import jsonstream
-from scanner.errors import InputError
+from scanner.core.errors import InputError
+from scanner.inputs import jsonstream
 
 # What a whole read accepts: no NUL and no lone surrogate (jsontext.check_text).
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))

@@ -1,5 +1,5 @@
 """A scan that keeps the last judgement of keys nothing changed for
-(scanner.judging) writes the history, the figures and the counts that judging
+(scanner.scan.reuse) writes the history, the figures and the counts that judging
 every key again writes: over scans hours and days apart whose span crosses
 keys' rotation warnings and due instants, an exception's expiry, a key
 restricted, deleted, gone and back, and the rules changed and changed back.
@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from scanner.config import Config, InventoryConfig, RulesConfig
-from scanner.engine import run_scan
-from scanner.exceptions.config import ExceptionEntry, ExceptionsConfig
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.export import ExportSource
-from scanner.inventory.source import InventorySource
-from scanner.judging import COUNTS_ENTRY
+from scanner.config.exceptions import ExceptionEntry, ExceptionsConfig
+from scanner.scan.engine import run_scan
+from scanner.scan.reuse import COUNTS_ENTRY
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import InventorySource
 from scanner.store import db
 from scanner.store.tables import (
     FigureRow,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.config import AlertsConfig
 from scanner.config import Config
-from scanner.judging import judging_digest
-from scanner.models import IamIndex, InventoryContext, ProjectRecord
+from scanner.config.alerts import AlertsConfig
+from scanner.core.models import IamIndex, InventoryContext, ProjectRecord
+from scanner.scan.reuse import judging_digest
 
 OWNER = "roles/owner"
 

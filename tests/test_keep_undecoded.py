@@ -1,6 +1,6 @@
 """A scan from Cloud Asset keeps a key's last judgement without decoding it
 when the key's digest as listed (its resource's bytes, its creator and its
-leak reports) is its open version's (scanner.inventory.listed,
+leak reports) is its open version's (scanner.sources.inventory.listed,
 Enricher.source_hash). Each of those moving alone, and usage appearing, has
 the key judged again; a database written before the digest existed gets it
 once. Keys come from the fake Cloud Asset server (tests.assets, Cloud Asset
@@ -18,20 +18,20 @@ from typing import Any
 from google.protobuf import struct_pb2
 from sqlalchemy import Engine, func, select
 
-from scanner.audit.logs import AuditLogReader
 from scanner.config import Config, InventoryConfig
 from scanner.configfile import parse_config
-from scanner.engine import ScanOutcome, run_scan
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.export import ExportSource
-from scanner.inventory.listed import listed_from_struct
-from scanner.judging import COUNTS_ENTRY
+from scanner.core.models import KeyRecord
 from scanner.leaks.reports import read
-from scanner.models import KeyRecord
+from scanner.scan.engine import ScanOutcome, run_scan
+from scanner.scan.reuse import COUNTS_ENTRY
+from scanner.sources.audit.logs import AuditLogReader
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.listed import listed_from_struct
+from scanner.sources.usage.monitoring import UsageCollector
 from scanner.store import db
 from scanner.store.chain import verify
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
-from scanner.usage.monitoring import UsageCollector
 from tests import assets, leakdata
 from tests.conftest import NOW
 from tests.fakes.api_keys import FakeApiKeysServer

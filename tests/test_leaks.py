@@ -17,15 +17,15 @@ from sqlalchemy import Engine, func, select, text
 from alerts.planner import scan_hook
 from scanner.config import Config
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.errors import InputError, SourceError, StoreError
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import InputError, SourceError, StoreError
+from scanner.core.secrets import Fingerprinter
 from scanner.leaks.importer import Importer
 from scanner.leaks.lookup import ApiKeysLookup
 from scanner.leaks.reports import read
-from scanner.leaks.secrets import Fingerprinter
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import (
     FindingVersion,
     LeakImportRow,

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner import jsonstream
-from scanner.errors import ConfigError, InputError
+from scanner.core.errors import ConfigError, InputError
+from scanner.core.secrets import Fingerprinter, kind_of, redact, scrub
+from scanner.inputs import jsonstream
 from scanner.leaks.formats.common import Sighting, Skip
 from scanner.leaks.reports import files_of, read
-from scanner.leaks.secrets import Fingerprinter, kind_of, redact, scrub
 from tests import leakdata
 
 KEY = leakdata.standard_key("formats")

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from scanner.config import Config
-from scanner.errors import SourceError
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import SourceError
 from scanner.leaks.github_api import GitHubAlerts
 from scanner.leaks.lookup import ApiKeysLookup
 from scanner.leaks.pull import GitHubPull
-from scanner.worker import Worker
+from scanner.service.worker import Worker
+from scanner.sources.inventory.export import ExportSource
 from tests import assets, leakdata
 from tests.conftest import NOW
 from tests.fakes.api_keys import FakeApiKeysServer

@@ -20,12 +20,12 @@ from sqlalchemy import Engine
 
 from scanner.config import Config, MetricsConfig
 from scanner.configfile import parse_config
-from scanner.endpoints import EndpointServer, Readiness
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
-from scanner.logs import CloudLoggingJsonFormatter, ConsoleFormatter
 from scanner.metrics.collector import StoreCollector, WorkerState
 from scanner.report.build import build_report
+from scanner.scan.engine import run_scan
+from scanner.service.endpoints import EndpointServer, Readiness
+from scanner.service.logs import CloudLoggingJsonFormatter, ConsoleFormatter
+from scanner.sources.inventory.export import ExportSource
 from scanner.store import db
 from scanner.store.aggregates import OTHER_PROJECTS
 from scanner.store.lock import ScanLock

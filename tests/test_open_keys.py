@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from alerts.facts import latest_findings, latest_keys
 from alerts.open_keys import open_keys
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store import db
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion

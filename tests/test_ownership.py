@@ -13,11 +13,11 @@ from sqlalchemy import Engine, select
 from alerts.planner import scan_hook
 from scanner.config import Config
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.export import ExportSource
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.tables import Notification, Transition
 from tests import assets
 from tests.conftest import NOW

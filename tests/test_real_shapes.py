@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scanner.leaks.secrets import Fingerprinter
+from scanner.core.secrets import Fingerprinter
 from tests import leakdata
 from tests.test_cli import run_installed
 
@@ -252,9 +252,9 @@ def test_service_lists_in_the_config_are_case_insensitive(tmp_path: Path) -> Non
 
 
 def test_console_links_name_the_key_by_its_id_not_its_uid() -> None:
-    from alerts.config import AlertsConfig
     from alerts.events import KeyFacts
     from alerts.payload import key_links
+    from scanner.config.alerts import AlertsConfig
 
     key = KeyFacts(
         name=CHOSEN,

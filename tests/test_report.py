@@ -11,8 +11,6 @@ import pytest
 from sqlalchemy import Engine
 
 from scanner.config import Config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.report.build import Report, build_report, fails
 from scanner.report.formats import (
     TABLE_WIDTH,
@@ -21,6 +19,8 @@ from scanner.report.formats import (
     render_table,
     terminal_safe,
 )
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from tests import assets
 from tests.conftest import NOW
 

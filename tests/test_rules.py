@@ -10,7 +10,7 @@ import pytest
 
 import scanner.rules as rules_package
 from scanner.config import Config, RulesConfig
-from scanner.models import AppRestriction, DeadlineKind, KeyRecord, KeyType, KeyUsage, Severity
+from scanner.core.models import AppRestriction, DeadlineKind, KeyRecord, KeyType, KeyUsage, Severity
 from scanner.rules import (
     gemini_browser_key,
     gemini_dormant_unrestricted_key,

@@ -6,8 +6,7 @@ from dataclasses import replace
 
 from scanner.config import Config, OwnershipConfig
 from scanner.configfile import parse_config
-from scanner.models import IamIndex, KeyType, ProjectRecord, ServiceAccountRecord
-from scanner.ownership import project_owners
+from scanner.core.models import IamIndex, KeyType, ProjectRecord, ServiceAccountRecord
 from scanner.rules import (
     auth_key_missing_service_account,
     auth_key_overprivileged_service_account,
@@ -15,6 +14,7 @@ from scanner.rules import (
     key_orphaned,
 )
 from scanner.rules.base import RuleContext
+from scanner.sources.inventory.ownership import project_owners
 from tests.conftest import NOW
 from tests.test_rules import make_key
 

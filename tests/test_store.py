@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine
 
-from scanner.errors import StoreError
+from scanner.core.errors import StoreError
 from scanner.store import db
 from scanner.store.tables import Base
 

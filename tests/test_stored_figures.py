@@ -17,9 +17,9 @@ from sqlalchemy import Engine, delete, func, select
 
 from scanner.config import Config, MetricsConfig
 from scanner.configfile import load_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.metrics.collector import StoreCollector
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
 from scanner.store.aggregates import read_figures
 from scanner.store.figures import stored_figures
 from scanner.store.figures_tally import TOP_KEYS_KEPT

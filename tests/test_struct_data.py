@@ -1,5 +1,5 @@
 """A live scan reads each asset's resource data (a protobuf Struct) with
-scanner.inventory.struct instead of json_format.MessageToDict: it must give
+scanner.sources.inventory.struct instead of json_format.MessageToDict: it must give
 the same dicts, for the recorded real shapes (tests/data/real, see its
 README) and for every kind a Struct value can hold."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from scanner.inventory.fields import AssetDataError
-from scanner.inventory.struct import struct_to_dict
+from scanner.inputs.fields import AssetDataError
+from scanner.sources.inventory.struct import struct_to_dict
 
 REAL = Path(__file__).parent / "data" / "real"
 

@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 
 from scanner.config import Config
 from scanner.configfile import parse_config
-from scanner.engine import run_scan
-from scanner.inventory.export import ExportSource
 from scanner.metrics.collector import StoreCollector
 from scanner.report.build import build_report
-from scanner.usage.monitoring import UsageCollector
+from scanner.scan.engine import run_scan
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.usage.monitoring import UsageCollector
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.monitoring import FakeMonitoring, FakeMonitoringServer, ProjectFault, Traffic
@@ -176,7 +176,7 @@ def test_each_key_keeps_what_it_called_per_service(engine: Engine, tmp_path: Pat
     from sqlalchemy import func, select
 
     from scanner.report.documents import key_document
-    from scanner.store.key_history import key_history
+    from scanner.report.key_history import key_history
     from scanner.store.tables import UsageVersion
 
     def shared() -> dict[str, list[Traffic]]:

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from scanner.config import Config, RulesConfig
-from scanner.models import KeyUsage
+from scanner.core.models import KeyUsage
 from scanner.rules import key_usage_anomaly
-from scanner.usage.tally import ProjectUsage
+from scanner.sources.usage.tally import ProjectUsage
 from tests.test_rules import NOW, ctx, make_key
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from scanner.config import Config
-from scanner.models import AppRestriction, KeyStatus, KeyType
+from scanner.core.models import AppRestriction, KeyStatus, KeyType
 from scanner.rules.base import RuleContext
 from scanner.rules.selection import enabled_rules
 from scanner.rules.verdict import assess

@@ -27,4 +27,4 @@ def test_the_version_is_the_release_s_everywhere() -> None:
     assert chart["appVersion"] == released
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^ARG VERSION=(\S+)$", dockerfile, re.M).group(1) == released  # type: ignore[union-attr]
-    assert "org.opencontainers.image.version=\"${VERSION}\"" in dockerfile
+    assert 'org.opencontainers.image.version="${VERSION}"' in dockerfile

@@ -15,21 +15,21 @@ import grpc
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from scanner.config import Config, ScheduleConfig, WorkerConfig
+from scanner.config import Config, WorkerConfig
+from scanner.config.schedule import ScheduleConfig, cron_trigger, interval_seconds
 from scanner.configfile import parse_config
-from scanner.errors import ConfigError, StoreError
-from scanner.inventory.asset import CloudAssetSource
-from scanner.inventory.export import ExportSource
-from scanner.inventory.source import InventorySource
+from scanner.core.errors import ConfigError, StoreError
 from scanner.report.build import build_report
 from scanner.report.documents import to_document
-from scanner.scan_progress import Cancellation, ScanCancelled
-from scanner.schedule import cron_trigger, interval_seconds
+from scanner.scan.progress import Cancellation, ScanCancelled
+from scanner.service.worker import Worker
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import InventorySource
+from scanner.sources.usage.files import FileUsageSource
 from scanner.store import db, scans
 from scanner.store.lock import ScanLock
 from scanner.store.tables import KeyVersion, Scan
-from scanner.usage.files import FileUsageSource
-from scanner.worker import Worker
 from tests import assets
 from tests.conftest import NOW
 from tests.fakes.cloud_asset import FakeCloudAsset, FakeServer, Fault, Gate, serve

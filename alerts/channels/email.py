@@ -15,10 +15,10 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from alerts.channels.errors import DeliveryError
-from alerts.config import SmtpConfig
 from alerts.render import RenderedEmail, header_safe
-from scanner.addresses import is_address
-from scanner.deadline import Deadline
+from scanner.calls.deadline import Deadline
+from scanner.config.alerts import SmtpConfig
+from scanner.core.addresses import is_address
 
 # Headers on one line up to RFC 5322's limit, rather than folded at 78.
 POLICY = policy.default.clone(max_line_length=998)

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from alerts.channels.errors import DeliveryError
-from alerts.config import WebhookConfig
 from scanner import __version__
-from scanner.deadline import Deadline
+from scanner.calls.deadline import Deadline
+from scanner.config.alerts import WebhookConfig
 
 SIGNATURE_HEADER = "X-Keysentry-Signature"
 TIMESTAMP_HEADER = "X-Keysentry-Timestamp"

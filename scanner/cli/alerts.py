@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from alerts.channels.email import build_message
 from alerts.channels.errors import DeliveryError
-from alerts.config import AlertsConfig
 from alerts.digests import digests
 from alerts.dispatch import Dispatcher, NetworkTransport
 from alerts.outbox import list_notifications
@@ -24,8 +23,9 @@ from alerts.webhook_formats import webhook_body
 from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.cli.instants import parse_now
 from scanner.config import Config
+from scanner.config.alerts import AlertsConfig
 from scanner.configfile import load_config
-from scanner.errors import ConfigError
+from scanner.core.errors import ConfigError
 from scanner.report.formats import terminal_safe, terminal_text
 from scanner.store.queries import scan_for_report
 

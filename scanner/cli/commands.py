@@ -16,7 +16,7 @@ from scanner.cli.common import (
 )
 from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
-from scanner.errors import InputError
+from scanner.core.errors import InputError
 from scanner.report.formats import terminal_safe
 from scanner.rules.catalog import ALL_RULES
 from scanner.rules.checklists import CHECKLISTS

@@ -19,16 +19,16 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from scanner.cli.terminal import for_terminal
-from scanner.errors import InputError, KeysentryError
-from scanner.leaks.secrets import scrub
+from scanner.core.errors import InputError, KeysentryError
+from scanner.core.secrets import scrub
 from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, dry_run_report, fails
 from scanner.report.formats import terminal_safe, write
 from scanner.store import db
 
 if TYPE_CHECKING:  # annotations only: the scan engine is not needed to read history
     from scanner.config import Config
-    from scanner.inventory.source import Progress
-    from scanner.scan_outcome import ScanOutcome
+    from scanner.scan.outcome import ScanOutcome
+    from scanner.sources.inventory.source import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 

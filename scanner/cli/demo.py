@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 
 from alerts.dispatch import DirectoryTransport, Dispatcher
 from alerts.planner import scan_hook
-from scanner.audit.files import FileAuditSource
 from scanner.cli.common import (
     DryRunReport,
     common_options,
@@ -32,23 +31,25 @@ from scanner.cli.leaks import import_summary
 from scanner.cli.service import parse_listen
 from scanner.cli.sources import audit_factory, usage_factory
 from scanner.cli.terminal import for_terminal
-from scanner.config import Config, ScheduleConfig
+from scanner.config import Config
+from scanner.config.schedule import ScheduleConfig
 from scanner.configfile import load_config
-from scanner.engine import run_scan
-from scanner.errors import ConfigError, InputError
-from scanner.inventory.export import ExportSource
+from scanner.core.errors import ConfigError, InputError
+from scanner.core.secrets import Fingerprinter
 from scanner.leaks.importer import Importer
 from scanner.leaks.known import KnownFingerprints
 from scanner.leaks.reports import read
-from scanner.leaks.secrets import Fingerprinter
-from scanner.logs import setup_logging
 from scanner.report.build import build_report, fails
 from scanner.report.summary import next_steps
-from scanner.serve import serve
+from scanner.scan.engine import run_scan
+from scanner.service.logs import setup_logging
+from scanner.service.serve import serve
+from scanner.service.worker import Worker
+from scanner.sources.audit.files import FileAuditSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.usage.files import FileUsageSource
 from scanner.store import db
 from scanner.store.queries import latest_succeeded_scan
-from scanner.usage.files import FileUsageSource
-from scanner.worker import Worker
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 DEMO_EXPORT = SAMPLES / "demo-org.jsonl"

@@ -16,9 +16,9 @@ from scanner.cli.common import (
     write_output,
 )
 from scanner.cli.instants import parse_now
+from scanner.config.types import parse_duration
 from scanner.configfile import load_config
-from scanner.configtypes import parse_duration
-from scanner.errors import InputError
+from scanner.core.errors import InputError
 from scanner.report.rows import write_csv_rows, write_json_document, write_table_rows
 from scanner.store.acceptance import accepted_at
 from scanner.store.queries import latest_succeeded_scan

@@ -16,10 +16,12 @@ from typing import Any, TextIO
 import click
 from sqlalchemy import Engine
 
+from scanner.calls.ratelimit import RateLimiter
 from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.cli.terminal import for_terminal
 from scanner.configfile import load_config
-from scanner.errors import SourceError
+from scanner.core.errors import SourceError
+from scanner.core.models import KeyState
 from scanner.fixes.apply import (
     Change,
     Outcome,
@@ -30,8 +32,6 @@ from scanner.fixes.apply import (
     read_rollback,
 )
 from scanner.fixes.journal import RollbackJournal
-from scanner.models import KeyState
-from scanner.ratelimit import RateLimiter
 from scanner.report.formats import terminal_safe
 from scanner.report.rows import write_table_rows
 from scanner.store.fixes import live_keys, record_fix

@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from scanner.cli.common import common_options, handle_errors, open_store, write_output
 from scanner.config import Config
 from scanner.configfile import load_config
-from scanner.errors import InputError
+from scanner.core.errors import InputError
 from scanner.fixes.plan import RESTRICTION_RULES, PlanScope, build_plan
-from scanner.inventory.fields import service_name
+from scanner.inputs.fields import service_name
 from scanner.report.rows import write_table_rows
 from scanner.store.queries import get_scan, latest_succeeded_scan
 

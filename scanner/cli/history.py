@@ -19,7 +19,10 @@ from scanner.cli.common import (
 )
 from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
-from scanner.errors import InputError
+from scanner.core.errors import InputError
+from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
+from scanner.report.changes import changes as read_changes
+from scanner.report.key_history import KeyHistory, key_history
 from scanner.report.rows import (
     json_line,
     plain,
@@ -28,10 +31,7 @@ from scanner.report.rows import (
     write_table_rows,
 )
 from scanner.store.chain import verify as verify_chain
-from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
-from scanner.store.changes import changes as read_changes
 from scanner.store.fixes import fix_rows
-from scanner.store.key_history import KeyHistory, key_history
 from scanner.store.remediation import GROUPINGS, remediation
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from scanner.errors import ConfigError
+from scanner.core.errors import ConfigError
 
 
 def parse_now(value: str | None) -> datetime:

@@ -31,9 +31,9 @@ def inventory_compare(config_path: str | None, project: str, fmt: str) -> None:
     """List the keys of PROJECT whose type, restrictions or service account
     differ between Cloud Asset and the API Keys API (ListKeys). Needs
     roles/cloudasset.viewer and roles/serviceusage.apiKeysViewer on it."""
-    from scanner.inventory.apikeys import ApiKeysSource, KeyLister, make_session
-    from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
-    from scanner.inventory.compare import compare
+    from scanner.sources.inventory.apikeys import ApiKeysSource, KeyLister, make_session
+    from scanner.sources.inventory.asset import CloudAssetSource, make_client, validate_scope
+    from scanner.sources.inventory.compare import compare
 
     config = load_config(config_path)
     scope = validate_scope(f"projects/{project}")

@@ -16,7 +16,8 @@ from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.cli.terminal import for_terminal
 from scanner.config import Config
 from scanner.configfile import load_config
-from scanner.errors import ConfigError
+from scanner.core.errors import ConfigError
+from scanner.core.secrets import Fingerprinter, scrub
 from scanner.leaks.formats.common import Sighting, Skip
 from scanner.leaks.github_api import GitHubAlerts
 from scanner.leaks.importer import Importer, ImportStats
@@ -24,7 +25,6 @@ from scanner.leaks.known import KnownFingerprints
 from scanner.leaks.lookup import ApiKeysLookup, KeyLookup
 from scanner.leaks.pull import GitHubPull, github_token
 from scanner.leaks.reports import FORMATS, files_of, read
-from scanner.leaks.secrets import Fingerprinter, scrub
 from scanner.report.documents import iso
 from scanner.report.formats import csv_safe, csv_writer, terminal_safe
 from scanner.store.leaks import report_rows

@@ -21,8 +21,8 @@ from scanner.cli.common import (
 from scanner.cli.instants import parse_now
 from scanner.cli.sources import audit_factory, source_factory, usage_factory
 from scanner.configfile import load_config
-from scanner.engine import run_scan
-from scanner.errors import StoreError
+from scanner.core.errors import StoreError
+from scanner.scan.engine import run_scan
 from scanner.store import db
 from scanner.store import scans as scans_store
 from scanner.store.lock import ScanLock

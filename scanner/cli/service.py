@@ -19,13 +19,13 @@ from scanner.cli.common import (
 from scanner.cli.sources import audit_factory, source_factory, usage_factory
 from scanner.config import Config, WorkerConfig
 from scanner.configfile import load_config
-from scanner.errors import ConfigError, InputError
+from scanner.core.errors import ConfigError, InputError
 from scanner.leaks.pull import configured_pull
-from scanner.logs import setup_logging
-from scanner.serve import serve
+from scanner.service.logs import setup_logging
+from scanner.service.serve import serve
+from scanner.service.worker import Worker
 from scanner.store import db
 from scanner.store.lock import migration_lock
-from scanner.worker import Worker
 
 log = logging.getLogger("keysentry.worker")
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scanner.audit.source import AuditSource
 from scanner.config import Config
-from scanner.errors import ConfigError
-from scanner.inventory.export import ExportSource
-from scanner.inventory.source import InventorySource, Progress
-from scanner.usage.source import UsageSource
+from scanner.core.errors import ConfigError
+from scanner.sources.audit.source import AuditSource
+from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import InventorySource, Progress
+from scanner.sources.usage.source import UsageSource
 
 
 def source_factory(
@@ -48,7 +48,7 @@ def source_factory(
             )
         paths = [Path(p) for p in exports]
         return lambda progress: ExportSource(paths, services, progress)
-    from scanner.inventory.asset import CloudAssetSource, make_client, validate_scope
+    from scanner.sources.inventory.asset import CloudAssetSource, make_client, validate_scope
 
     scope = validate_scope(scopes[0])
     client = make_client(config.inventory)
@@ -56,7 +56,7 @@ def source_factory(
         return lambda progress: CloudAssetSource(
             client, scope, config.inventory, services, progress
         )
-    from scanner.inventory.apikeys import ApiKeysSource, KeyLister, make_session
+    from scanner.sources.inventory.apikeys import ApiKeysSource, KeyLister, make_session
 
     lister = KeyLister(make_session(), config.inventory)
     return lambda progress: ApiKeysSource(
@@ -74,14 +74,14 @@ def usage_factory(
     when usage.enabled (an export scan stays offline). Credentials are checked
     now, not at the first scan."""
     if files:
-        from scanner.usage.files import FileUsageSource
+        from scanner.sources.usage.files import FileUsageSource
 
         paths = [Path(f) for f in files]
         services = config.gemini.api_services
         return lambda: FileUsageSource(paths, config.usage, services)
     if not config.usage.enabled or exports:
         return lambda: None
-    from scanner.usage.monitoring import UsageCollector, make_client
+    from scanner.sources.usage.monitoring import UsageCollector, make_client
 
     client = make_client()
     services = config.gemini.api_services
@@ -94,13 +94,13 @@ def audit_factory(
     """Key events from saved audit log FILES; else from Cloud Audit Logs for
     live scans when audit.enabled."""
     if files:
-        from scanner.audit.files import FileAuditSource
+        from scanner.sources.audit.files import FileAuditSource
 
         paths = [Path(f) for f in files]
         return lambda: FileAuditSource(paths)
     if not config.audit.enabled or exports:
         return lambda: None
-    from scanner.audit.logs import AuditLogReader, make_client
+    from scanner.sources.audit.logs import AuditLogReader, make_client
 
     client = make_client()
     return lambda: AuditLogReader(client, config.audit)

@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from scanner.models import KeyStatus
+from scanner.core.models import KeyStatus
 from scanner.report.build import build_report
+from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
+from scanner.report.changes import changes
 from scanner.report.formats import (
     CSV_COLUMNS,
     JSON_TAIL,
@@ -21,8 +23,6 @@ from scanner.report.formats import (
     json_key,
 )
 from scanner.report.rows import csv_row, json_line, plain
-from scanner.store.changes import COLUMNS as CHANGE_COLUMNS
-from scanner.store.changes import changes
 
 HTML_ROWS = 500  # changes shown on the page; all are in the files
 HTML_KEYS = 200  # worst keys shown on the page

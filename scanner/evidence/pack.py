@@ -19,11 +19,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import Engine
 
 from scanner import __version__
-from scanner.errors import InputError
+from scanner.core.errors import InputError
+from scanner.core.models import KeyStatus
 from scanner.evidence import charts, data
 from scanner.evidence.background import verifying
 from scanner.evidence.files import report_files, write_changes
-from scanner.models import KeyStatus
 from scanner.report.rows import plain, write_csv_rows
 from scanner.store import db
 from scanner.store.chain import Verification

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from fnmatch import translate
 
-from scanner.exceptions.config import ExceptionEntry
-from scanner.models import Finding, KeyRecord, ProjectRecord
+from scanner.config.exceptions import ExceptionEntry
+from scanner.core.models import Finding, KeyRecord, ProjectRecord
 
 _GLOB_CHARS = frozenset("*?[")
 

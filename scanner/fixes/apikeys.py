@@ -15,10 +15,10 @@ from google.api_core import exceptions as gexc
 from google.cloud import api_keys_v2
 from google.protobuf import json_format
 
-from scanner.errors import SourceError
+from scanner.calls.google_errors import default_credentials, transient_retry
+from scanner.core.errors import SourceError
+from scanner.core.models import KeyState
 from scanner.fixes.apply import FixRefused, KeyChanged
-from scanner.google_errors import default_credentials, transient_retry
-from scanner.models import KeyState
 
 NEEDS = "apikeys.keys.get and apikeys.keys.update (roles/serviceusage.apiKeysAdmin)"
 _RestrictionsPb = type(api_keys_v2.Restrictions.pb(api_keys_v2.Restrictions()))

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from scanner.errors import InputError, SourceError
+from scanner.core.errors import InputError, SourceError
+from scanner.core.models import KeyState
 from scanner.fixes.journal import ROLLBACK_SCHEMA, JournalError
-from scanner.jsontext import read_document
-from scanner.models import KeyState
+from scanner.inputs.jsontext import read_document
 
 PLAN_SCHEMA = "keysentry.fix.plan/v1"
 KEY_NAME = re.compile(r"projects/[0-9]+/locations/global/keys/[A-Za-z0-9_-]+")

@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from scanner.errors import InputError
-from scanner.models import KeyState
+from scanner.core.errors import InputError
+from scanner.core.models import KeyState
 
 ROLLBACK_SCHEMA = "keysentry.fix.rollback/v1"
 

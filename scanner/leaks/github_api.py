@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from scanner.errors import SourceError
+from scanner.core.errors import SourceError
+from scanner.core.secrets import scrub
 from scanner.leaks.formats.github import GOOGLE_SECRET_TYPES
-from scanner.leaks.secrets import scrub
 
 DEFAULT_API = "https://api.github.com"
 API_VERSION = "2022-11-28"

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from scanner.core.models import LeakEvidence
+from scanner.core.secrets import Fingerprinter, kind_of
 from scanner.leaks.formats.common import Sighting, Skip
 from scanner.leaks.lookup import KeyLookup, Lookup, Outcome
-from scanner.leaks.secrets import Fingerprinter, kind_of
-from scanner.models import LeakEvidence
 from scanner.store import leaks as store
 
 Cached = tuple[str, str | None, str | None]

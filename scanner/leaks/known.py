@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from scanner.errors import InputError
-from scanner.jsontext import read_document
+from scanner.core.errors import InputError
+from scanner.core.secrets import Fingerprinter
+from scanner.inputs.jsontext import read_document
 from scanner.leaks.lookup import Lookup, Outcome
-from scanner.leaks.secrets import Fingerprinter
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _KEY_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/keys/[^/]+")

@@ -12,9 +12,9 @@ from typing import Protocol
 from google.api_core import exceptions as gexc
 from google.cloud import api_keys_v2
 
-from scanner.errors import SourceError
-from scanner.google_errors import default_credentials, transient_retry
-from scanner.leaks.secrets import scrub
+from scanner.calls.google_errors import default_credentials, transient_retry
+from scanner.core.errors import SourceError
+from scanner.core.secrets import scrub
 
 PERMISSION = "apikeys.keys.lookup"
 

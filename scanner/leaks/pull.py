@@ -11,13 +11,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from scanner.config import Config
-from scanner.errors import ConfigError
+from scanner.core.errors import ConfigError
+from scanner.core.secrets import Fingerprinter
 from scanner.leaks.formats import github as github_format
 from scanner.leaks.formats.common import Sighting, Skip
 from scanner.leaks.github_api import GitHubAlerts
 from scanner.leaks.importer import Importer, ImportStats
 from scanner.leaks.lookup import ApiKeysLookup, KeyLookup, make_client
-from scanner.leaks.secrets import Fingerprinter
 
 
 def github_token(variable: str) -> str:

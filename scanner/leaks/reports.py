@@ -8,8 +8,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from scanner import jsonstream
-from scanner.errors import InputError
+from scanner.core.errors import InputError
+from scanner.inputs import jsonstream
 from scanner.leaks.formats import github, gitleaks, trufflehog
 from scanner.leaks.formats.common import Sighting, Skip
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from scanner.config import Config
-from scanner.coverage import SOURCES
 from scanner.metrics.figures import gauge
+from scanner.scan.coverage import SOURCES
 from scanner.store.aggregates import ScanFigures
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from scanner.config import Config
-from scanner.models import KeyStatus, KeyType
+from scanner.core.models import KeyStatus, KeyType
 from scanner.rules.catalog import ALL_RULES
 from scanner.store.aggregates import ScanFigures
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from scanner.config import Config
-from scanner.models import DeadlineKind
-from scanner.reasons import Reason
+from scanner.core.models import DeadlineKind
+from scanner.core.reasons import Reason
 from scanner.rules.catalog import ALL_RULES
 from scanner.store.flow import BUCKETS, Flow, Remediated
 

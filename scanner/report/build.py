@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from scanner.models import KeyStatus, LeakEvidence, Severity
+from scanner.core.models import KeyStatus, LeakEvidence, Severity
 from scanner.report.records import AcceptedBy, ReportFinding, ReportKey
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.configs import config_document

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from scanner.models import LeakEvidence
+from scanner.core.models import LeakEvidence
 from scanner.report.build import SCHEMA, Report, ReportFinding, ReportKey
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scanner.models import KeyStatus
+from scanner.core.models import KeyStatus
 from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from scanner.models import KeyStatus, LeakEvidence, Severity
+from scanner.core.models import KeyStatus, LeakEvidence, Severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from scanner.models import KeyStatus
+from scanner.core.models import KeyStatus
 from scanner.report.build import Report
 from scanner.report.formats import terminal_safe
 from scanner.rules.checklists import CHECKLISTS

@@ -1,7 +1,7 @@
 """An auth key whose bound service account is deleted or disabled: the key
 cannot work, and whatever still calls with it is failing."""
 
-from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.core.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

@@ -1,7 +1,7 @@
 """An auth key whose service account holds owner or editor: the key is a
 credential for everything that account can do."""
 
-from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.core.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, ancestry, finding
 
 META = RuleMeta(

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from scanner.config import Config, TimelineEntry
-from scanner.key_views import KeyClock
-from scanner.models import (
+from scanner.core.key_views import KeyClock
+from scanner.core.models import (
     DeadlineKind,
     Finding,
     IamIndex,

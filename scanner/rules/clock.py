@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from scanner.config import Config
-from scanner.key_views import KeyClock
+from scanner.core.key_views import KeyClock
 from scanner.rules.base import Rule
 
 

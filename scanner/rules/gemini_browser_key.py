@@ -1,6 +1,6 @@
 """A browser key is public by design; one that can call Gemini hands it out."""
 
-from scanner.models import AppRestriction, Finding, KeyRecord, Severity
+from scanner.core.models import AppRestriction, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, can_reach_gemini, finding
 
 META = RuleMeta(

@@ -4,8 +4,8 @@ used for that long: blocked."""
 from datetime import date, timedelta
 
 from scanner.config import Config
-from scanner.key_views import KeyClock
-from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.core.key_views import KeyClock
+from scanner.core.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

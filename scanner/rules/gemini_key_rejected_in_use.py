@@ -1,7 +1,7 @@
 """A key the Gemini API rejects while callers still use it: an outage in
 progress. Judged after the other rules, since "blocked" is their verdict."""
 
-from scanner.models import Finding, KeyRecord, KeyStatus, KeyType, Severity
+from scanner.core.models import Finding, KeyRecord, KeyStatus, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

@@ -1,6 +1,6 @@
 """One key for Gemini and other Google APIs."""
 
-from scanner.models import Finding, KeyRecord, Severity
+from scanner.core.models import Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding, targets_gemini
 
 META = RuleMeta(

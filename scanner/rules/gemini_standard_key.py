@@ -1,6 +1,6 @@
 """A standard key restricted to the Gemini API still has to become an auth key."""
 
-from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.core.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding, targets_gemini
 
 META = RuleMeta(

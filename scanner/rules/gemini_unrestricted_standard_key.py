@@ -1,6 +1,6 @@
 """A standard key with no API restriction: the Gemini API rejects it."""
 
-from scanner.models import Finding, KeyRecord, KeyType, Severity
+from scanner.core.models import Finding, KeyRecord, KeyType, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

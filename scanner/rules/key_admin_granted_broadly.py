@@ -1,9 +1,9 @@
 """Key administration granted to everyone, a whole domain, or people outside
 the organization: a finding on the project, not on a key."""
 
-from scanner.models import Finding, ProjectRecord, Severity
-from scanner.ownership import key_admin_roles, resources_above
+from scanner.core.models import Finding, ProjectRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, project_finding
+from scanner.sources.inventory.ownership import key_admin_roles, resources_above
 
 META = RuleMeta(
     id="key-admin-granted-broadly",

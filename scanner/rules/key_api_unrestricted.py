@@ -1,6 +1,6 @@
 """A key that may call every API that accepts keys."""
 
-from scanner.models import Finding, KeyRecord, Severity
+from scanner.core.models import Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

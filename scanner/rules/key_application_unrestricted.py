@@ -1,6 +1,6 @@
 """A key usable from any host or app."""
 
-from scanner.models import AppRestriction, Finding, KeyRecord, Severity
+from scanner.core.models import AppRestriction, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

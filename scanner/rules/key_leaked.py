@@ -2,7 +2,7 @@
 Restricting it does not resolve this; only deleting it (or its disappearance
 from inventory) does."""
 
-from scanner.models import Finding, KeyRecord, LeakEvidence, Severity
+from scanner.core.models import Finding, KeyRecord, LeakEvidence, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

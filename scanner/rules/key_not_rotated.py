@@ -3,8 +3,8 @@
 from datetime import date, timedelta
 
 from scanner.config import Config
-from scanner.key_views import KeyClock
-from scanner.models import DeadlineKind, Finding, KeyRecord, Severity
+from scanner.core.key_views import KeyClock
+from scanner.core.models import DeadlineKind, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta
 
 META = RuleMeta(

@@ -3,7 +3,7 @@ or configured map names one."""
 
 from fnmatch import fnmatchcase
 
-from scanner.models import Finding, KeyRecord, Severity
+from scanner.core.models import Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

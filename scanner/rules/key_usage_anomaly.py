@@ -1,7 +1,7 @@
 """A key whose last day of traffic is far above its usual: often the first sign
 that someone else is using it."""
 
-from scanner.models import Finding, KeyRecord, Severity
+from scanner.core.models import Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

@@ -4,7 +4,7 @@ import functools
 import ipaddress
 import re
 
-from scanner.models import AppRestriction, Finding, KeyRecord, Severity
+from scanner.core.models import AppRestriction, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TypeVar
 
 from scanner.config import Config
+from scanner.core.models import Finding, InventoryContext
+from scanner.core.reasons import Resolution
 from scanner.exceptions.matching import ExceptionsInForce
-from scanner.models import Finding, InventoryContext
-from scanner.reasons import Resolution
 from scanner.rules.base import ProjectRule, Rule, RuleContext, VerdictRule
 from scanner.rules.catalog import ALL_RULES, PROJECT_RULES, RULES, VERDICT_RULES
 

@@ -12,8 +12,8 @@ an exception accepts a risk, it does not hide a fact.
 
 from datetime import timedelta
 
+from scanner.core.models import DeadlineKind, Finding, KeyAssessment, KeyRecord, KeyStatus, Severity
 from scanner.exceptions.matching import ExceptionsInForce
-from scanner.models import DeadlineKind, Finding, KeyAssessment, KeyRecord, KeyStatus, Severity
 from scanner.rules.base import Rule, RuleContext, VerdictRule, can_reach_gemini
 
 SEVERITY_WEIGHTS = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from scanner.models import KeyStatus
+from scanner.core.models import KeyStatus
 from scanner.store.acceptance import accepted_at
 from scanner.store.configs import config_document
 from scanner.store.due_soon import due_counts
@@ -51,7 +51,7 @@ class ScanFigures:
     findings: dict[tuple[str, str], int]  # (rule, severity) -> open findings not accepted
     accepted: dict[tuple[str, str], int]  # (rule, severity) -> findings an exception accepts
     exceptions: list[ExceptionFigure]  # those configured at the scan
-    coverage: dict[str, dict[str, Any]]  # source -> used, covered, failed (scanner.coverage)
+    coverage: dict[str, dict[str, Any]]  # source -> used, covered, failed (scanner.scan.coverage)
     due: Counter[tuple[str, str]]  # (rule, bucket) -> open findings (store.due_soon)
     project_due: Counter[tuple[str, str]]  # (project, bucket), capped like `projects`
     flow: Flow  # totals up to the scan (store.flow)

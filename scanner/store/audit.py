@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scanner.models import KeyEvent
+from scanner.core.models import KeyEvent
 from scanner.store.tables import KeyEventRow
 
 CHUNK = 1000

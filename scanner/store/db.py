@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from scanner.errors import StoreError
+from scanner.core.errors import StoreError
 from scanner.store.sqlite_file import sqlite_path
 
 DEFAULT_DATABASE_URL = "sqlite:///keysentry.db"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from scanner.models import Finding, KeyAssessment, KeyStatus
+from scanner.core.models import Finding, KeyAssessment, KeyStatus
 from scanner.store.due_soon import BUCKETS
 from scanner.store.history_state import OpenKey
 

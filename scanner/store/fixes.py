@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from scanner.models import KeyState
+from scanner.core.models import KeyState
 from scanner.store.queries import valid_at
 from scanner.store.tables import KeyFixRow, KeyVersion, Scan
 

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, Connection, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from scanner.models import DeadlineKind, KeyStatus
-from scanner.reasons import NEWSWORTHY
+from scanner.core.models import DeadlineKind, KeyStatus
+from scanner.core.reasons import NEWSWORTHY
 from scanner.store.tables import FindingVersion, KeyEventRow, Scan, Transition
 
 DAY = 86400.0

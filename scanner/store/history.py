@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, update
 
-from scanner.errors import InputError
-from scanner.models import Finding, KeyAssessment, KeyRecord, KeyUsage, ScanStats
-from scanner.reasons import Resolution
+from scanner.core.errors import InputError
+from scanner.core.models import Finding, KeyAssessment, KeyRecord, KeyUsage, ScanStats
+from scanner.core.reasons import Resolution
 from scanner.store import deferred_indexes
 from scanner.store.bulk import BulkTable
 from scanner.store.history_buffer import WriteBuffer

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from scanner.models import Finding
-from scanner.reasons import Reason, Resolution
+from scanner.core.models import Finding
+from scanner.core.reasons import Reason, Resolution
 from scanner.store.history_buffer import WriteBuffer
 from scanner.store.history_rows import finding_digest, finding_row, fingerprint
 from scanner.store.history_state import (

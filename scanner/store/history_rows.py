@@ -8,7 +8,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from scanner.models import Finding, KeyAssessment, KeyRecord, KeyUsage, ServiceUse
+from scanner.core.models import Finding, KeyAssessment, KeyRecord, KeyUsage, ServiceUse
 
 _RULE_ID = operator.attrgetter("rule_id")
 

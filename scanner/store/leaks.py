@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scanner.errors import StoreError
-from scanner.models import LeakEvidence
+from scanner.core.errors import StoreError
+from scanner.core.models import LeakEvidence
 from scanner.store.tables import KeyVersion, LeakImportRow, LeakLookupRow, LeakReportRow
 
 CHUNK = 500

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from scanner.errors import StoreError
+from scanner.core.errors import StoreError
 from scanner.store.sqlite_file import single_name_error
 
 # Advisory lock ids, fixed for keysentry so that no other application's

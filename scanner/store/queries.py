@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Engine, or_, select
 from sqlalchemy.orm import Session
 
-from scanner.errors import StoreError
+from scanner.core.errors import StoreError
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, UsageVersion
 
 

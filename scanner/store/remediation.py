@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from scanner.reasons import NEWSWORTHY, Reason
+from scanner.core.reasons import NEWSWORTHY, Reason
 from scanner.store.tables import KeyVersion, Scan, Transition
 
 GROUPINGS = ("rule", "project", "owner")

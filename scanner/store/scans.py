@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from scanner import __version__
-from scanner.leaks.secrets import scrub
+from scanner.core.secrets import scrub
 from scanner.store.tables import Scan
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from scanner.errors import StoreError
+from scanner.core.errors import StoreError
 
 
 def single_name_error(path: Path, links: int) -> str:

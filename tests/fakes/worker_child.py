@@ -7,10 +7,10 @@ import sys
 
 from scanner.cli.service import open_worker_store
 from scanner.configfile import load_config
-from scanner.inventory.asset import CloudAssetSource
-from scanner.logs import setup_logging
-from scanner.serve import serve
-from scanner.worker import Worker
+from scanner.service.logs import setup_logging
+from scanner.service.serve import serve
+from scanner.service.worker import Worker
+from scanner.sources.inventory.asset import CloudAssetSource
 from tests.fakes.cloud_asset import client_for
 
 SCOPE = "organizations/900000000001"

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import InputError
-from scanner.leaks.secrets import scrub
-from scanner.models import LeakEvidence
+from scanner.core.errors import InputError
+from scanner.core.models import LeakEvidence
+from scanner.core.secrets import scrub
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from scanner.core.models import LeakEvidence
+from scanner.core.secrets import kind_of, redact
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import kind_of, redact
-from scanner.models import LeakEvidence
 
 NAME = "github"
 # GitHub's secret types for Google keys: standard, Gemini, and bound to a service account.

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scanner.core.models import LeakEvidence
+from scanner.core.secrets import GOOGLE_PREFIXES, kind_of, redact
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import GOOGLE_PREFIXES, kind_of, redact
-from scanner.models import LeakEvidence
 
 NAME = "gitleaks"
 

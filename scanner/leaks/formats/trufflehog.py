@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scanner.core.models import LeakEvidence
+from scanner.core.secrets import kind_of, redact
 from scanner.leaks.formats.common import Item, Sighting, Skip
-from scanner.leaks.secrets import kind_of, redact
-from scanner.models import LeakEvidence
 
 NAME = "trufflehog"
 

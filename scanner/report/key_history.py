@@ -1,0 +1,262 @@
+"""Everything history holds about one key, found by full name or uid: its
+versions and what changed in each, its findings as intervals with the
+reason each closed, its transitions, audit events and leak reports, and
+its status over time. A key that left the inventory stays here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from scanner.core.errors import InputError
+from scanner.rules.catalog import ALL_RULES
+from scanner.store.fixes import fixes
+from scanner.store.history_rows import fingerprint
+from scanner.store.tables import (
+    FindingVersion,
+    KeyEventRow,
+    KeyVersion,
+    LeakReportRow,
+    Scan,
+    Transition,
+    UsageVersion,
+)
+
+# What a version shows of the key; status and score are the verdict.
+VERSION_FIELDS = (
+    "display_name",
+    "project_id",
+    "key_type",
+    "service_account",
+    "api_targets",
+    "application_restriction",
+    "application_values",
+    "annotations",
+    "gemini_enabled",
+    "deleted_at",
+    "updated_at",
+    "owners",
+    "creator",
+    "key_admins",
+)
+USAGE_FIELDS = ("last_used", "requests_7d", "requests_30d", "gemini_rejected_7d", "requests_1d")
+
+
+@dataclass
+class KeyHistory:
+    name: str
+    uid: str
+    project: str
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    leaks: list[dict[str, Any]] = field(default_factory=list)
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    fixes: list[dict[str, Any]] = field(default_factory=list)  # what `fix apply` changed
+    status_over_time: list[dict[str, Any]] = field(default_factory=list)
+    last_seen_scan: int | None = None
+    last_seen_at: datetime | None = None
+    in_inventory: bool = True
+
+
+def find_key_name(conn: Connection, wanted: str) -> str:
+    kv = KeyVersion
+    names = sorted(
+        set(
+            conn.scalars(
+                select(kv.key_name).where(or_(kv.key_name == wanted, kv.uid == wanted)).distinct()
+            )
+        )
+    )
+    if not names:
+        raise InputError(f"{wanted}: no key with this name or uid in history")
+    if len(names) > 1:
+        raise InputError(f"{wanted}: several keys have this uid: {', '.join(names)}")
+    return names[0]
+
+
+def _scan_times(conn: Connection) -> dict[int, datetime]:
+    rows = conn.execute(select(Scan.id, Scan.evaluated_at).where(Scan.status == "succeeded"))
+    return {row.id: row.evaluated_at for row in rows}
+
+
+def _previous_scan(times: dict[int, datetime], scan_id: int) -> int | None:
+    earlier = [i for i in times if i < scan_id]
+    return max(earlier) if earlier else None
+
+
+def _versions(conn: Connection, name: str, times: dict[int, datetime]) -> list[dict[str, Any]]:
+    kv = KeyVersion
+    rows = conn.execute(select(kv).where(kv.key_name == name).order_by(kv.valid_from_scan_id))
+    versions: list[dict[str, Any]] = []
+    before: dict[str, Any] | None = None
+    for row in rows:
+        values = {f: getattr(row, f) for f in VERSION_FIELDS}
+        changed = [f for f in VERSION_FIELDS if before is not None and before[f] != values[f]]
+        versions.append(
+            {
+                "from_scan": row.valid_from_scan_id,
+                "from": times.get(row.valid_from_scan_id),
+                "to_scan": row.valid_to_scan_id,
+                "status": row.status,
+                "score": row.score,
+                "changed": changed if before is not None else ["(first seen)"],
+                "was": {f: before[f] for f in changed} if before is not None else {},
+                **values,
+            }
+        )
+        before = values
+    return versions
+
+
+def _transitions(conn: Connection, name: str) -> list[dict[str, Any]]:
+    t = Transition
+    rows = conn.execute(select(t).where(t.key_name == name).order_by(t.scan_id, t.id))
+    return [
+        {
+            "scan": row.scan_id,
+            "at": row.at,
+            "kind": row.kind,
+            "rule": row.rule_id,
+            "from": row.from_value,
+            "to": row.to_value,
+            "reason": row.reason,
+            "exception": row.exception_id,
+        }
+        for row in rows
+    ]
+
+
+def _finding_intervals(
+    conn: Connection, name: str, transitions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each stretch a finding was open: opened (or reopened) to resolved."""
+    fv = FindingVersion
+    fingerprints = [fingerprint(m.id, name) for m in ALL_RULES]
+    latest: dict[str, Any] = {}
+    query = select(fv).where(fv.fingerprint.in_(fingerprints)).order_by(fv.valid_from_scan_id)
+    for row in conn.execute(query):
+        latest[row.rule_id] = row
+    open_since: dict[str, dict[str, Any]] = {}
+    intervals: list[dict[str, Any]] = []
+    for t in transitions:
+        rule = t["rule"]
+        if rule is None:
+            continue
+        if t["kind"] in ("opened", "reopened"):
+            open_since[rule] = {
+                "rule": rule,
+                "opened_scan": t["scan"],
+                "opened_at": t["at"],
+                "severity": t["to"],
+                "resolved_scan": None,
+                "resolved_at": None,
+                "reason": None,
+            }
+            intervals.append(open_since[rule])
+        elif t["kind"] == "resolved" and rule in open_since:
+            interval = open_since.pop(rule)
+            interval.update(resolved_scan=t["scan"], resolved_at=t["at"], reason=t["reason"])
+    for interval in intervals:
+        version = latest.get(interval["rule"])
+        if version is not None:
+            interval["summary"] = version.summary
+            interval["deadline"] = version.deadline
+    return intervals
+
+
+def _events(conn: Connection, name: str) -> list[dict[str, Any]]:
+    e = KeyEventRow
+    rows = conn.execute(select(e).where(e.key_name == name).order_by(e.at, e.id))
+    return [
+        {
+            "at": row.at,
+            "method": row.method,
+            "by": row.principal,
+            "restrictions_removed": row.restrictions_removed,
+            "scan": row.scan_id,
+        }
+        for row in rows
+    ]
+
+
+def _leaks(conn: Connection, names: set[str]) -> list[dict[str, Any]]:
+    r = LeakReportRow
+    rows = conn.execute(select(r).where(r.key_name.in_(names)).order_by(r.id))
+    return [
+        {
+            "tool": row.tool,
+            "redacted": row.redacted,
+            "repository": row.repository,
+            "file": row.file,
+            "line": row.line,
+            "link": row.link,
+            "first_reported": row.first_reported,
+            "verified": row.verified,
+        }
+        for row in rows
+    ]
+
+
+def _usage(conn: Connection, name: str, times: dict[int, datetime]) -> list[dict[str, Any]]:
+    uv = UsageVersion
+    rows = conn.execute(select(uv).where(uv.key_name == name).order_by(uv.valid_from_scan_id))
+    return [
+        {
+            "from_scan": row.valid_from_scan_id,
+            "from": times.get(row.valid_from_scan_id),
+            "to_scan": row.valid_to_scan_id,
+        }
+        | {f: getattr(row, f) for f in USAGE_FIELDS}
+        | {"services": row.services or [], "covered_days": row.covered_days}
+        for row in rows
+    ]
+
+
+def _status_over_time(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    spans: list[dict[str, Any]] = []
+    for v in versions:
+        if spans and spans[-1]["status"] == v["status"] and spans[-1]["to_scan"] == v["from_scan"]:
+            spans[-1]["to_scan"] = v["to_scan"]
+            continue
+        spans.append(
+            {"status": v["status"], "from_scan": v["from_scan"], "from": v["from"]}
+            | {"to_scan": v["to_scan"]}
+        )
+    return spans
+
+
+def key_history(conn: Connection, wanted: str) -> KeyHistory:
+    name = find_key_name(conn, wanted)
+    times = _scan_times(conn)
+    versions = _versions(conn, name, times)
+    last = versions[-1]
+    history = KeyHistory(
+        name=name,
+        uid=str(conn.scalar(select(KeyVersion.uid).where(KeyVersion.key_name == name).limit(1))),
+        project=last["project_id"] or name.split("/")[1],
+        versions=versions,
+    )
+    history.transitions = _transitions(conn, name)
+    history.findings = _finding_intervals(conn, name, history.transitions)
+    history.events = _events(conn, name)
+    by_id = name
+    if last["project_id"]:
+        parts = name.split("/")
+        by_id = "/".join([parts[0], last["project_id"], *parts[2:]])
+    history.leaks = _leaks(conn, {name, by_id})
+    history.usage = _usage(conn, name, times)
+    history.fixes = fixes(conn, key_name=name)
+    history.status_over_time = _status_over_time(versions)
+    if last["to_scan"] is not None:
+        history.in_inventory = False
+        history.last_seen_scan = _previous_scan(times, last["to_scan"])
+        history.last_seen_at = times.get(history.last_seen_scan or -1)
+    else:
+        history.last_seen_scan = max(times) if times else None
+        history.last_seen_at = times.get(history.last_seen_scan or -1)
+    return history

@@ -1,0 +1,304 @@
+"""`keysentry run`: scans on a schedule, serves metrics and probes, and stops
+cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from alerts.dispatch import Dispatcher, NetworkTransport, Transport
+from alerts.planner import scan_hook
+from scanner.config import Config
+from scanner.config.schedule import interval_seconds, make_trigger
+from scanner.core.errors import KeysentryError
+from scanner.leaks.pull import GitHubPull
+from scanner.metrics.collector import WorkerState
+from scanner.scan.engine import run_scan
+from scanner.scan.outcome import AfterHistory
+from scanner.scan.progress import Cancellation, ScanCancelled
+from scanner.service.endpoints import Readiness
+from scanner.sources.audit.source import AuditSource
+from scanner.sources.inventory.source import InventorySource
+from scanner.sources.usage.source import UsageSource
+from scanner.store import scans
+from scanner.store.lock import ScanLock
+from scanner.store.queries import latest_succeeded_scan
+
+log = logging.getLogger("keysentry.worker")
+JOB_ID = "scan"
+DISPATCH_JOB_ID = "dispatch"
+# After the grace period the scan is cancelled; it stops at its next key and
+# rolls back. If it is stuck in a call that long, the process exits anyway:
+# the database drops the open transaction with the connection.
+ROLLBACK_WAIT_SECONDS = 10.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        source_factory: Callable[[], InventorySource],
+        evaluated_at: Callable[[], datetime] = _now,
+        transport: Transport | None = None,
+        usage_factory: Callable[[], UsageSource | None] = lambda: None,
+        audit_factory: Callable[[], AuditSource | None] = lambda: None,
+        leak_pull: GitHubPull | None = None,
+    ) -> None:
+        self.config = config
+        self._leak_pull = leak_pull
+        self.engine = engine
+        self._source_factory = source_factory
+        self._evaluated_at = evaluated_at
+        self._usage_factory = usage_factory
+        self._audit_factory = audit_factory
+        self.lock = ScanLock(engine)
+        self.interval = interval_seconds(config.schedule)
+        self.cancel = Cancellation()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            # Deliveries do not wait behind a long scan: they have their own thread.
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                DISPATCH_JOB_ID: ThreadPoolExecutor(max_workers=1),
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(1, int(config.schedule.misfire_grace)),
+            },
+        )
+        self.state = WorkerState(self.lock, next_run=self._next_run)
+        self._after_history: AfterHistory | None = None
+        self.dispatcher: Dispatcher | None = None
+        if config.alerts.enabled:
+            self._after_history = scan_hook(config.alerts)
+            self.dispatcher = Dispatcher(
+                engine, config.alerts, transport or NetworkTransport(config.alerts)
+            )
+
+    # -- the scan job -----------------------------------------------------
+
+    def scan_once(self) -> str:
+        """One scheduled run: 'succeeded', 'failed', 'cancelled' or 'skipped'."""
+        self.idle.clear()
+        try:
+            return self._locked_scan()
+        except SQLAlchemyError as exc:
+            log.error("scan not run: the history database failed: %s", exc)
+            return "failed"
+        finally:
+            self.idle.set()
+
+    def _locked_scan(self) -> str:
+        with self.lock.for_scan() as held:
+            if not held:
+                log.info("scan skipped: another replica holds the scan lock")
+                self.state.skipped["lock_held"] += 1
+                return "skipped"
+            abandoned = scans.fail_abandoned(self.engine)
+            if abandoned:
+                log.warning(
+                    "marked %d abandoned scan(s) failed: their process stopped mid-scan",
+                    len(abandoned),
+                    extra={"scan_ids": abandoned},
+                )
+            age = self._last_success_age()
+            if age is not None and age < self.interval / 2:
+                log.info(
+                    "scan skipped: another replica scanned %.0fs ago", age, extra={"age_s": age}
+                )
+                self.state.skipped["recent_scan"] += 1
+                return "skipped"
+            return self._scan()
+
+    def _pull_leaks(self) -> None:
+        """New leak reports first, so that this scan raises their findings. A
+        failed pull is logged; the scan goes on with what is already known."""
+        assert self._leak_pull is not None
+        try:
+            stats = self._leak_pull.run(_now())
+        except KeysentryError as exc:
+            log.error("leaks not pulled from GitHub (the scan goes on): %s", exc)
+            return
+        log.info(
+            "leaks pulled from GitHub: %d new report(s), %d key(s) newly leaked",
+            stats.new_reports,
+            stats.newly_leaked_keys,
+            extra={"leaks": stats.as_counts()},
+        )
+
+    def _scan(self) -> str:
+        if self._leak_pull is not None:
+            self._pull_leaks()
+        source = self._source_factory()
+        log.info("scan started", extra={"source": source.description})
+        try:
+            outcome = run_scan(
+                source,
+                self.engine,
+                self.config,
+                self._evaluated_at(),
+                cancel=self.cancel,
+                after_history=self._after_history,
+                usage=self._usage_factory(),
+                audit=self._audit_factory(),
+            )
+        except ScanCancelled as exc:
+            log.warning("scan rolled back: %s", exc)
+            return "cancelled"
+        except KeysentryError as exc:
+            log.error("scan failed: %s", exc)
+            return "failed"
+        except Exception:
+            log.exception("scan failed")
+            return "failed"
+        stats = outcome.stats
+        log.info(
+            "scan %d succeeded: %d keys from %d assets",
+            outcome.scan_id,
+            stats.keys_total,
+            stats.assets_read,
+            extra={
+                "scan_id": outcome.scan_id,
+                "keys": stats.keys_total,
+                **stats.by_status,
+                # The chain head in Cloud Logging: a rewritten history cannot match it.
+                "chain_head": outcome.chain_head,
+            },
+        )
+        if self.dispatcher is not None and self.scheduler.running:
+            # What the scan queued goes out now, not at the next dispatch tick.
+            self.scheduler.modify_job(DISPATCH_JOB_ID, next_run_time=_now())
+        return "succeeded"
+
+    def dispatch_once(self) -> None:
+        """One dispatcher run; its failures are logged, never fatal."""
+        if self.dispatcher is None:
+            return
+        try:
+            results = self.dispatcher.run_once()
+        except SQLAlchemyError as exc:
+            log.error("alert dispatch: the history database failed: %s", exc)
+            return
+        if results:
+            log.info("alert dispatch: %s", dict(results), extra=dict(results))
+
+    def _last_success_age(self) -> float | None:
+        latest = latest_succeeded_scan(self.engine)
+        if latest is None or latest.finished_at is None:
+            return None
+        return (_now() - latest.finished_at).total_seconds()
+
+    # -- schedule, readiness, shutdown ------------------------------------
+
+    def start(self) -> None:
+        """Take the database (SQLite), schedule the job, scan now if overdue."""
+        self.lock.hold_for_process()
+        age = self._last_success_age()
+        overdue = age is None or age > self.interval
+        options: dict[str, Any] = {"next_run_time": _now()} if overdue else {}
+        self.scheduler.add_job(
+            self.scan_once, make_trigger(self.config.schedule), id=JOB_ID, name="scan", **options
+        )
+        if self.dispatcher is not None:
+            self.scheduler.add_job(
+                self.dispatch_once,
+                IntervalTrigger(seconds=self.config.alerts.dispatch.every, timezone=UTC),
+                id=DISPATCH_JOB_ID,
+                name="dispatch",
+                executor=DISPATCH_JOB_ID,
+                next_run_time=_now(),
+            )
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.scheduler.start()
+        log.info(
+            "scheduled: %s; next scan %s",
+            self.config.schedule.cron or f"every {self.interval:.0f}s",
+            "now (the last successful scan is older than one interval)"
+            if overdue
+            else f"at {self._next_run()}",
+        )
+
+    def _next_run(self) -> datetime | None:
+        job = self.scheduler.get_job(JOB_ID) if self.scheduler.running else None
+        return job.next_run_time if job is not None else None
+
+    def _on_missed(self, event: JobEvent) -> None:
+        if event.job_id != JOB_ID:
+            return  # a dispatch tick that found the last one running: nothing lost
+        reason = "overlap" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        self.state.skipped[reason] += 1
+        log.warning(
+            "scheduled scan skipped: %s",
+            "the previous scan is still running"
+            if reason == "overlap"
+            else "it is later than schedule.misfire_grace",
+        )
+
+    def _on_done(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_ERROR:
+            log.error("scan job raised: %s", getattr(event, "exception", None))
+
+    def readiness(self) -> Readiness:
+        max_age = self.config.worker.ready_max_age or (
+            2 * self.interval + self.config.schedule.misfire_grace
+        )
+        try:
+            latest = latest_succeeded_scan(self.engine)
+        except SQLAlchemyError as exc:
+            return Readiness(False, f"database unreachable: {exc.__class__.__name__}")
+        if latest is None or latest.finished_at is None:
+            return Readiness(False, "no successful scan yet")
+        age = (_now() - latest.finished_at).total_seconds()
+        if age > max_age:
+            return Readiness(
+                False, f"last successful scan {latest.id} is {age:.0f}s old (limit {max_age:.0f}s)"
+            )
+        return Readiness(True, f"ok: last successful scan {latest.id}, {age:.0f}s ago")
+
+    def stop(self, grace: float) -> bool:
+        """Stop scheduling; give a running scan GRACE seconds, then roll it
+        back. False if it would not stop."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if not self.idle.wait(grace):
+            # Cancel before saying so: whoever reads the line may act at once.
+            if self.cancel.request():
+                log.warning(
+                    "shutdown: the scan did not finish within %.0fs; rolling it back", grace
+                )
+            else:
+                log.warning(
+                    "shutdown: the scan did not finish within %.0fs, but it is committing: "
+                    "it completes",
+                    grace,
+                )
+            if not self.idle.wait(ROLLBACK_WAIT_SECONDS):
+                log.error("shutdown: the scan did not stop; it will be marked abandoned")
+                return False
+        self.lock.release_process()
+        return True
