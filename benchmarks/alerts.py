@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, select
 
-from alerts.channels.email import build_message
-from alerts.render import EmailRenderer
-from alerts.webhook_formats import webhook_body
+from alerts.content.message import build_message
+from alerts.content.render import EmailRenderer
+from alerts.content.webhook_formats import webhook_body
 from benchmarks.harness import command, database
 from benchmarks.synth import REFERENCE, organization, write_export
 from scanner.configfile import load_config

@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.channels.email import build_message
-from alerts.facts import KeyFacts
-from alerts.limits import CHAT_BYTES, EMAIL_BYTES, SLACK_BLOCKS, TEAMS_BYTES
-from alerts.planner import scan_hook
-from alerts.render import EmailRenderer
-from alerts.routing import Target
-from alerts.steps import merged_checklists
-from alerts.webhook_formats import webhook_body
-from alerts.why import why
-from alerts.wording import deadline_phrase, human_time, plural, usage_phrase
+from alerts.content.limits import CHAT_BYTES, EMAIL_BYTES, SLACK_BLOCKS, TEAMS_BYTES
+from alerts.content.message import build_message
+from alerts.content.render import EmailRenderer
+from alerts.content.steps import merged_checklists
+from alerts.content.webhook_formats import webhook_body
+from alerts.content.why import why
+from alerts.content.wording import deadline_phrase, human_time, plural, usage_phrase
+from alerts.facts import KeyFacts, Target
+from alerts.plan.planner import scan_hook
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.scan.engine import run_scan

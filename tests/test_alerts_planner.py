@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from alerts.planner import plan, scan_hook
-from alerts.routing import ConfiguredOwners
+from alerts.plan.planner import plan, scan_hook
+from alerts.plan.routing import ConfiguredOwners
 from scanner.config import Config
 from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config

@@ -174,8 +174,8 @@ def _upgraded_copy(day_one: Path, tmp_path: Path) -> tuple[Path, str]:
 def test_the_same_code_keeps_every_judgement(day_one: Path, tmp_path: Path) -> None:
     code, url = _upgraded_copy(day_one, tmp_path)
     _append("scanner/report/formats.py")(code)  # a report's code: no verdict reads it
-    _append("alerts/payload.py")(code)
-    (code / "alerts" / "templates" / "notification.html").write_text("<p>{{ subject }}</p>")
+    _append("alerts/content/payload.py")(code)
+    (code / "alerts" / "content" / "templates" / "notification.html").write_text("<p>{{ subject }}</p>")
     _scan(code, url, DAY_2)
     assert _kept(url) == 30
 
@@ -248,5 +248,5 @@ def test_digest_lines_are_rebuilt_under_other_alert_code(tmp_path: Path) -> None
     code = _copy(tmp_path)
     assert _lines_rebuilt(None, url, DAY_1)
     assert not _lines_rebuilt(code, url, DAY_2)  # the same code: the lines stand
-    _append("alerts/routing.py")(code)
+    _append("alerts/plan/routing.py")(code)
     assert _lines_rebuilt(code, url, "2026-11-21T12:00:00Z")

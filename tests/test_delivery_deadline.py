@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from alerts.channels.email import EmailChannel, build_message
-from alerts.channels.errors import DeliveryError
-from alerts.dispatch import Dispatcher, NetworkTransport
-from alerts.render import RenderedEmail
+from alerts.content.message import build_message
+from alerts.content.render import RenderedEmail
+from alerts.delivery.channels.email import EmailChannel
+from alerts.delivery.channels.errors import DeliveryError
+from alerts.delivery.dispatch import Dispatcher, NetworkTransport
 from scanner.configfile import parse_config
 from scanner.store import db
 from scanner.store.tables import DeliveryAttempt, Notification

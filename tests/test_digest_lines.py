@@ -17,16 +17,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from alerts import lines
-from alerts.digest_content import DigestContent
-from alerts.digests import collect, digests, max_keys
-from alerts.events import new_fingerprints, reminder_for
-from alerts.open_keys import open_keys
-from alerts.planner import scan_hook
-from alerts.reminders import reminder_events
-from alerts.routing import ConfiguredOwners, Router, Target
-from alerts.stored_digest import StoredDigest, fresh_keys, read_digests
-from alerts.why import why_for
+from alerts.content.digest_content import DigestContent
+from alerts.content.why import why_for
+from alerts.facts import Target
+from alerts.plan import lines
+from alerts.plan.digests import collect, digests, max_keys
+from alerts.plan.events import new_fingerprints, reminder_for
+from alerts.plan.planner import scan_hook
+from alerts.plan.reminders import reminder_events
+from alerts.plan.routing import ConfiguredOwners, Router
+from alerts.plan.stored_digest import StoredDigest, fresh_keys, read_digests
+from alerts.store.open_keys import open_keys
 from scanner.config import Config
 from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 
-from alerts.planner import scan_hook
-from alerts.render import EmailRenderer
-from alerts.webhook_formats import webhook_body
+from alerts.content.render import EmailRenderer
+from alerts.content.webhook_formats import webhook_body
+from alerts.plan.planner import scan_hook
 from scanner.cli import main
 from scanner.config import Config
 from scanner.configfile import parse_config

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts.channels.email import EmailChannel, build_message
-from alerts.channels.errors import DeliveryError
-from alerts.render import RenderedEmail
+from alerts.content.message import build_message
+from alerts.content.render import RenderedEmail
+from alerts.delivery.channels.email import EmailChannel
+from alerts.delivery.channels.errors import DeliveryError
 from scanner.config import OwnershipConfig
 from scanner.config.alerts import SmtpConfig
 from scanner.core.models import IamIndex, ProjectRecord

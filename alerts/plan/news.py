@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts import outbox
-from alerts.events import Event, KeyFacts
-from alerts.expiring import KIND as EXPIRING
-from alerts.limits import split
-from alerts.payload import news_document, news_subject
-from alerts.routing import Router, Target
-from alerts.why import why
+from alerts.content.limits import split
+from alerts.content.payload import news_document, news_subject
+from alerts.content.why import why
+from alerts.facts import Event, KeyFacts, Target
+from alerts.plan.expiring import KIND as EXPIRING
+from alerts.plan.routing import Router
+from alerts.store import outbox
 from scanner.config.alerts import AlertsConfig, ReceiverConfig
 from scanner.core.models import Severity
 from scanner.rules.catalog import ALL_RULES

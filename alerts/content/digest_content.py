@@ -9,9 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from alerts.events import FindingFacts, KeyFacts
-from alerts.routing import Target
-from alerts.why import Audience
+from alerts.content.why import Audience
+from alerts.facts import FindingFacts, KeyFacts, Target
 from scanner.config.alerts import AlertsConfig
 from scanner.core.models import KeyStatus
 
@@ -36,7 +35,7 @@ def urgency_text(order: tuple[Any, ...]) -> str:
 
 class Content(Protocol):
     """What a digest or an overview shows: DigestContent, gathered a key at
-    a time (previews), or alerts.stored_digest's, read from digest lines."""
+    a time (previews), or alerts.plan.stored_digest's, read from digest lines."""
 
     total: int
     fresh: int

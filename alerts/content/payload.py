@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from alerts.digest_content import Content, urgency_order
-from alerts.events import Event, FindingFacts, KeyFacts, days_left
-from alerts.steps import merged_checklists
-from alerts.why import why_for
-from alerts.wording import deadline_phrase, human_time, plural, usage_phrase
+from alerts.content.digest_content import Content, urgency_order
+from alerts.content.steps import merged_checklists
+from alerts.content.why import why_for
+from alerts.content.wording import deadline_phrase, human_time, plural, usage_phrase
+from alerts.facts import Event, FindingFacts, KeyFacts, days_left
 from scanner.config.alerts import AlertsConfig
 from scanner.core.models import KeyStatus, Severity
 from scanner.rules.catalog import ALL_RULES

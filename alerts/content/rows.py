@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.text import checklist_for, days_phrase, plain
+from alerts.content.text import checklist_for, days_phrase, plain
 
 _EVENT_WORDS = {
     "opened": "new",

@@ -19,10 +19,10 @@ from typing import Any
 
 import orjson
 
-from alerts.channels.email import build_message
-from alerts.render import EmailRenderer
-from alerts.routing import Target
-from alerts.webhook_formats import webhook_body
+from alerts.content.message import build_message
+from alerts.content.render import EmailRenderer
+from alerts.content.webhook_formats import webhook_body
+from alerts.facts import Target
 from scanner.config.alerts import AlertsConfig
 
 SLACK_BLOCKS = 50

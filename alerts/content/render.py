@@ -8,9 +8,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from alerts.rows import accepted_line, checklists_of, finding_line, links_of, summary_line
-from alerts.text import checklist_for, days_phrase, header_safe, plain
-from alerts.wording import human_date
+from alerts.content.rows import accepted_line, checklists_of, finding_line, links_of, summary_line
+from alerts.content.text import checklist_for, days_phrase, header_safe, plain
+from alerts.content.wording import human_date
 
 __all__ = ["EmailRenderer", "RenderedEmail", "days_phrase", "header_safe", "plain"]
 
@@ -24,7 +24,7 @@ class RenderedEmail:
 
 def environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("alerts", "templates"),
+        loader=PackageLoader("alerts.content", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from alerts.channels.errors import DeliveryError
+from alerts.delivery.channels.errors import DeliveryError
 from scanner import __version__
 from scanner.calls.deadline import Deadline
 from scanner.config.alerts import WebhookConfig

@@ -90,7 +90,7 @@ def notification_row(
 
 
 class Addressed(Protocol):
-    """Where a notification goes (alerts.routing.Target)."""
+    """Where a notification goes (alerts.facts.Target)."""
 
     @property
     def receiver(self) -> str: ...

@@ -7,9 +7,9 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterator
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
-from alerts.events import FindingFacts, KeyFacts
+from alerts.facts import FindingFacts, KeyFacts, Target
 from scanner.config.alerts import AlertsConfig, Matchers, ReceiverConfig, RouteConfig
 
 
@@ -54,15 +54,6 @@ class ConfiguredOwners:
 
     def identity(self) -> str:
         return json.dumps(self._owners, sort_keys=True)
-
-
-class Target(NamedTuple):
-    """Who gets a message. A tuple: planning hashes one per finding and
-    target, and a tuple's hash is computed in C."""
-
-    receiver: str
-    channel: str  # email | webhook
-    address: str  # an email address, or the webhook's name
 
 
 # Each target with the positions of the findings it hears about (None: all),

@@ -16,12 +16,13 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from alerts import outbox
-from alerts.channels.email import EmailChannel, build_message
-from alerts.channels.errors import DeliveryError
-from alerts.channels.webhook import WebhookChannel
-from alerts.render import EmailRenderer
-from alerts.webhook_formats import webhook_body
+from alerts.content.message import build_message
+from alerts.content.render import EmailRenderer
+from alerts.content.webhook_formats import webhook_body
+from alerts.delivery.channels.email import EmailChannel
+from alerts.delivery.channels.errors import DeliveryError
+from alerts.delivery.channels.webhook import WebhookChannel
+from alerts.store import outbox
 from scanner.config.alerts import AlertsConfig
 
 log = logging.getLogger("keysentry.alerts")

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from alerts.facts import KeyFacts
-from alerts.routing import Target
+from alerts.facts import KeyFacts, Target
 from scanner.config.alerts import AlertsConfig
 
 

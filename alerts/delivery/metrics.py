@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerts import outbox
+from alerts.store import outbox
 from scanner.store.queries import latest_succeeded_scan
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, or_, select
 
-from alerts.events import Event, reminder_for, reminder_points
-from alerts.facts import keys_with_findings
-from alerts.open_keys import open_keys
+from alerts.facts import Event
+from alerts.plan.events import reminder_for, reminder_points
+from alerts.store.facts import keys_with_findings
+from alerts.store.open_keys import open_keys
 from scanner.config.alerts import RemindersConfig
 from scanner.store.tables import FindingVersion
 

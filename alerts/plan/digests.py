@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from alerts import outbox
-from alerts.digest_content import Content, DigestContent, urgency_order
-from alerts.events import FindingFacts, KeyFacts
-from alerts.limits import split
-from alerts.open_keys import open_keys
-from alerts.payload import digest_document, digest_subject
-from alerts.routing import Router, Target
+from alerts.content.digest_content import Content, DigestContent, urgency_order
+from alerts.content.limits import split
+from alerts.content.payload import digest_document, digest_subject
+from alerts.facts import FindingFacts, KeyFacts, Target
+from alerts.plan.routing import Router
+from alerts.store import outbox
+from alerts.store.open_keys import open_keys
 from scanner.config.alerts import AlertsConfig, DigestConfig
 
 Contents = dict[Target, DigestContent]

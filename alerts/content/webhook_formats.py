@@ -3,7 +3,7 @@ Kit), `google_chat` (cards v2) and `msteams` (an Adaptive Card). Each opens
 with the summary (key, project, worst problem, due, in use), then each key's
 events and merged checklist, then why the recipient gets it and the links.
 User text goes where each service shows it as text, or is escaped for its
-markup. Sizes are kept by alerts.limits, which splits a message that would
+markup. Sizes are kept by alerts.content.limits, which splits a message that would
 exceed its channel's limits."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import html
 import json
 from typing import Any
 
-from alerts.rows import accepted_line, checklists_of, finding_line, links_of, summary_line
-from alerts.text import plain
+from alerts.content.rows import accepted_line, checklists_of, finding_line, links_of, summary_line
+from alerts.content.text import plain
 
 SLACK_TEXT = 3000  # characters per section text
 

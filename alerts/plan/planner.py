@@ -13,23 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from alerts import lines, outbox
-from alerts.digest_content import DigestContent
-from alerts.digests import Contents, collect, digest_rows, due_digests, max_keys, overview_rows
-from alerts.events import (
-    Event,
-    FindingFacts,
-    KeyFacts,
-    changed_since,
-    new_fingerprints,
-    transition_events,
-)
-from alerts.expiring import approver_rows, exception_reminders
-from alerts.facts import CHUNK, usage_of
-from alerts.news import gather, news_rows
-from alerts.reminders import reminder_events
-from alerts.routing import ConfiguredOwners, OwnerResolver, Router, Target
-from alerts.stored_digest import Fresh, fresh_keys, in_full, read_digests
+from alerts.content.digest_content import DigestContent
+from alerts.facts import Event, FindingFacts, KeyFacts, Target
+from alerts.plan import lines
+from alerts.plan.digests import Contents, collect, digest_rows, due_digests, max_keys, overview_rows
+from alerts.plan.events import changed_since, new_fingerprints, transition_events
+from alerts.plan.expiring import approver_rows, exception_reminders
+from alerts.plan.news import gather, news_rows
+from alerts.plan.reminders import reminder_events
+from alerts.plan.routing import ConfiguredOwners, OwnerResolver, Router
+from alerts.plan.stored_digest import Fresh, fresh_keys, in_full, read_digests
+from alerts.store import outbox
+from alerts.store.facts import CHUNK, usage_of
 from scanner.config.alerts import AlertsConfig
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.tables import Scan, UnownedKey
@@ -40,7 +35,7 @@ class PlanStats:
     queued: Counter[str] = field(default_factory=Counter)  # new notifications by kind
     unowned_keys: int = 0
     baseline: bool = False  # the first scan: one overview per recipient
-    lines_redone: int = 0  # keys whose digest lines were redone (alerts.lines)
+    lines_redone: int = 0  # keys whose digest lines were redone (alerts.plan.lines)
     lines_rebuilt: bool = False  # all of them, from history
 
     def as_counts(self) -> dict[str, Any]:
@@ -72,7 +67,7 @@ def plan(
     """Queue this scan's events (one message per key for receivers with a
     digest, one batch per scan for the others), the digests whose period
     began, and on the baseline one overview per recipient. Digests read the
-    digest lines (alerts.lines), brought up to date from the keys that moved."""
+    digest lines (alerts.plan.lines), brought up to date from the keys that moved."""
     stats = PlanStats()
     router = Router(config, owners)
     previous = _previous_scan(conn, scan_id)

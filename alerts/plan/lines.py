@@ -6,7 +6,7 @@ same keys: they share one target (shared_target); each owner is a target of
 its own. Lines are kept in the store from scan to scan and redone only for
 the keys whose versions moved since the scan they stand for, under the same
 routing: a digest then reads its figures and its most urgent keys
-(alerts.stored_digest) instead of routing every open finding of the
+(alerts.plan.stored_digest) instead of routing every open finding of the
 organization on every scan. Anything else (other code, schema, alert
 configuration or owner resolver, no lines yet) rebuilds them."""
 
@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from alerts.digest_content import urgency_order, urgency_text
-from alerts.digest_figures import Figures, Line
-from alerts.facts import CHUNK, FindingFacts, KeyFacts
-from alerts.open_keys import open_keys
-from alerts.routing import OwnerResolver, Router, Target
-from alerts.why import named_by_config
+from alerts.content.digest_content import urgency_order, urgency_text
+from alerts.content.digest_figures import Figures, Line
+from alerts.content.why import named_by_config
+from alerts.facts import FindingFacts, KeyFacts, Target
+from alerts.plan.routing import OwnerResolver, Router
+from alerts.store.facts import CHUNK
+from alerts.store.open_keys import open_keys
 from scanner.config.alerts import AlertsConfig
 from scanner.scan.code_digest import code_digest
 from scanner.store.bulk import BulkTable

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from alerts import outbox
-from alerts.events import Event, FindingFacts, KeyFacts
-from alerts.facts import accepted_findings
-from alerts.payload import envelope, key_document
-from alerts.routing import Router
-from alerts.wording import human_date, in_days, plural
+from alerts.content.payload import envelope, key_document
+from alerts.content.wording import human_date, in_days, plural
+from alerts.facts import Event, FindingFacts, KeyFacts
+from alerts.plan.routing import Router
+from alerts.store import outbox
+from alerts.store.facts import accepted_findings
 from scanner.config.alerts import AlertsConfig, is_email
 from scanner.store.configs import config_document
 from scanner.store.tables import Scan

@@ -1,42 +1,21 @@
 """What alerts are about, read from history inside the scan's transaction:
 transitions (opened, escalated, resolved, an exception's acceptance ending)
-and deadline reminders. The facts they carry are read by alerts.facts."""
+and deadline reminders. The facts they carry are read by alerts.store.facts."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from alerts.facts import (
-    FindingFacts,
-    KeyFacts,
-    latest_findings,
-    latest_keys,
-    worst_open_findings,
-)
-from alerts.wording import deadline_phrase
+from alerts.content.wording import deadline_phrase
+from alerts.facts import Event, FindingFacts, KeyFacts, days_left
+from alerts.store.facts import latest_findings, latest_keys, worst_open_findings
 from scanner.core.models import KeyStatus, Severity
 from scanner.core.reasons import NEWSWORTHY, RESOLVED_DETAIL
 from scanner.store.tables import Scan, Transition
-
-__all__ = ["Event", "FindingFacts", "KeyFacts", "transition_events"]
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    kind: str  # opened | escalated | resolved | reminder
-    key: KeyFacts
-    finding: FindingFacts
-    detail: str
-    identity: str  # unique per event; part of each notification's dedupe key
-
-
-def days_left(deadline: date | None, at: datetime) -> int | None:
-    return None if deadline is None else (deadline - at.date()).days
 
 
 def transition_events(conn: Connection, scan_id: int) -> list[Event]:

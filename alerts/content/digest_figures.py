@@ -2,7 +2,7 @@
 projects (and which of them alerts.owners names the recipient for, or the
 recipient owns), the keys the recipient created, and how many keys have
 findings an exception accepts. Kept up to date a line at a time as keys are
-redone (alerts.lines), so that a digest of a million keys reads them, not
+redone (alerts.plan.lines), so that a digest of a million keys reads them, not
 the keys."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.routing import Target
-from alerts.why import Audience
+from alerts.content.why import Audience
+from alerts.facts import Target
 from scanner.config.alerts import AlertsConfig
 
 # A digest line as stored, after key_name and target_id: listed, accepted,

@@ -1,4 +1,4 @@
-"""A digest read from its target's lines (alerts.lines): the counts over
+"""A digest read from its target's lines (alerts.plan.lines): the counts over
 every key it lists, why the recipient gets it, and the LIMIT most urgent keys
 with their findings, those with a finding new or worse within the digest's
 period first. Only the keys shown and those with such a finding are read
@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select, true
 
-from alerts.digest_content import DigestContent, urgency_order
-from alerts.digests import max_keys
-from alerts.facts import FindingFacts, KeyFacts, keys_with_findings
-from alerts.lines import Kept, own_targets, shared_target
-from alerts.open_keys import open_keys
-from alerts.routing import Router, Target
-from alerts.why import Audience
+from alerts.content.digest_content import DigestContent, urgency_order
+from alerts.content.why import Audience
+from alerts.facts import FindingFacts, KeyFacts, Target
+from alerts.plan.digests import max_keys
+from alerts.plan.lines import Kept, own_targets, shared_target
+from alerts.plan.routing import Router
+from alerts.store.facts import keys_with_findings
+from alerts.store.open_keys import open_keys
 from scanner.config.alerts import AlertsConfig
 from scanner.store.tables import DigestLine, FindingVersion
 
@@ -28,7 +29,7 @@ Shown = tuple[KeyFacts, list[FindingFacts], bool]  # a key, its findings, whethe
 @dataclass
 class StoredDigest:
     target: Target
-    lined: Target  # the target its lines are kept under (alerts.lines.shared_target)
+    lined: Target  # the target its lines are kept under (alerts.plan.lines.shared_target)
     limit: int
     audience: Audience
     total: int = 0
@@ -71,7 +72,7 @@ def read_digests(
     fresh: dict[str, Fresh],
 ) -> list[StoredDigest]:
     """The digest of each target of RECEIVERS with a key listed in TARGETS
-    (alerts.lines.refresh's answer), at SCAN_ID, in a stable order; FRESH
+    (alerts.plan.lines.refresh's answer), at SCAN_ID, in a stable order; FRESH
     (fresh_keys' answer per receiver) first."""
     digests = []
     picked: dict[Target, list[str]] = {}
@@ -111,7 +112,7 @@ def read_digests(
 def in_full(
     conn: Connection, router: Router, scan_id: int, contents: dict[Target, DigestContent]
 ) -> list[StoredDigest]:
-    """CONTENTS, gathered from routing facts (alerts.lines' visitor), with the
+    """CONTENTS, gathered from routing facts (alerts.plan.lines' visitor), with the
     keys they show read in full, in a stable order."""
     names = {key.name for content in contents.values() for key, _, _ in content.top()}
     details = _routed(conn, router, scan_id, names)
