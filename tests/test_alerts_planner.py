@@ -13,15 +13,29 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from alerts.plan.planner import plan, scan_hook
-from alerts.plan.routing import ConfiguredOwners
+from alerts.plan.planner import (
+    STAGES,
+    Planning,
+    add_key_context,
+    enqueue,
+    find_due_digests,
+    mail_approvers,
+    plan,
+    read_due_digests,
+    read_events,
+    refresh_lines,
+    route_news,
+    scan_hook,
+    write_overviews,
+)
+from alerts.plan.routing import ConfiguredOwners, Router
 from scanner.config import Config
 from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config
 from scanner.scan.engine import run_scan
 from scanner.sources.inventory.export import ExportSource
 from scanner.store import db
-from scanner.store.tables import Notification
+from scanner.store.tables import Notification, Scan
 from tests import assets
 from tests.conftest import NOW
 
@@ -307,3 +321,47 @@ def test_alerts_config_errors_name_their_path() -> None:
             config_of(text)
         assert message in str(caught.value), str(caught.value)
     assert AlertsConfig().enabled is False
+
+
+def test_each_stage_of_planning_runs_alone(engine: Engine, tmp_path: Path) -> None:
+    """The stages in their order, one at a time, over the scan of the test
+    above: what each adds, and that nothing is queued before the outbox."""
+    config = config_of(ROUTES)
+    scan(engine, tmp_path, org(), NOW, config)
+    changed = [e for e in org() if "k-open" not in str(e.get("name"))]
+    export = assets.write_ndjson(tmp_path / "changed.jsonl", changed)
+    source = ExportSource([export], config.gemini.project_services)
+    scan_id = run_scan(source, engine, config, NOW + timedelta(hours=6)).scan_id  # no planning
+    assert [stage.__name__ for stage in STAGES] == [
+        "read_events",
+        "refresh_lines",
+        "find_due_digests",
+        "add_key_context",
+        "route_news",
+        "mail_approvers",
+        "read_due_digests",
+        "write_overviews",
+        "enqueue",
+        "count_unowned",
+    ]
+    with engine.connect() as conn:
+        owners = ConfiguredOwners(config.alerts.owners)
+        previous = conn.execute(
+            select(Scan.id, Scan.evaluated_at).where(Scan.id == scan_id - 1)
+        ).one()
+        run = Planning(conn, config.alerts, Router(config.alerts, owners), scan_id, NOW, previous)
+        read_events(run)
+        assert {e.kind for e in run.events} == {"resolved"}
+        assert {e.key.uid for e in run.events} == {"k-open"}
+        for stage in (refresh_lines, find_due_digests, add_key_context, route_news):
+            stage(run)
+        assert sorted(r["target"] for r in run.rows) == [
+            "alice@example.com",
+            "feed",
+            "sec@example.com",
+        ]
+        assert conn.scalar(select(func.count()).select_from(Notification)) == 3  # baseline's
+        for stage in (mail_approvers, read_due_digests, write_overviews, enqueue):
+            stage(run)
+        assert run.stats.queued == Counter({"batch": 3})
+        conn.rollback()

@@ -175,7 +175,9 @@ def test_the_same_code_keeps_every_judgement(day_one: Path, tmp_path: Path) -> N
     code, url = _upgraded_copy(day_one, tmp_path)
     _append("scanner/report/formats.py")(code)  # a report's code: no verdict reads it
     _append("alerts/content/payload.py")(code)
-    (code / "alerts" / "content" / "templates" / "notification.html").write_text("<p>{{ subject }}</p>")
+    (code / "alerts" / "content" / "templates" / "notification.html").write_text(
+        "<p>{{ subject }}</p>"
+    )
     _scan(code, url, DAY_2)
     assert _kept(url) == 30
 

@@ -1,7 +1,13 @@
 """Decides what to send after a scan, and queues it in the outbox in the
 scan's own transaction: the notifications exist exactly when the history
 that caused them does. The first scan of a database is a baseline: each
-recipient gets one overview of what needs action, not a message per finding."""
+recipient gets one overview of what needs action, not a message per finding.
+
+Planning is an explicit list of small stages (STAGES), in the order they
+run, each reading and adding to one Planning: the events of the scan, the
+digest lines brought up to date, what the events' keys carry, the news
+routed and grouped, the approvers' reminders, the digests and the
+overviews, then the outbox and the count of keys nobody owns."""
 
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ from alerts.facts import Event, FindingFacts, KeyFacts, Target
 from alerts.plan import lines
 from alerts.plan.digests import Contents, collect, digest_rows, due_digests, max_keys, overview_rows
 from alerts.plan.events import changed_since, new_fingerprints, transition_events
-from alerts.plan.expiring import approver_rows, exception_reminders
+from alerts.plan.expiring import Reminders, approver_rows, exception_reminders
+from alerts.plan.lines import Kept
 from alerts.plan.news import gather, news_rows
 from alerts.plan.reminders import reminder_events
 from alerts.plan.routing import ConfiguredOwners, OwnerResolver, Router
@@ -48,13 +55,147 @@ class PlanStats:
         }
 
 
-def _previous_scan(conn: Connection, scan_id: int) -> Any:
-    return conn.execute(
-        select(Scan.id, Scan.evaluated_at)
-        .where(Scan.status == "succeeded", Scan.id < scan_id)
-        .order_by(Scan.id.desc())
-        .limit(1)
-    ).first()
+@dataclass
+class Planning:
+    """What one scan's planning knows, stage by stage."""
+
+    conn: Connection
+    config: AlertsConfig
+    router: Router
+    scan_id: int
+    at: datetime
+    previous: Any  # the last succeeded scan before this one (id, evaluated_at), or None
+    stats: PlanStats = field(default_factory=PlanStats)
+    expiring: Reminders | None = None  # exceptions about to lapse
+    events: list[Event] = field(default_factory=list)
+    overviews: Contents = field(default_factory=dict)  # gathered on the baseline
+    targets: dict[Target, Kept] = field(default_factory=dict)  # those with digest lines
+    due: dict[str, int] = field(default_factory=dict)  # receiver -> its digest period due
+    removed_at: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    routed_unowned: set[str] = field(default_factory=set)  # unowned keys the lines routed
+    maybe_closed: set[str] = field(default_factory=set)  # keys of events that may be closed
+    rows: list[dict[str, Any]] = field(default_factory=list)  # notifications to queue
+
+    @property
+    def baseline(self) -> bool:
+        return self.previous is None
+
+    @property
+    def with_digest(self) -> set[str]:
+        return {r.name for r in self.config.receivers if r.digest is not None}
+
+
+def read_events(run: Planning) -> None:
+    """Transitions, exceptions about to lapse and deadline reminders; none on
+    the baseline, whose overviews say it all."""
+    since = run.previous.evaluated_at if run.previous else None
+    run.expiring = exception_reminders(run.conn, run.scan_id, run.at, since)
+    if run.previous is None:
+        return
+    new = new_fingerprints(run.conn, run.scan_id)
+    run.events += [*transition_events(run.conn, run.scan_id), *run.expiring.events]
+    run.events += reminder_events(
+        run.conn, run.scan_id, run.at, run.previous.evaluated_at, new, run.config.reminders
+    )
+
+
+def refresh_lines(run: Planning) -> None:
+    """Digest lines brought to this scan (alerts.plan.lines); the baseline
+    routes every key anyway, and gathers its overviews on the way."""
+    config, with_digest = run.config, run.with_digest
+
+    def make_overview(target: Target) -> DigestContent | None:
+        if target.receiver in with_digest:
+            return None
+        return DigestContent(config, target, max_keys(config, target.receiver), frozenset())
+
+    def overview(
+        key: KeyFacts, routed: dict[Target, list[FindingFacts]], orders: dict[int, Any]
+    ) -> None:
+        collect(run.overviews, make_overview, key, routed, orders)
+
+    refreshed = lines.refresh(
+        run.conn, config, run.router, run.scan_id, with_digest, overview if run.baseline else None
+    )
+    run.targets = refreshed.targets
+    run.stats.lines_redone, run.stats.lines_rebuilt = refreshed.redone, refreshed.rebuilt
+    run.routed_unowned = set(run.router.unowned)
+
+
+def find_due_digests(run: Planning) -> None:
+    run.due = due_digests(run.conn, run.config, run.at)
+
+
+def add_key_context(run: Planning) -> None:
+    """Each event's key with its usage and the last removal of its
+    restrictions (the audit log), which the messages show."""
+    run.removed_at = last_restrictions_removed(run.conn)
+    usage = usage_of(run.conn, run.scan_id, (e.key.name for e in run.events))
+    run.events = [
+        replace(e, key=_with_usage(_with_history(e.key, run.removed_at), usage)) for e in run.events
+    ]
+    # A reminder is about an open finding of an open key: its lines say if nobody owns it.
+    run.maybe_closed = {e.key.name for e in run.events if e.kind != "reminder"}
+
+
+def route_news(run: Planning) -> None:
+    """Route each event and group it: a message per key for receivers with a
+    digest, one batch per scan for the others."""
+    immediate, batched = gather(run.config, run.router, run.events, set(run.due))
+    run.rows += news_rows(run.config, immediate, batched, run.scan_id, run.at)
+
+
+def mail_approvers(run: Planning) -> None:
+    assert run.expiring is not None
+    run.rows += approver_rows(run.config, run.router, run.expiring.approvers, run.scan_id, run.at)
+
+
+def read_due_digests(run: Planning) -> None:
+    """The digests whose period began, read from their lines and leading
+    with the keys new or worse within the period (none on the baseline,
+    where everything is new)."""
+    conn, config, router = run.conn, run.config, run.router
+    fresh = {} if run.baseline else _fresh_per_receiver(run)
+    digests = read_digests(conn, config, router, run.scan_id, run.targets, set(run.due), fresh)
+    for content in digests:
+        content.shown = [(_with_history(k, run.removed_at), fs, n) for k, fs, n in content.shown]
+        target = content.target
+        period, accepted = run.due[target.receiver], content.accepted
+        run.rows += digest_rows(
+            config, target, period, content, run.scan_id, run.at, run.baseline, accepted
+        )
+
+
+def write_overviews(run: Planning) -> None:
+    """On the baseline, one overview per recipient without a digest."""
+    for content in in_full(run.conn, run.router, run.scan_id, run.overviews):
+        content.shown = [(_with_history(k, run.removed_at), fs, n) for k, fs, n in content.shown]
+        run.rows += overview_rows(run.config, content.target, content, run.scan_id, run.at)
+
+
+def enqueue(run: Planning) -> None:
+    for kind in sorted({r["kind"] for r in run.rows}):
+        kept = [r for r in run.rows if r["kind"] == kind]
+        run.stats.queued[kind] = outbox.enqueue(run.conn, kept)
+
+
+def count_unowned(run: Planning) -> None:
+    also = (run.router.unowned - run.routed_unowned) & run.maybe_closed
+    run.stats.unowned_keys = _unowned(run.conn, also)
+
+
+STAGES: tuple[Callable[[Planning], None], ...] = (
+    read_events,
+    refresh_lines,
+    find_due_digests,
+    add_key_context,
+    route_news,
+    mail_approvers,
+    read_due_digests,
+    write_overviews,
+    enqueue,
+    count_unowned,
+)
 
 
 def plan(
@@ -64,65 +205,22 @@ def plan(
     scan_id: int,
     at: datetime,
 ) -> PlanStats:
-    """Queue this scan's events (one message per key for receivers with a
-    digest, one batch per scan for the others), the digests whose period
-    began, and on the baseline one overview per recipient. Digests read the
-    digest lines (alerts.plan.lines), brought up to date from the keys that moved."""
-    stats = PlanStats()
-    router = Router(config, owners)
+    """Run STAGES for scan SCAN_ID, evaluated at AT, in its transaction."""
     previous = _previous_scan(conn, scan_id)
-    stats.baseline = baseline = previous is None
-    removed_at = last_restrictions_removed(conn)
-    expiring = exception_reminders(conn, scan_id, at, previous.evaluated_at if previous else None)
-    events: list[Event] = []
-    if previous is not None:
-        new = new_fingerprints(conn, scan_id)
-        events += [*transition_events(conn, scan_id), *expiring.events]
-        events += reminder_events(conn, scan_id, at, previous.evaluated_at, new, config.reminders)
-    with_digest = {r.name for r in config.receivers if r.digest is not None}
-    overviews: Contents = {}
+    run = Planning(conn, config, Router(config, owners), scan_id, at, previous)
+    run.stats.baseline = run.baseline
+    for stage in STAGES:
+        stage(run)
+    return run.stats
 
-    def overview(
-        key: KeyFacts, routed: dict[Target, list[FindingFacts]], orders: dict[int, Any]
-    ) -> None:
-        collect(overviews, make_overview, key, routed, orders)
 
-    def make_overview(target: Target) -> DigestContent | None:
-        if target.receiver in with_digest:
-            return None
-        return DigestContent(config, target, max_keys(config, target.receiver), frozenset())
-
-    # The baseline routes every key anyway: its overviews are gathered on the way.
-    refreshed = lines.refresh(
-        conn, config, router, scan_id, with_digest, overview if baseline else None
-    )
-    targets = refreshed.targets
-    stats.lines_redone, stats.lines_rebuilt = refreshed.redone, refreshed.rebuilt
-    due = due_digests(conn, config, at)
-    usage = usage_of(conn, scan_id, (e.key.name for e in events))
-    events = [replace(e, key=_with_usage(_with_history(e.key, removed_at), usage)) for e in events]
-    routed = set(router.unowned)
-    # A reminder is about an open finding of an open key: its lines say if nobody owns it.
-    maybe_closed = {e.key.name for e in events if e.kind != "reminder"}
-    immediate, batched = gather(config, router, events, set(due))
-    rows = news_rows(config, immediate, batched, scan_id, at)
-    rows += approver_rows(config, router, expiring.approvers, scan_id, at)
-    # On the baseline everything is new: none is marked.
-    fresh = {} if baseline else _fresh_per_receiver(conn, config, router, due, at, scan_id)
-    digests = read_digests(conn, config, router, scan_id, targets, set(due), fresh)
-    firsts = in_full(conn, router, scan_id, overviews)
-    for content in [*digests, *firsts]:
-        content.shown = [(_with_history(k, removed_at), fs, new) for k, fs, new in content.shown]
-    for content in digests:
-        target = content.target
-        period, n_accepted = due[target.receiver], content.accepted
-        rows += digest_rows(config, target, period, content, scan_id, at, baseline, n_accepted)
-    for content in firsts:
-        rows += overview_rows(config, content.target, content, scan_id, at)
-    for kind in sorted({r["kind"] for r in rows}):
-        stats.queued[kind] = outbox.enqueue(conn, [r for r in rows if r["kind"] == kind])
-    stats.unowned_keys = _unowned(conn, (router.unowned - routed) & maybe_closed)
-    return stats
+def _previous_scan(conn: Connection, scan_id: int) -> Any:
+    return conn.execute(
+        select(Scan.id, Scan.evaluated_at)
+        .where(Scan.status == "succeeded", Scan.id < scan_id)
+        .order_by(Scan.id.desc())
+        .limit(1)
+    ).first()
 
 
 def _unowned(conn: Connection, also: set[str]) -> int:
@@ -139,39 +237,31 @@ def _unowned(conn: Connection, also: set[str]) -> int:
     return found
 
 
-def _fresh_per_receiver(
-    conn: Connection,
-    config: AlertsConfig,
-    router: Router,
-    due: dict[str, int],
-    at: datetime,
-    scan_id: int,
-) -> dict[str, Fresh]:
+def _fresh_per_receiver(run: Planning) -> dict[str, Fresh]:
     """Per receiver due, the keys with findings new or worse within its
     digest's period, which its digests lead with."""
-    per_period = _changed_per_period(conn, config, due, at, scan_id)
+    per_period = _changed_per_period(run)
     found = {
-        every: fresh_keys(conn, router, scan_id, changed) for every, changed in per_period.items()
+        every: fresh_keys(run.conn, run.router, run.scan_id, changed)
+        for every, changed in per_period.items()
     }
     fresh: dict[str, Fresh] = {}
-    for name in due:
-        digest = config.receiver(name).digest
+    for name in run.due:
+        digest = run.config.receiver(name).digest
         if digest is not None:
             fresh[name] = found[digest.every]
     return fresh
 
 
-def _changed_per_period(
-    conn: Connection, config: AlertsConfig, due: dict[str, int], at: datetime, scan_id: int
-) -> dict[float, frozenset[str]]:
+def _changed_per_period(run: Planning) -> dict[float, frozenset[str]]:
     """Per digest period of the receivers due: the findings new or worse within
     it, which their digests lead with."""
     changed: dict[float, frozenset[str]] = {}
-    for name in sorted(due):
-        digest = config.receiver(name).digest
+    for name in sorted(run.due):
+        digest = run.config.receiver(name).digest
         if digest is not None and digest.every not in changed:
-            since = at - timedelta(seconds=digest.every)
-            changed[digest.every] = changed_since(conn, since, scan_id)
+            since = run.at - timedelta(seconds=digest.every)
+            changed[digest.every] = changed_since(run.conn, since, run.scan_id)
     return changed
 
 
