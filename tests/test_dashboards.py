@@ -27,7 +27,7 @@ DASHBOARDS = Path(__file__).parent.parent / "dashboards"
 DASHBOARD = DASHBOARDS / "keysentry.json"
 RULES = DASHBOARDS / "alerts.yml"
 RULE_TESTS = DASHBOARDS / "alerts.test.yml"
-RUNBOOK_BASE = "https://github.com/keysentry/keysentry/blob/main/README.md"
+RUNBOOK_BASE = "https://github.com/keysentry/keysentry/blob/main/docs/runbooks.md"
 # What Grafana puts in place of its variables, for a query sent directly.
 # The drill-down variables at "All" (their allValue), as Grafana sends them.
 GRAFANA_VARIABLES = {
@@ -103,19 +103,21 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
         for check in case.get("alert_rule_test", []):
             (fired if check.get("exp_alerts") else quiet).add(check["alertname"])
     assert fired == set(alerts) and quiet == set(alerts)
-    anchors = readme_anchors()
+    anchors = runbook_anchors()
     for name, rule in alerts.items():
         annotations = rule["annotations"]
         assert {"summary", "description", "runbook_url"} <= set(annotations), name
         base, anchor = annotations["runbook_url"].split("#", 1)
         # Absolute, as Alertmanager receivers link it; the Helm chart swaps the base.
-        assert base == RUNBOOK_BASE and anchor in anchors, f"{name}: no README section #{anchor}"
+        assert base == RUNBOOK_BASE and anchor in anchors, (
+            f"{name}: no section #{anchor} in docs/runbooks.md"
+        )
 
 
-def readme_anchors() -> set[str]:
-    """The anchors GitHub gives the README's headings."""
+def runbook_anchors() -> set[str]:
+    """The anchors GitHub gives the headings of docs/runbooks.md."""
     anchors = set()
-    for line in (DASHBOARDS.parent / "README.md").read_text().splitlines():
+    for line in (DASHBOARDS.parent / "docs" / "runbooks.md").read_text().splitlines():
         if line.startswith("#"):
             title = line.lstrip("#").strip().lower()
             anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))

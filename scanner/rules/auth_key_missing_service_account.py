@@ -11,6 +11,10 @@ META = RuleMeta(
     rationale="An auth key authenticates as its bound service account; with the account "
     "deleted or disabled every request with the key fails.",
     checklist="replace-auth-key",
+    fires_when=(
+        "an auth key's service account is disabled, or deleted (judged only for accounts "
+        "of projects whose accounts were listed)"
+    ),
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
     needs="iam",
 )

@@ -12,6 +12,10 @@ META = RuleMeta(
     "to an account with roles/owner or roles/editor anywhere above its project gives its "
     "holder that power, not only the Gemini API.",
     checklist="least-privilege-service-account",
+    fires_when=(
+        "an auth key's service account holds `roles/owner` or `roles/editor` on its "
+        "project, folders or organization"
+    ),
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
     needs="iam",
 )

@@ -27,6 +27,8 @@ class RuleMeta:
     severity: Severity  # the usual severity; a rule may raise or lower it per key
     rationale: str
     checklist: str
+    # When it fires, in a line of the rules reference (docs/rules.md, generated).
+    fires_when: str
     references: tuple[str, ...] = ()
     needs: str | None = None  # a data source the rule cannot run without
     # Its new findings are sent at once, whatever a receiver's digest says.

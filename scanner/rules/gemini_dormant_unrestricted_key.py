@@ -16,6 +16,7 @@ META = RuleMeta(
     "period (Google does not publish the length; rules.dormancy_days sets it). A blocked "
     "key shows a Blocked tag in AI Studio.",
     checklist="restrict-key",
+    fires_when="unrestricted standard key unused for `dormancy_days`",
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
     needs="usage",
 )

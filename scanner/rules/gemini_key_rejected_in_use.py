@@ -11,6 +11,10 @@ META = RuleMeta(
     rationale="A blocked key that still receives Gemini requests, or whose Gemini requests are "
     "mostly rejected, means a service is failing right now.",
     checklist="migrate-to-auth-key",
+    fires_when=(
+        "a key that is `blocked` and still receives Gemini requests, or whose Gemini "
+        "requests in the last 7 days were mostly (`usage.rejected_share`) rejected"
+    ),
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
     needs="usage",
 )

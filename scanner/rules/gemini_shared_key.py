@@ -10,6 +10,7 @@ META = RuleMeta(
     rationale="Sharing one key between the Gemini API and other Google APIs is not "
     "recommended: restricting it for one breaks the other, and a leak exposes both.",
     checklist="restrict-key",
+    fires_when="targets include the Gemini API and another service",
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
 )
 

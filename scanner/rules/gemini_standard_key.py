@@ -10,6 +10,7 @@ META = RuleMeta(
     rationale="Google announced that the Gemini API will reject every standard key and "
     "accept only auth keys bound to a service account.",
     checklist="migrate-to-auth-key",
+    fires_when="standard key whose API targets include the Gemini API",
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
 )
 

@@ -10,6 +10,10 @@ META = RuleMeta(
     rationale="Since the timeline date the Gemini API rejects requests from standard keys "
     "that have no API restriction. Any service still calling Gemini with this key is failing.",
     checklist="restrict-key",
+    fires_when=(
+        "standard key without API restrictions (critical where Gemini is enabled in its "
+        "project or not known to be off, else high)"
+    ),
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
 )
 

@@ -13,6 +13,13 @@ META = RuleMeta(
     "their restrictions. Granting it to allUsers, allAuthenticatedUsers, a whole domain or "
     "accounts outside the organization puts every key of the project in their hands.",
     checklist="restrict-key-admin",
+    fires_when=(
+        "on a **project**: `roles/owner`, `roles/editor`, "
+        "`roles/serviceusage.apiKeysAdmin` or a custom role with "
+        "`apikeys.keys.create`/`update` granted on it (or its folders, organization) to "
+        "`allUsers`, `allAuthenticatedUsers`, a whole `domain:`, or people outside "
+        "`ownership.domains`"
+    ),
     references=("https://cloud.google.com/docs/authentication/api-keys",),
     needs="iam",
 )

@@ -10,6 +10,7 @@ META = RuleMeta(
     rationale="A key with no API targets can call every enabled API that accepts keys; "
     "restrict it to the APIs the application needs.",
     checklist="restrict-key",
+    fires_when="any key without API restrictions (CIS GCP v5 1.15)",
     references=("CIS Google Cloud Platform Foundation Benchmark v5, 1.15",),
 )
 

@@ -10,6 +10,7 @@ META = RuleMeta(
     rationale="Without an application restriction (IP addresses, HTTP referrers, Android or "
     "iOS apps) a copied key works from anywhere.",
     checklist="add-application-restriction",
+    fires_when="no application restriction (CIS 1.14)",
     references=("CIS Google Cloud Platform Foundation Benchmark v5, 1.14",),
 )
 

@@ -13,6 +13,10 @@ META = RuleMeta(
     "attackers, whatever its restrictions: restrictions limit what it can call, not who "
     "can call it. Only replacing and deleting the key ends the exposure.",
     checklist="leak-response",
+    fires_when=(
+        "a secret scanner reported the key's string (see [Leaks](leaks.md)); "
+        "resolved only by deleting the key"
+    ),
     always_immediate=True,
     references=(
         "https://cloud.google.com/docs/authentication/api-keys-best-practices",

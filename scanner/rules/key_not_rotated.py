@@ -15,6 +15,10 @@ META = RuleMeta(
     "on suspected exposure, so a copy that escaped stops working. Within rules.warn_days of "
     "the due date the finding is low, as a warning; past it, medium.",
     checklist="rotate-key",
+    fires_when=(
+        "older than `rotation_days` (CIS 1.16); within `warn_days` of it: low; due at "
+        "creation + `rotation_days`"
+    ),
     references=("CIS Google Cloud Platform Foundation Benchmark v5, 1.16",),
 )
 

@@ -13,6 +13,10 @@ META = RuleMeta(
     rationale="A key without an owner is a key nobody fixes: alerts about it reach only the "
     "fallback receiver, and nobody knows where it is used.",
     checklist="assign-owner",
+    fires_when=(
+        "no person owns the key's project (see [Ownership](alerts.md#ownership)) and "
+        "`alerts.owners` names nobody"
+    ),
     needs="iam",
 )
 

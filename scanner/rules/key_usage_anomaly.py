@@ -12,6 +12,10 @@ META = RuleMeta(
     "daily median, and above rules.anomaly_floor: a leaked key is usually found by its "
     "bill or by a spike like this one.",
     checklist="investigate-usage-spike",
+    fires_when=(
+        "requests in the last day above `rules.anomaly_multiple` (5) times the key's "
+        "28-day daily median, and above `rules.anomaly_floor` (1000)"
+    ),
     needs="usage",
 )
 

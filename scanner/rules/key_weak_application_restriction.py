@@ -14,6 +14,9 @@ META = RuleMeta(
     rationale="Referrer wildcards such as '*', '*.*', '*/*' or a bare '*.com', and server "
     "ranges 0.0.0.0/0 or ::/0, let any caller use the key.",
     checklist="add-application-restriction",
+    fires_when=(
+        "referrer `*`, `*.*`, `*/*` or a bare `*.tld` host; server range `0.0.0.0/0` or `::/0`"
+    ),
     references=("CIS Google Cloud Platform Foundation Benchmark v5, 1.14",),
 )
 
