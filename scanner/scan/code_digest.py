@@ -13,8 +13,9 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from scanner import __version__
@@ -48,12 +49,38 @@ def _file_of(name: str) -> Path | None:
     return None
 
 
-def module_imports(name: str, path: Path) -> set[str]:
+# A line that may begin an import statement, at any indentation: the only
+# lines parsed, so that reading a module's imports costs little of parsing it.
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:import|from)[ \t]", re.M)
+
+
+def _import_statements(source: bytes) -> ast.Module:
+    """The import statements of SOURCE, dedented, parsed: each from its first
+    line to the closing parenthesis its line opens. Any that fails to parse
+    alone (a line of a string that reads like an import) falls back to
+    parsing the whole module."""
+    statements = []
+    lines = source.splitlines()
+    starts = {source.count(b"\n", 0, m.start()) for m in _IMPORT_LINE.finditer(source)}
+    for start in sorted(starts):
+        end = start
+        if b"(" in lines[start] and b")" not in lines[start]:
+            while end + 1 < len(lines) and b")" not in lines[end]:
+                end += 1
+        statements.append(b" ".join(line.strip() for line in lines[start : end + 1]))
+    try:
+        return ast.parse(b"\n".join(statements))
+    except SyntaxError:
+        return ast.parse(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def module_imports(name: str, path: Path) -> frozenset[str]:
     """Every module name PATH imports, absolute: `from a import b` yields both
     `a` and `a.b`, since b may be a submodule."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+    for node in ast.walk(_import_statements(path.read_bytes())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -63,7 +90,7 @@ def module_imports(name: str, path: Path) -> set[str]:
                 base = ".".join([*parts, *([node.module] if node.module else [])])
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
+    return frozenset(found)
 
 
 def import_closure(roots: Iterable[str]) -> tuple[dict[str, Path], frozenset[str]]:
@@ -92,10 +119,15 @@ def import_closure(roots: Iterable[str]) -> tuple[dict[str, Path], frozenset[str
     return modules, frozenset(outside)
 
 
+@functools.cache
+def _providers() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
 def _distribution_versions(names: Iterable[str]) -> list[str]:
     """`dist==version` for each installed distribution that provides one of
     NAMES (top-level import names); the standard library provides none."""
-    providers = importlib.metadata.packages_distributions()
+    providers = _providers()
     dists = {d for n in names if n not in sys.stdlib_module_names for d in providers.get(n, ())}
     return sorted(f"{d}=={importlib.metadata.version(d)}" for d in dists)
 
