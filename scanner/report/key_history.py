@@ -14,7 +14,7 @@ from sqlalchemy import Connection, or_, select
 from scanner.core.errors import InputError
 from scanner.rules.catalog import ALL_RULES
 from scanner.store.fixes import fixes
-from scanner.store.history_rows import fingerprint
+from scanner.store.history.rows import fingerprint
 from scanner.store.tables import (
     FindingVersion,
     KeyEventRow,

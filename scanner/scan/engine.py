@@ -45,7 +45,7 @@ from scanner.store.chain import seal
 from scanner.store.configs import record_config
 from scanner.store.figures import record_figures
 from scanner.store.figures_tally import FiguresTally
-from scanner.store.history import HistoryWriter
+from scanner.store.history.writer import HistoryWriter
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
 

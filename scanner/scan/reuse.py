@@ -29,8 +29,8 @@ from scanner.scan.enrich import Enricher
 from scanner.sources.inventory.listed import ListedKey
 from scanner.store.db import head_revision
 from scanner.store.figures_tally import FiguresTally
-from scanner.store.history import HistoryWriter
-from scanner.store.history_state import OpenKey, display_names, open_finding_facts
+from scanner.store.history.state import OpenKey, display_names, open_finding_facts
+from scanner.store.history.writer import HistoryWriter
 from scanner.store.tables import Scan
 
 COUNTS_ENTRY = "judging"

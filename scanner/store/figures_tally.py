@@ -15,7 +15,7 @@ from typing import Any
 
 from scanner.core.models import Finding, KeyAssessment, KeyStatus
 from scanner.store.due_soon import BUCKETS
-from scanner.store.history_state import OpenKey
+from scanner.store.history.state import OpenKey
 
 # The worst keys kept: metrics.top_keys is at most this; a larger setting
 # reads them from history.

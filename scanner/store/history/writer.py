@@ -16,10 +16,10 @@ from scanner.core.models import Finding, KeyAssessment, KeyRecord, KeyUsage, Sca
 from scanner.core.reasons import Resolution
 from scanner.store import deferred_indexes
 from scanner.store.bulk import BulkTable
-from scanner.store.history_buffer import WriteBuffer
-from scanner.store.history_findings import FindingDiff
-from scanner.store.history_rows import findings_digest, key_digest, key_row, usage_digest, usage_row
-from scanner.store.history_state import OpenKey, open_keys, packed
+from scanner.store.history.buffer import WriteBuffer
+from scanner.store.history.findings import FindingDiff
+from scanner.store.history.rows import findings_digest, key_digest, key_row, usage_digest, usage_row
+from scanner.store.history.state import OpenKey, open_keys, packed
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 
 BATCH = 2000

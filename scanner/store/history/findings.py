@@ -16,9 +16,9 @@ from sqlalchemy import Connection, select
 
 from scanner.core.models import Finding
 from scanner.core.reasons import Reason, Resolution
-from scanner.store.history_buffer import WriteBuffer
-from scanner.store.history_rows import finding_digest, finding_row, fingerprint
-from scanner.store.history_state import (
+from scanner.store.history.buffer import WriteBuffer
+from scanner.store.history.rows import finding_digest, finding_row, fingerprint
+from scanner.store.history.state import (
     OpenFinding,
     open_findings_of,
     resolved_before,
