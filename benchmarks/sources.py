@@ -2,7 +2,10 @@
 `keysentry scan --from-export ...` on the synthetic organization as
 newline-delimited JSON, as the JSON array `gcloud asset list --format=json`
 prints, and with saved usage and audit logs beside it (a first scan, then a
-repeat of it into the same database).
+repeat of it into the same database). The newline-delimited export is also
+scanned again unchanged (`export_lines_repeat`), against its parse floor (every
+line read and parsed as JSON, nothing more) plus the report's own time
+(`report --format json` of that scan): `repeat_over_floor_and_report`.
 
     python -m benchmarks.sources --keys 100000 --projects 5000 --db sqlite
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,8 @@ from benchmarks.harness import (
     writing_inputs,
 )
 from benchmarks.synth import REFERENCE, organization, write_export
+from scanner.inputs import jsontext
+from scanner.inputs.textfiles import text_lines
 
 AUDIT_SAMPLE = ROOT / "tests" / "data" / "real" / "audit-apikeys-v2.json"
 
@@ -72,6 +78,16 @@ def write_inputs(work: Path, keys: int, projects: int, seed: int) -> None:
     print(json.dumps({"written": str(work)}))
 
 
+def parse_floor(path: Path) -> float:
+    """Seconds to read PATH a line at a time and parse each line as JSON: what
+    any scan of it costs at least."""
+    started = time.perf_counter()
+    for _, line in text_lines(path):
+        if line.strip():
+            jsontext.loads(line)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     if writing_inputs(write_inputs):
         return
@@ -91,11 +107,12 @@ def main() -> None:
                 "--audit-from", str(work / "audit.json"),
             ],
         }  # fmt: skip
+        repeated = ("export_lines", "lines_usage_audit")
         for name, inputs in runs.items():
             scan = ("scan", "--config", str(config), *inputs, "--now", REFERENCE.isoformat())
             with database(args.db, work) as url:
-                # All sources: a first scan, then the same again (a day's repeat scan).
-                for run in ("", "_repeat") if name == "lines_usage_audit" else ("",):
+                # A first scan, then the same again (a day's repeat scan).
+                for run in ("", "_repeat") if name in repeated else ("",):
                     result = command(
                         *scan, "--db", url, "--format", "json", "--output", "/dev/null"
                     )
@@ -103,6 +120,16 @@ def main() -> None:
                         "seconds": round(result["seconds"], 2),
                         "peak_rss_mb": round(result["peak_rss_mb"], 1),
                     }
+                if name == "export_lines":
+                    report = command(
+                        "report", "--db", url, "--format", "json", "--output", "/dev/null"
+                    )
+                    results["report_seconds"] = round(report["seconds"], 2)
+        floor = parse_floor(work / "org.jsonl")
+        results["export_parse_floor_seconds"] = round(floor, 2)
+        results["repeat_over_floor_and_report"] = round(
+            results["export_lines_repeat"]["seconds"] / (floor + results["report_seconds"]), 2
+        )
         results["input_megabytes"] = {
             p.name: round(p.stat().st_size / 2**20, 1)
             for p in sorted(work.iterdir())

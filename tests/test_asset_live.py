@@ -19,6 +19,7 @@ from scanner.report.documents import to_document
 from scanner.scan.engine import run_scan
 from scanner.sources.inventory.asset import PREFETCH_PAGES, CloudAssetSource
 from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import records
 from scanner.store.tables import KeyVersion, Scan
 from tests import assets
 from tests.conftest import NOW
@@ -54,9 +55,9 @@ def test_live_scan_matches_the_export_of_the_same_org(
 ) -> None:
     live = source(server)
     context = live.load_context()
-    live_keys = {k.uid: k for k in live.iter_keys(context)}
+    live_keys = {k.uid: k for k in records(live, context)}
     export = ExportSource([assets.write_ndjson(tmp_path / "o.jsonl", org)], SERVICES)
-    export_keys = {k.uid: k for k in export.iter_keys(export.load_context())}
+    export_keys = {k.uid: k for k in records(export, export.load_context())}
     assert live_keys == export_keys
     assert len(live_keys) == 10
     # Paged at page_size 2: the keys listing took 5 requests with tokens.
@@ -134,7 +135,7 @@ def test_a_consumer_that_stops_stops_the_prefetching(org: list[dict[str, object]
     many = org + [assets.key("200", uid=f"more-{i}") for i in range(40)]
     with serve(many) as server:
         live = source(server)  # page size 2: 25 pages of keys
-        stream = live.iter_keys(live.load_context())
+        stream = records(live, live.load_context())
         next(stream)
         stream.close()
         key_requests = [

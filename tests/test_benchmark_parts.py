@@ -17,12 +17,13 @@ from benchmarks.synth import ORG, organization, write_export
 from scanner.config import Config
 from scanner.core.models import AppRestriction, KeyType
 from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import records
 from tests.fakes.cloud_asset import client_for
 
 
 def keys_of(path: Path) -> list[object]:
     source = ExportSource([path], Config().gemini.project_services)
-    return list(source.iter_keys(source.load_context()))
+    return list(records(source, source.load_context()))
 
 
 def test_deterministic_from_the_seed() -> None:
@@ -93,8 +94,8 @@ def test_the_sources_benchmark_inputs_are_read_as_the_scan_reads_them(tmp_path: 
         ExportSource([tmp_path / "org.jsonl"], services),
         ExportSource([tmp_path / "org.json"], services),
     )
-    keys = list(lines.iter_keys(lines.load_context()))
-    assert keys == list(array.iter_keys(array.load_context()))
+    keys = list(records(lines, lines.load_context()))
+    assert keys == list(records(array, array.load_context()))
     context = lines.load_context()
     events = FileAuditSource([tmp_path / "audit.json"]).read(
         context.projects.values(), datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC)

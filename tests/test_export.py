@@ -11,6 +11,7 @@ import pytest
 from scanner.core.errors import InputError
 from scanner.core.models import AppRestriction, KeyType
 from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import records
 from tests import assets
 
 GEMINI_SERVICES = ["generativelanguage.googleapis.com", "aiplatform.googleapis.com"]
@@ -19,7 +20,7 @@ GEMINI_SERVICES = ["generativelanguage.googleapis.com", "aiplatform.googleapis.c
 def read(*paths: Path) -> dict[str, object]:
     source = ExportSource(list(paths), GEMINI_SERVICES)
     context = source.load_context()
-    return {k.uid: k for k in source.iter_keys(context)}
+    return {k.uid: k for k in records(source, context)}
 
 
 def test_ndjson_envelope(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from scanner.cli.common import UNEXPECTED_EXIT, handle_errors
 from scanner.core.errors import InputError
 from scanner.sources.inventory import spool
 from scanner.sources.inventory.export import ExportSource
+from scanner.sources.inventory.source import records
 from tests.test_cli import BIN
 from tests.test_real_shapes import REAL, env, keysentry, known_lookups
 
@@ -386,4 +387,4 @@ def test_a_directory_or_a_fifo_nobody_writes_to_is_one_line(
     source = ExportSource([fifo], [])
     writer.join()
     context = source.load_context()
-    assert len(list(source.iter_keys(context))) == 30
+    assert len(list(records(source, context))) == 30

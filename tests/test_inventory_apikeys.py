@@ -23,6 +23,7 @@ from scanner.scan.engine import run_scan
 from scanner.sources.inventory.apikeys import ApiKeysSource, KeyLister
 from scanner.sources.inventory.asset import CloudAssetSource
 from scanner.sources.inventory.compare import compare
+from scanner.sources.inventory.source import records
 from scanner.store.tables import Scan as ScanRow
 from tests.fakes.api_keys_rest import (
     FakeListKeys,
@@ -114,7 +115,7 @@ def test_pages_and_transient_faults_are_read_through(engine: Engine) -> None:
     with serve(envelopes) as cai, FakeListKeysServer(fake) as api:
         apikeys, lister, sleeps = source(cai, api)
         context = apikeys.load_context()
-        names = [k.name for k in apikeys.iter_keys(context)]
+        names = [k.name for k in records(apikeys, context)]
     assert len(names) == 650 and len(set(names)) == 650
     assert fake.requests[P1] == 5  # three pages and two retries
     assert sleeps == [0.5, 7.0]  # backoff, then the server's Retry-After
@@ -128,7 +129,7 @@ def test_a_key_named_by_project_id_is_named_by_number() -> None:
     with serve(envelopes) as cai, FakeListKeysServer(fake) as api:
         apikeys, _, _ = source(cai, api)
         context = apikeys.load_context()
-        (key,) = list(apikeys.iter_keys(context))
+        (key,) = list(records(apikeys, context))
     assert key.name == f"projects/{P2}/locations/global/keys/by-id"
     assert key.project_number == P2 and key.project_id == "acme-web"
 
@@ -157,7 +158,7 @@ def test_an_outage_longer_than_the_deadline_gives_up() -> None:
         apikeys, _, sleeps = source(cai, api, config)
         context = apikeys.load_context()
         with pytest.raises(SourceError, match="gave up after 3s of retries: 503"):
-            list(apikeys.iter_keys(context))
+            list(records(apikeys, context))
     assert sleeps[:2] == [1.0, 2.0]
 
 

@@ -11,6 +11,7 @@ from the fake Logging server, leak reports as gitleaks writes them
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,14 @@ from sqlalchemy import Engine, func, select
 
 from scanner.config import Config, InventoryConfig
 from scanner.configfile import parse_config
-from scanner.core.models import KeyRecord
+from scanner.core.models import InventoryContext, KeyRecord
 from scanner.leaks.reports import read
 from scanner.scan.engine import ScanOutcome, run_scan
 from scanner.scan.reuse import COUNTS_ENTRY
 from scanner.sources.audit.logs import AuditLogReader
 from scanner.sources.inventory.asset import CloudAssetSource
 from scanner.sources.inventory.export import ExportSource
-from scanner.sources.inventory.listed import listed_from_struct
+from scanner.sources.inventory.listed import ListedKey, listed_from_struct
 from scanner.sources.usage.monitoring import UsageCollector
 from scanner.store import db
 from scanner.store.chain import verify
@@ -157,11 +158,19 @@ def test_usage_that_appears_has_the_key_judged_again(engine: Engine) -> None:
         assert list(used) == [7]
 
 
+class _Undigested(ExportSource):
+    """An export read as a source that gives no digest (the API Keys API; any
+    source before schema 0016): each key handed over decoded."""
+
+    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
+        return (ListedKey.of(listed.record()) for listed in super().iter_listed(context))
+
+
 def test_versions_written_before_the_digest_get_it_once(engine: Engine, tmp_path: Path) -> None:
     org = assets.small_org()
     export = assets.write_ndjson(tmp_path / "org.jsonl", org)
     before = run_scan(
-        ExportSource([export], Config().gemini.project_services), engine, Config(), NOW
+        _Undigested([export], Config().gemini.project_services), engine, Config(), NOW
     )
     keys = before.stats.keys_total
     with engine.connect() as conn:

@@ -31,6 +31,7 @@ from scanner.scan.outcome import AfterHistory, DryRunView, ScanOutcome
 from scanner.scan.progress import Cancellation, ScanCancelled, Stage, keys_of
 from scanner.scan.reuse import (
     COUNTS_ENTRY,
+    Kept,
     Reuse,
     count_kept,
     counted,
@@ -181,35 +182,25 @@ class _ScanRun:
         tally: FiguresTally,
         context: InventoryContext,
         ctx: RuleContext,
-        enrich: Enricher,
+        reuse: Reuse,
         exceptions: ExceptionsInForce,
         rules: tuple[Rule, ...],
         after: tuple[VerdictRule, ...],
-        reuse: Reuse | None,
     ) -> None:
-        """Judge every key (or keep its last judgement, as REUSE allows) and
-        every project, and hand each to the writer and the tally."""
+        """Each key as listed, kept (REUSE decides) or judged and written, then
+        every project; each handed to the tally."""
         stage = self.stage
-        stage.name = "store"
         for listed in keys_of(iter(self.source.iter_listed(context)), stage, self.cancel):
-            source_hash = enrich.source_hash(listed)
-            if reuse is not None and source_hash is not None:
-                unread = reuse.keep_listed(listed, source_hash, writer, enrich)
-                if unread is not None:
-                    tally.add_kept(*unread)
-                    continue
             stage.name = "inventory"  # where a key that cannot be read fails
-            record = enrich(listed.record())
+            decided = reuse.consider(listed)
+            if isinstance(decided, Kept):
+                tally.add_kept(decided.name, decided.version)
+                continue
             stage.name = "evaluate"
-            if reuse is not None and reuse.holds(record):
-                kept = writer.keep(record, source_hash)
-                if kept is not None:
-                    tally.add_kept(record.name, kept)
-                    continue
-            assessment = assess(record, rules, ctx, after, exceptions)
+            assessment = assess(decided.record, rules, ctx, after, exceptions)
             stage.name = "store"
             try:
-                writer.add(assessment, source_hash)
+                writer.add(assessment, decided.source_hash)
             except InputError as exc:  # the same key twice: say where the second is
                 where = self.source.position
                 raise InputError(f"{where}: {exc}" if where else str(exc)) from None
@@ -265,7 +256,7 @@ class _ScanRun:
         rules = enabled_rules(config, usage_available, iam_available)
         after = enabled(VERDICT_RULES, config, usage_available, iam_available)
         latest = self.latest if self.reuse_judgements else None  # None: nothing to keep
-        judging, reuse = judging_of(
+        judging, window = judging_of(
             judging_code((self.source, self.usage, self.audit)),
             config_digest,
             config,
@@ -276,8 +267,9 @@ class _ScanRun:
             self.evaluated_at,
         )
         writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
+        reuse = Reuse(window, enrich, writer)
         tally = FiguresTally(self.evaluated_at.date())
-        self._assess_all(writer, tally, context, ctx, enrich, exceptions, rules, after, reuse)
+        self._assess_all(writer, tally, context, ctx, reuse, exceptions, rules, after)
         count_kept(conn, tally, exceptions)
         # Accepted findings are no open risk: --fail-on and the counts leave them out.
         by_status, by_severity = tally.by_status(), tally.by_severity()

@@ -4,7 +4,6 @@ reports matched to it."""
 
 from __future__ import annotations
 
-import hashlib
 import operator
 from collections.abc import Sequence
 from dataclasses import fields
@@ -14,7 +13,6 @@ from sqlalchemy import Engine
 from scanner.config import Config
 from scanner.core.key_views import KeyIdent
 from scanner.core.models import InventoryContext, KeyEvent, KeyRecord, KeyUsage, LeakEvidence
-from scanner.sources.inventory.listed import ListedKey
 from scanner.sources.inventory.ownership import OwnerDirectory, with_creator
 from scanner.sources.usage.source import UsageSource
 from scanner.store.audit import creators
@@ -84,20 +82,9 @@ class Enricher:
     def usage_of(self, key: KeyIdent) -> KeyUsage | None:
         return self._usage.for_key(key) if self._usage is not None else None
 
-    def source_hash(self, listed: ListedKey) -> bytes | None:
-        """A digest of LISTED as its source gave it and of what is added to it
-        by name (creator, leaks): what its key digest follows from besides
-        what every key is judged in (scanner.scan.reuse) and its usage, which
-        moves daily and is compared on its own. None when the source gives no
-        digest."""
-        name, raw = listed.name, listed.raw_digest
-        if name is None or raw is None:
-            return None
-        creator, leaks = self._created_by.get(name), self._leaks.get(name)
-        if creator is None and not leaks:
-            return raw
-        added = repr((creator, leaks)).encode()
-        return hashlib.blake2b(raw + added, digest_size=16).digest()
+    def added_by_name(self, name: str) -> tuple[str | None, tuple[LeakEvidence, ...] | None]:
+        """What is added to the key NAME by its name: its creator and leaks."""
+        return self._created_by.get(name), self._leaks.get(name)
 
 
 def enricher(

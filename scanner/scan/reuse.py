@@ -13,6 +13,7 @@ version stays as it is, in the chain as it was."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import Connection
 
 from scanner.config import Config
 from scanner.core.key_views import ClockFacts, KeyClock, ListedIdent
-from scanner.core.models import InventoryContext
+from scanner.core.models import InventoryContext, KeyRecord, KeyUsage
 from scanner.exceptions.matching import ExceptionsInForce
 from scanner.rules.base import Rule, VerdictRule
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between
@@ -29,7 +30,8 @@ from scanner.scan.enrich import Enricher
 from scanner.sources.inventory.listed import ListedKey
 from scanner.store.db import head_revision
 from scanner.store.figures_tally import FiguresTally
-from scanner.store.history.state import OpenKey, display_names, open_finding_facts
+from scanner.store.history.rows import key_digest, usage_digest
+from scanner.store.history.state import OpenKey, display_names, open_finding_facts, packed
 from scanner.store.history.writer import HistoryWriter
 from scanner.store.tables import Scan
 
@@ -91,7 +93,23 @@ def judging_digest(
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-class Reuse:
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A key whose last judgement stands: its open version, recorded as seen."""
+
+    name: str
+    version: OpenKey
+
+
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """A key to judge: decoded and completed, with its digest as listed."""
+
+    record: KeyRecord
+    source_hash: bytes | None
+
+
+class ClockWindow:
     """Says of each key whether the clock left its judgement as it was between
     the last succeeded scan and this one."""
 
@@ -100,50 +118,105 @@ class Reuse:
         self._rules = tuple(r for r in rules if r.changes_at is not None)
         self._since = since
         self._at = at
-        self.undecoded = 0  # keys kept without being decoded (keep_listed)
 
     def holds(self, key: KeyClock) -> bool:
         changes = key_changes(key, self._rules, self._config)
         return unchanged_between(changes, self._since, self._at)
 
-    def keep_listed(
-        self, listed: ListedKey, source_hash: bytes, writer: HistoryWriter, enrich: Enricher
-    ) -> tuple[str, OpenKey] | None:
-        """Keep the open version of LISTED, a key not decoded, when its source
-        digest is SOURCE_HASH: the version was written from the same listing,
-        or held equal to it by the last scan, which judged in what this one
-        judges in; its usage and the clock decide the rest. The key's name and
-        the version kept, or None (the key is to be decoded)."""
+
+class Reuse:
+    """The one place that decides, key by key, whether a scan keeps a key's
+    last judgement or judges it: before decoding it (its digest as listed,
+    its usage and the clock against its open version), else once decoded and
+    completed (its record's and usage's digests and the clock). WINDOW is
+    None when nothing may be kept (the judging digest moved, or a change of
+    the clock common to every key fell between the scans): every key is then
+    decoded and judged. A key kept is recorded with the WRITER as unchanged."""
+
+    def __init__(self, window: ClockWindow | None, enrich: Enricher, writer: HistoryWriter):
+        self._window = window
+        self._enrich = enrich
+        self._writer = writer
+        self.undecoded = 0  # keys kept without being decoded
+
+    def consider(self, listed: ListedKey) -> Kept | Judge:
+        source_hash = self.source_hash(listed)
+        if self._window is not None and source_hash is not None:
+            kept = self._kept_as_listed(listed, source_hash)
+            if kept is not None:
+                self.undecoded += 1
+                return kept
+        record = self._enrich(listed.record())
+        if self._window is not None and self._window.holds(record):
+            kept = self._kept_as_decoded(record, source_hash)
+            if kept is not None:
+                return kept
+        return Judge(record, source_hash)
+
+    def source_hash(self, listed: ListedKey) -> bytes | None:
+        """A digest of LISTED as its source gave it and of what is added to it
+        by name (creator, leaks): what its key digest follows from besides
+        what every key is judged in and its usage, which moves daily and is
+        compared on its own. None when the source gives no digest."""
+        name, raw = listed.name, listed.raw_digest
+        if name is None or raw is None:
+            return None
+        creator, leaks = self._enrich.added_by_name(name)
+        if creator is None and not leaks:
+            return raw
+        added = repr((creator, leaks)).encode()
+        return hashlib.blake2b(raw + added, digest_size=16).digest()
+
+    def _kept_as_listed(self, listed: ListedKey, source_hash: bytes) -> Kept | None:
+        """LISTED's open version, when it was written from the same listing (or
+        held equal to it by the last scan) and its usage and the clock leave
+        its judgement as it was."""
         name = listed.name
-        previous = writer.open_version(name) if name is not None else None
-        if name is None or previous is None or previous.source_hash != source_hash:
+        assert name is not None and self._window is not None
+        previous = self._writer.open_version(name)
+        if previous is None or previous.source_hash != source_hash:
             return None
         usage = None
-        if enrich.reads_usage:
+        if self._enrich.reads_usage:
             uid = listed.uid
             if uid is None:
                 return None
-            usage = enrich.usage_of(
-                ListedIdent(name, uid, previous.project_number, previous.project_id)
-            )
-        if not self.holds(ClockFacts(previous.created, usage)):
+            ident = ListedIdent(name, uid, previous.project_number, previous.project_id)
+            usage = self._enrich.usage_of(ident)
+        if not self._window.holds(ClockFacts(previous.created, usage)):
             return None
-        if not writer.keep_version(name, previous, usage):
+        return self._unchanged(name, previous, usage)
+
+    def _kept_as_decoded(self, key: KeyRecord, source_hash: bytes | None) -> Kept | None:
+        previous = self._writer.open_version(key.name)
+        if previous is None or previous.source_hash != source_hash:
             return None
-        self.undecoded += 1
-        return name, previous
+        if previous.content_hash != packed(key_digest(key)):
+            return None
+        return self._unchanged(key.name, previous, key.usage)
+
+    def _unchanged(self, name: str, previous: OpenKey, usage: KeyUsage | None) -> Kept | None:
+        """Kept when PREVIOUS carries the digests a kept judgement needs and
+        USAGE is what it was; the writer then records the key as unchanged."""
+        if previous.findings_hash is None:
+            return None
+        if previous.usage_hash != (packed(usage_digest(usage)) if usage is not None else None):
+            return None
+        self._writer.unchanged(name, previous, usage)
+        return Kept(name, previous)
 
 
-def reuse_for(
+def window_for(
     latest: Scan | None, digest: str, config: Config, rules: tuple[Rule, ...], at: datetime
-) -> Reuse | None:
-    """A Reuse when LATEST judged in what DIGEST describes and no change common
-    to every key falls between it and AT; otherwise None (judge every key)."""
+) -> ClockWindow | None:
+    """The clock's window when LATEST judged in what DIGEST describes and no
+    change common to every key falls between it and AT; otherwise None (judge
+    every key)."""
     if latest is None or (latest.counts or {}).get(COUNTS_ENTRY, {}).get("digest") != digest:
         return None
     if not unchanged_between(scan_changes(config), latest.evaluated_at, at):
         return None
-    return Reuse(config, rules, latest.evaluated_at, at)
+    return ClockWindow(config, rules, latest.evaluated_at, at)
 
 
 def judging_of(
@@ -155,20 +228,21 @@ def judging_of(
     sources: tuple[bool, ...],
     latest: Scan | None,
     at: datetime,
-) -> tuple[str, Reuse | None]:
-    """A scan's judging digest, and what it may keep of LATEST's judgements.
-    CODE: judging_code; RULES: the key rules and verdict rules enabled."""
+) -> tuple[str, ClockWindow | None]:
+    """A scan's judging digest, and the window in which it may keep LATEST's
+    judgements. CODE: judging_code; RULES: the key rules and verdict rules
+    enabled."""
     key_rules, verdict_rules = rules
     digest = judging_digest(
         code, config_digest, config, context, key_rules + verdict_rules, sources
     )
-    return digest, reuse_for(latest, digest, config, key_rules, at)
+    return digest, window_for(latest, digest, config, key_rules, at)
 
 
-def counted(digest: str, kept: int, reuse: Reuse | None) -> dict[str, Any]:
+def counted(digest: str, kept: int, reuse: Reuse) -> dict[str, Any]:
     """What a scan's counts say of its judging: its digest, the keys it kept
     (KEPT), and how many of those it kept without decoding them."""
-    return {"digest": digest, "kept": kept, "undecoded": reuse.undecoded if reuse else 0}
+    return {"digest": digest, "kept": kept, "undecoded": reuse.undecoded}
 
 
 def count_kept(conn: Connection, tally: FiguresTally, exceptions: ExceptionsInForce) -> None:

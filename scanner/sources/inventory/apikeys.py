@@ -193,9 +193,10 @@ class ApiKeysSource:
         return self._context_source.load_context()
 
     def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
-        return (ListedKey.of(key) for key in self.iter_keys(context))
+        """Each key decoded as it comes: the REST JSON gives no digest."""
+        return (ListedKey.of(key) for key in self._records(context))
 
-    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
+    def _records(self, context: InventoryContext) -> Iterator[KeyRecord]:
         projects = sorted(
             (p for p in context.projects.values() if p.lifecycle_state in (None, "ACTIVE")),
             key=lambda p: p.number,

@@ -177,10 +177,6 @@ class CloudAssetSource:
         # without Gemini has it off, and an account not listed does not exist.
         return builder.build(True, self.scope, service_accounts_listed=self._config.iam)
 
-    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
-        for asset in self._listed([KEY_TYPE]):
-            yield _key(asset.name, asset.resource.data, context)
-
     def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
         for asset in self._listed([KEY_TYPE]):
             data = asset.resource.data

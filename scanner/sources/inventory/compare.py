@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from scanner.core.models import KeyRecord
-from scanner.sources.inventory.source import InventorySource
+from scanner.sources.inventory.source import InventorySource, records
 
 # What decides a key's status, as each source reports it.
 COMPARED = (
@@ -61,7 +61,7 @@ def compare(asset: InventorySource, apikeys: InventorySource) -> tuple[int, list
     """(keys seen by either source, their differences). APIKEYS reads its
     projects from ASSET's context, so the context is loaded once."""
     context = asset.load_context()
-    asset_keys = list(asset.iter_keys(context))
-    api_keys = list(apikeys.iter_keys(context))
+    asset_keys = list(records(asset, context))
+    api_keys = list(records(apikeys, context))
     seen = len({k.name for k in asset_keys} | {k.name for k in api_keys})
     return seen, differences(asset_keys, api_keys)

@@ -5,10 +5,14 @@ mark) or UTF-16. Every error names the file and line."""
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from scanner.core.errors import InputError
 from scanner.core.models import InventoryContext, KeyRecord
@@ -18,7 +22,7 @@ from scanner.inputs.jsontext import JsonProblem
 from scanner.inputs.textfiles import open_text, text_lines
 from scanner.sources.inventory.context import ContextBuilder
 from scanner.sources.inventory.iam import ROLE_TYPE, SERVICE_ACCOUNT_TYPE
-from scanner.sources.inventory.listed import ListedKey
+from scanner.sources.inventory.listed import ListedKey, listed_from_json
 from scanner.sources.inventory.normalize import (
     KEY_TYPE,
     PROJECT_TYPE,
@@ -112,17 +116,18 @@ class ExportSource:
     def assets_read(self) -> int:
         return self._assets_read
 
-    def _lines(self, path: Path, shown: str, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
-        """(where, envelope) for each asset in PATH: where is SHOWN:LINE, and
-        the item's number in a JSON array. Read an asset at a time, twice a
+    def _lines(self, path: Path, shown: str, only_context: bool) -> Iterator[Asset]:
+        """(where, envelope, line) for each asset in PATH: where is SHOWN:LINE,
+        and the item's number in a JSON array; line, the text it was read from
+        (None for an item of a JSON array). Read an asset at a time, twice a
         scan (context, then keys): an organization's export can be gigabytes."""
         try:
-            for where, envelope in self._read(path, only_context):
-                yield where.replace(str(path), shown, 1), envelope
+            for where, envelope, line in self._read(path, only_context):
+                yield where.replace(str(path), shown, 1), envelope, line
         except InputError as exc:  # a spooled copy is named as the user named it
             raise InputError(str(exc).replace(str(path), shown, 1)) from None
 
-    def _read(self, path: Path, only_context: bool) -> Iterator[tuple[str, _Envelope]]:
+    def _read(self, path: Path, only_context: bool) -> Iterator[Asset]:
         try:
             if _starts_array(path):
                 yield from self._array_items(path)
@@ -132,7 +137,7 @@ class ExportSource:
                     continue
                 if only_context and not any(m in raw for m in _CONTEXT_MARKERS):
                     continue
-                yield f"{path}:{lineno}", self._parse_line(path, lineno, raw)
+                yield f"{path}:{lineno}", self._parse_line(path, lineno, raw), raw
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             detail = getattr(exc, "strerror", None) or exc
             raise InputError(f"{path}: cannot read: {detail}") from None
@@ -149,7 +154,7 @@ class ExportSource:
             raise InputError(f"{path}:{lineno}: {exc}") from None
 
     @staticmethod
-    def _array_items(path: Path) -> Iterator[tuple[str, _Envelope]]:
+    def _array_items(path: Path) -> Iterator[Asset]:
         items = jsonstream.array(path, "expected a JSON array of assets")
         for index, (line, item) in enumerate(items, start=1):
             where = f"{path}:{line}: item {index}"
@@ -157,12 +162,12 @@ class ExportSource:
                 envelope = _Envelope(item)
             except AssetDataError as exc:
                 raise InputError(f"{where}: {exc}") from None
-            yield where, envelope
+            yield where, envelope, None
 
     def load_context(self) -> InventoryContext:
         builder = ContextBuilder(self._gemini_services)
         for path, shown in self._files:
-            for where, env in self._lines(path, shown, only_context=True):
+            for where, env, _ in self._lines(path, shown, only_context=True):
                 try:
                     if env.iam_policy is not None:
                         builder.add_policy(env.name, env.iam_policy)
@@ -176,25 +181,42 @@ class ExportSource:
         return builder.build(builder.services_seen, builder.scope, listed)
 
     def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
-        return (ListedKey.of(key) for key in self.iter_keys(context))
-
-    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
+        """Each key asset, decoded only when the scan asks for its record."""
         for path, shown in self._files:
-            for where, env in self._lines(path, shown, only_context=False):
+            for where, env, line in self._lines(path, shown, only_context=False):
                 self._assets_read += 1
                 if self._progress is not None and self._assets_read % 1000 == 0:
                     self._progress(self._assets_read)
                 if env.asset_type != KEY_TYPE:
                     continue
-                if env.data is None:
+                data = env.data
+                if data is None:
                     raise InputError(f"{where}: {NO_RESOURCE.format(name=env.name)}")
-                try:
-                    key = normalize_key(
-                        env.data, context.projects, context.gemini_projects, context.services_known
-                    )
-                except AssetDataError as exc:
-                    raise InputError(f"{where}: {exc}") from None
+                decode = functools.partial(_decode, data, where, context)
                 self.position = where
-                yield key
+                yield listed_from_json(data, _as_listed(line, data), decode)
         if self._progress is not None:
             self._progress(self._assets_read)
+
+
+Asset = tuple[str, _Envelope, str | None]  # where, the asset, the line it was read from
+
+
+def _decode(data: dict[str, Any], where: str, context: InventoryContext) -> KeyRecord:
+    try:
+        return normalize_key(
+            data, context.projects, context.gemini_projects, context.services_known
+        )
+    except AssetDataError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def _as_listed(line: str | None, data: dict[str, Any]) -> bytes:
+    """The bytes a key asset was read from: its line, or for an item of a JSON
+    array its data in a fixed order (the array's text is not kept)."""
+    if line is not None:
+        return line.encode()
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # what only the standard encoder writes (huge integers)
+        return json.dumps(data, sort_keys=True).encode()

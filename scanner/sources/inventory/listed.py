@@ -2,8 +2,8 @@
 
 A source that can digest what it listed gives `raw_digest`: a scan whose key
 version holds the same digest may keep that version's judgement without
-decoding the key (scanner.scan.reuse, Reuse.keep_listed). A source that cannot
-hands over the record itself (ListedKey.of)."""
+decoding the key (scanner.scan.reuse). A source that cannot hands over the
+record itself (ListedKey.of)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from scanner.core.models import KeyRecord
 class ListedKey:
     """NAME as the resource states it (None where it does not, or not as a
     string: such a key is decoded, and any error raised then); RAW_DIGEST, a
-    digest of the resource's bytes, or None."""
+    digest of the resource as listed, or None; UID_OF reads the uid without
+    decoding the key (the usage sources match series by it)."""
 
-    __slots__ = ("_decode", "_fields", "_record", "name", "raw_digest")
+    __slots__ = ("_decode", "_record", "_uid_of", "name", "raw_digest")
 
     def __init__(
         self,
@@ -29,13 +30,13 @@ class ListedKey:
         raw_digest: bytes | None,
         decode: Callable[[], KeyRecord] | None = None,
         record: KeyRecord | None = None,
-        fields: Any = None,
+        uid_of: Callable[[], str | None] | None = None,
     ) -> None:
         self.name = name
         self.raw_digest = raw_digest
         self._record = record
         self._decode = decode
-        self._fields = fields  # the resource's Struct fields, read for the uid
+        self._uid_of = uid_of
 
     @classmethod
     def of(cls, record: KeyRecord) -> ListedKey:
@@ -44,13 +45,12 @@ class ListedKey:
 
     @property
     def uid(self) -> str | None:
-        """The uid as normalize_key reads it (read only when usage is: the
-        usage sources match series by it)."""
+        """The uid as normalize_key reads it."""
         if self._record is not None:
             return self._record.uid
-        if self._fields is None or self.name is None:
+        if self._uid_of is None or self.name is None:
             return None
-        return _text(self._fields, "uid") or self.name.rsplit("/", 1)[-1]
+        return self._uid_of() or self.name.rsplit("/", 1)[-1]
 
     def record(self) -> KeyRecord:
         """The key, normalized; raises the source's error on bad data."""
@@ -74,4 +74,24 @@ def listed_from_struct(data: struct_pb2.Struct, decode: Callable[[], KeyRecord])
     key's digest move once, and each key be judged again."""
     fields = data.fields
     raw = hashlib.blake2b(data.SerializeToString(deterministic=True), digest_size=16).digest()
-    return ListedKey(_text(fields, "name") or None, raw, decode, fields=fields)
+    return ListedKey(
+        _text(fields, "name") or None, raw, decode, uid_of=lambda: _text(fields, "uid")
+    )
+
+
+def listed_from_json(
+    data: dict[str, Any], raw: bytes, decode: Callable[[], KeyRecord]
+) -> ListedKey:
+    """A key listed as JSON (an export's line or array item): RAW, the bytes
+    it was read from (a line), or its data in a fixed order (an item), stand
+    for it. A key whose listing moved while its record did not gets a new
+    version once; a digest of the whole line also moves with what keysentry
+    does not read of it, which only costs that key a judgement."""
+    name = data.get("name")
+    uid = data.get("uid")
+    return ListedKey(
+        name if isinstance(name, str) and name else None,
+        hashlib.blake2b(raw, digest_size=16).digest(),
+        decode,
+        uid_of=lambda: uid if isinstance(uid, str) and uid else None,
+    )

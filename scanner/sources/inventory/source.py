@@ -24,10 +24,12 @@ class InventorySource(Protocol):
         """Projects and enabled services: small, read before the keys."""
         ...
 
-    def iter_keys(self, context: InventoryContext) -> Iterator[KeyRecord]:
-        """The keys, streamed; raises on bad input."""
+    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
+        """The keys as listed, streamed: each decoded when asked for its record
+        (which raises on bad input)."""
         ...
 
-    def iter_listed(self, context: InventoryContext) -> Iterator[ListedKey]:
-        """The keys as listed, streamed: each decoded when asked for its record."""
-        ...
+
+def records(source: InventorySource, context: InventoryContext) -> Iterator[KeyRecord]:
+    """SOURCE's keys, each decoded: what a comparison of two sources reads."""
+    return (listed.record() for listed in source.iter_listed(context))

@@ -54,27 +54,10 @@ class HistoryWriter:
         """NAME's open version, while the scan has not seen the key."""
         return self._keys.get(name)
 
-    def keep(self, key: KeyRecord, source_hash: bytes | None) -> OpenKey | None:
-        """When KEY's digests (and SOURCE_HASH, its digest as listed) are its
-        open version's, record it as seen with that version's judgement
-        (writing nothing) and return the version. Otherwise None, with nothing
-        recorded: the key is to be judged and added."""
-        name = key.name
-        previous = self._keys.get(name)
-        if previous is None or previous.source_hash != source_hash:
-            return None
-        if previous.content_hash != packed(key_digest(key)):
-            return None
-        return previous if self.keep_version(name, previous, key.usage) else None
-
-    def keep_version(self, name: str, previous: OpenKey, usage: KeyUsage | None) -> bool:
-        """Record NAME as seen with PREVIOUS, its open version, unchanged, when
-        its usage digest is USAGE's: the caller has held the key to be as that
-        version describes it. Whether it did."""
-        if previous.findings_hash is None:
-            return False
-        if previous.usage_hash != (packed(usage_digest(usage)) if usage is not None else None):
-            return False
+    def unchanged(self, name: str, previous: OpenKey, usage: KeyUsage | None) -> None:
+        """Record NAME as seen with PREVIOUS, its open version, unchanged (the
+        caller, scanner.scan.reuse, held its judgement to stand): nothing is
+        written; USAGE is its usage this scan, for the resolutions."""
         del self._keys[name]
         self._seen.add(name)
         resolution = self._resolution
@@ -82,7 +65,6 @@ class HistoryWriter:
             resolution.deleted.add(name)
         if usage is None and resolution.usage_read:
             resolution.without_usage.add(name)
-        return True
 
     def _note_seen(self, key: KeyRecord) -> None:
         resolution = self._resolution
