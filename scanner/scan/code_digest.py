@@ -51,7 +51,7 @@ def _file_of(name: str) -> Path | None:
 
 # A line that may begin an import statement, at any indentation: the only
 # lines parsed, so that reading a module's imports costs little of parsing it.
-_IMPORT_LINE = re.compile(rb"^[ \t]*(?:import|from)[ \t]", re.M)
+_IMPORT_LINE = re.compile(rb"[ \t]*(?:import|from)[ \t]")
 
 
 def _import_statements(source: bytes) -> ast.Module:
@@ -61,13 +61,14 @@ def _import_statements(source: bytes) -> ast.Module:
     parsing the whole module."""
     statements = []
     lines = source.splitlines()
-    starts = {source.count(b"\n", 0, m.start()) for m in _IMPORT_LINE.finditer(source)}
-    for start in sorted(starts):
+    for start, line in enumerate(lines):
+        if not _IMPORT_LINE.match(line):
+            continue
         end = start
-        if b"(" in lines[start] and b")" not in lines[start]:
+        if b"(" in line and b")" not in line:
             while end + 1 < len(lines) and b")" not in lines[end]:
                 end += 1
-        statements.append(b" ".join(line.strip() for line in lines[start : end + 1]))
+        statements.append(b" ".join(part.strip() for part in lines[start : end + 1]))
     try:
         return ast.parse(b"\n".join(statements))
     except SyntaxError:
