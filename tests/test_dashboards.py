@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.test_docs import heading_anchors
 from tests.test_worker_process import DEMO, KEYSENTRY, running
 
 DASHBOARDS = Path(__file__).parent.parent / "dashboards"
@@ -103,7 +104,7 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
         for check in case.get("alert_rule_test", []):
             (fired if check.get("exp_alerts") else quiet).add(check["alertname"])
     assert fired == set(alerts) and quiet == set(alerts)
-    anchors = runbook_anchors()
+    anchors = heading_anchors(DASHBOARDS.parent / "docs" / "runbooks.md")
     for name, rule in alerts.items():
         annotations = rule["annotations"]
         assert {"summary", "description", "runbook_url"} <= set(annotations), name
@@ -112,16 +113,6 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
         assert base == RUNBOOK_BASE and anchor in anchors, (
             f"{name}: no section #{anchor} in docs/runbooks.md"
         )
-
-
-def runbook_anchors() -> set[str]:
-    """The anchors GitHub gives the headings of docs/runbooks.md."""
-    anchors = set()
-    for line in (DASHBOARDS.parent / "docs" / "runbooks.md").read_text().splitlines():
-        if line.startswith("#"):
-            title = line.lstrip("#").strip().lower()
-            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
-    return anchors
 
 
 def free_port() -> int:

@@ -36,7 +36,7 @@ def test_the_readme_is_short_and_starts_with_the_two_commands() -> None:
     ]
 
 
-def _anchors(path: Path) -> set[str]:
+def heading_anchors(path: Path) -> set[str]:
     """The anchors GitHub gives a document's headings."""
     found = set()
     for line in path.read_text().splitlines():
@@ -55,7 +55,7 @@ def test_every_link_between_the_documents_leads_somewhere() -> None:
             linked = (document.parent / file).resolve() if file else document
             assert linked.exists(), f"{document.name}: {target}"
             if anchor and linked.suffix == ".md":
-                assert anchor in _anchors(linked), f"{document.name}: {target}"
+                assert anchor in heading_anchors(linked), f"{document.name}: {target}"
 
 
 def test_the_rules_reference_is_what_the_catalog_generates() -> None:

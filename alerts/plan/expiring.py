@@ -18,7 +18,8 @@ from alerts.facts import Event, FindingFacts, KeyFacts
 from alerts.plan.routing import Router
 from alerts.store import outbox
 from alerts.store.facts import accepted_findings
-from scanner.config.alerts import AlertsConfig, is_email
+from scanner.config.alerts import AlertsConfig
+from scanner.core.addresses import is_address
 from scanner.store.configs import config_document
 from scanner.store.tables import Scan
 
@@ -70,7 +71,7 @@ def exception_reminders(
         if before is None:
             continue
         due[entry["id"]] = (before, entry["expires"])
-        if is_email(entry["approved_by"]):
+        if is_address(entry["approved_by"]):
             notice = ApproverNotice(entry["id"], entry["approved_by"], entry["expires"], before)
             approvers[entry["id"]] = notice
     if not due:

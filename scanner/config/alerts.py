@@ -17,12 +17,8 @@ from scanner.core.models import KeyStatus, KeyType, Severity
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def is_email(value: str) -> bool:
-    return is_address(value)
-
-
 def _check_email(value: str) -> str:
-    if not is_email(value):
+    if not is_address(value):
         raise ValueError(f"not an email address: {value!r}")
     return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -108,7 +109,9 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
+    """The schema this code writes: read once a process, as its code is."""
     script = ScriptDirectory(str(MIGRATIONS))
     head = script.get_current_head()
     assert head is not None
