@@ -22,11 +22,12 @@ from alerts.content.why import why_for
 from alerts.facts import Target
 from alerts.plan import lines
 from alerts.plan.digests import collect, digests, max_keys
-from alerts.plan.events import new_fingerprints, reminder_for
+from alerts.plan.events import reminder_for
 from alerts.plan.planner import scan_hook
 from alerts.plan.reminders import reminder_events
 from alerts.plan.routing import ConfiguredOwners, Router
 from alerts.plan.stored_digest import StoredDigest, fresh_keys, read_digests
+from alerts.store.moves import new_fingerprints
 from alerts.store.open_keys import open_keys
 from scanner.config import Config
 from scanner.config.alerts import AlertsConfig

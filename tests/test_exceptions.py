@@ -24,12 +24,12 @@ from scanner.configfile import parse_config
 from scanner.core.errors import ConfigError
 from scanner.report.build import build_report
 from scanner.report.documents import key_document
+from scanner.report.remediation import remediation
 from scanner.rules.catalog import ALL_RULES
 from scanner.scan.engine import run_scan
 from scanner.scan.in_force import in_force_document, judging_changed
 from scanner.sources.inventory.export import ExportSource
 from scanner.store.chain import verify
-from scanner.store.remediation import remediation
 from scanner.store.tables import FindingVersion, Notification, Scan, Transition
 from tests import assets
 from tests.conftest import NOW

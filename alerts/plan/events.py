@@ -8,20 +8,20 @@ import functools
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from alerts.content.wording import deadline_phrase
 from alerts.facts import Event, FindingFacts, KeyFacts, days_left
 from alerts.store.facts import latest_findings, latest_keys, worst_open_findings
+from alerts.store.moves import scan_transitions
 from scanner.core.models import KeyStatus, Severity
 from scanner.core.reasons import NEWSWORTHY, RESOLVED_DETAIL
-from scanner.store.tables import Scan, Transition
 
 
 def transition_events(conn: Connection, scan_id: int) -> list[Event]:
     """opened (or reopened), escalated (severity up, or the key became
     blocked) and resolved, from the scan's transitions."""
-    transitions = conn.execute(select(Transition).where(Transition.scan_id == scan_id)).all()
+    transitions = scan_transitions(conn, scan_id)
     wanted = [t for t in transitions if _wanted(t)]
     keys = latest_keys(conn, scan_id, (t.key_name for t in wanted))
     findings = latest_findings(conn, scan_id, (t.fingerprint for t in wanted if t.fingerprint))
@@ -105,32 +105,6 @@ def _overdue_point(overdue: timedelta, every: timedelta, cap: timedelta) -> time
         if point + gap > overdue:
             return point
         point += gap
-
-
-def changed_since(conn: Connection, since: datetime, scan_id: int) -> frozenset[str]:
-    """Findings that opened, came back or got worse after SINCE, up to SCAN_ID:
-    what a digest leads with."""
-    t = Transition
-    kinds = ("opened", "reopened", "severity_changed", "acceptance_expired", "acceptance_revoked")
-    # A transition is at its scan's instant: the scans after SINCE find them by index.
-    scans = select(Scan.id).where(Scan.evaluated_at > since, Scan.id <= scan_id)
-    query = select(t.fingerprint).where(
-        t.scan_id.in_(scans), t.at > since, t.kind.in_(kinds), t.fingerprint.is_not(None)
-    )
-    return frozenset(str(fp) for fp in conn.scalars(query))
-
-
-def new_fingerprints(conn: Connection, scan_id: int) -> set[str]:
-    """Findings that opened (or came back) in this scan."""
-    return {
-        fp
-        for fp in conn.scalars(
-            select(Transition.fingerprint).where(
-                Transition.scan_id == scan_id, Transition.kind.in_(("opened", "reopened"))
-            )
-        )
-        if fp is not None
-    }
 
 
 def reminder_for(

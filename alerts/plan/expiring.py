@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from alerts.content.payload import envelope, key_document
 from alerts.content.wording import human_date, in_days, plural
@@ -18,10 +18,10 @@ from alerts.facts import Event, FindingFacts, KeyFacts
 from alerts.plan.routing import Router
 from alerts.store import outbox
 from alerts.store.facts import accepted_findings
+from alerts.store.moves import config_digest_of
 from scanner.config.alerts import AlertsConfig
 from scanner.core.addresses import is_address
 from scanner.store.configs import config_document
-from scanner.store.tables import Scan
 
 KIND = "exception_expiring"
 APPROVER_MAX_KEYS = 100  # the rest as a count: `keysentry exceptions list` has them all
@@ -61,7 +61,7 @@ def _due(
 def exception_reminders(
     conn: Connection, scan_id: int, at: datetime, since: datetime | None
 ) -> Reminders:
-    digest = conn.scalar(select(Scan.config_digest).where(Scan.id == scan_id))
+    digest = config_digest_of(conn, scan_id)
     section = (config_document(conn, digest) or {}).get("exceptions") or {}
     days = list(section.get("remind_days") or [])
     due: dict[str, tuple[int, str]] = {}

@@ -17,21 +17,19 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection
 
 from alerts.content.digest_content import urgency_order, urgency_text
 from alerts.content.digest_figures import Figures, Line
 from alerts.content.why import named_by_config
 from alerts.facts import FindingFacts, KeyFacts, Target
 from alerts.plan.routing import OwnerResolver, Router
-from alerts.store.facts import CHUNK
+from alerts.store.digest_lines import DigestLines
 from alerts.store.open_keys import open_keys
 from scanner.config.alerts import AlertsConfig
 from scanner.scan.code_digest import code_digest
-from scanner.store.bulk import BulkTable
 from scanner.store.db import head_revision
 from scanner.store.queries import moved_since
-from scanner.store.tables import DigestLine, DigestLineState, DigestTarget, UnownedKey
 
 BATCH = 5000  # lines per insert
 
@@ -99,75 +97,47 @@ def refresh(
     versions moved since the lines' scan, or all of them when the routing is
     not the lines' or VISIT must see every key."""
     routing = routing_of(config, router.owners, receivers)
-    state = conn.execute(
-        select(DigestLineState.scan_id, DigestLineState.routing).where(DigestLineState.id == 1)
-    ).first()
-    writer = _Writer(conn, config, router, set(receivers))
-    reuse = visit is None and routing != "" and state is not None and state.routing == routing
-    if reuse and state is not None and state.scan_id <= scan_id:
+    store = DigestLines(conn)
+    state = store.state()
+    writer = _Writer(store, config, router, set(receivers))
+    reuse = visit is None and routing != "" and state is not None and state[1] == routing
+    if reuse and state is not None and state[0] <= scan_id:
         writer.load_targets()
-        names = sorted(moved_since(conn, state.scan_id))
+        names = sorted(moved_since(conn, state[0]))
         writer.forget(names)
         redone = writer.write(open_keys(conn, scan_id, names, routing_only=True), None)
         rebuilt = False
     else:
-        for model in (DigestLine, DigestTarget, UnownedKey):
-            conn.execute(delete(model))
-        # Built once after the load: cheaper than kept up a line at a time.
-        table: Table = DigestLine.__table__  # type: ignore[assignment]
-        indexes = sorted(table.indexes, key=lambda index: str(index.name))
-        for index in indexes:
-            index.drop(conn)
-        redone = writer.write(open_keys(conn, scan_id, routing_only=True), visit)
-        for index in indexes:
-            index.create(conn)
-        if conn.dialect.name == "postgresql":
-            # Its planner would read a digest's top keys by sorting them all
-            # until autovacuum learns how many lines the table now has.
-            conn.exec_driver_sql("ANALYZE digest_lines")
+        store.clear()
+        with store.loading():
+            redone = writer.write(open_keys(conn, scan_id, routing_only=True), visit)
         rebuilt = True
     writer.save_targets()
-    conn.execute(delete(DigestLineState))
-    conn.execute(insert(DigestLineState).values(id=1, scan_id=scan_id, routing=routing))
+    store.stand_for(scan_id, routing)
     return Refreshed(writer.targets, redone, rebuilt)
 
 
 class _Writer:
     def __init__(
-        self, conn: Connection, config: AlertsConfig, router: Router, receivers: set[str]
+        self, store: DigestLines, config: AlertsConfig, router: Router, receivers: set[str]
     ) -> None:
-        self.conn, self.config, self.router, self.receivers = conn, config, router, receivers
+        self.store, self.config, self.router, self.receivers = store, config, router, receivers
         self.targets: dict[Target, Kept] = {}
         self._by_id: dict[int, Kept] = {}
-        self._table = BulkTable(DigestLine.__table__, conn.dialect.name)  # type: ignore[arg-type]
-        self._unowned = BulkTable(UnownedKey.__table__, conn.dialect.name)  # type: ignore[arg-type]
         self._named: dict[tuple[str, str, str], bool] = {}
         self._lined: dict[Target, Target | None] = {}  # a routed target -> its line's, if kept
 
     def load_targets(self) -> None:
-        t = DigestTarget
-        for id_, receiver, channel, address, figures in self.conn.execute(
-            select(t.id, t.receiver, t.channel, t.address, t.figures)
-        ):
+        for id_, receiver, channel, address, figures in self.store.targets():
             kept = Kept(id_, Figures.of(figures), address.lower())
             self.targets[Target(receiver, channel, address)] = self._by_id[id_] = kept
 
     def forget(self, names: list[str]) -> None:
         """Count the lines of keys NAMES out of their targets' figures, and drop them."""
-        line = DigestLine
-        columns = (line.listed, line.accepted, line.urgency, line.status, line.project)
-        for start in range(0, len(names), CHUNK):
-            chunk = names[start : start + CHUNK]
-            for target_id, *values in self.conn.execute(
-                select(line.target_id, *columns, line.named, line.owned, line.created).where(
-                    line.key_name.in_(chunk)
-                )
-            ):
-                kept = self._by_id[target_id]
-                kept.figures.count(tuple(values), -1)  # type: ignore[arg-type]
-                kept.moved = True
-            self.conn.execute(delete(line).where(line.key_name.in_(chunk)))
-            self.conn.execute(delete(UnownedKey).where(UnownedKey.key_name.in_(chunk)))
+        for target_id, *values in self.store.take(names):
+            kept = self._by_id[target_id]
+            kept.figures.count(tuple(values), -1)
+            kept.moved = True
 
     def write(
         self,
@@ -191,11 +161,11 @@ class _Writer:
             if key.name in self.router.unowned:
                 unowned.append((key.name,))
             if len(pending) >= BATCH:
-                self._table.insert_values(self.conn, pending)
+                self.store.add_lines(pending)
                 pending = []
-        self._table.insert_values(self.conn, pending)
+        self.store.add_lines(pending)
         for start in range(0, len(unowned), BATCH):
-            self._unowned.insert_values(self.conn, unowned[start : start + BATCH])
+            self.store.add_unowned(unowned[start : start + BATCH])
         return redone
 
     def _lines(
@@ -263,30 +233,21 @@ class _Writer:
     def _kept(self, target: Target) -> Kept:
         kept = self.targets.get(target)
         if kept is None:
-            t = DigestTarget
-            new_id = self.conn.execute(
-                insert(t).values(
-                    receiver=target.receiver,
-                    channel=target.channel,
-                    address=target.address,
-                    figures=Figures().as_json(),
-                )
-            ).inserted_primary_key
-            assert new_id is not None
-            kept = Kept(new_id[0], Figures(), target.address.lower())
-            self.targets[target] = self._by_id[new_id[0]] = kept
+            new_id = self.store.add_target(
+                target.receiver, target.channel, target.address, Figures().as_json()
+            )
+            kept = Kept(new_id, Figures(), target.address.lower())
+            self.targets[target] = self._by_id[new_id] = kept
         kept.moved = True
         return kept
 
     def save_targets(self) -> None:
-        t = DigestTarget
         for target, kept in list(self.targets.items()):
             if not kept.moved:
                 continue
             figures = kept.figures
             if not figures.total and not figures.accepted:
-                self.conn.execute(delete(t).where(t.id == kept.id))
+                self.store.drop_target(kept.id)
                 del self.targets[target]
             else:
-                values = {"figures": figures.as_json()}
-                self.conn.execute(update(t).where(t.id == kept.id).values(values))
+                self.store.set_figures(kept.id, figures.as_json())

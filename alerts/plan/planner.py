@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from alerts.content.digest_content import DigestContent
 from alerts.facts import Event, FindingFacts, KeyFacts, Target
 from alerts.plan import lines
 from alerts.plan.digests import Contents, collect, digest_rows, due_digests, max_keys, overview_rows
-from alerts.plan.events import changed_since, new_fingerprints, transition_events
+from alerts.plan.events import transition_events
 from alerts.plan.expiring import Reminders, approver_rows, exception_reminders
 from alerts.plan.lines import Kept
 from alerts.plan.news import gather, news_rows
@@ -31,10 +31,11 @@ from alerts.plan.reminders import reminder_events
 from alerts.plan.routing import ConfiguredOwners, OwnerResolver, Router
 from alerts.plan.stored_digest import Fresh, fresh_keys, in_full, read_digests
 from alerts.store import outbox
-from alerts.store.facts import CHUNK, usage_of
+from alerts.store.digest_lines import DigestLines
+from alerts.store.facts import usage_of
+from alerts.store.moves import changed_since, new_fingerprints, previous_scan
 from scanner.config.alerts import AlertsConfig
 from scanner.store.audit import last_restrictions_removed
-from scanner.store.tables import Scan, UnownedKey
 
 
 @dataclass
@@ -181,7 +182,7 @@ def enqueue(run: Planning) -> None:
 
 def count_unowned(run: Planning) -> None:
     also = (run.router.unowned - run.routed_unowned) & run.maybe_closed
-    run.stats.unowned_keys = _unowned(run.conn, also)
+    run.stats.unowned_keys = DigestLines(run.conn).unowned_count(also)
 
 
 STAGES: tuple[Callable[[Planning], None], ...] = (
@@ -206,35 +207,12 @@ def plan(
     at: datetime,
 ) -> PlanStats:
     """Run STAGES for scan SCAN_ID, evaluated at AT, in its transaction."""
-    previous = _previous_scan(conn, scan_id)
+    previous = previous_scan(conn, scan_id)
     run = Planning(conn, config, Router(config, owners), scan_id, at, previous)
     run.stats.baseline = run.baseline
     for stage in STAGES:
         stage(run)
     return run.stats
-
-
-def _previous_scan(conn: Connection, scan_id: int) -> Any:
-    return conn.execute(
-        select(Scan.id, Scan.evaluated_at)
-        .where(Scan.status == "succeeded", Scan.id < scan_id)
-        .order_by(Scan.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _unowned(conn: Connection, also: set[str]) -> int:
-    """Open keys routed to owners nobody knows, and those of ALSO (keys of
-    events that may be closed) that are not among them."""
-    found = conn.scalar(select(func.count()).select_from(UnownedKey)) or 0
-    ordered = sorted(also)
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
-        known = conn.scalar(
-            select(func.count()).select_from(UnownedKey).where(UnownedKey.key_name.in_(chunk))
-        )
-        found += len(chunk) - (known or 0)
-    return found
 
 
 def _fresh_per_receiver(run: Planning) -> dict[str, Fresh]:

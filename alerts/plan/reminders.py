@@ -6,16 +6,16 @@ rotation days: thousands at most), so that only their keys are read."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection
 
 from alerts.facts import Event
 from alerts.plan.events import reminder_for, reminder_points
 from alerts.store.facts import keys_with_findings
+from alerts.store.moves import open_deadlines
 from alerts.store.open_keys import open_keys
 from scanner.config.alerts import RemindersConfig
-from scanner.store.tables import FindingVersion
 
 
 def reminder_events(
@@ -28,29 +28,16 @@ def reminder_events(
 ) -> list[Event]:
     """The reminders due at AT for findings open at SCAN_ID; SINCE is the
     previous scan's instant, NEW the findings this scan opened."""
-    fv = FindingVersion
     offsets = reminders.offsets_days
     every = timedelta(seconds=reminders.overdue_every)
     cap = timedelta(seconds=reminders.max_overdue)
-    # Every deadline of a finding open at SCAN_ID, and some of closed ones:
-    # read from the deadline index alone, the findings are checked below.
-    deadlines: list[date] = list(
-        conn.scalars(
-            select(fv.deadline)
-            .where(
-                fv.deadline.is_not(None),
-                or_(fv.valid_to_scan_id.is_(None), fv.valid_to_scan_id > scan_id),
-            )
-            .distinct()
-        )
-    )
     crossed = []
-    for deadline in deadlines:
+    for deadline in open_deadlines(conn, scan_id):
         point = reminder_points(deadline, tuple(offsets), every, at, cap)
         if point is not None and point[1] > since:
             crossed.append(deadline)
-    names = keys_with_findings(conn, scan_id, fv.deadline, crossed)
-    names |= keys_with_findings(conn, scan_id, fv.fingerprint, new)
+    names = keys_with_findings(conn, scan_id, "deadline", crossed)
+    names |= keys_with_findings(conn, scan_id, "fingerprint", new)
     events = []
     for key, findings, _ in open_keys(conn, scan_id, names):
         for finding in findings:

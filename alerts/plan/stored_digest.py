@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select, true
+from sqlalchemy import Connection
 
 from alerts.content.digest_content import DigestContent, urgency_order
 from alerts.content.why import Audience
@@ -18,10 +18,10 @@ from alerts.facts import FindingFacts, KeyFacts, Target
 from alerts.plan.digests import max_keys
 from alerts.plan.lines import Kept, own_targets, shared_target
 from alerts.plan.routing import Router
+from alerts.store.digest_lines import DigestLines
 from alerts.store.facts import keys_with_findings
 from alerts.store.open_keys import open_keys
 from scanner.config.alerts import AlertsConfig
-from scanner.store.tables import DigestLine, FindingVersion
 
 Shown = tuple[KeyFacts, list[FindingFacts], bool]  # a key, its findings, whether new or worse
 
@@ -51,7 +51,7 @@ Fresh = dict[Target, list[tuple[KeyFacts, list[FindingFacts]]]]  # per target
 
 def fresh_keys(conn: Connection, router: Router, scan_id: int, changed: frozenset[str]) -> Fresh:
     """Per target, the keys with a finding in CHANGED among those routed to it."""
-    names = keys_with_findings(conn, scan_id, FindingVersion.fingerprint, changed)
+    names = keys_with_findings(conn, scan_id, "fingerprint", changed)
     found: Fresh = {}
     for key, findings, _ in open_keys(conn, scan_id, names):
         if not findings:
@@ -75,6 +75,7 @@ def read_digests(
     (alerts.plan.lines.refresh's answer), at SCAN_ID, in a stable order; FRESH
     (fresh_keys' answer per receiver) first."""
     digests = []
+    lines = DigestLines(conn)
     picked: dict[Target, list[str]] = {}
     for lined, kept in targets.items():
         figures = kept.figures
@@ -100,7 +101,7 @@ def read_digests(
             digest.shown = [(key, findings, True) for key, findings in ordered]
             digests.append(digest)
         wanted = limit - min(limit, len(first))
-        picked[lined] = _most_urgent(conn, kept.id, wanted, {key.name for key, _ in first})
+        picked[lined] = lines.most_urgent(kept.id, wanted, {key.name for key, _ in first})
     details = _routed(conn, router, scan_id, {n for found in picked.values() for n in found})
     for digest in digests:
         for name in picked[digest.lined]:
@@ -142,17 +143,3 @@ def _routed(
     for key, findings, _ in open_keys(conn, scan_id, names):
         found[key.name] = (key, router.key_targets(key, findings))
     return found
-
-
-def _most_urgent(conn: Connection, target_id: int, wanted: int, skip: set[str]) -> list[str]:
-    """The names of the WANTED most urgent keys listed for the target but those of SKIP."""
-    if wanted <= 0:
-        return []
-    line = DigestLine
-    rows = conn.scalars(
-        select(line.key_name)  # byte order on either database (DigestLine.key_name)
-        .where(line.target_id == target_id, line.listed == true())  # "IS" reads no index
-        .order_by(line.urgency, line.key_name)
-        .limit(wanted + len(skip))
-    )
-    return [n for n in rows if n not in skip][:wanted]

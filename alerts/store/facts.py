@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
 
 from alerts.facts import FindingFacts, KeyFacts
 from scanner.core.models import Severity
@@ -177,11 +176,12 @@ def accepted_findings(
 
 
 def keys_with_findings(
-    conn: Connection, scan_id: int, column: InstrumentedAttribute[Any], values: Iterable[Any]
+    conn: Connection, scan_id: int, by: Literal["fingerprint", "deadline"], values: Iterable[Any]
 ) -> set[str]:
     """Names of the keys with a finding open at SCAN_ID, that no exception
-    accepts, whose COLUMN holds one of VALUES."""
+    accepts, whose fingerprint or deadline (BY) is one of VALUES."""
     fv = FindingVersion
+    column = fv.fingerprint if by == "fingerprint" else fv.deadline
     found: set[str] = set()
     ordered = sorted(set(values))
     for start in range(0, len(ordered), CHUNK):

@@ -23,6 +23,7 @@ from scanner.core.errors import InputError
 from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
 from scanner.report.changes import changes as read_changes
 from scanner.report.key_history import KeyHistory, key_history
+from scanner.report.remediation import GROUPINGS, remediation
 from scanner.report.rows import (
     json_line,
     plain,
@@ -32,7 +33,6 @@ from scanner.report.rows import (
 )
 from scanner.store.chain import verify as verify_chain
 from scanner.store.fixes import fix_rows
-from scanner.store.remediation import GROUPINGS, remediation
 
 F = TypeVar("F", bound=Callable[..., Any])
 TIMELINE_COLUMNS = ("at", "scan", "what", "rule", "detail", "reason", "by")

@@ -7,35 +7,9 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from scanner.store.queries import valid_at
-from scanner.store.tables import FindingVersion, Scan, Transition
-
-
-def window_scans(conn: Connection, since: datetime, until: datetime) -> list[Any]:
-    return list(
-        conn.execute(
-            select(Scan)
-            .where(Scan.status == "succeeded", Scan.evaluated_at >= since)
-            .where(Scan.evaluated_at <= until)
-            .order_by(Scan.id)
-        )
-    )
-
-
-def scan_before(conn: Connection, since: datetime) -> Any | None:
-    """The last successful scan before the window: the state at its start."""
-    return conn.execute(
-        select(Scan)
-        .where(Scan.status == "succeeded", Scan.evaluated_at < since)
-        .order_by(Scan.evaluated_at.desc(), Scan.id.desc())
-        .limit(1)
-    ).first()
-
-
-def first_scan_id(conn: Connection) -> int | None:
-    return conn.scalar(select(func.min(Scan.id)).where(Scan.status == "succeeded"))
+from scanner.store.window import finding_moves, open_findings_by_rule
 
 
 def status_points(scans: list[Any]) -> list[tuple[datetime, dict[str, int]]]:
@@ -49,12 +23,7 @@ def weekly_flow(
     what keysentry found on arrival, not openings, and are left out."""
     ids = [s.id for s in scans]
     when = {s.id: s.evaluated_at.date() for s in scans}
-    t = Transition
-    rows = conn.execute(
-        select(t.scan_id, t.kind, func.count())
-        .where(t.scan_id.in_(ids), t.kind.in_(("opened", "reopened", "resolved")))
-        .group_by(t.scan_id, t.kind)
-    )
+    rows = finding_moves(conn, ids)
     weeks: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for scan_id, kind, count in rows:
         day = when[scan_id]
@@ -73,16 +42,7 @@ def deadline_points(
     conn: Connection, scans: list[Any], rules: set[str]
 ) -> list[tuple[datetime, dict[str, int]]]:
     """Open findings of the deadline RULES at each scan."""
-    fv = FindingVersion
-    points = []
-    for s in scans:
-        rows = conn.execute(
-            select(fv.rule_id, func.count())
-            .where(valid_at(fv, s.id), fv.rule_id.in_(sorted(rules)))
-            .group_by(fv.rule_id)
-        )
-        points.append((s.evaluated_at, {rule: int(n) for rule, n in rows}))
-    return points
+    return [(s.evaluated_at, open_findings_by_rule(conn, s.id, rules)) for s in scans]
 
 
 def deadlines(document: dict[str, Any] | None) -> list[tuple[date, str, str, list[str]]]:

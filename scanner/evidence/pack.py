@@ -24,12 +24,13 @@ from scanner.core.models import KeyStatus
 from scanner.evidence import charts, data
 from scanner.evidence.background import verifying
 from scanner.evidence.files import report_files, write_changes
+from scanner.report.remediation import remediation
 from scanner.report.rows import plain, write_csv_rows
 from scanner.store import db
 from scanner.store.chain import Verification
 from scanner.store.configs import config_document
 from scanner.store.fixes import FIX_COLUMNS, fix_rows, fixes
-from scanner.store.remediation import remediation
+from scanner.store.window import first_scan_id, scan_before, window_scans
 
 SCHEMA = "keysentry.evidence/v1"
 EXCEPTION_COLUMNS = ("id", "scans", "rules", "expires", "approved_by", "ticket", "reason")
@@ -65,10 +66,10 @@ def write_pack(engine: Engine, since: datetime, until: datetime, output: Path) -
     """Write the pack for scans evaluated in [SINCE, UNTIL]; return its manifest."""
     _target(output)
     with engine.connect() as conn:
-        scans = data.window_scans(conn, since, until)
+        scans = window_scans(conn, since, until)
         if not scans:
             raise InputError(f"no successful scan between {plain(since)} and {plain(until)}")
-        before = data.scan_before(conn, since)
+        before = scan_before(conn, since)
     tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     try:
         manifest = _write_all(engine, since, until, scans, before, tmp)
@@ -206,7 +207,7 @@ def _page(
     )
     timeline = data.deadlines(documents.get(end.config_digest))
     with engine.connect() as conn:
-        baseline = data.first_scan_id(conn)
+        baseline = first_scan_id(conn)
         flow = data.weekly_flow(conn, scans, baseline)
         rules = {rule for entry in timeline for rule in entry[3]}
         open_points = data.deadline_points(conn, scans, rules)

@@ -12,21 +12,18 @@ out. Only `restrict` entries are ever applied (`fix apply`)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from scanner.rules.catalog import ALL_RULES
-from scanner.store.queries import valid_at
-from scanner.store.tables import FindingVersion, KeyVersion, UsageVersion
+from scanner.store.fix_inputs import keys_with_usage, unaccepted_findings
 
 SCHEMA = "keysentry.fix.plan/v1"
 # The rules a new API restriction resolves: those whose checklist restricts the key.
 RESTRICTION_RULES = tuple(meta.id for meta in ALL_RULES if meta.checklist == "restrict-key")
-_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -41,45 +38,6 @@ def _wanted(key: Any, scope: PlanScope) -> bool:
         return False
     key_id = key.key_name.rsplit("/", 1)[-1]
     return not scope.keys or bool({key.key_name, key.uid, key_id} & scope.keys)
-
-
-def _findings(conn: Connection, scan_id: int, rules: tuple[str, ...]) -> dict[str, list[str]]:
-    """Key name -> the open, unaccepted findings of RULES, by rule id."""
-    fv = FindingVersion
-    query = select(fv.key_name, fv.rule_id).where(
-        valid_at(fv, scan_id), fv.accepted_by.is_(None), fv.rule_id.in_(rules)
-    )
-    found: dict[str, list[str]] = defaultdict(list)
-    for name, rule in conn.execute(query):
-        found[name].append(rule)
-    return found
-
-
-def _keys(conn: Connection, scan_id: int, names: list[str]) -> Iterator[tuple[Any, Any]]:
-    """Each key version valid at SCAN_ID among NAMES, with its usage row or None."""
-    kv, uv = KeyVersion, UsageVersion
-    for start in range(0, len(names), _BATCH):
-        batch = names[start : start + _BATCH]
-        usage = {
-            row.key_name: row
-            for row in conn.execute(
-                select(uv.key_name, uv.lookback_days, uv.services, uv.covered_days).where(
-                    uv.key_name.in_(batch), valid_at(uv, scan_id)
-                )
-            )
-        }
-        query = select(
-            kv.key_name,
-            kv.uid,
-            kv.project_id,
-            kv.project_number,
-            kv.display_name,
-            kv.api_targets,
-            kv.etag,
-            kv.deleted_at,
-        ).where(kv.key_name.in_(batch), valid_at(kv, scan_id))
-        for key in conn.execute(query.order_by(kv.key_name)):
-            yield key, usage.get(key.key_name)
 
 
 def plan_entry(key: Any, usage: Any, rules: list[str], gemini: frozenset[str]) -> dict[str, Any]:
@@ -149,9 +107,9 @@ def build_plan(
     created_at: datetime,
 ) -> dict[str, Any]:
     """The plan document for SCAN (a succeeded scan row)."""
-    findings = _findings(conn, scan.id, scope.rules)
+    findings = unaccepted_findings(conn, scan.id, scope.rules)
     entries = []
-    for key, usage in _keys(conn, scan.id, sorted(findings)):
+    for key, usage in keys_with_usage(conn, scan.id, sorted(findings)):
         if key.deleted_at is not None or not _wanted(key, scope):
             continue
         entries.append(plan_entry(key, usage, findings[key.key_name], gemini))

@@ -11,22 +11,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
 
 from scanner.core.models import KeyStatus, LeakEvidence, Severity
 from scanner.report.records import AcceptedBy, ReportFinding, ReportKey
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.configs import config_document
 from scanner.store.leaks import leaks_by_key_name, project_numbers
-from scanner.store.queries import scan_for_report, valid_at
-from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
+from scanner.store.queries import scan_for_report, scan_in
+from scanner.store.report_rows import finding_rows, key_batches, left_inventory, project_findings
+from scanner.store.tables import Scan
 
 __all__ = ["AcceptedBy", "Report", "ReportFinding", "ReportKey", "build_report", "fails"]
 
 SCHEMA = "keysentry.report/v1"
 FAIL_ON_LEVELS = ("never", "high", "critical", "blocked")
-_STREAM_BATCH = 1000
 _SEVERITY = {s.value: s for s in Severity}
 _STATUS = {s.value: s for s in KeyStatus}
 
@@ -62,50 +61,13 @@ class Report:
 
     def left_inventory(self) -> list[dict[str, Any]]:
         """Keys this scan no longer saw, with the last scan that did."""
-        t, kv = Transition, KeyVersion
-        last = and_(kv.key_name == t.key_name, kv.valid_to_scan_id == self.scan.id)
-        query = (
-            select(t.key_name, kv.valid_from_scan_id, kv.status, kv.project_id, kv.display_name)
-            .join(kv, last)
-            .where(t.scan_id == self.scan.id, t.kind == "status_changed", t.to_value.is_(None))
-            .order_by(t.key_name)
-        )
         with self.connect() as conn:
-            previous = conn.scalar(
-                select(func.max(Scan.id)).where(Scan.status == "succeeded", Scan.id < self.scan.id)
-            )
-            at = conn.scalar(select(Scan.evaluated_at).where(Scan.id == previous))
-            return [
-                {
-                    "name": row.key_name,
-                    "project": row.project_id,
-                    "display_name": row.display_name,
-                    "last_status": row.status,
-                    "last_seen_scan": previous,
-                    "last_seen_at": at,
-                }
-                for row in conn.execute(query)
-            ]
+            return left_inventory(conn, self.scan.id)
 
     def project_findings(self) -> list[dict[str, Any]]:
         """Findings about projects rather than keys (subject projects/N)."""
-        fv = FindingVersion
-        query = (
-            select(fv.key_name, fv.rule_id, fv.severity, fv.summary, fv.checklist)
-            .where(valid_at(fv, self.scan.id), fv.key_name.not_like("%/keys/%"))
-            .order_by(fv.key_name, fv.rule_id)
-        )
         with self.connect() as conn:
-            return [
-                {
-                    "subject": row.key_name,
-                    "rule": row.rule_id,
-                    "severity": row.severity,
-                    "summary": row.summary,
-                    "checklist": row.checklist,
-                }
-                for row in conn.execute(query)
-            ]
+            return project_findings(conn, self.scan.id)
 
     def exceptions(self) -> dict[str, AcceptedBy]:
         """The exceptions in force at the scan, by id."""
@@ -128,48 +90,12 @@ class Report:
         report holds the findings of one batch, not of the whole scan."""
         exceptions = self.exceptions()
         today = self.scan.evaluated_at.date()
-        kv = KeyVersion
-        ku = UsageVersion
-        status_rank = case({s.value: s.rank for s in KeyStatus}, value=kv.status, else_=99)
-        project = func.coalesce(kv.project_id, kv.project_number)
-        query = (
-            select(
-                kv.key_name,
-                kv.uid,
-                project.label("project"),
-                kv.project_number,
-                kv.display_name,
-                kv.key_type,
-                kv.service_account,
-                kv.api_targets,
-                kv.application_restriction,
-                kv.gemini_enabled,
-                kv.created_at,
-                kv.status,
-                kv.score,
-                kv.owners,
-                kv.creator,
-                kv.key_admins,
-                ku.last_used,
-                ku.requests_7d,
-                ku.requests_30d,
-                ku.gemini_rejected_7d,
-                ku.requests_1d,
-                ku.daily_median_28d,
-                ku.services,
-                ku.covered_days,
-            )
-            .outerjoin(ku, and_(ku.key_name == kv.key_name, valid_at(ku, self.scan.id)))
-            .where(valid_at(kv, self.scan.id))
-            .order_by(status_rank, kv.score.desc(), project, kv.key_name)
-        )
         scan_id = self.scan.id
         with self.connect() as conn:
             removed = last_restrictions_removed(conn, scan_id)
             numbers = project_numbers(conn, scan_id)
             leaks = leaks_by_key_name(conn, numbers, self._known("leak_reports_through"))
-            result = conn.execute(query.execution_options(yield_per=_STREAM_BATCH))
-            for rows in result.partitions():
+            for rows in key_batches(conn, scan_id):
                 names = [row[0] for row in rows]
                 findings = _findings_of(conn, names, scan_id, today, exceptions)
                 for row in rows:
@@ -186,14 +112,12 @@ def _findings_of(
     exceptions: dict[str, AcceptedBy],
 ) -> dict[str, list[ReportFinding]]:
     """The findings of the keys NAMES at SCAN_ID, each key's worst first."""
-    fv = FindingVersion
-    query = select(
-        fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist, fv.accepted_by
-    ).where(fv.key_name.in_(names), valid_at(fv, scan_id))
     grouped: dict[str, list[ReportFinding]] = defaultdict(list)
     # Rows unpacked and a dict for the enum, not attribute access and
     # Severity(value), which cost more than the query.
-    for name, rule, severity, deadline, summary, checklist, accepted_by in conn.execute(query):
+    for name, rule, severity, deadline, summary, checklist, accepted_by in finding_rows(
+        conn, names, scan_id
+    ):
         days = (deadline - today).days if deadline else None
         accepted = None
         if accepted_by is not None:  # an id the document lacks still shows
@@ -265,8 +189,7 @@ def build_report(engine: Engine, scan_id: int | None = None) -> Report:
 
 def dry_run_report(conn: Connection, scan_id: int) -> Report:
     """The report of a scan still inside its (dry run's) transaction."""
-    scan = Session(bind=conn, expire_on_commit=False).get_one(Scan, scan_id)
-    return Report(scan, lambda: nullcontext(conn), dry_run=True)
+    return Report(scan_in(conn, scan_id), lambda: nullcontext(conn), dry_run=True)
 
 
 def fails(report: Report, level: str) -> bool:

@@ -8,11 +8,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection
 
 from scanner.report.key_history import VERSION_FIELDS
-from scanner.store.tables import KeyEventRow, KeyVersion, Scan, Transition
+from scanner.store.change_rows import (
+    event_rows,
+    scan_actors,
+    scans_between,
+    transition_rows,
+    version_pairs,
+)
 
 COLUMNS = (
     "scan",
@@ -26,31 +31,6 @@ COLUMNS = (
     "reason",
     "actor",
 )
-_STREAM = 2000
-
-
-def scans_between(conn: Connection, since: datetime, until: datetime) -> list[Any]:
-    """Successful scans evaluated in [SINCE, UNTIL], oldest first."""
-    return list(
-        conn.execute(
-            select(Scan.id, Scan.evaluated_at)
-            .where(
-                Scan.status == "succeeded", Scan.evaluated_at >= since, Scan.evaluated_at <= until
-            )
-            .order_by(Scan.id)
-        )
-    )
-
-
-def _actors(conn: Connection, scan_id: int) -> dict[str, str]:
-    """Per key, who made the last change the scan's audit events show."""
-    e = KeyEventRow
-    rows = conn.execute(
-        select(e.key_name, e.principal)
-        .where(e.scan_id == scan_id, e.principal.is_not(None))
-        .order_by(e.at, e.id)
-    )
-    return {name: principal for name, principal in rows if principal}
 
 
 def _project(name: str) -> str:
@@ -59,14 +39,8 @@ def _project(name: str) -> str:
 
 
 def _transitions(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterator[dict[str, Any]]:
-    t = Transition
-    query = (
-        select(t.kind, t.key_name, t.rule_id, t.from_value, t.to_value, t.reason, t.exception_id)
-        .where(t.scan_id == scan.id)
-        .order_by(t.id)
-    )
     # A first scan has hundreds of thousands: unpacked, not Row attribute access.
-    rows = conn.execute(query.execution_options(yield_per=_STREAM))
+    rows = transition_rows(conn, scan.id)
     for stored_kind, key_name, rule_id, from_value, to_value, stored_reason, exception in rows:
         kind, reason = stored_kind, stored_reason
         if exception is not None:
@@ -97,45 +71,26 @@ def _with_exception(kind: str, reason: str | None, exception: str) -> str:
 
 def _key_changes(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterator[dict[str, Any]]:
     """Versions this scan opened over an earlier one that differ in more than the verdict."""
-    new, old = aliased(KeyVersion), aliased(KeyVersion)
-    columns = [
-        new.key_name,
-        new.project_id,
-        new.project_number,
-        *(getattr(new, f).label(f"new_{f}") for f in VERSION_FIELDS),
-        *(getattr(old, f).label(f"old_{f}") for f in VERSION_FIELDS),
-    ]
-    query = (
-        select(*columns)
-        # "+ 0": by the closing scan alone SQLite would pair every version this
-        # scan opened with every one it closed; by name it is one lookup each.
-        .join(old, and_(old.key_name == new.key_name, old.valid_to_scan_id + 0 == scan.id))
-        .where(new.valid_from_scan_id == scan.id)
-        .order_by(new.id)
-    )
-    for row in conn.execute(query.execution_options(yield_per=_STREAM)):
-        values = row._mapping
-        changed = [f for f in VERSION_FIELDS if values[f"new_{f}"] != values[f"old_{f}"]]
+    for key, project, old, new in version_pairs(conn, scan.id, VERSION_FIELDS):
+        changed = [f for f in VERSION_FIELDS if new[f] != old[f]]
         if not changed:
             continue
         yield {
             "scan": scan.id,
             "at": scan.evaluated_at,
             "kind": "key_changed",
-            "key": row.key_name,
-            "project": row.project_id or row.project_number,
+            "key": key,
+            "project": project,
             "rule": None,
-            "from": {f: values[f"old_{f}"] for f in changed},
-            "to": {f: values[f"new_{f}"] for f in changed},
+            "from": {f: old[f] for f in changed},
+            "to": {f: new[f] for f in changed},
             "reason": ", ".join(changed),
-            "actor": actors.get(row.key_name),
+            "actor": actors.get(key),
         }
 
 
 def _events(conn: Connection, scan: Any) -> Iterator[dict[str, Any]]:
-    e = KeyEventRow
-    query = select(e).where(e.scan_id == scan.id).order_by(e.at, e.id)
-    for row in conn.execute(query):
+    for row in event_rows(conn, scan.id):
         yield {
             "scan": scan.id,
             "at": row.at,
@@ -152,7 +107,7 @@ def _events(conn: Connection, scan: Any) -> Iterator[dict[str, Any]]:
 
 def changes(conn: Connection, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
     for scan in scans_between(conn, since, until):
-        actors = _actors(conn, scan.id)
+        actors = scan_actors(conn, scan.id)
         yield from _events(conn, scan)
         yield from _key_changes(conn, scan, actors)
         yield from _transitions(conn, scan, actors)

@@ -9,20 +9,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection
 
 from scanner.core.errors import InputError
 from scanner.rules.catalog import ALL_RULES
 from scanner.store.fixes import fixes
 from scanner.store.history.rows import fingerprint
-from scanner.store.tables import (
-    FindingVersion,
-    KeyEventRow,
-    KeyVersion,
-    LeakReportRow,
-    Scan,
-    Transition,
-    UsageVersion,
+from scanner.store.key_records import (
+    key_events,
+    key_leak_reports,
+    key_names,
+    key_transitions,
+    key_uid,
+    key_usage_versions,
+    key_versions,
+    last_finding_versions,
+    scan_times,
 )
 
 # What a version shows of the key; status and score are the verdict.
@@ -64,24 +66,12 @@ class KeyHistory:
 
 
 def find_key_name(conn: Connection, wanted: str) -> str:
-    kv = KeyVersion
-    names = sorted(
-        set(
-            conn.scalars(
-                select(kv.key_name).where(or_(kv.key_name == wanted, kv.uid == wanted)).distinct()
-            )
-        )
-    )
+    names = key_names(conn, wanted)
     if not names:
         raise InputError(f"{wanted}: no key with this name or uid in history")
     if len(names) > 1:
         raise InputError(f"{wanted}: several keys have this uid: {', '.join(names)}")
     return names[0]
-
-
-def _scan_times(conn: Connection) -> dict[int, datetime]:
-    rows = conn.execute(select(Scan.id, Scan.evaluated_at).where(Scan.status == "succeeded"))
-    return {row.id: row.evaluated_at for row in rows}
 
 
 def _previous_scan(times: dict[int, datetime], scan_id: int) -> int | None:
@@ -90,11 +80,9 @@ def _previous_scan(times: dict[int, datetime], scan_id: int) -> int | None:
 
 
 def _versions(conn: Connection, name: str, times: dict[int, datetime]) -> list[dict[str, Any]]:
-    kv = KeyVersion
-    rows = conn.execute(select(kv).where(kv.key_name == name).order_by(kv.valid_from_scan_id))
     versions: list[dict[str, Any]] = []
     before: dict[str, Any] | None = None
-    for row in rows:
+    for row in key_versions(conn, name):
         values = {f: getattr(row, f) for f in VERSION_FIELDS}
         changed = [f for f in VERSION_FIELDS if before is not None and before[f] != values[f]]
         versions.append(
@@ -113,34 +101,11 @@ def _versions(conn: Connection, name: str, times: dict[int, datetime]) -> list[d
     return versions
 
 
-def _transitions(conn: Connection, name: str) -> list[dict[str, Any]]:
-    t = Transition
-    rows = conn.execute(select(t).where(t.key_name == name).order_by(t.scan_id, t.id))
-    return [
-        {
-            "scan": row.scan_id,
-            "at": row.at,
-            "kind": row.kind,
-            "rule": row.rule_id,
-            "from": row.from_value,
-            "to": row.to_value,
-            "reason": row.reason,
-            "exception": row.exception_id,
-        }
-        for row in rows
-    ]
-
-
 def _finding_intervals(
     conn: Connection, name: str, transitions: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Each stretch a finding was open: opened (or reopened) to resolved."""
-    fv = FindingVersion
-    fingerprints = [fingerprint(m.id, name) for m in ALL_RULES]
-    latest: dict[str, Any] = {}
-    query = select(fv).where(fv.fingerprint.in_(fingerprints)).order_by(fv.valid_from_scan_id)
-    for row in conn.execute(query):
-        latest[row.rule_id] = row
+    latest = last_finding_versions(conn, (fingerprint(m.id, name) for m in ALL_RULES))
     open_since: dict[str, dict[str, Any]] = {}
     intervals: list[dict[str, Any]] = []
     for t in transitions:
@@ -169,51 +134,11 @@ def _finding_intervals(
     return intervals
 
 
-def _events(conn: Connection, name: str) -> list[dict[str, Any]]:
-    e = KeyEventRow
-    rows = conn.execute(select(e).where(e.key_name == name).order_by(e.at, e.id))
-    return [
-        {
-            "at": row.at,
-            "method": row.method,
-            "by": row.principal,
-            "restrictions_removed": row.restrictions_removed,
-            "scan": row.scan_id,
-        }
-        for row in rows
-    ]
-
-
-def _leaks(conn: Connection, names: set[str]) -> list[dict[str, Any]]:
-    r = LeakReportRow
-    rows = conn.execute(select(r).where(r.key_name.in_(names)).order_by(r.id))
-    return [
-        {
-            "tool": row.tool,
-            "redacted": row.redacted,
-            "repository": row.repository,
-            "file": row.file,
-            "line": row.line,
-            "link": row.link,
-            "first_reported": row.first_reported,
-            "verified": row.verified,
-        }
-        for row in rows
-    ]
-
-
 def _usage(conn: Connection, name: str, times: dict[int, datetime]) -> list[dict[str, Any]]:
-    uv = UsageVersion
-    rows = conn.execute(select(uv).where(uv.key_name == name).order_by(uv.valid_from_scan_id))
+    rows = key_usage_versions(conn, name, USAGE_FIELDS)
+    # "from" second, as the report has always shown it
     return [
-        {
-            "from_scan": row.valid_from_scan_id,
-            "from": times.get(row.valid_from_scan_id),
-            "to_scan": row.valid_to_scan_id,
-        }
-        | {f: getattr(row, f) for f in USAGE_FIELDS}
-        | {"services": row.services or [], "covered_days": row.covered_days}
-        for row in rows
+        {"from_scan": row["from_scan"], "from": times.get(row["from_scan"])} | row for row in rows
     ]
 
 
@@ -232,23 +157,23 @@ def _status_over_time(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def key_history(conn: Connection, wanted: str) -> KeyHistory:
     name = find_key_name(conn, wanted)
-    times = _scan_times(conn)
+    times = scan_times(conn)
     versions = _versions(conn, name, times)
     last = versions[-1]
     history = KeyHistory(
         name=name,
-        uid=str(conn.scalar(select(KeyVersion.uid).where(KeyVersion.key_name == name).limit(1))),
+        uid=key_uid(conn, name),
         project=last["project_id"] or name.split("/")[1],
         versions=versions,
     )
-    history.transitions = _transitions(conn, name)
+    history.transitions = key_transitions(conn, name)
     history.findings = _finding_intervals(conn, name, history.transitions)
-    history.events = _events(conn, name)
+    history.events = key_events(conn, name)
     by_id = name
     if last["project_id"]:
         parts = name.split("/")
         by_id = "/".join([parts[0], last["project_id"], *parts[2:]])
-    history.leaks = _leaks(conn, {name, by_id})
+    history.leaks = key_leak_reports(conn, {name, by_id})
     history.usage = _usage(conn, name, times)
     history.fixes = fixes(conn, key_name=name)
     history.status_over_time = _status_over_time(versions)

@@ -145,7 +145,7 @@ def _remediation(
     """Rule -> seconds from the opening of each remediated finding to its
     resolution. Only the fingerprints that were remediated are read back, so
     the cost follows the fixes, not the size of the organization. A finding an
-    exception accepted was already closed as `accepted` (store.remediation)."""
+    exception accepted was already closed as `accepted` (report.remediation)."""
     t = Transition
     remediated = (
         select(t.id, t.fingerprint, t.rule_id, t.at)

@@ -37,6 +37,11 @@ def get_scan(engine: Engine, scan_id: int) -> Scan:
     return scan
 
 
+def scan_in(conn: Connection, scan_id: int) -> Scan:
+    """Scan SCAN_ID as CONN sees it (inside a transaction not yet committed)."""
+    return Session(bind=conn, expire_on_commit=False).get_one(Scan, scan_id)
+
+
 def scan_for_report(engine: Engine, scan_id: int | None) -> Scan:
     """The scan a report shows: SCAN_ID, else the latest that succeeded."""
     if scan_id is None:

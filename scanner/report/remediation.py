@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from scanner.core.reasons import NEWSWORTHY, Reason
-from scanner.store.tables import KeyVersion, Scan, Transition
+from scanner.store.finding_spans import finding_transitions, last_owners, scans_through
 
 GROUPINGS = ("rule", "project", "owner")
 
@@ -54,17 +54,9 @@ _OPENING = ("opened", "reopened", "acceptance_expired", "acceptance_revoked")
 
 
 def intervals(conn: Connection, until_scan: int) -> list[Interval]:
-    t = Transition
-    query = (
-        select(t.kind, t.fingerprint, t.rule_id, t.key_name, t.scan_id, t.at, t.reason)
-        .add_columns(t.exception_id)
-        .where(t.fingerprint.is_not(None), t.scan_id <= until_scan)
-        .where(t.kind.in_(_CLOSING + _OPENING))
-        .order_by(t.scan_id, t.id)
-    )
     open_now: dict[str, Interval] = {}
     done: list[Interval] = []
-    for row in conn.execute(query.execution_options(yield_per=5000)):
+    for row in finding_transitions(conn, until_scan, _CLOSING + _OPENING):
         if row.kind in _CLOSING:
             interval = open_now.pop(row.fingerprint, None)
             if interval is not None:  # else it was accepted already
@@ -82,30 +74,16 @@ def intervals(conn: Connection, until_scan: int) -> list[Interval]:
     return done + list(open_now.values())
 
 
-def _owners(conn: Connection, until_scan: int) -> dict[str, list[str]]:
-    """Each key's owners in its last version up to UNTIL_SCAN."""
-    kv = KeyVersion
-    query = select(kv.key_name, kv.owners).where(kv.valid_from_scan_id + 0 <= until_scan)
-    found: dict[str, list[str]] = {}
-    for name, owners in conn.execute(query.order_by(kv.valid_from_scan_id)):
-        found[name] = list(owners or [])
-    return found
-
-
 def remediation(
     conn: Connection, since: datetime, until: datetime, by: str | None
 ) -> dict[str, Any]:
-    scans = conn.execute(
-        select(Scan.id, Scan.evaluated_at)
-        .where(Scan.status == "succeeded", Scan.evaluated_at <= until)
-        .order_by(Scan.id)
-    ).all()
+    scans = scans_through(conn, until)
     until_scan = scans[-1].id if scans else 0
     gaps = {
         later.id: (later.evaluated_at - earlier.evaluated_at).total_seconds() / 86400
         for earlier, later in itertools.pairwise(scans)
     }
-    owners = _owners(conn, until_scan) if by == "owner" else {}
+    owners = last_owners(conn, until_scan) if by == "owner" else {}
     groups: dict[str, Group] = defaultdict(Group)
     bound: list[float] = []
     for interval in intervals(conn, until_scan):
