@@ -16,7 +16,6 @@ COPY requirements.lock ./
 RUN /opt/keysentry/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY scanner ./scanner
-COPY alerts ./alerts
 RUN /opt/keysentry/bin/pip install --no-deps --no-build-isolation . \
     && /opt/keysentry/bin/python -m compileall -q /opt/keysentry
 

@@ -29,7 +29,7 @@ demo-serve: $(STAMP_RUN)
 	$(BIN)/keysentry demo --serve
 
 test: $(STAMP_DEV)
-	$(BIN)/ruff check scanner alerts tests benchmarks
+	$(BIN)/ruff check scanner tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -41,8 +41,8 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.report $(BENCH_ARGS)
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check scanner alerts tests benchmarks
-	$(BIN)/ruff format --check scanner alerts tests benchmarks
+	$(BIN)/ruff check scanner tests benchmarks
+	$(BIN)/ruff format --check scanner tests benchmarks
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy

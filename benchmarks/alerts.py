@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, select
 
-from alerts.content.message import build_message
-from alerts.content.render import EmailRenderer
-from alerts.content.webhook_formats import webhook_body
 from benchmarks.harness import command, database
 from benchmarks.synth import REFERENCE, organization, write_export
+from scanner.alerts.content.message import build_message
+from scanner.alerts.content.render import EmailRenderer
+from scanner.alerts.content.webhook_formats import webhook_body
 from scanner.configfile import load_config
 from scanner.store.tables import Notification
 

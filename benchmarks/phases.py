@@ -113,7 +113,7 @@ def scan(address: str, url: str) -> dict[str, Any]:
 def load(export: Path, url: str, config_path: Path | None, days: int) -> dict[str, Any]:
     """Fill a store from an export file (the offline scan), DAYS after the
     reference instant; with CONFIG_PATH's alerts planned as `keysentry scan` does."""
-    from alerts.plan.planner import scan_hook
+    from scanner.alerts.plan.planner import scan_hook
 
     config = load_config(config_path) if config_path is not None else Config()
     engine = db.open_engine(url)

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.content.limits import CHAT_BYTES, EMAIL_BYTES, SLACK_BLOCKS, TEAMS_BYTES
-from alerts.content.message import build_message
-from alerts.content.render import EmailRenderer
-from alerts.content.steps import merged_checklists
-from alerts.content.webhook_formats import webhook_body
-from alerts.content.why import why
-from alerts.content.wording import deadline_phrase, human_time, plural, usage_phrase
-from alerts.facts import KeyFacts, Target
-from alerts.plan.planner import scan_hook
+from scanner.alerts.content.limits import CHAT_BYTES, EMAIL_BYTES, SLACK_BLOCKS, TEAMS_BYTES
+from scanner.alerts.content.message import build_message
+from scanner.alerts.content.render import EmailRenderer
+from scanner.alerts.content.steps import merged_checklists
+from scanner.alerts.content.webhook_formats import webhook_body
+from scanner.alerts.content.why import why
+from scanner.alerts.content.wording import deadline_phrase, human_time, plural, usage_phrase
+from scanner.alerts.facts import KeyFacts, Target
+from scanner.alerts.plan.planner import scan_hook
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.scan.engine import run_scan

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.content.webhook_formats import webhook_body
-from alerts.delivery.dispatch import DirectoryTransport, Dispatcher, NetworkTransport
+from scanner.alerts.content.webhook_formats import webhook_body
+from scanner.alerts.delivery.dispatch import DirectoryTransport, Dispatcher, NetworkTransport
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.store import db

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from alerts.delivery.dispatch import Dispatcher, NetworkTransport
+from scanner.alerts.delivery.dispatch import Dispatcher, NetworkTransport
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.store.tables import DeliveryAttempt, Notification

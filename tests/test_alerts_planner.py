@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from alerts.plan.planner import (
+from scanner.alerts.plan.planner import (
     STAGES,
     Planning,
     add_key_context,
@@ -28,7 +28,7 @@ from alerts.plan.planner import (
     scan_hook,
     write_overviews,
 )
-from alerts.plan.routing import ConfiguredOwners, Router
+from scanner.alerts.plan.routing import ConfiguredOwners, Router
 from scanner.config import Config
 from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config

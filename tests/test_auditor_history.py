@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select, update
 
-from alerts.plan.events import transition_events
+from scanner.alerts.plan.events import transition_events
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.metrics.collector import StoreCollector

@@ -358,8 +358,8 @@ def test_reading_history_does_not_load_the_scan_pipeline() -> None:
         "from scanner.cli import main\n"
         "for argv in (['report', '--help'], ['changes', '--help'], ['verify', '--help']):\n"
         "    main(argv, standalone_mode=False)\n"
-        "heavy = ('alerts.plan.planner', 'alerts.delivery.channels', 'google.cloud', "
-        "'scanner.scan.engine', 'matplotlib')\n"
+        "heavy = ('scanner.alerts.plan.planner', 'scanner.alerts.delivery.channels', "
+        "'google.cloud', 'scanner.scan.engine', 'matplotlib')\n"
         "print('LOADED', sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     result = subprocess.run(

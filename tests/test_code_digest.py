@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import alerts
 import scanner
 from scanner.scan.code_digest import code_digest, import_closure
 from scanner.scan.reuse import JUDGING_ROOTS
@@ -48,7 +47,7 @@ def test_the_closure_holds_what_judges_and_not_what_reports() -> None:
 
 def _copy(tmp_path: Path) -> Path:
     root = tmp_path / "upgraded"
-    for package in (scanner, alerts):
+    for package in (scanner,):
         source = Path(package.__file__).parent
         ignore = shutil.ignore_patterns("__pycache__")
         shutil.copytree(source, root / source.name, ignore=ignore)
@@ -174,8 +173,8 @@ def _upgraded_copy(day_one: Path, tmp_path: Path) -> tuple[Path, str]:
 def test_the_same_code_keeps_every_judgement(day_one: Path, tmp_path: Path) -> None:
     code, url = _upgraded_copy(day_one, tmp_path)
     _append("scanner/report/formats.py")(code)  # a report's code: no verdict reads it
-    _append("alerts/content/payload.py")(code)
-    (code / "alerts" / "content" / "templates" / "notification.html").write_text(
+    _append("scanner/alerts/content/payload.py")(code)
+    (code / "scanner" / "alerts" / "content" / "templates" / "notification.html").write_text(
         "<p>{{ subject }}</p>"
     )
     _scan(code, url, DAY_2)
@@ -250,5 +249,5 @@ def test_digest_lines_are_rebuilt_under_other_alert_code(tmp_path: Path) -> None
     code = _copy(tmp_path)
     assert _lines_rebuilt(None, url, DAY_1)
     assert not _lines_rebuilt(code, url, DAY_2)  # the same code: the lines stand
-    _append("alerts/plan/routing.py")(code)
+    _append("scanner/alerts/plan/routing.py")(code)
     assert _lines_rebuilt(code, url, "2026-11-21T12:00:00Z")

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from alerts.content.message import build_message
-from alerts.content.render import RenderedEmail
-from alerts.delivery.channels.email import EmailChannel
-from alerts.delivery.channels.errors import DeliveryError
-from alerts.delivery.dispatch import Dispatcher, NetworkTransport
+from scanner.alerts.content.message import build_message
+from scanner.alerts.content.render import RenderedEmail
+from scanner.alerts.delivery.channels.email import EmailChannel
+from scanner.alerts.delivery.channels.errors import DeliveryError
+from scanner.alerts.delivery.dispatch import Dispatcher, NetworkTransport
 from scanner.configfile import parse_config
 from scanner.store import db
 from scanner.store.tables import DeliveryAttempt, Notification

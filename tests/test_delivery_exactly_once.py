@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from alerts.delivery.dispatch import Dispatcher, NetworkTransport
-from alerts.store import outbox
+from scanner.alerts.delivery.dispatch import Dispatcher, NetworkTransport
+from scanner.alerts.store import outbox
 from scanner.configfile import parse_config
 from scanner.store import db
 from scanner.store.tables import DeliveryAttempt, Notification

@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
-from alerts.content.digest_content import DigestContent, urgency_order, urgency_text
-from alerts.content.limits import largest
-from alerts.facts import FindingFacts, KeyFacts, Target
+from scanner.alerts.content.digest_content import DigestContent, urgency_order, urgency_text
+from scanner.alerts.content.limits import largest
+from scanner.alerts.facts import FindingFacts, KeyFacts, Target
 from scanner.config.alerts import AlertsConfig
 
 STATUSES = ("blocked", "non_compliant", "at_risk")

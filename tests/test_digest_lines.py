@@ -17,18 +17,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from alerts.content.digest_content import DigestContent
-from alerts.content.why import why_for
-from alerts.facts import Target
-from alerts.plan import lines
-from alerts.plan.digests import collect, digests, max_keys
-from alerts.plan.events import reminder_for
-from alerts.plan.planner import scan_hook
-from alerts.plan.reminders import reminder_events
-from alerts.plan.routing import ConfiguredOwners, Router
-from alerts.plan.stored_digest import StoredDigest, fresh_keys, read_digests
-from alerts.store.moves import new_fingerprints
-from alerts.store.open_keys import open_keys
+from scanner.alerts.content.digest_content import DigestContent
+from scanner.alerts.content.why import why_for
+from scanner.alerts.facts import Target
+from scanner.alerts.plan import lines
+from scanner.alerts.plan.digests import collect, digests, max_keys
+from scanner.alerts.plan.events import reminder_for
+from scanner.alerts.plan.planner import scan_hook
+from scanner.alerts.plan.reminders import reminder_events
+from scanner.alerts.plan.routing import ConfiguredOwners, Router
+from scanner.alerts.plan.stored_digest import StoredDigest, fresh_keys, read_digests
+from scanner.alerts.store.moves import new_fingerprints
+from scanner.alerts.store.open_keys import open_keys
 from scanner.config import Config
 from scanner.config.alerts import AlertsConfig
 from scanner.configfile import parse_config

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from alerts.delivery.metrics import OutboxCollector
+from scanner.alerts.delivery.metrics import OutboxCollector
 from scanner.config import Config
 from scanner.metrics.collector import StoreCollector, WorkerState
 from scanner.rules import reference

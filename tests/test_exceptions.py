@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 
-from alerts.content.render import EmailRenderer
-from alerts.content.webhook_formats import webhook_body
-from alerts.plan.planner import scan_hook
+from scanner.alerts.content.render import EmailRenderer
+from scanner.alerts.content.webhook_formats import webhook_body
+from scanner.alerts.plan.planner import scan_hook
 from scanner.cli import main
 from scanner.config import Config
 from scanner.configfile import parse_config

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts.content.message import build_message
-from alerts.content.render import RenderedEmail
-from alerts.delivery.channels.email import EmailChannel
-from alerts.delivery.channels.errors import DeliveryError
+from scanner.alerts.content.message import build_message
+from scanner.alerts.content.render import RenderedEmail
+from scanner.alerts.delivery.channels.email import EmailChannel
+from scanner.alerts.delivery.channels.errors import DeliveryError
 from scanner.config import OwnershipConfig
 from scanner.config.alerts import SmtpConfig
 from scanner.core.models import IamIndex, ProjectRecord

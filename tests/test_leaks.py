@@ -14,7 +14,7 @@ import grpc
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from alerts.plan.planner import scan_hook
+from scanner.alerts.plan.planner import scan_hook
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.core.errors import InputError, SourceError, StoreError

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
-from alerts.store.facts import latest_findings, latest_keys
-from alerts.store.open_keys import open_keys
+from scanner.alerts.store.facts import latest_findings, latest_keys
+from scanner.alerts.store.open_keys import open_keys
 from scanner.config import Config
 from scanner.scan.engine import run_scan
 from scanner.sources.inventory.export import ExportSource

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from alerts.plan.planner import scan_hook
+from scanner.alerts.plan.planner import scan_hook
 from scanner.config import Config
 from scanner.configfile import parse_config
 from scanner.report.build import build_report

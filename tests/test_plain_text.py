@@ -1,4 +1,4 @@
-"""alerts.content.text.plain cleans ASCII text with one translate: it must replace
+"""scanner.alerts.content.text.plain cleans ASCII text with one translate: it must replace
 exactly what the per-character rule (Unicode categories Cc and Cf) replaces."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.content.text import plain
+from scanner.alerts.content.text import plain
 
 
 def _by_category(text: str) -> str:

@@ -252,8 +252,8 @@ def test_service_lists_in_the_config_are_case_insensitive(tmp_path: Path) -> Non
 
 
 def test_console_links_name_the_key_by_its_id_not_its_uid() -> None:
-    from alerts.content.payload import key_links
-    from alerts.facts import KeyFacts
+    from scanner.alerts.content.payload import key_links
+    from scanner.alerts.facts import KeyFacts
     from scanner.config.alerts import AlertsConfig
 
     key = KeyFacts(

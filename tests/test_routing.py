@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from alerts.facts import FindingFacts, KeyFacts, Target
-from alerts.plan.routing import ConfiguredOwners, Router
+from scanner.alerts.facts import FindingFacts, KeyFacts, Target
+from scanner.alerts.plan.routing import ConfiguredOwners, Router
 from scanner.configfile import parse_config
 
 ROUTES = """

@@ -19,10 +19,10 @@ from scanner.config import Config, MetricsConfig
 from scanner.configfile import load_config
 from scanner.metrics.collector import StoreCollector
 from scanner.scan.engine import run_scan
+from scanner.scan.figures_tally import TOP_KEYS_KEPT
 from scanner.sources.inventory.export import ExportSource
 from scanner.store.aggregates import read_figures
 from scanner.store.figures import stored_figures
-from scanner.store.figures_tally import TOP_KEYS_KEPT
 from scanner.store.tables import FigureRow, Scan
 from tests.auditor_org import build_history
 from tests.conftest import NOW

@@ -11,15 +11,15 @@ from functools import partial
 import click
 from sqlalchemy import Engine
 
-from alerts.content.message import build_message
-from alerts.content.payload import envelope
-from alerts.content.render import EmailRenderer
-from alerts.content.webhook_formats import webhook_body
-from alerts.delivery.channels.errors import DeliveryError
-from alerts.delivery.dispatch import Dispatcher, NetworkTransport
-from alerts.plan.digests import digests
-from alerts.plan.routing import ConfiguredOwners, Router
-from alerts.store.outbox import list_notifications
+from scanner.alerts.content.message import build_message
+from scanner.alerts.content.payload import envelope
+from scanner.alerts.content.render import EmailRenderer
+from scanner.alerts.content.webhook_formats import webhook_body
+from scanner.alerts.delivery.channels.errors import DeliveryError
+from scanner.alerts.delivery.dispatch import Dispatcher, NetworkTransport
+from scanner.alerts.plan.digests import digests
+from scanner.alerts.plan.routing import ConfiguredOwners, Router
+from scanner.alerts.store.outbox import list_notifications
 from scanner.cli.common import common_options, handle_errors, open_store
 from scanner.cli.instants import parse_now
 from scanner.config import Config

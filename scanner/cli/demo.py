@@ -13,8 +13,8 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from alerts.delivery.dispatch import DirectoryTransport, Dispatcher
-from alerts.plan.planner import scan_hook
+from scanner.alerts.delivery.dispatch import DirectoryTransport, Dispatcher
+from scanner.alerts.plan.planner import scan_hook
 from scanner.cli.common import (
     DryRunReport,
     common_options,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from alerts.plan.planner import scan_hook
+from scanner.alerts.plan.planner import scan_hook
 from scanner.cli.common import (
     DryRunReport,
     common_options,

@@ -22,7 +22,7 @@ from scanner import __version__
 
 # The packages whose modules are followed; any other import is a distribution
 # (its version is digested) or the standard library (the Python version is).
-FIRST_PARTY = ("scanner", "alerts")
+FIRST_PARTY = ("scanner",)
 
 
 def _package_root(name: str) -> Path | None:

@@ -25,6 +25,7 @@ from scanner.rules.selection import (
 from scanner.rules.verdict import assess
 from scanner.scan.beside import read_key_events, record_beside
 from scanner.scan.enrich import Enricher, enricher
+from scanner.scan.figures_tally import FiguresTally
 from scanner.scan.guards import check_order, check_shrink, shrink_problems
 from scanner.scan.in_force import in_force_document, judging_changed
 from scanner.scan.outcome import AfterHistory, DryRunView, ScanOutcome
@@ -45,7 +46,6 @@ from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
 from scanner.store.figures import record_figures
-from scanner.store.figures_tally import FiguresTally
 from scanner.store.history.writer import HistoryWriter
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
@@ -290,7 +290,7 @@ class _ScanRun:
         if shrank:  # accepted: the scans after this one compare with it, not before it
             inventory = {"projects": len(context.projects), "shrink_accepted": True}
             scans.add_counts(conn, scan_id, "inventory", inventory)
-        record_figures(conn, scan_id, tally, self.latest)
+        record_figures(conn, scan_id, tally.document(), self.latest)
         if self.after_history is not None:
             self.stage.name = "alerts"
             extra = self.after_history(conn, scan_id, self.evaluated_at)

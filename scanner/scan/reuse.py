@@ -27,9 +27,9 @@ from scanner.rules.base import Rule, VerdictRule
 from scanner.rules.clock import key_changes, scan_changes, unchanged_between
 from scanner.scan.code_digest import code_digest
 from scanner.scan.enrich import Enricher
+from scanner.scan.figures_tally import FiguresTally
 from scanner.sources.inventory.listed import ListedKey
 from scanner.store.db import head_revision
-from scanner.store.figures_tally import FiguresTally
 from scanner.store.history.rows import key_digest, usage_digest
 from scanner.store.history.state import OpenKey, display_names, open_finding_facts, packed
 from scanner.store.history.writer import HistoryWriter

@@ -14,7 +14,7 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
-from alerts.delivery.metrics import OutboxCollector
+from scanner.alerts.delivery.metrics import OutboxCollector
 from scanner.metrics.collector import StoreCollector
 from scanner.service.endpoints import EndpointServer
 from scanner.service.worker import Worker

@@ -22,8 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from alerts.delivery.dispatch import Dispatcher, NetworkTransport, Transport
-from alerts.plan.planner import scan_hook
+from scanner.alerts.delivery.dispatch import Dispatcher, NetworkTransport, Transport
+from scanner.alerts.plan.planner import scan_hook
 from scanner.config import Config
 from scanner.config.schedule import interval_seconds, make_trigger
 from scanner.core.errors import KeysentryError

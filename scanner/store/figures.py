@@ -1,5 +1,5 @@
 """The figures of each succeeded scan, stored with it: what the scan counted
-(store.figures_tally) and its flow, which is the previous scan's flow plus
+(scan.figures_tally) and its flow, which is the previous scan's flow plus
 what this scan's transitions add. A cold scrape reads one row; scans
 recorded before this table existed are read from history instead
 (store.aggregates.read_figures)."""
@@ -19,7 +19,6 @@ from scanner.store.aggregates import (
     capped,
     exception_figures,
 )
-from scanner.store.figures_tally import FiguresTally
 from scanner.store.flow import Flow, Remediated, read_flow
 from scanner.store.tables import FigureRow, Scan
 
@@ -27,10 +26,11 @@ VERSION = 1
 
 
 def record_figures(
-    conn: Connection, scan_id: int, tally: FiguresTally, previous: Scan | None
+    conn: Connection, scan_id: int, counted: dict[str, Any], previous: Scan | None
 ) -> None:
-    """Store SCAN_ID's figures in its transaction, once its history and key
-    events are written. PREVIOUS is the last succeeded scan before it."""
+    """Store SCAN_ID's figures (COUNTED while it judged: scan.figures_tally)
+    in its transaction, once its history and key events are written.
+    PREVIOUS is the last succeeded scan before it."""
     flow = None
     if previous is not None:
         stored = conn.scalar(select(FigureRow.document).where(FigureRow.scan_id == previous.id))
@@ -38,7 +38,7 @@ def record_figures(
             flow = flow_of(stored["flow"]).plus(read_flow(conn, scan_id, only_this_scan=True))
     if flow is None:  # the first scan, or the first since an upgrade: from all of history
         flow = read_flow(conn, scan_id)
-    document = tally.document() | {"flow": flow_document(flow)}
+    document = counted | {"flow": flow_document(flow)}
     conn.execute(insert(FigureRow).values(scan_id=scan_id, document=document))
 
 

@@ -55,7 +55,7 @@ class DeliveryAttempt(Base):
 
 class DigestTarget(Base):
     """Who a digest goes to, with the figures over every key it lists (by
-    status, per project, accepted keys: alerts.plan.lines.Figures), kept up to
+    status, per project, accepted keys: scanner.alerts.plan.lines.Figures), kept up to
     date with its lines."""
 
     __tablename__ = "digest_targets"
@@ -70,7 +70,7 @@ class DigestTarget(Base):
 class DigestLine(Base):
     """An open key's place in one target's digest: a row per key and target
     it is routed to, kept from scan to scan and redone only for the keys whose
-    versions moved (alerts.plan.lines). Derived: it can be rebuilt from history."""
+    versions moved (scanner.alerts.plan.lines). Derived: it can be rebuilt from history."""
 
     __tablename__ = "digest_lines"
 
@@ -85,7 +85,7 @@ class DigestLine(Base):
     # digest lists or counts it. Else it is here for accepted findings alone.
     listed: Mapped[bool] = mapped_column(Boolean)
     accepted: Mapped[bool] = mapped_column(Boolean)  # findings routed here an exception accepts
-    # Digits that sort as alerts.content.digest_content.urgency_order but the name:
+    # Digits that sort as scanner.alerts.content.digest_content.urgency_order but the name:
     # in any collation.
     urgency: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
@@ -98,7 +98,7 @@ class DigestLine(Base):
 
 
 class UnownedKey(Base):
-    """An open key routed to its owners when none is known (alerts.plan.lines)."""
+    """An open key routed to its owners when none is known (scanner.alerts.plan.lines)."""
 
     __tablename__ = "unowned_keys"
 
