@@ -23,6 +23,7 @@ $(STAMP_DEV): requirements-dev.lock pyproject.toml | $(BIN)/python
 
 demo: $(STAMP_RUN)
 	$(BIN)/keysentry demo
+	@echo "keysentry is $(BIN)/keysentry; '. $(BIN)/activate' puts it on the PATH."
 
 # The demo as a running worker: rescans every minute, serves /metrics.
 demo-serve: $(STAMP_RUN)

@@ -18,6 +18,7 @@ from scanner.report.formats import (
     render_json,
     render_table,
     terminal_safe,
+    write_table,
 )
 from scanner.scan.engine import run_scan
 from scanner.sources.inventory.export import ExportSource
@@ -114,11 +115,16 @@ def test_csv_neutralizes_formulas_and_keeps_numbers(report: Report) -> None:
     assert len(rows) == sum(len(k.findings) for k in report.iter_keys()) + keys_without
 
 
-def test_table_fits_100_columns_and_escapes(report: Report) -> None:
+def test_table_fits_100_columns_and_escapes(
+    report: Report, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(TABLE_WIDTH))
     text = render_table(report)
     assert max(len(line) for line in text.splitlines()) <= TABLE_WIDTH
     assert "\x1b" not in text
-    assert "[bold red]mark" in text  # shown as text, not applied as markup
+    wide = io.StringIO()
+    write_table(report, wide, wide=True)
+    assert "[bold red]mark" in wide.getvalue()  # shown as text, not applied as markup
     assert len([line for line in text.splitlines() if "blocked" in line]) >= 2
 
 

@@ -17,6 +17,8 @@ from scanner.cli.common import (
 from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.core.errors import InputError
+from scanner.core.models import KeyStatus
+from scanner.report.filters import KeyFilter
 from scanner.report.formats import terminal_safe
 from scanner.rules.catalog import ALL_RULES
 from scanner.rules.checklists import CHECKLISTS
@@ -33,8 +35,24 @@ from scanner.store.queries import list_scans, scan_at
     "--at",
     "at",
     metavar="DATE",
-    help="Report the last successful scan at or before DATE (ISO 8601 date or instant).",
+    help="Report the last successful scan at or before DATE (2026-10-01, yesterday, 7d, ...).",
 )
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in KeyStatus]),
+    help="Only keys with this status (repeat for several).",
+)
+@click.option("--owner", "owners", multiple=True, help="Only keys with an owner matching this.")
+@click.option(
+    "--project", "projects", multiple=True, help="Only keys of this project id or number."
+)
+@click.option(
+    "--rule", "rules_", multiple=True, help="Only keys with an open finding of this rule."
+)
+@click.option("--leaked", is_flag=True, help="Only keys a secret scanner found.")
+@click.option("--wide", is_flag=True, help="Table: show names whole, however wide.")
 @handle_errors
 def report(
     config_path: str | None,
@@ -44,14 +62,24 @@ def report(
     fail_on: str,
     scan_id: int | None,
     at: str | None,
+    statuses: tuple[str, ...],
+    owners: tuple[str, ...],
+    projects: tuple[str, ...],
+    rules_: tuple[str, ...],
+    leaked: bool,
+    wide: bool,
 ) -> None:
     """Print the report of the latest successful scan, of --scan ID, or as of --at DATE."""
+    unknown = sorted(set(rules_) - {meta.id for meta in ALL_RULES})
+    if unknown:
+        raise InputError(f"--rule {unknown[0]}: no such rule (`keysentry rules` lists them)")
     engine = open_store(load_config(config_path), db_url, create=False)
     if at is not None:
         if scan_id is not None:
             raise InputError("give --scan or --at, not both")
         scan_id = scan_at(engine, parse_instant(at, "--at", end_of_day=True)).id
-    finish_report(engine, scan_id, fmt, output, fail_on)
+    only = KeyFilter(frozenset(statuses), owners, frozenset(projects), frozenset(rules_), leaked)
+    finish_report(engine, scan_id, fmt, output, fail_on, only, wide)
 
 
 @click.command()

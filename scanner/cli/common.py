@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -22,6 +24,7 @@ from scanner.cli.terminal import for_terminal
 from scanner.core.errors import InputError, KeysentryError
 from scanner.core.secrets import scrub
 from scanner.report.build import FAIL_ON_LEVELS, Report, build_report, dry_run_report, fails
+from scanner.report.filters import KeyFilter
 from scanner.report.formats import terminal_safe, write
 from scanner.store import db
 
@@ -178,9 +181,22 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def write_report(report: Report, fmt: str, output: str | None) -> None:
+def command_name() -> str:
+    """How to run keysentry again from here, as it was run: `keysentry` when
+    the PATH finds this same program, else the path it was run by
+    (`.venv/bin/keysentry` after `make demo`)."""
+    program = sys.argv[0]
+    if Path(program).name != "keysentry":  # python -m scanner, or a test's runner
+        return "keysentry"
+    found = shutil.which("keysentry")
+    if found is not None and Path(found).resolve() == Path(program).resolve():
+        return "keysentry"
+    return shlex.quote(program)
+
+
+def write_report(report: Report, fmt: str, output: str | None, *, wide: bool = False) -> None:
     """To stdout, or to OUTPUT written whole (temp file + rename) or not at all."""
-    write_output(lambda out: write(report, fmt, out), output, "report")
+    write_output(lambda out: write(report, fmt, out, wide=wide), output, "report")
 
 
 def write_output(render: Callable[[TextIO], None], output: str | None, what: str) -> None:
@@ -271,10 +287,17 @@ class DryRunReport:
 
 
 def finish_report(
-    engine: Engine, scan_id: int | None, fmt: str, output: str | None, fail_on: str
+    engine: Engine,
+    scan_id: int | None,
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    only: KeyFilter | None = None,
+    wide: bool = False,
 ) -> None:
-    report = build_report(engine, scan_id)
-    write_report(report, fmt, output)
+    """Write the report; --fail-on reads the whole scan's counts, whatever ONLY shows."""
+    report = build_report(engine, scan_id, only)
+    write_report(report, fmt, output, wide=wide)
     if fails(report, fail_on):
         click.echo(f"keysentry: keys at or above --fail-on {fail_on} exist", err=True)
         sys.exit(1)

@@ -4,6 +4,7 @@ scan has news to send), with its notifications written to the outbox there."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from scanner.alerts.delivery.dispatch import DirectoryTransport, Dispatcher
 from scanner.alerts.plan.planner import scan_hook
 from scanner.cli.common import (
     DryRunReport,
+    command_name,
     common_options,
     handle_errors,
     open_store,
@@ -151,13 +153,14 @@ def demo(
     write_report(report_obj, fmt, output)
     if fmt == "table":
         click.echo("\nWhat to do next:")
-        for line in next_steps(report_obj):
+        report_command = f"{command_name()} report --db {shlex.quote(db_url)}"
+        for line in next_steps(report_obj, report_command):
             click.echo(f"  {line}")
         click.echo("\nWhat usage says each key can be restricted to (`keysentry fix plan`):")
         write_plan_table(plan_of(engine, config, report_obj.scan), for_terminal(sys.stdout))
         click.echo(
-            f"\nHistory is in {db.redact(db_url)}; try `keysentry report --db {db_url} "
-            "--format json` or `keysentry rules`."
+            f"\nHistory is in {db.redact(db_url)}; try `{report_command} --format json` "
+            f"or `{command_name()} rules`."
         )
         click.echo(notifications_summary(outcome.stats.alerts, transport))
     if serve:

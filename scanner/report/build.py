@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from scanner.core.models import KeyStatus, LeakEvidence, Severity
+from scanner.report.filters import KeyFilter
 from scanner.report.records import AcceptedBy, ReportFinding, ReportKey
 from scanner.store.audit import last_restrictions_removed
 from scanner.store.configs import config_document
@@ -42,6 +43,7 @@ class Report:
     scan: Scan
     connect: Connect
     dry_run: bool = False
+    only: KeyFilter | None = None  # the keys shown; counts stay the scan's
 
     @property
     def evaluated_at(self) -> datetime:
@@ -101,7 +103,9 @@ class Report:
                 for row in rows:
                     name = row[0]
                     found = findings.get(name, [])
-                    yield _key(row, found, removed.get(name), leaks.get(name, ()))
+                    key = _key(row, found, removed.get(name), leaks.get(name, ()))
+                    if self.only is None or self.only.matches(key):
+                        yield key
 
 
 def _findings_of(
@@ -115,9 +119,8 @@ def _findings_of(
     grouped: dict[str, list[ReportFinding]] = defaultdict(list)
     # Rows unpacked and a dict for the enum, not attribute access and
     # Severity(value), which cost more than the query.
-    for name, rule, severity, deadline, summary, checklist, accepted_by in finding_rows(
-        conn, names, scan_id
-    ):
+    rows = finding_rows(conn, names, scan_id)
+    for name, rule, severity, deadline, kind, summary, checklist, accepted_by in rows:
         days = (deadline - today).days if deadline else None
         accepted = None
         if accepted_by is not None:  # an id the document lacks still shows
@@ -125,7 +128,9 @@ def _findings_of(
                 accepted_by, None, None, None, None
             )
         grouped[name].append(
-            ReportFinding(rule, _SEVERITY[severity], deadline, days, summary, checklist, accepted)
+            ReportFinding(
+                rule, _SEVERITY[severity], deadline, days, summary, checklist, accepted, kind
+            )
         )
     for items in grouped.values():
         if len(items) > 1:
@@ -183,8 +188,10 @@ def _key(
     )
 
 
-def build_report(engine: Engine, scan_id: int | None = None) -> Report:
-    return Report(scan_for_report(engine, scan_id), engine.connect)
+def build_report(
+    engine: Engine, scan_id: int | None = None, only: KeyFilter | None = None
+) -> Report:
+    return Report(scan_for_report(engine, scan_id), engine.connect, only=only or None)
 
 
 def dry_run_report(conn: Connection, scan_id: int) -> Report:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from scanner.core.models import LeakEvidence
+from scanner.report.answers import in_use, status_finding
 from scanner.report.build import SCHEMA, Report, ReportFinding, ReportKey
 
 
@@ -55,7 +56,7 @@ def header_document(report: Report) -> dict[str, Any]:
         "left_inventory": [
             item | {"last_seen_at": iso(item["last_seen_at"])} for item in report.left_inventory()
         ],
-    }
+    } | ({"filter": str(report.only)} if report.only is not None else {})
 
 
 def key_document(k: ReportKey) -> dict[str, Any]:
@@ -90,10 +91,21 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         ),
         "status": k.status.value,
         "score": k.score,
+        "in_use": in_use(k),
+        "status_set_by": _setting(k),
         "findings": [finding_document(f) for f in k.findings],
         # Apart: an exception accepts them; they count for neither status nor score.
         "accepted": [finding_document(f) | accepted_document(f) for f in k.accepted],
     }
+
+
+def _setting(k: ReportKey) -> dict[str, Any] | None:
+    """The finding that sets the key's status (report.answers.status_finding)."""
+    f = status_finding(k)
+    if f is None:
+        return None
+    deadline = f.deadline.isoformat() if f.deadline else None
+    return {"rule": f.rule, "deadline": deadline, "days_to_deadline": f.days_to_deadline}
 
 
 def finding_document(f: ReportFinding) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import unicodedata
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -19,8 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.core.models import KeyStatus
+from scanner.report.answers import in_use, owner_text, status_finding
 from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
+from scanner.report.fit import fit
 
 TABLE_WIDTH = 100
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -47,6 +50,10 @@ CSV_COLUMNS = (
     "summary",
     "accepted_by",
     "accepted_until",
+    "owners",
+    "in_use",
+    "status_rule",
+    "status_deadline",
 )
 
 
@@ -119,8 +126,16 @@ def csv_rows(k: ReportKey) -> list[list[object]]:
     base = [
         csv_safe(v) for v in (k.name, k.project, k.project_number, k.display_name, k.key_type)
     ] + [k.status.value, k.score]
+    use = in_use(k)
+    setting = status_finding(k)
+    answers = [
+        csv_safe("; ".join(k.owners)),
+        "" if use is None else str(use).lower(),
+        setting.rule if setting else "",
+        setting.deadline.isoformat() if setting and setting.deadline else "",
+    ]
     if not k.findings and not k.accepted:
-        return [[*base, "", "", "", "", "", "", "", ""]]
+        return [[*base, "", "", "", "", "", "", "", "", *answers]]
     rows = []
     for f in (*k.findings, *k.accepted):
         accepted = f.accepted
@@ -135,6 +150,7 @@ def csv_rows(k: ReportKey) -> list[list[object]]:
                 csv_safe(f.summary),
                 csv_safe(accepted.id) if accepted else "",
                 accepted.expires.isoformat() if accepted and accepted.expires else "",
+                *answers,
             ]
         )
     return rows
@@ -155,46 +171,84 @@ def _deadline_text(days: int | None) -> str:
     return "today" if days == 0 else f"in {days}d"
 
 
-def write_table(report: Report, out: TextIO, width: int = TABLE_WIDTH) -> None:
-    console = Console(width=width, file=out, color_system=None, force_terminal=False)
+def table_width() -> int:
+    """The terminal's width (COLUMNS when set), or TABLE_WIDTH when it is not a terminal."""
+    return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
+
+
+# Left out where the terminal is narrower than 100 columns (Score: 120).
+_WIDE_ONLY = ("Score", "Type", "#")
+
+
+def write_table(
+    report: Report, out: TextIO, width: int | None = None, *, wide: bool = False
+) -> None:
+    """One line per key, worst first. WIDTH (the terminal's by default) is
+    kept by shortening the middle of long names; WIDE shows them whole."""
+    width = width or table_width()
+    console = Console(width=10_000 if wide else width, file=out, color_system=None)
     scan = report.scan
     by_status = {s.value: 0 for s in KeyStatus} | report.counts("by_status")
-    title = (
-        f"Scan {scan.id} of {terminal_safe(scan.source)} at "
-        f"{scan.evaluated_at:%Y-%m-%d %H:%M}Z: {scan.keys_total} keys"
-    )
-    table = Table(
-        title=Text(title),
-        box=box.SIMPLE_HEAD,
-        padding=(0, 0),
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    # Fixed widths plus the box's separators fit TABLE_WIDTH: one line per key.
-    table.add_column("Status", width=13, no_wrap=True)
-    table.add_column("Score", width=5, justify="right", no_wrap=True)
-    table.add_column("Project", width=12, no_wrap=True, overflow="ellipsis")
-    table.add_column("Key", width=15, no_wrap=True, overflow="ellipsis")
-    table.add_column("Type", width=4, no_wrap=True)
-    table.add_column("#", width=2, justify="right", no_wrap=True)
-    table.add_column("Worst finding", width=32, no_wrap=True, overflow="ellipsis")
-    table.add_column("Due", width=8, justify="right", no_wrap=True)
+    title = f"Scan {scan.id} at {scan.evaluated_at:%Y-%m-%d %H:%M}Z: {scan.keys_total} keys, from "
+    source = terminal_safe(scan.source)
+    title += source if wide else fit(source, max(10, width - len(title)))
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False, collapse_padding=True)
+    roomy = wide or width >= 100
+    fixed = {"Status": 13, "Score": 5, "Type": 4, "#": 2, "Use": 3, "Due": 8}
+    shares = {"Project": 0.22, "Key": 0.3, "Owner": 0.23, "Worst finding": 0.25}
+    headers = ["Status", "Score", "Project", "Key", "Owner", "Type", "Use", "#"]
+    headers += ["Worst finding", "Due"]
+    if not roomy:
+        headers = [h for h in headers if h not in _WIDE_ONLY]
+    elif not wide and width < 120:
+        headers.remove("Score")
+    # The box puts one space before, between and after the columns.
+    room = width - (len(headers) + 1) - sum(fixed[h] for h in headers if h in fixed)
+    widths = {h: fixed.get(h) or max(4, int(room * shares[h])) for h in headers}
+    right = {"Score", "#", "Due"}
+    for h in headers:
+        # A header is never cut: "Worst finding" says "Finding" where it is narrow.
+        header = "Finding" if h == "Worst finding" and not wide and widths[h] < len(h) else h
+        table.add_column(
+            header,
+            width=None if wide else widths[h],
+            no_wrap=True,
+            justify="right" if h in right else "left",
+        )
     accepted_lines = []
+    shown = 0
     for k in report.iter_keys():
+        shown += 1
         worst = k.findings[0] if k.findings else None
+        setting = status_finding(k)
         for f in k.accepted:
             accepted_lines.append(_accepted_line(k, f))
-        table.add_row(
-            Text(k.status.value, style=_STATUS_STYLE[k.status]),
-            str(k.score),
-            Text(terminal_safe(k.project)),
-            Text(terminal_safe(k.display_name or k.uid)),
-            "std" if k.key_type == "standard" else k.key_type,
-            str(len(k.findings)) if k.findings else "",
-            Text(worst.rule if worst else (f"({len(k.accepted)} accepted)" if k.accepted else "-")),
-            _deadline_text(worst.days_to_deadline if worst else None),
-        )
+        use = in_use(k)
+        cells: dict[str, str | Text] = {
+            "Status": Text(k.status.value, style=_STATUS_STYLE[k.status]),
+            "Score": str(k.score),
+            "Project": terminal_safe(k.project),
+            "Key": terminal_safe(k.display_name or k.uid),
+            "Owner": terminal_safe(owner_text(k.owners)),
+            "Type": "std" if k.key_type == "standard" else k.key_type,
+            "Use": "?" if use is None else ("yes" if use else "no"),
+            "#": str(len(k.findings)) if k.findings else "",
+            "Worst finding": (
+                worst.rule if worst else (f"({len(k.accepted)} accepted)" if k.accepted else "-")
+            ),
+            "Due": _deadline_text(setting.days_to_deadline if setting else None),
+        }
+        row: list[Text] = []
+        for h in headers:
+            cell = cells[h]
+            if isinstance(cell, str):
+                cell = Text(cell if wide or h in fixed else fit(cell, widths[h]))
+            row.append(cell)
+        table.add_row(*row)
+    console.print(Text(title))
     console.print(table)
+    if report.only is not None:
+        console.print(Text(f"{shown} of {scan.keys_total} keys shown: {report.only}"))
     console.print(Text("  ".join(f"{name}: {count}" for name, count in by_status.items())))
     for line in accepted_lines:
         console.print(Text(terminal_safe(line)))
@@ -248,8 +302,11 @@ WRITERS: dict[str, Callable[[Report, TextIO], None]] = {
 }
 
 
-def write(report: Report, fmt: str, out: TextIO) -> None:
-    WRITERS[fmt](report, out)
+def write(report: Report, fmt: str, out: TextIO, *, wide: bool = False) -> None:
+    if fmt == "table":
+        write_table(report, out, wide=wide)
+    else:
+        WRITERS[fmt](report, out)
 
 
 def render(report: Report, fmt: str) -> str:

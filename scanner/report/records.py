@@ -29,6 +29,7 @@ class ReportFinding:
     summary: str
     checklist: str
     accepted: AcceptedBy | None = None
+    deadline_kind: str | None = None  # enforced, announced or policy (models.DeadlineKind)
 
 
 @dataclass(slots=True)

@@ -107,10 +107,17 @@ def key_batches(conn: Connection, scan_id: int) -> Iterator[Sequence[tuple[Any, 
 
 
 def finding_rows(conn: Connection, names: list[str], scan_id: int) -> Iterator[tuple[Any, ...]]:
-    """(key, rule, severity, deadline, summary, checklist, accepted by) of
-    each finding of the keys NAMES open at SCAN_ID."""
+    """(key, rule, severity, deadline, deadline kind, summary, checklist,
+    accepted by) of each finding of the keys NAMES open at SCAN_ID."""
     fv = FindingVersion
     query = select(
-        fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.summary, fv.checklist, fv.accepted_by
+        fv.key_name,
+        fv.rule_id,
+        fv.severity,
+        fv.deadline,
+        fv.deadline_kind,
+        fv.summary,
+        fv.checklist,
+        fv.accepted_by,
     ).where(fv.key_name.in_(names), valid_at(fv, scan_id))
     yield from conn.execute(query)
