@@ -14,10 +14,10 @@ from scanner.report.key_history import VERSION_FIELDS
 from scanner.store.change_rows import (
     event_rows,
     scan_actors,
-    scans_between,
     transition_rows,
     version_pairs,
 )
+from scanner.store.window import window_scans
 
 COLUMNS = (
     "scan",
@@ -106,7 +106,7 @@ def _events(conn: Connection, scan: Any) -> Iterator[dict[str, Any]]:
 
 
 def changes(conn: Connection, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
-    for scan in scans_between(conn, since, until):
+    for scan in window_scans(conn, since, until):
         actors = scan_actors(conn, scan.id)
         yield from _events(conn, scan)
         yield from _key_changes(conn, scan, actors)

@@ -5,28 +5,14 @@ first scan writes hundreds of thousands."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import aliased
 
-from scanner.store.tables import KeyEventRow, KeyVersion, Scan, Transition
+from scanner.store.tables import KeyEventRow, KeyVersion, Transition
 
 _STREAM = 2000
-
-
-def scans_between(conn: Connection, since: datetime, until: datetime) -> list[Any]:
-    """Successful scans (id, evaluated_at) evaluated in [SINCE, UNTIL], oldest first."""
-    return list(
-        conn.execute(
-            select(Scan.id, Scan.evaluated_at)
-            .where(
-                Scan.status == "succeeded", Scan.evaluated_at >= since, Scan.evaluated_at <= until
-            )
-            .order_by(Scan.id)
-        )
-    )
 
 
 def scan_actors(conn: Connection, scan_id: int) -> dict[str, str]:
