@@ -83,7 +83,7 @@ def test_without_yes_nothing_changes(
     common, plan = planned
     code, out, err = run("fix", "apply", *common, str(plan))
     assert code == 0, err
-    assert "k-gemini" in out and "k-beta" in out and "dry run" in out
+    assert "k-gemini" in out and "k-beta" in out and "Dry run" in out
     assert "2 key(s) would be" in out and "k-idle" not in out  # only `restrict` entries
     assert api.calls["GetKey"] == api.calls["UpdateKey"] == 0
     assert fixes(db_url) == [] and not plan.with_name("plan.rollback.json").exists()
@@ -164,7 +164,7 @@ def test_rollback_restores_what_the_keys_had(
     assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")[0] == 0
     undo = plan.with_name("plan.rollback.json")
     code, out, _ = run("fix", "rollback", *common, str(undo))
-    assert code == 0 and "dry run" in out and targets(api, BETA_KEY) == [TRANSLATE]
+    assert code == 0 and "Dry run" in out and targets(api, BETA_KEY) == [TRANSLATE]
     code, out, err = run("fix", "rollback", *common, str(undo), "--yes", "--rate", "50")
     assert code == 0, err
     assert out.startswith("rolled back 2, skipped 0")

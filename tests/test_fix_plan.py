@@ -5,6 +5,7 @@ real command over a scanned export and saved Monitoring answers."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -177,9 +178,14 @@ def test_the_plan_file_is_the_plan_printed(tmp_path: Path, db_url: str) -> None:
     written = json.loads(target.read_text())
     assert written["schema"] == "keysentry.fix.plan/v1" and written["scan"] == 1
     assert [e["uid"] for e in written["keys"]] == [e["uid"] for e in plan(common)["keys"]]
-    # The table names each key by its id, with the action and the evidence.
-    line = next(line for line in out.splitlines() if "k-beta" in line)
-    assert "restrict" in line and "low" in line and "translate 4 in 10 of 90 days" in line
+    # The table names each key by its display name, with its id where two
+    # share it (here all are "a key"), with the action and the evidence.
+    lines = out.splitlines()
+    at = next(n for n, line in enumerate(lines) if "k-beta" in line)
+    assert "restrict" in lines[at] and "low" in lines[at]
+    # The evidence wraps between words in its column, none cut.
+    evidence = " ".join(line[lines[2].index("evidence") :].strip() for line in lines[at : at + 2])
+    assert evidence.startswith("translate 4 in 10 of 90 days")
 
 
 def test_a_large_plan_shows_its_first_keys_restrictions_first(
@@ -190,7 +196,7 @@ def test_a_large_plan_shows_its_first_keys_restrictions_first(
     code, out, err = run("fix", "plan", *common)
     assert code == 0, err
     assert "The first 2 of 5 keys; all of them with --format json or --output FILE." in out
-    shown = [line.split()[0] for line in out.splitlines() if line.strip().startswith("k-")]
+    shown = re.findall(r"^ a key \((k-[a-z]+)\)", out, re.MULTILINE)
     assert sorted(shown) == ["k-beta", "k-gemini"]  # the two `restrict` entries
 
 

@@ -109,10 +109,92 @@ def grafana_sql(sql: str, start: datetime, end: datetime) -> str:
     return sql
 
 
+def test_current_keys_is_the_latest_report(history: History) -> None:
+    """The view behind the dashboard's Keys table says of each key what the
+    report of the latest scan says: status, project, owners, in use, worst
+    finding, and when the finding that sets its status is due."""
+    report = json.loads(history.reports[7])
+    found = {
+        r.key_name: r
+        for r in rows(
+            history.engine,
+            "SELECT key_name, status, project, owners, in_use, worst_rule, due, scan_id"
+            " FROM current_keys",
+        )
+    }
+    assert set(found) == {k["name"] for k in report["keys"]}
+    for k in report["keys"]:
+        row = found[k["name"]]
+        owners = json.loads(row.owners) if isinstance(row.owners, str) else row.owners
+        in_use = None if row.in_use is None else bool(row.in_use)
+        due = None if row.due is None else str(row.due)[:10]
+        setting = k["status_set_by"] or {}
+        worst = k["findings"][0]["rule"] if k["findings"] else None
+        assert (row.status, row.project, owners, in_use, row.worst_rule, due) == (
+            k["status"],
+            k["project"],
+            k["owners"],
+            k["in_use"],
+            worst,
+            setting.get("deadline"),
+        ), k["name"]
+        assert row.scan_id == report["scan"]["id"]
+
+
+# The Keys table's variables as Grafana's PostgreSQL data source formats them
+# (grafana.com/docs/grafana/latest/dashboards/variables/variable-syntax,
+# "Advanced variable format options": sqlstring quotes each value, regex
+# joins them; the All value of the Prometheus variables is ".*").
+EVERY_STATUS = "'blocked','non_compliant','at_risk','compliant','deleted'"
+
+
+def keys_sql(
+    status: str = EVERY_STATUS, project: str = ".*", owner: str = "''", rule: str = ".*"
+) -> str:
+    (_, target) = next(q for q in queries("sql") if q[0].startswith("Keys ["))
+    sql = str(target["rawSql"])
+    for variable, value in {
+        "${key_status:sqlstring}": status,
+        "${project:regex}": project,
+        "${owner:sqlstring}": owner,
+        "${rule:regex}": rule,
+    }.items():
+        sql = sql.replace(variable, value)
+    assert "${" not in sql, f"unexpanded variable in {sql!r}"
+    return sql
+
+
+def test_the_keys_table_runs_and_filters_on_real_postgresql(history: History, db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the Keys table reads PostgreSQL")
+    report = json.loads(history.reports[7])
+    every = rows(history.engine, keys_sql())
+    assert len(every) == len(report["keys"])
+    order = ["blocked", "non_compliant", "at_risk", "compliant", "deleted"]
+    ranks = [order.index(r.Status) for r in every]
+    assert ranks == sorted(ranks)  # worst first
+    by_name = {k["name"]: k for k in report["keys"]}
+    for r in every:
+        assert r.History == f"keysentry history key {by_name[r.History.split()[-1]]['name']}"
+    blocked = rows(history.engine, keys_sql(status="'blocked'"))
+    assert blocked and {r.Status for r in blocked} == {"blocked"}
+    assert len(blocked) == sum(1 for k in report["keys"] if k["status"] == "blocked")
+    for r in blocked:  # days to deadline: the enforced deadline that blocked it, passed
+        days = r._mapping["Days to deadline"]
+        assert days is not None and days <= 0
+    rule = "key-api-unrestricted"
+    with_rule = {r.History.split()[-1] for r in rows(history.engine, keys_sql(rule=rule))}
+    assert with_rule == {
+        k["name"] for k in report["keys"] if any(f["rule"] == rule for f in k["findings"])
+    }
+    assert rows(history.engine, keys_sql(owner="'nobody-at-all'")) == []
+    assert rows(history.engine, keys_sql(project="nowhere")) == []
+
+
 def test_every_history_panel_runs_on_real_postgresql(history: History, db_url: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("the History row reads PostgreSQL")
-    panels = queries("sql")
+    panels = [q for q in queries("sql") if q[1]["format"] == "time_series"]
     assert len(panels) == 5
     start = history.at(1) - timedelta(days=1)
     end = history.at(6) + timedelta(days=1)

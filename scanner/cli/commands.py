@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -13,13 +14,17 @@ from scanner.cli.common import (
     handle_errors,
     open_store,
     output_options,
+    write_output,
 )
 from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.core.errors import InputError
 from scanner.core.models import KeyStatus
+from scanner.report.build import build_report, fails
 from scanner.report.filters import KeyFilter
 from scanner.report.formats import terminal_safe
+from scanner.report.framework_view import write_framework
+from scanner.report.frameworks import FRAMEWORKS
 from scanner.rules.catalog import ALL_RULES
 from scanner.rules.checklists import CHECKLISTS
 from scanner.store import db
@@ -53,6 +58,11 @@ from scanner.store.queries import list_scans, scan_at
 )
 @click.option("--leaked", is_flag=True, help="Only keys a secret scanner found.")
 @click.option("--wide", is_flag=True, help="Table: show names whole, however wide.")
+@click.option(
+    "--framework",
+    type=click.Choice(sorted(FRAMEWORKS)),
+    help="A compliance view: each control of the benchmark, passed or failed, and by which keys.",
+)
 @handle_errors
 def report(
     config_path: str | None,
@@ -68,6 +78,7 @@ def report(
     rules_: tuple[str, ...],
     leaked: bool,
     wide: bool,
+    framework: str | None,
 ) -> None:
     """Print the report of the latest successful scan, of --scan ID, or as of --at DATE."""
     unknown = sorted(set(rules_) - {meta.id for meta in ALL_RULES})
@@ -79,6 +90,14 @@ def report(
             raise InputError("give --scan or --at, not both")
         scan_id = scan_at(engine, parse_instant(at, "--at", end_of_day=True)).id
     only = KeyFilter(frozenset(statuses), owners, frozenset(projects), frozenset(rules_), leaked)
+    if framework is not None:
+        view = build_report(engine, scan_id, only)
+        chosen = FRAMEWORKS[framework]
+        write_output(lambda out: write_framework(view, chosen, fmt, out), output, "report")
+        if fails(view, fail_on):
+            click.echo(f"keysentry: keys at or above --fail-on {fail_on} exist", err=True)
+            sys.exit(1)
+        return
     finish_report(engine, scan_id, fmt, output, fail_on, only, wide)
 
 

@@ -1,9 +1,13 @@
-"""`keysentry exceptions list`: the exceptions the configuration holds, with
-what each accepted at the latest scan, which lapse soon, and which are stale."""
+"""`keysentry exceptions list`: the exceptions in force, with what each
+accepted at the latest scan, which lapse soon, and which are stale. Without a
+configuration file they are the ones the latest scan stored with its rules in
+force; days are counted on the latest scan's clock unless --now says otherwise,
+so that a line's state and its matches speak of the same day."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, TextIO
 
 import click
@@ -21,6 +25,7 @@ from scanner.configfile import load_config
 from scanner.core.errors import InputError
 from scanner.report.rows import write_csv_rows, write_json_document, write_table_rows
 from scanner.store.acceptance import accepted_at
+from scanner.store.configs import config_document
 from scanner.store.queries import latest_succeeded_scan
 
 COLUMNS = (
@@ -36,7 +41,35 @@ COLUMNS = (
     "reason",
 )
 # The terminal leaves out the long text (reason, ticket); JSON and CSV have it.
-TABLE_COLUMNS = COLUMNS[:8]
+TABLE_COLUMNS = ("id", "state", "expires", "left", "rules", "keys", "findings", "approved_by")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What the list shows of an exception, from the configuration or history."""
+
+    id: str
+    expires: date
+    rules: tuple[str, ...]
+    approved_by: str
+    ticket: str | None
+    reason: str
+
+
+def stored_entries(document: dict[str, Any] | None) -> list[Listed]:
+    """The exceptions a scan stored with its rules in force."""
+    entries = ((document or {}).get("exceptions") or {}).get("entries") or []
+    return [
+        Listed(
+            e["id"],
+            date.fromisoformat(str(e["expires"])),
+            tuple(e.get("rules") or ()),
+            e.get("approved_by") or "",
+            e.get("ticket"),
+            e.get("reason") or "",
+        )
+        for e in entries
+    ]
 
 
 def _days(value: str) -> int:
@@ -62,7 +95,8 @@ def exception_rows(
                 "id": e.id,
                 "state": state,
                 "expires": e.expires,
-                "days_left": max(left, 0),
+                "days_left": left,
+                "left": f"in {left}d" if left > 0 else ("today" if left == 0 else f"{-left}d ago"),
                 "rules": list(e.rules),
                 "keys": keys,
                 "findings": findings,
@@ -97,15 +131,21 @@ def exceptions_list(
 ) -> None:
     """Each exception with its expiry and what it accepted at the latest scan."""
     config = load_config(config_path)
-    today = parse_now(now).date()
     within = _days(expiring) if expiring is not None else None
     engine = open_store(config, db_url, create=False)
     latest = latest_succeeded_scan(engine)
     accepted: dict[str, tuple[int, int]] = {}
+    entries: list[Any] = list(config.exceptions.entries)
+    origin = "the configuration"
     if latest is not None:
         with engine.connect() as conn:
             accepted = accepted_at(conn, latest.id)
-    rows = exception_rows(list(config.exceptions.entries), accepted, today, latest is not None)
+            if config_path is None and not entries:
+                entries = stored_entries(config_document(conn, latest.config_digest))
+                origin = f"the rules in force at scan {latest.id}"
+    clock: datetime = parse_now(now) if now or latest is None else latest.evaluated_at
+    today = clock.date()
+    rows = exception_rows(entries, accepted, today, latest is not None)
     if within is not None:
         rows = [r for r in rows if r["state"] != "lapsed" and r["days_left"] <= within]
     if stale:
@@ -120,11 +160,17 @@ def exceptions_list(
         elif fmt == "csv":
             write_csv_rows(rows, COLUMNS, out)
         else:
-            title = (
-                f"Exceptions (matches at scan {latest.id})"
-                if latest
-                else "Exceptions (no scan yet)"
-            )
-            write_table_rows(rows, TABLE_COLUMNS, out, title=title)
+            if latest is None:
+                title = f"Exceptions from {origin} (no scan yet), days counted from {today}"
+            elif now:
+                title = (
+                    f"Exceptions from {origin}: matches at scan {latest.id}, "
+                    f"days counted from {today}"
+                )
+            else:
+                title = f"Exceptions from {origin}, as of scan {latest.id} ({today})"
+            write_table_rows(rows, TABLE_COLUMNS, out, title=title, prose=("id", "rules"))
+            if not rows:
+                out.write("No exceptions.\n")
 
     write_output(render, output, "exceptions")

@@ -63,7 +63,7 @@ def _dry_run(changes: list[Change], what: str, out: TextIO) -> None:
         }
         for c in changes
     ]
-    write_table_rows(rows, ("key", "project", "etag", "to"), out, title=f"{what}: dry run")
+    write_table_rows(rows, ("key", "project", "etag", "to"), out, title=f"Dry run: {what}")
     out.write(f"Nothing changed: {len(changes)} key(s) would be; run again with --yes.\n")
 
 

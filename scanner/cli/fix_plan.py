@@ -3,6 +3,7 @@ table or JSON, and as a plan file that `fix apply` takes."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -27,9 +28,15 @@ def _short(service: str) -> str:
 
 
 def plan_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One table row a key; the services without their common suffix."""
+    """One table row a key, by its display name (with its id where two share
+    a name); the services without their common suffix."""
+    names = Counter(e.get("display_name") for e in entries)
     rows = []
     for e in entries:
+        key_id = e["key"].rsplit("/", 1)[-1]
+        name = e.get("display_name") or ""
+        if not name or names[name] > 1:
+            name = f"{name} ({key_id})" if name else key_id
         evidence = e["evidence"]
         if evidence is None:
             said = e["why"]
@@ -41,7 +48,7 @@ def plan_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             said = f"{called or 'no request'} in {span}"
         rows.append(
             {
-                "key": e["key"].rsplit("/", 1)[-1],
+                "key": name,
                 "project": e["project"],
                 "action": e["action"],
                 "confidence": e["confidence"],

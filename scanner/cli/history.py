@@ -3,7 +3,9 @@ how fast findings are remediated, and whether history was edited."""
 
 from __future__ import annotations
 
+import json
 import sys
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
@@ -21,8 +23,10 @@ from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.core.errors import InputError
 from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
+from scanner.report.changes import KINDS, TABLE_COLUMNS, ChangeFilter, table_row
 from scanner.report.changes import changes as read_changes
-from scanner.report.key_history import KeyHistory, key_history
+from scanner.report.formats import table_width, terminal_safe
+from scanner.report.key_history import KeyHistory, find_key_name, key_history
 from scanner.report.remediation import GROUPINGS, remediation
 from scanner.report.rows import (
     json_line,
@@ -36,6 +40,37 @@ from scanner.store.fixes import fix_rows
 
 F = TypeVar("F", bound=Callable[..., Any])
 TIMELINE_COLUMNS = ("at", "scan", "what", "rule", "detail", "reason", "by")
+# A terminal's timeline: the rule beside what happened, the reason and the
+# actor in the detail, so that four columns fit 80.
+TIMELINE_TABLE = ("at", "scan", "event", "detail")
+# What --what takes: the first word of a timeline row's "what".
+TIMELINE_KINDS = (
+    "version",
+    "usage",
+    "event",
+    "leak",
+    "fix",
+    "status_changed",
+    "opened",
+    "reopened",
+    "resolved",
+    "severity_changed",
+    "accepted",
+    "acceptance_expired",
+    "acceptance_revoked",
+)
+
+
+def timeline_table_row(row: dict[str, Any]) -> dict[str, Any]:
+    detail = [row.get("detail"), row.get("reason")]
+    if row.get("by"):
+        detail.append(f"by {row['by']}")
+    return {
+        "at": row["at"],
+        "scan": row.get("scan"),
+        "event": " ".join(p for p in (row["what"], row.get("rule")) if p),
+        "detail": "; ".join(str(d) for d in detail if d),
+    }
 
 
 def window_options(func: F) -> F:
@@ -137,35 +172,80 @@ def _history_document(h: KeyHistory) -> dict[str, Any]:
     }
 
 
+def write_history_head(h: KeyHistory, out: TextIO) -> None:
+    """Who the key is and its status over time, wrapped to the terminal."""
+    width = table_width()
+    seen = "in the inventory" if h.in_inventory else "no longer in the inventory"
+    display = h.versions[-1]["display_name"] if h.versions else ""
+    last = f"{h.last_seen_at:%Y-%m-%d %H:%M} UTC" if h.last_seen_at else "never"
+    spans = "; ".join(
+        f"{s['status']} from scan {s['from_scan']}"
+        + (f" to {s['to_scan']}" if s["to_scan"] else "")
+        for s in h.status_over_time
+    )
+    lines = [
+        f"{display or h.uid}: project {h.project}, {seen}, last seen in scan "
+        f"{h.last_seen_scan} ({last})",
+        f"uid {h.uid}",
+        f"status: {spans}",
+    ]
+    out.write(terminal_safe(h.name) + "\n")  # whole: it is what other commands take
+    for line in lines:
+        out.write(textwrap.fill(terminal_safe(line), width, subsequent_indent="  ") + "\n")
+
+
+def _what(row: dict[str, Any]) -> str:
+    """The first word of what happened: `event CreateKey` is an event."""
+    return str(row["what"]).split(" ", 1)[0].split("(", 1)[0].strip()
+
+
 @history_group.command("key")
 @common_options
 @format_options
 @click.argument("key")
+@click.option("--since", metavar="DATE", help="Only what happened from this date or instant.")
+@click.option("--until", metavar="DATE", help="Only what happened up to this date (inclusive).")
+@click.option(
+    "--what",
+    "whats",
+    multiple=True,
+    type=click.Choice(TIMELINE_KINDS),
+    help="Only this kind of entry (repeatable).",
+)
 @handle_errors
 def history_key(
-    config_path: str | None, db_url: str | None, fmt: str, output: str | None, key: str
+    config_path: str | None,
+    db_url: str | None,
+    fmt: str,
+    output: str | None,
+    key: str,
+    since: str | None,
+    until: str | None,
+    whats: tuple[str, ...],
 ) -> None:
-    """Everything history holds about KEY (its full name or uid)."""
+    """Everything history holds about KEY: its full name, uid, key id or display name."""
+    start = parse_instant(since, "--since") if since else None
+    end = parse_instant(until, "--until", end_of_day=True) if until else None
     engine = open_store(load_config(config_path), db_url, create=False)
     with engine.connect() as conn:
         h = key_history(conn, key)
+    rows = [
+        r
+        for r in timeline(h)
+        if (start is None or (r["at"] is not None and r["at"] >= start))
+        and (end is None or (r["at"] is not None and r["at"] <= end))
+        and (not whats or _what(r) in whats)
+    ]
 
     def render(out: TextIO) -> None:
         if fmt == "json":
-            write_json_document(_history_document(h), out)
+            write_json_document(_history_document(h) | {"timeline": rows}, out)
         elif fmt == "csv":
-            write_csv_rows(timeline(h), TIMELINE_COLUMNS, out)
+            write_csv_rows(rows, TIMELINE_COLUMNS, out)
         else:
-            seen = "in the inventory" if h.in_inventory else "no longer in the inventory"
-            out.write(f"{h.name}\n  uid {h.uid}, project {h.project}; {seen}")
-            out.write(f"; last seen in scan {h.last_seen_scan} ({plain(h.last_seen_at)})\n")
-            spans = "; ".join(
-                f"{s['status']} from scan {s['from_scan']}"
-                + (f" to {s['to_scan']}" if s["to_scan"] else "")
-                for s in h.status_over_time
-            )
-            out.write(f"  status: {spans}\n")
-            write_table_rows(timeline(h), TIMELINE_COLUMNS, out)
+            write_history_head(h, out)
+            shown = [timeline_table_row(r) for r in rows]
+            write_table_rows(shown, TIMELINE_TABLE, out, prose=("event", "detail"))
 
     write_output(render, output, "history")
 
@@ -174,6 +254,27 @@ def history_key(
 @common_options
 @format_options
 @window_options
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="KEY",
+    help="Only this key: full name, uid, key id or display name (repeatable).",
+)
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="PROJECT",
+    help="Only keys of this project id or number (repeatable).",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(KINDS),
+    help="Only changes of this kind (repeatable); event: every audit event.",
+)
 @handle_errors
 def changes(
     config_path: str | None,
@@ -182,17 +283,26 @@ def changes(
     output: str | None,
     since: str,
     until: str | None,
+    keys: tuple[str, ...],
+    projects: tuple[str, ...],
+    kinds: tuple[str, ...],
 ) -> None:
     """Every transition, key change and key event of the scans in the window."""
     start, end = window(since, until)
     engine = open_store(load_config(config_path), db_url, create=False)
+    with engine.connect() as conn:
+        names = frozenset(find_key_name(conn, k) for k in keys)
+    only = ChangeFilter(names, frozenset(projects), frozenset(kinds))
 
     def render(out: TextIO) -> None:
         with engine.connect() as conn:
-            rows = read_changes(conn, start, end)
+            rows = read_changes(conn, start, end, only)
             if fmt == "json":
                 out.write('{"schema": "keysentry.changes/v1", ')
-                out.write(f'"since": "{plain(start)}", "until": "{plain(end)}", "changes": [')
+                out.write(f'"since": "{plain(start)}", "until": "{plain(end)}", ')
+                if only.describe():
+                    out.write(f'"filter": {json.dumps(only.describe())}, ')
+                out.write('"changes": [')
                 separator = "\n  "
                 for row in rows:
                     out.write(separator + json_line(row))
@@ -201,8 +311,13 @@ def changes(
             elif fmt == "csv":
                 write_csv_rows(rows, CHANGE_COLUMNS, out)
             else:
-                title = f"Changes {plain(start)} to {plain(end)}"
-                write_table_rows(rows, CHANGE_COLUMNS, out, title=title)
+                title = f"Changes {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+                if only.describe():
+                    title += f"; {only.describe()}"
+                shown = [table_row(row) for row in rows]
+                write_table_rows(shown, TABLE_COLUMNS, out, title=title)
+                if not shown:
+                    out.write("No changes in this window.\n")
 
     write_output(render, output, "changes")
 

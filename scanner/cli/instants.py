@@ -9,14 +9,10 @@ from scanner.core.errors import ConfigError
 
 
 def parse_now(value: str | None) -> datetime:
+    """--now: the instant given (a date, today, yesterday, 7d or ISO 8601), or now."""
     if value is None:
         return datetime.now(UTC)
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--now: not an ISO 8601 instant: {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parse_instant(value, "--now")
 
 
 _DAYS_AGO = re.compile(r"(\d{1,5})d")

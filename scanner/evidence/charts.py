@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 STATUS_COLORS = {
     "blocked": "#b71c1c",
@@ -39,6 +40,13 @@ def _dates(axes: Axes) -> None:
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
+def _counts(axes: Axes) -> None:
+    """Whole numbers on the y axis: there is no half a key."""
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    low, high = axes.get_ylim()
+    axes.set_ylim(min(low, 0), max(high, 1))
+
+
 def _x(values: Sequence[date | datetime]) -> list[float]:
     """Matplotlib's day numbers (its typing takes floats, not dates)."""
     return [float(date2num(v)) for v in values]
@@ -49,7 +57,9 @@ def _span(axes: Axes, start: date | datetime, end: date | datetime) -> None:
     axes.set_xlim(low, max(high, low + 1))
 
 
-def keys_by_status(points: Sequence[tuple[datetime, Mapping[str, int]]], until: datetime) -> str:
+def keys_by_status(
+    points: Sequence[tuple[datetime, Mapping[str, int]]], since: datetime, until: datetime
+) -> str:
     """Keys per status at each scan of the window, stacked; each scan's
     counts hold until the next scan (or the end of the window)."""
     if points:
@@ -68,8 +78,9 @@ def keys_by_status(points: Sequence[tuple[datetime, Mapping[str, int]]], until: 
                 step="post",
             )
             axes.legend(loc="upper left", fontsize=8, ncols=len(statuses))
-            _span(axes, points[0][0], until)
+        _span(axes, since, until)
         axes.set_ylabel("keys")
+        _counts(axes)
         _dates(axes)
         return _svg(figure, "Keys by status at each scan")
 
@@ -91,6 +102,7 @@ def opened_resolved_by_week(
         axes.axhline(0, color="#424242", linewidth=0.8)
         axes.set_ylabel("findings (resolved below 0)")
         _span(axes, since, until)
+        _counts(axes)
         axes.legend(loc="upper left", fontsize=8)
         _dates(axes)
         return _svg(figure, "Findings opened and resolved per week")
@@ -103,7 +115,9 @@ def open_against_deadlines(
     until: datetime,
 ) -> str:
     """Open findings of each deadline rule at each scan, with the deadlines
-    (id, status) drawn as vertical lines."""
+    (id, status) that fall in the window drawn as vertical lines; the page
+    names the others."""
+    deadlines = [d for d in deadlines if since.date() <= d[0] <= until.date()]
     with matplotlib.rc_context(_RC):
         figure = Figure(figsize=(8, 3.6))
         axes = figure.add_subplot()
@@ -136,7 +150,7 @@ def open_against_deadlines(
         if rules:
             axes.legend(loc="upper left", fontsize=7)
         axes.set_ylabel("open findings")
-        days = [d for d, _, _ in deadlines]
-        _span(axes, min([since.date(), *days]), max([until.date(), *days]))
+        _span(axes, since, until)
+        _counts(axes)
         _dates(axes)
         return _svg(figure, "Open findings against the Gemini deadlines")

@@ -4,6 +4,8 @@ the window (CSV and JSON together)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from scanner.core.models import KeyStatus
+from scanner.report.answers import in_use
 from scanner.report.build import build_report
 from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
 from scanner.report.changes import changes
@@ -22,7 +25,7 @@ from scanner.report.formats import (
     json_head,
     json_key,
 )
-from scanner.report.rows import csv_row, json_line, plain
+from scanner.report.rows import csv_row, json_line
 
 HTML_ROWS = 500  # changes shown on the page; all are in the files
 HTML_KEYS = 200  # worst keys shown on the page
@@ -52,6 +55,8 @@ def report_files(engine: Engine, scan_id: int, folder: Path, label: str) -> list
                         "project": k.project,
                         "display_name": k.display_name,
                         "uid": k.uid,
+                        "owners": k.owners,
+                        "in_use": in_use(k),
                         "rule": finding.rule if finding else "",
                         "deadline": finding.deadline if finding else None,
                     }
@@ -60,12 +65,28 @@ def report_files(engine: Engine, scan_id: int, folder: Path, label: str) -> list
     return worst
 
 
+@dataclass
+class ChangeSummary:
+    """What the page shows of the window's changes; the files hold them all.
+    The first scan's rows are what keysentry found on arrival: counted by
+    kind, not listed."""
+
+    total: int = 0
+    baseline: Counter[str] = field(default_factory=Counter)
+    status: list[dict[str, Any]] = field(default_factory=list)  # the first HTML_ROWS
+    status_total: int = 0
+    other: list[dict[str, Any]] = field(default_factory=list)  # the first HTML_ROWS
+    other_total: int = 0
+
+
+_STATUS_KINDS = ("status_changed", "key_added", "left_inventory")
+
+
 def write_changes(
-    engine: Engine, since: datetime, until: datetime, folder: Path
-) -> tuple[list[dict[str, Any]], int]:
-    """changes.csv and .json in one pass; returns the first rows for the page and the count."""
-    shown: list[dict[str, Any]] = []
-    total = 0
+    engine: Engine, since: datetime, until: datetime, folder: Path, baseline: int | None
+) -> ChangeSummary:
+    """changes.csv and .json in one pass; what the page shows of them."""
+    summary = ChangeSummary()
     with (
         engine.connect() as conn,
         (folder / "changes.csv").open("w", encoding="utf-8", newline="") as as_csv,
@@ -76,9 +97,17 @@ def write_changes(
         as_json.write("[")
         for row in changes(conn, since, until):
             table.writerow(csv_row(row, CHANGE_COLUMNS))
-            as_json.write(("\n  " if total == 0 else ",\n  ") + json_line(row))
-            if len(shown) < HTML_ROWS:
-                shown.append(plain(row))
-            total += 1
+            as_json.write(("\n  " if summary.total == 0 else ",\n  ") + json_line(row))
+            summary.total += 1
+            if row["scan"] == baseline:
+                summary.baseline[row["kind"]] += 1
+            elif row["kind"] in _STATUS_KINDS:
+                summary.status_total += 1
+                if len(summary.status) < HTML_ROWS:
+                    summary.status.append(row)
+            else:
+                summary.other_total += 1
+                if len(summary.other) < HTML_ROWS:
+                    summary.other.append(row)
         as_json.write("\n]\n")
-    return shown, total
+    return summary

@@ -23,7 +23,13 @@ from scanner.core.errors import InputError
 from scanner.core.models import KeyStatus
 from scanner.evidence import charts, data
 from scanner.evidence.background import verifying
-from scanner.evidence.files import report_files, write_changes
+from scanner.evidence.compliance import COMPLIANCE_COLUMNS, compliance_by_scan, compliance_rows
+from scanner.evidence.files import HTML_ROWS, ChangeSummary, report_files, write_changes
+from scanner.evidence.fixed import COLUMNS as FIXED_COLUMNS
+from scanner.evidence.fixed import fixed_in_window
+from scanner.evidence.signing import ENVELOPE_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE, ManifestSigner
+from scanner.report.dates import human
+from scanner.report.frameworks import CIS_GCP
 from scanner.report.remediation import remediation
 from scanner.report.rows import plain, write_csv_rows
 from scanner.store import db
@@ -62,8 +68,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_pack(engine: Engine, since: datetime, until: datetime, output: Path) -> dict[str, Any]:
-    """Write the pack for scans evaluated in [SINCE, UNTIL]; return its manifest."""
+def write_pack(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    output: Path,
+    signer: ManifestSigner | None = None,
+) -> dict[str, Any]:
+    """Write the pack for scans evaluated in [SINCE, UNTIL]; return its
+    manifest. With SIGNER, the manifest is signed (MANIFEST.dsse.json)."""
     _target(output)
     with engine.connect() as conn:
         scans = window_scans(conn, since, until)
@@ -72,7 +85,7 @@ def write_pack(engine: Engine, since: datetime, until: datetime, output: Path) -
         before = scan_before(conn, since)
     tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     try:
-        manifest = _write_all(engine, since, until, scans, before, tmp)
+        manifest = _write_all(engine, _Window(since, until, scans, before or scans[0]), tmp, signer)
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual mode
@@ -85,24 +98,44 @@ def write_pack(engine: Engine, since: datetime, until: datetime, output: Path) -
     return manifest
 
 
+@dataclass(frozen=True)
+class _Window:
+    since: datetime
+    until: datetime
+    scans: list[Any]
+    start: Any  # the last scan before the window, or its first
+
+    @property
+    def end(self) -> Any:
+        return self.scans[-1]
+
+
 def _write_all(
-    engine: Engine,
-    since: datetime,
-    until: datetime,
-    scans: list[Any],
-    before: Any | None,
-    folder: Path,
+    engine: Engine, window: _Window, folder: Path, signer: ManifestSigner | None
 ) -> dict[str, Any]:
-    start, end = before or scans[0], scans[-1]
+    since, until, scans, end = window.since, window.until, window.scans, window.end
+    with engine.connect() as conn:
+        baseline = first_scan_id(conn)
     with verifying(engine) as verification_result:
-        report_files(engine, start.id, folder, "start")
+        report_files(engine, window.start.id, folder, "start")
         worst = report_files(engine, end.id, folder, "end")
-        shown, total = write_changes(engine, since, until, folder)
+        summary = write_changes(engine, since, until, folder, baseline)
         verification = verification_result()
     with engine.connect() as conn:
         stats = remediation(conn, since, until, "rule")
+        fixed = fixed_in_window(conn, since, until)
         documents = {s.config_digest: config_document(conn, s.config_digest) for s in scans}
+        compliance = compliance_by_scan(conn, scans)
+        changed = fix_rows(fixes(conn, since, until))
     _file(folder, "remediation.json", _json(stats))
+    _file(folder, "fixed.json", _json(fixed))
+    _file(folder, "fixed.csv", lambda out: write_csv_rows(fixed, FIXED_COLUMNS, out))
+    _file(folder, "compliance.json", _json(compliance))
+    _file(
+        folder,
+        "compliance.csv",
+        lambda out: write_csv_rows(compliance_rows(compliance), COMPLIANCE_COLUMNS, out),
+    )
     accepted = data.exceptions_in_force(scans, documents)
     _file(folder, "exceptions.json", _json(accepted))
     _file(folder, "exceptions.csv", lambda out: write_csv_rows(accepted, EXCEPTION_COLUMNS, out))
@@ -115,19 +148,17 @@ def _write_all(
     scan_rows = [_scan_row(s) for s in scans]
     _file(folder, "scans.csv", lambda out: write_csv_rows(scan_rows, list(scan_rows[0]), out))
     _file(folder, "verify.json", _json(_verification(verification)))
-    with engine.connect() as conn:
-        changed = fix_rows(fixes(conn, since, until))
     _file(folder, "fixes.json", _json(changed))
     _file(folder, "fixes.csv", lambda out: write_csv_rows(changed, FIX_COLUMNS, out))
+    if signer is not None:
+        _file(folder, PUBLIC_KEY_FILE, lambda out: out.write(signer.public_pem))
     page = _page(
         engine,
-        _Window(since, until, scans, start, end),
+        window,
         documents,
-        stats,
-        verification,
-        _Tables(worst, shown, total),
+        _Evidence(stats, fixed, compliance, verification, worst, summary, changed, baseline),
         folder,
-        changed,
+        signer,
     )
     _file(folder, "index.html", lambda out: out.write(page))
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
@@ -139,6 +170,9 @@ def _write_all(
         "until": until,
         "scans": [s.id for s in scans],
         "chain": _verification(verification),
+        # The head a verifier compares with what the worker logged for the
+        # window's last scan; the chain's own head may be a later scan's.
+        "window_head": {"scan": end.id, "hash": end.chain_hash},
         "files": [
             {
                 "path": name,
@@ -148,7 +182,10 @@ def _write_all(
             for name in files
         ],
     }
-    _file(folder, "MANIFEST.json", _json(manifest))
+    _file(folder, MANIFEST_FILE, _json(manifest))
+    if signer is not None:
+        envelope = signer.sign((folder / MANIFEST_FILE).read_bytes())
+        _file(folder, ENVELOPE_FILE, _json(envelope))
     return manifest
 
 
@@ -173,30 +210,24 @@ def _verification(v: Verification) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Window:
-    since: datetime
-    until: datetime
-    scans: list[Any]
-    start: Any
-    end: Any
-
-
-@dataclass(frozen=True)
-class _Tables:
+class _Evidence:
+    remediation: dict[str, Any]
+    fixed: list[dict[str, Any]]
+    compliance: list[dict[str, Any]]
+    verification: Verification
     worst_keys: list[dict[str, Any]]
-    changes: list[dict[str, Any]]
-    changes_total: int
+    changes: ChangeSummary
+    fixes: list[dict[str, Any]]
+    baseline: int | None
 
 
 def _page(
     engine: Engine,
     window: _Window,
     documents: dict[str | None, dict[str, Any] | None],
-    stats: dict[str, Any],
-    verification: Verification,
-    tables: _Tables,
+    evidence: _Evidence,
     folder: Path,
-    changed: list[dict[str, Any]],
+    signer: ManifestSigner | None,
 ) -> str:
     since, until, scans, start, end = (
         window.since,
@@ -207,8 +238,7 @@ def _page(
     )
     timeline = data.deadlines(documents.get(end.config_digest))
     with engine.connect() as conn:
-        baseline = first_scan_id(conn)
-        flow = data.weekly_flow(conn, scans, baseline)
+        flow = data.weekly_flow(conn, scans, evidence.baseline)
         rules = {rule for entry in timeline for rule in entry[3]}
         open_points = data.deadline_points(conn, scans, rules)
     in_force = [
@@ -226,40 +256,52 @@ def _page(
         autoescape=select_autoescape(enabled_extensions=("html",)),
         undefined=StrictUndefined,
     )
+    env.filters["human"] = human
+    baseline_scan = next((s for s in scans if s.id == evidence.baseline), None)
     return env.get_template("pack.html").render(
-        since=plain(since),
-        until=plain(until),
-        generated_at=plain(datetime.now(UTC)),
+        since=since,
+        until=until,
+        generated_at=datetime.now(UTC),
         version=__version__,
         database=db.redact(str(engine.url)),
-        scans=[
-            _scan_row(s)
-            | {"id": s.id, "evaluated_at": plain(s.evaluated_at), "keys_total": s.keys_total}
-            for s in scans
-        ],
-        verification=verification,
+        scans=scans,
+        verification=evidence.verification,
         statuses=[s.value for s in KeyStatus],
         start_label=f"scan {start.id}",
         start_counts=dict((start.counts or {}).get("by_status", {})),
         end_counts=dict((end.counts or {}).get("by_status", {})),
         end_scan=end,
         charts={
-            "status": charts.keys_by_status(data.status_points(scans), until),
+            "status": charts.keys_by_status(data.status_points(scans), since, until),
             "flow": charts.opened_resolved_by_week(flow, since, until),
             "deadlines": charts.open_against_deadlines(
                 open_points, [(d, label, status) for d, label, status, _ in timeline], since, until
             ),
         },
-        baseline_in_window=baseline in {s.id for s in scans},
-        remediation=stats,
+        deadlines_outside=[
+            (d, label, status)
+            for d, label, status, _ in timeline
+            if not since.date() <= d <= until.date()
+        ],
+        baseline_scan=baseline_scan,
+        baseline_counts=dict((baseline_scan.counts or {}).get("by_status", {}))
+        if baseline_scan
+        else {},
+        baseline_rows=evidence.changes.baseline,
+        remediation=evidence.remediation,
+        fixed=evidence.fixed[:HTML_ROWS],
+        fixed_total=len(evidence.fixed),
+        compliance=evidence.compliance,
+        framework=CIS_GCP,
         in_force=in_force,
         exceptions=data.exceptions_in_force(scans, documents),
-        worst_keys=tables.worst_keys,
-        changes=tables.changes,
-        changes_total=tables.changes_total,
-        fixes=plain(changed),
+        worst_keys=evidence.worst_keys,
+        changes=evidence.changes,
+        fixes=evidence.fixes,
+        signed_by=signer.keyid if signer else None,
         files=sorted(
             [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()]
-            + ["index.html", "MANIFEST.json"]
+            + ["index.html", MANIFEST_FILE]
+            + ([ENVELOPE_FILE] if signer else [])
         ),
     )

@@ -121,7 +121,8 @@ def _top_keys(figures: ScanFigures) -> Iterator[Metric]:
     )
     deadline = GaugeMetricFamily(
         "keysentry_top_key_deadline_timestamp_seconds",
-        "Nearest deadline of each of the worst keys, midnight UTC.",
+        "Due date of the finding that sets the status of each of the worst keys (a "
+        "blocked key: the enforced deadline that blocked it), midnight UTC.",
         labels=top_labels,
     )
     status = GaugeMetricFamily(

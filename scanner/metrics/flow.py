@@ -55,8 +55,8 @@ def flow_metrics(config: Config, flow: Flow) -> Iterator[Metric]:
     yield resolved
     blocked = CounterMetricFamily(
         "keysentry_keys_newly_blocked",
-        "Keys that turned or arrived blocked since the first scan, by the rule whose "
-        "enforced deadline blocks them (a key blocked by two rules counts under each).",
+        "Keys that turned or arrived blocked since the first scan, each counted once, "
+        "under the rule whose enforced deadline blocked it first.",
         labels=["rule"],
     )
     for rule in sorted(_blocking_rules(config) | set(flow.newly_blocked)):

@@ -1,11 +1,14 @@
 """What changed in a window of scans: every transition, every change to a
-key, every key event, with the scan, the reason and the actor where the
-audit log names one. Rows stream in scan order."""
+key, every key event, with the scan, the reason, the key's owners (as its
+latest version names them) and the actor where the audit log names one.
+Rows stream in scan order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection
@@ -17,6 +20,7 @@ from scanner.store.change_rows import (
     transition_rows,
     version_pairs,
 )
+from scanner.store.key_records import key_labels
 from scanner.store.window import window_scans
 
 COLUMNS = (
@@ -24,13 +28,56 @@ COLUMNS = (
     "at",
     "kind",
     "key",
+    "key_id",
+    "display_name",
     "project",
+    "owners",
     "rule",
     "from",
     "to",
     "reason",
     "actor",
 )
+# What a terminal shows of a change: the full name, the raw from and to
+# are in CSV and JSON.
+TABLE_COLUMNS = ("at", "kind", "project", "key", "change", "by")
+# Transition kinds as `changes` names them; "event" takes every audit event.
+KINDS = (
+    "key_added",
+    "left_inventory",
+    "status_changed",
+    "key_changed",
+    "opened",
+    "reopened",
+    "resolved",
+    "severity_changed",
+    "accepted",
+    "acceptance_expired",
+    "acceptance_revoked",
+    "event",
+)
+_LABEL_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """Which changes to show; an empty set lets every value through."""
+
+    keys: frozenset[str] = frozenset()  # full names
+    projects: frozenset[str] = frozenset()  # ids or numbers
+    kinds: frozenset[str] = frozenset()
+
+    def admits(self, row: dict[str, Any]) -> bool:
+        if self.keys and row["key"] not in self.keys:
+            return False
+        if self.projects and not {row["project"], _project(row["key"])} & self.projects:
+            return False
+        kind = "event" if row["kind"].startswith("event:") else row["kind"]
+        return not self.kinds or kind in self.kinds
+
+    def describe(self) -> str:
+        parts = (("key", self.keys), ("project", self.projects), ("kind", self.kinds))
+        return "; ".join(f"{label} {', '.join(sorted(v))}" for label, v in parts if v)
 
 
 def _project(name: str) -> str:
@@ -105,9 +152,56 @@ def _events(conn: Connection, scan: Any) -> Iterator[dict[str, Any]]:
         }
 
 
-def changes(conn: Connection, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+def _labelled(conn: Connection, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """ROWS with the project id, key id and display name of their key, looked
+    up a batch at a time: the name carries only the project number."""
+    stream = iter(rows)
+    while batch := list(islice(stream, _LABEL_BATCH)):
+        labels = key_labels(conn, (row["key"] for row in batch))
+        for row in batch:
+            project, display, owners = labels.get(row["key"], (row["project"], "", []))
+            row["project"] = project
+            row["key_id"] = row["key"].rsplit("/", 1)[-1]
+            row["display_name"] = display
+            row["owners"] = owners
+            yield row
+
+
+def changes(
+    conn: Connection, since: datetime, until: datetime, only: ChangeFilter | None = None
+) -> Iterator[dict[str, Any]]:
+    only = only or ChangeFilter()
     for scan in window_scans(conn, since, until):
         actors = scan_actors(conn, scan.id)
-        yield from _events(conn, scan)
-        yield from _key_changes(conn, scan, actors)
-        yield from _transitions(conn, scan, actors)
+        rows: Iterator[dict[str, Any]] = (
+            row
+            for part in (
+                _events(conn, scan),
+                _key_changes(conn, scan, actors),
+                _transitions(conn, scan, actors),
+            )
+            for row in part
+            if not only.keys or row["key"] in only.keys
+        )
+        yield from (row for row in _labelled(conn, rows) if only.admits(row))
+
+
+def table_row(row: dict[str, Any]) -> dict[str, Any]:
+    """ROW as a terminal shows it: the key by its display name, the change in words."""
+    if row["kind"] == "key_changed":
+        change = f"{row['reason']} changed"
+    elif row["kind"].startswith("event:"):
+        change = "restrictions removed" if row["to"] == "unrestricted" else ""
+    else:
+        moved = " → ".join(str(v) for v in (row["from"], row["to"]) if v is not None)
+        change = ": ".join(str(p) for p in (row["rule"], moved) if p)
+        if row["reason"]:
+            change = f"{change}; {row['reason']}" if change else row["reason"]
+    return {
+        "at": row["at"],
+        "kind": row["kind"],
+        "project": row["project"],
+        "key": row["display_name"] or row["key_id"],
+        "change": change,
+        "by": row["actor"],
+    }

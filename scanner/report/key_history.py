@@ -5,6 +5,7 @@ its status over time. A key that left the inventory stays here."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from scanner.rules.catalog import ALL_RULES
 from scanner.store.fixes import fixes
 from scanner.store.history.rows import fingerprint
 from scanner.store.key_records import (
+    display_names,
     key_events,
     key_leak_reports,
     key_names,
@@ -23,6 +25,7 @@ from scanner.store.key_records import (
     key_uid,
     key_usage_versions,
     key_versions,
+    keys_displayed_as,
     last_finding_versions,
     scan_times,
 )
@@ -66,12 +69,34 @@ class KeyHistory:
 
 
 def find_key_name(conn: Connection, wanted: str) -> str:
+    """The full name of the one key WANTED names: its full name, uid, key id
+    or display name. Several keys by that display name, or none, is an error
+    that lists the candidates or the closest names."""
     names = key_names(conn, wanted)
-    if not names:
-        raise InputError(f"{wanted}: no key with this name or uid in history")
+    if len(names) == 1:
+        return names[0]
     if len(names) > 1:
-        raise InputError(f"{wanted}: several keys have this uid: {', '.join(names)}")
-    return names[0]
+        raise InputError(f"{wanted}: several keys have this uid or key id: {', '.join(names)}")
+    shown = keys_displayed_as(conn, wanted)
+    if len(shown) == 1:
+        return shown[0][0]
+    if shown:
+        lines = [f"  {name}  (project {project}, uid {uid})" for name, uid, project, _ in shown]
+        raise InputError(
+            f"{wanted}: {len(shown)} keys have this display name; give the full name or uid "
+            "of one:\n" + "\n".join(lines)
+        )
+    by_lower = {n.lower(): n for n in display_names(conn)}
+    close = [n for low, n in by_lower.items() if wanted.lower() in low][:5]
+    close += [
+        by_lower[n]
+        for n in difflib.get_close_matches(wanted.lower(), by_lower, n=5, cutoff=0.5)
+        if by_lower[n] not in close
+    ][: 5 - len(close)]
+    hint = f"; the closest display names: {', '.join(repr(n) for n in close)}" if close else ""
+    raise InputError(
+        f"{wanted}: no key with this full name, uid, key id or display name in history{hint}"
+    )
 
 
 def _previous_scan(times: dict[int, datetime], scan_id: int) -> int | None:

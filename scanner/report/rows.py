@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
+import textwrap
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 import orjson
@@ -15,9 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scanner.report.formats import csv_safe, csv_writer, terminal_safe
-
-TABLE_WIDTH = 120
+from scanner.report.fit import fit
+from scanner.report.formats import csv_safe, csv_writer, table_width, terminal_safe
 
 
 def plain(value: Any) -> Any:
@@ -82,25 +82,88 @@ def write_csv_rows(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: 
         writer.writerow(csv_row(row, columns))
 
 
+def table_cell(value: Any) -> str:
+    """What a table shows of VALUE: instants to the minute, in UTC."""
+    if isinstance(value, datetime):
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
+    return cell(value)
+
+
+def column_widths(
+    natural: Sequence[int], floors: Sequence[int], room: int, whole: Sequence[bool]
+) -> list[int]:
+    """Widths in ROOM: the widest column gives way first, none below its
+    floor; if the floors alone are too wide, all but the WHOLE ones go below."""
+    widths = list(natural)
+    for lowest in (floors, [w if keep else 4 for w, keep in zip(floors, whole, strict=True)]):
+        while sum(widths) > room:
+            shrinkable = [i for i, w in enumerate(widths) if w > lowest[i]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+    return widths
+
+
+def _longest_part(texts: list[list[str]], column: int) -> int:
+    """The longest word (or part of a hyphenated one) of a prose column, up to 20."""
+    parts = (p for t in texts for w in t[column].split() for p in w.split("-"))
+    return min(20, max([10] + [len(p) + 1 for p in parts]))
+
+
 def write_table_rows(
     rows: Iterable[dict[str, Any]],
     columns: Sequence[str],
     out: TextIO,
     title: str | None = None,
-    width: int = TABLE_WIDTH,
+    width: int | None = None,
+    *,
+    whole: Sequence[str] = ("at", "scan", "kind", "what", "rule"),
+    prose: Sequence[str] = ("change", "detail", "reason", "evidence", "note"),
 ) -> None:
-    console = Console(width=width, file=out, color_system=None, force_terminal=False)
-    table = Table(
-        title=Text(terminal_safe(title)) if title else None,
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        pad_edge=False,
+    """ROWS as a table WIDTH wide (the terminal's by default). Names keep one
+    line and lose their middle; PROSE wraps between words and after hyphens;
+    dates and the columns in WHOLE are never shortened."""
+    width = width or table_width()
+    rows = list(rows)
+    kept = {*whole} | {
+        c for c in columns if any(isinstance(r.get(c), date | datetime) for r in rows)
+    }
+    texts = [[terminal_safe(table_cell(row.get(c))) for c in columns] for row in rows]
+    if texts:  # a column no row fills says nothing: it gives its room to the others
+        filled = [i for i in range(len(columns)) if any(t[i] for t in texts)]
+        columns = [columns[i] for i in filled]
+        texts = [[t[i] for i in filled] for t in texts]
+    natural = [max([len(c)] + [len(t[i]) for t in texts]) for i, c in enumerate(columns)]
+    floors = [
+        n if c in kept else min(n, max(len(c), _longest_part(texts, i) if c in prose else 8))
+        for i, (c, n) in enumerate(zip(columns, natural, strict=True))
+    ]
+    # The box puts one space before, between and after the columns.
+    widths = column_widths(natural, floors, width - len(columns) - 1, [c in kept for c in columns])
+    console = Console(
+        width=max(width, sum(widths) + len(columns) + 1),
+        file=out,
+        color_system=None,
+        force_terminal=False,
     )
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(terminal_safe(cell(row.get(c)))) for c in columns))
+    if title:
+        out.write(textwrap.fill(terminal_safe(title), width, subsequent_indent="  ") + "\n")
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False, collapse_padding=True)
+    for column, column_width in zip(columns, widths, strict=True):
+        table.add_column(column, width=column_width, no_wrap=True, overflow="ellipsis")
+    for t in texts:
+        cells = (
+            Text(_wrapped(text, w) if column in prose else fit(text, w))
+            for column, text, w in zip(columns, t, widths, strict=True)
+        )
+        table.add_row(*cells)
     console.print(table)
+
+
+def _wrapped(text: str, width: int) -> str:
+    """TEXT in lines of WIDTH, broken between words or after a hyphen."""
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=True)) or text
 
 
 def write_json_document(document: dict[str, Any], out: TextIO) -> None:

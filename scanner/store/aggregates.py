@@ -5,6 +5,7 @@ is read on every scrape with a few small queries."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from scanner.core.models import KeyStatus
+from scanner.core.status_due import status_due
 from scanner.store.acceptance import accepted_at
 from scanner.store.configs import config_document
 from scanner.store.due_soon import due_counts
@@ -164,25 +166,12 @@ def read_figures(engine: Engine, scan_id: int, top_keys: int, max_projects: int)
             .order_by(KeyVersion.score.desc(), KeyVersion.key_name)
             .limit(top_keys)
         ).all()
-        deadlines: dict[str, date | None] = {}
-        if worst:
-            deadlines = {
-                name: nearest
-                for name, nearest in conn.execute(
-                    select(FindingVersion.key_name, func.min(FindingVersion.deadline))
-                    .where(
-                        open_findings,
-                        FindingVersion.key_name.in_([row[0] for row in worst]),
-                        FindingVersion.deadline.is_not(None),
-                    )
-                    .group_by(FindingVersion.key_name)
-                )
-            }
         scan = conn.execute(
             select(Scan.evaluated_at, Scan.config_digest, Scan.counts).where(Scan.id == scan_id)
         ).one()
-        exceptions = exception_figures(conn, scan_id, scan.config_digest)
         today = scan.evaluated_at.date()
+        deadlines = _status_deadlines(conn, open_findings, worst, today)
+        exceptions = exception_figures(conn, scan_id, scan.config_digest)
         shown = capped(per_project, max_projects)
         named = {name for name, _ in shown} - {OTHER_PROJECTS}
         due, project_due = due_counts(conn, scan_id, today, named, OTHER_PROJECTS)
@@ -239,3 +228,20 @@ def capped(per_project: dict[str, dict[str, int]], limit: int) -> dict[tuple[str
         for status, n in counts.items():
             out[(OTHER_PROJECTS, status)] = out.get((OTHER_PROJECTS, status), 0) + n
     return out
+
+
+def _status_deadlines(
+    conn: Connection, open_findings: Any, worst: Sequence[Any], today: date
+) -> dict[str, date | None]:
+    """Each of the WORST keys' due date of the finding that sets its status."""
+    if not worst:
+        return {}
+    fv = FindingVersion
+    found: dict[str, list[tuple[str, date | None, str | None, bool]]] = defaultdict(list)
+    for name, severity, deadline, kind, accepted_by in conn.execute(
+        select(fv.key_name, fv.severity, fv.deadline, fv.deadline_kind, fv.accepted_by).where(
+            open_findings, fv.key_name.in_([row[0] for row in worst])
+        )
+    ):
+        found[name].append((severity, deadline, kind, accepted_by is not None))
+    return {row[0]: status_due(row[3], found.get(row[0], ()), today) for row in worst}

@@ -101,11 +101,11 @@ def _scans(column: InstrumentedAttribute[int], scan_id: int, only: bool) -> Colu
 
 
 def newly_blocked(conn: Connection, scan_id: int, only_this_scan: bool = False) -> Counter[str]:
-    """Rule -> keys that turned blocked up to SCAN_ID, by the rules whose
-    enforced deadline had passed on the key at that scan: what makes a key
-    blocked (rules.verdict). Matched here rather than joined in SQL: findings
-    have no index by key, and the join's plan on PostgreSQL visits every
-    finding for each transition."""
+    """Rule -> keys that turned blocked up to SCAN_ID, each counted once,
+    under the rule whose enforced deadline blocked it first (the earliest of
+    those passed on the key at that scan: what makes a key blocked,
+    rules.verdict). Matched here rather than joined in SQL: the join's plan
+    on PostgreSQL visits every finding for each transition."""
     t, f = Transition, FindingVersion
     turned: dict[str, list[tuple[int, date]]] = defaultdict(list)
     for key_name, at_scan, evaluated_at in conn.execute(
@@ -129,13 +129,16 @@ def newly_blocked(conn: Connection, scan_id: int, only_this_scan: bool = False) 
     columns = (f.key_name, f.rule_id, f.deadline, f.valid_from_scan_id, f.valid_to_scan_id)
     if only_this_scan:  # the findings open at this scan, of these keys only
         enforced += (or_(f.valid_to_scan_id.is_(None), f.valid_to_scan_id > scan_id),)
+    first: dict[tuple[str, int], tuple[date, str]] = {}  # (key, scan) -> (deadline, rule)
     for key_name, rule, deadline, valid_from, valid_to in conn.execute(
         select(*columns).where(*enforced)
     ):
         for at_scan, day in turned.get(str(key_name), ()):
             open_then = valid_from <= at_scan and (valid_to is None or valid_to > at_scan)
             if open_then and deadline is not None and deadline <= day:
-                counts[str(rule)] += 1
+                turn = (str(key_name), at_scan)
+                first[turn] = min(first.get(turn, (deadline, str(rule))), (deadline, str(rule)))
+    counts.update(rule for _, rule in first.values())
     return counts
 
 

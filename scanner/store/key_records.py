@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from scanner.store.tables import (
     FindingVersion,
@@ -22,10 +22,59 @@ from scanner.store.tables import (
 
 
 def key_names(conn: Connection, wanted: str) -> list[str]:
-    """The full names of the keys named or with the uid WANTED."""
+    """The full names of the keys named WANTED, with the uid WANTED or the key
+    id WANTED (the last part of the name: projects/P/locations/global/keys/ID)."""
     kv = KeyVersion
-    query = select(kv.key_name).where(or_(kv.key_name == wanted, kv.uid == wanted)).distinct()
+    matches = [kv.key_name == wanted, kv.uid == wanted]
+    if "/" not in wanted:
+        matches.append(kv.key_name.endswith(f"/keys/{wanted}"))
+    query = select(kv.key_name).where(or_(*matches)).distinct()
     return sorted(set(conn.scalars(query)))
+
+
+def keys_displayed_as(conn: Connection, wanted: str) -> list[tuple[str, str, str, str]]:
+    """(name, uid, project, display name) of each key whose latest version is
+    displayed as WANTED, whatever the case."""
+    kv = KeyVersion
+    latest = (
+        select(func.max(kv.id))
+        .where(func.lower(kv.display_name) == wanted.lower())
+        .group_by(kv.key_name)
+    )
+    rows = conn.execute(
+        select(kv.key_name, kv.uid, kv.project_id, kv.project_number, kv.display_name)
+        .where(kv.id.in_(latest))
+        .order_by(kv.project_id, kv.key_name)
+    )
+    return [(r.key_name, r.uid, r.project_id or r.project_number, r.display_name) for r in rows]
+
+
+def display_names(conn: Connection) -> list[str]:
+    """Every display name history holds, once."""
+    return sorted(n for n in conn.scalars(select(KeyVersion.display_name).distinct()) if n)
+
+
+def key_labels(conn: Connection, names: Iterable[str]) -> dict[str, tuple[str, str, list[str]]]:
+    """Name -> (project id, display name, owners) of each of NAMES, from its
+    latest version."""
+    kv = KeyVersion
+    wanted = list(set(names))
+    labels: dict[str, tuple[str, str, list[str]]] = {}
+    for start in range(0, len(wanted), 500):
+        latest = (
+            select(func.max(kv.id))
+            .where(kv.key_name.in_(wanted[start : start + 500]))
+            .group_by(kv.key_name)
+        )
+        rows = conn.execute(
+            select(kv.key_name, kv.project_id, kv.project_number, kv.display_name, kv.owners).where(
+                kv.id.in_(latest)
+            )
+        )
+        for r in rows:
+            project = r.project_id or r.project_number
+            labels[r.key_name] = (project, r.display_name, list(r.owners or []))
+    return labels
 
 
 def key_uid(conn: Connection, name: str) -> str:

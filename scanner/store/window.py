@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from scanner.store.queries import valid_at
-from scanner.store.tables import FindingVersion, Scan, Transition
+from scanner.store.tables import FindingVersion, Scan, Transition, UsageVersion
 
 
 def window_scans(conn: Connection, since: datetime, until: datetime) -> list[Any]:
@@ -60,3 +60,33 @@ def open_findings_by_rule(conn: Connection, scan_id: int, rules: set[str]) -> di
         .group_by(fv.rule_id)
     )
     return {rule: int(n) for rule, n in rows}
+
+
+def keys_without_requests(conn: Connection, scan_id: int) -> tuple[int, int]:
+    """(keys whose usage was read at SCAN_ID, of them those that served no
+    request in the 30 days before it)."""
+    u = UsageVersion
+    read, idle = conn.execute(
+        select(
+            func.count(), func.coalesce(func.sum(case((u.requests_30d == 0, 1), else_=0)), 0)
+        ).where(valid_at(u, scan_id))
+    ).one()
+    return int(read), int(idle)
+
+
+def keys_failing(conn: Connection, scan_id: int, rules: tuple[str, ...]) -> tuple[int, int]:
+    """(keys with an open finding of RULES at SCAN_ID that no exception
+    accepts, keys whose only such findings an exception accepts)."""
+    fv = FindingVersion
+    rows = conn.execute(
+        select(fv.key_name, func.min(case((fv.accepted_by.is_(None), 0), else_=1)))
+        .where(valid_at(fv, scan_id), fv.rule_id.in_(sorted(rules)))
+        .group_by(fv.key_name)
+    )
+    failing = accepted = 0
+    for _, all_accepted in rows:
+        if all_accepted:
+            accepted += 1
+        else:
+            failing += 1
+    return failing, accepted
