@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from scanner.config import Config, MetricsConfig
 from scanner.configfile import parse_config
 from scanner.metrics.collector import StoreCollector, WorkerState
+from scanner.report.answers import status_finding
 from scanner.report.build import build_report
 from scanner.scan.engine import run_scan
 from scanner.service.endpoints import EndpointServer, Readiness
@@ -168,14 +169,19 @@ def test_what_is_due_when_agrees_with_the_report(engine: Engine) -> None:
         samples = scrape(base)
     report_keys = list(build_report(engine).iter_keys())
 
-    def due(days: int) -> str:
-        return "overdue" if days < 0 else "7d" if days <= 7 else "30d" if days <= 30 else "later"
+    def due(days: int, kind: str | None) -> str:
+        if days < 0:  # an announced date that passed is not enforced: not overdue
+            return "announced" if kind == "announced" else "overdue"
+        return "7d" if days <= 7 else "30d" if days <= 30 else "later"
 
     dated = [(k, f) for k in report_keys for f in k.findings if f.deadline is not None]
-    expected = Counter((f.rule, due((f.deadline - NOW.date()).days)) for _, f in dated)
+    expected = Counter(
+        (f.rule, due((f.deadline - NOW.date()).days, f.deadline_kind)) for _, f in dated
+    )
+    assert {bucket for _, bucket in expected} >= {"overdue", "announced"}  # the demo has both
     by_rule = {(lb["rule"], lb["due"]): v for lb, v in samples["keysentry_findings_due"]}
     assert {k: v for k, v in by_rule.items() if v} == expected
-    assert {bucket for _, bucket in by_rule} == {"overdue", "7d", "30d", "later"}
+    assert {bucket for _, bucket in by_rule} == {"overdue", "announced", "7d", "30d", "later"}
     assert by_rule[("key-not-rotated", "later")] == expected.get(("key-not-rotated", "later"), 0)
     # By project: the two named projects and "(other)", nothing lost.
     by_project = {
@@ -183,6 +189,18 @@ def test_what_is_due_when_agrees_with_the_report(engine: Engine) -> None:
     }
     assert sum(by_project.values()) == len(dated)
     assert len({p for p, _ in by_project} - {OTHER_PROJECTS}) <= 2
+    # The top keys' deadline is when the finding that sets their status is due,
+    # as the report's Due column says (a blocked key: the deadline that blocked it).
+    due_of = {
+        lb["key"]: datetime.fromtimestamp(v, UTC).date()
+        for lb, v in samples["keysentry_top_key_deadline_timestamp_seconds"]
+    }
+    by_name = {k.name: k for k in report_keys}
+    top = {lb["key"] for lb, _ in samples["keysentry_top_key_score"]}
+    assert any(by_name[name].status == "blocked" for name in top)
+    for name in top:
+        finding = status_finding(by_name[name])
+        assert due_of.get(name) == (finding.deadline if finding else None), name
 
 
 def test_caps_bound_the_series_count(engine: Engine) -> None:

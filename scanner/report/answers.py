@@ -22,22 +22,27 @@ def in_use(k: ReportKey) -> bool | None:
 
 
 def status_finding(k: ReportKey) -> ReportFinding | None:
-    """The finding that sets the key's status (rules.verdict.key_status):
-    for a blocked key the one whose enforced deadline passed, accepted or not;
-    for a non-compliant key its worst, nearest-due finding; for a key at risk
-    the one due soonest."""
+    """The finding that sets the key's status (rules.verdict.key_status), as
+    core.status_due dates it: for a blocked key the one whose enforced
+    deadline passed first, accepted or not; for a non-compliant key its
+    worst, nearest-due finding; for a key at risk the one due soonest."""
     if k.status is KeyStatus.BLOCKED:
-        for f in (*k.findings, *k.accepted):
-            passed = f.days_to_deadline is not None and f.days_to_deadline <= 0
-            if f.deadline_kind == _ENFORCED and passed:
-                return f
+        passed = [
+            f
+            for f in (*k.findings, *k.accepted)
+            if f.deadline_kind == _ENFORCED
+            and f.days_to_deadline is not None
+            and f.days_to_deadline <= 0
+        ]
+        if passed:
+            return min(passed, key=lambda f: f.deadline or date.max)
         return k.findings[0] if k.findings else None
     if k.status is KeyStatus.NON_COMPLIANT:
         serious = [f for f in k.findings if f.severity.rank >= Severity.MEDIUM.rank]
         return min(serious, key=_urgency, default=None)
     if k.status is KeyStatus.AT_RISK:
         due = [f for f in k.findings if f.deadline is not None]
-        return min(due, key=_urgency, default=None)
+        return min(due, key=lambda f: f.deadline or date.max, default=None)
     return None
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from scanner.core.models import Finding, KeyAssessment, KeyStatus
+from scanner.core.models import DeadlineKind, Finding, KeyAssessment, KeyStatus, Severity
 from scanner.store.due_soon import BUCKETS
 from scanner.store.history.state import OpenKey
 
@@ -25,8 +25,16 @@ _DELETED = KeyStatus.DELETED.value
 
 # -score, name, project, display name (None until read, for kept keys), ...
 TopEntry = tuple[int, str, str, str | None, str, str, date | None]
-# subject, rule id, severity, deadline, timeline entry, accepted by
-FindingFacts = tuple[str, str, str, date | None, str | None, str | None]
+# subject, rule id, severity, deadline, timeline entry, accepted by, deadline kind
+FindingFacts = tuple[str, str, str, date | None, str | None, str | None, str | None]
+_ENFORCED = DeadlineKind.ENFORCED.value
+_ANNOUNCED = DeadlineKind.ANNOUNCED.value
+_BLOCKED = KeyStatus.BLOCKED.value
+_NON_COMPLIANT = KeyStatus.NON_COMPLIANT.value
+_AT_RISK = KeyStatus.AT_RISK.value
+# A severity's rank, negated: the smallest is the worst.
+_WORST_FIRST = {s.value: -s.rank for s in Severity}
+_MEDIUM = -Severity.MEDIUM.rank
 _SUBJECT = operator.itemgetter(0)
 
 
@@ -40,6 +48,7 @@ def _facts(findings: Iterable[Finding]) -> Iterator[FindingFacts]:
             f.deadline,
             f.timeline_entry,
             f.accepted_by,
+            f.deadline_kind._value_ if f.deadline_kind is not None else None,
         )
 
 
@@ -59,6 +68,7 @@ class FiguresTally:
         self._days: dict[date | str, date] = {}  # a deadline as read -> the day (_day)
         self._top: list[TopEntry] = []
         self._kept: set[str] = set()  # keys whose judgement the scan kept
+        self._kept_status: dict[str, str] = {}
         # What the exceptions accepted of those keys, by exception id.
         self.kept_accepted: Counter[str] = Counter()
 
@@ -66,7 +76,8 @@ class FiguresTally:
         key = assessment.key
         project = key.project_id or key.project_number
         findings = assessment.findings
-        nearest = self._count(_facts(findings), project) if findings else None
+        status = assessment.status._value_
+        due = self._count(_facts(findings), project, status) if findings else None
         # _value_ rather than .value: the same string without the enum property
         # (this runs for every key of every scan).
         self._count_key(
@@ -75,9 +86,9 @@ class FiguresTally:
             project,
             key.display_name,
             key.key_type._value_,
-            assessment.status._value_,
+            status,
             assessment.score,
-            nearest,
+            due,
         )
 
     def add_kept(self, name: str, kept: OpenKey) -> None:
@@ -86,6 +97,7 @@ class FiguresTally:
         (add_stored), and its display name read if it is among the top keys
         (top_without_names)."""
         self._kept.add(name)
+        self._kept_status[name] = kept.status
         project = kept.project_id or kept.project_number
         self._count_key(
             name, kept.project_number, project, None, kept.key_type, kept.status, kept.score, None
@@ -100,13 +112,13 @@ class FiguresTally:
         key_type: str,
         status: str,
         score: int,
-        nearest: date | None,
+        due: date | None,
     ) -> None:
         self._shown[number] = project
         self.keys[(status, key_type)] += 1
         self.projects[(project, status)] += 1
         if status != _DELETED and score > 0:
-            self._top.append((-score, name, project, display_name, status, key_type, nearest))
+            self._top.append((-score, name, project, display_name, status, key_type, due))
             if len(self._top) >= 2 * TOP_KEYS_KEPT:
                 self._trim()
 
@@ -130,19 +142,19 @@ class FiguresTally:
         """The open findings of history, grouped by subject (as
         store.history_state.open_finding_facts reads them): those of the kept
         keys are counted, the rest were counted as their keys were judged."""
-        kept, nearest_of = self._kept, {}
+        kept, due_of = self._kept, {}
         pending = {entry[1] for entry in self._top if entry[1] in kept}
         for subject, group in itertools.groupby(open_findings, key=_SUBJECT):
             if subject in kept:
                 found = list(group)
                 self.kept_accepted.update(f[5] for f in found if f[5] is not None)
                 number = subject.split("/")[1]
-                nearest = self._count(found, self._shown.get(number, number))
+                status = self._kept_status[subject]
+                due = self._count(found, self._shown.get(number, number), status)
                 if subject in pending:
-                    nearest_of[subject] = nearest
+                    due_of[subject] = due
         self._top = [
-            (*entry[:6], nearest_of[entry[1]]) if entry[1] in nearest_of else entry
-            for entry in self._top
+            (*entry[:6], due_of[entry[1]]) if entry[1] in due_of else entry for entry in self._top
         ]
 
     def add_findings(self, findings: Iterable[Finding]) -> None:
@@ -153,32 +165,46 @@ class FiguresTally:
             by_subject[f.subject].append(f)
         for subject, found in by_subject.items():
             number = subject.split("/")[1] if subject.startswith("projects/") else ""
-            self._count(_facts(found), self._shown.get(number, number))
+            self._count(_facts(found), self._shown.get(number, number), "")
 
-    def _count(self, findings: Iterable[Sequence[Any]], project: str) -> date | None:
-        """Count one subject's open FINDINGS; their nearest deadline."""
-        nearest: date | None = None
+    def _count(self, findings: Iterable[Sequence[Any]], project: str, status: str) -> date | None:
+        """Count one subject's open FINDINGS; when the finding that sets its
+        STATUS is due (core.status_due, folded into this one pass)."""
+        blocked_by: date | None = None  # the earliest enforced deadline passed
+        serious: tuple[int, date] | None = None  # the worst medium+ finding, nearest due
+        soonest: date | None = None
         entries: set[str] = set()
-        days = self._days
-        for _, rule_id, severity, stored, timeline_entry, accepted_by in findings:
+        days, today = self._days, self.today
+        for _, rule_id, severity, stored, timeline_entry, accepted_by, kind in findings:
             labels = (rule_id, severity)
             if timeline_entry is not None:
                 entries.add(timeline_entry)
             deadline = None if stored is None else days.get(stored) or _day(days, stored)
-            if deadline is not None and (nearest is None or deadline < nearest):
-                nearest = deadline
+            if kind == _ENFORCED and deadline is not None and deadline <= today:
+                blocked_by = deadline if blocked_by is None else min(blocked_by, deadline)
             if accepted_by is not None:
                 self.accepted[labels] += 1
                 continue
             self.findings[labels] += 1
+            rank = _WORST_FIRST[severity]
+            if rank <= _MEDIUM:
+                candidate = (rank, deadline or date.max)
+                if serious is None or candidate < serious:
+                    serious = candidate
             if deadline is not None:
-                bucket = self._bucket(deadline)
+                if soonest is None or deadline < soonest:
+                    soonest = deadline
+                bucket = self._bucket(deadline, kind)
                 self.due[(rule_id, bucket)] += 1
                 if project:
                     self.project_due[(project, bucket)] += 1
         for entry in entries:
             self.deadline_keys[entry] += 1
-        return nearest
+        if status == _BLOCKED:
+            return blocked_by
+        if status == _NON_COMPLIANT:
+            return serious[1] if serious is not None and serious[1] != date.max else None
+        return soonest if status == _AT_RISK else None
 
     def by_status(self) -> Counter[str]:
         """Keys counted by status."""
@@ -194,13 +220,13 @@ class FiguresTally:
             counts[severity] += count
         return counts
 
-    def _bucket(self, deadline: date) -> str:
+    def _bucket(self, deadline: date, kind: str | None) -> str:
         # As store.due_soon buckets them in SQL.
         if deadline < self.today:
-            return BUCKETS[0]
+            return BUCKETS[1] if kind == _ANNOUNCED else BUCKETS[0]
         if deadline <= self._week:
-            return BUCKETS[1]
-        return BUCKETS[2] if deadline <= self._month else BUCKETS[3]
+            return BUCKETS[2]
+        return BUCKETS[3] if deadline <= self._month else BUCKETS[4]
 
     def _trim(self) -> None:
         self._top.sort(key=lambda entry: (entry[0], entry[1]))

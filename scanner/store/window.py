@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
+from scanner.core.models import KeyStatus
 from scanner.store.queries import valid_at
-from scanner.store.tables import FindingVersion, Scan, Transition, UsageVersion
+from scanner.store.tables import FindingVersion, KeyVersion, Scan, Transition, UsageVersion
 
 
 def window_scans(conn: Connection, since: datetime, until: datetime) -> list[Any]:
@@ -63,13 +64,13 @@ def open_findings_by_rule(conn: Connection, scan_id: int, rules: set[str]) -> di
 
 
 def keys_without_requests(conn: Connection, scan_id: int) -> tuple[int, int]:
-    """(keys whose usage was read at SCAN_ID, of them those that served no
-    request in the 30 days before it)."""
-    u = UsageVersion
+    """(keys not deleted at SCAN_ID whose usage was read, of them those that
+    served no request in the 30 days before it)."""
+    u, kv = UsageVersion, KeyVersion
     read, idle = conn.execute(
-        select(
-            func.count(), func.coalesce(func.sum(case((u.requests_30d == 0, 1), else_=0)), 0)
-        ).where(valid_at(u, scan_id))
+        select(func.count(), func.coalesce(func.sum(case((u.requests_30d == 0, 1), else_=0)), 0))
+        .join(kv, kv.key_name == u.key_name)
+        .where(valid_at(u, scan_id), valid_at(kv, scan_id), kv.status != KeyStatus.DELETED.value)
     ).one()
     return int(read), int(idle)
 

@@ -182,13 +182,15 @@ def open_findings_of(conn: Connection, subjects: list[str]) -> dict[str, OpenFin
 
 def open_finding_facts(conn: Connection) -> Iterator[Sequence[Any]]:
     """Every open finding as (subject, rule id, severity, deadline, timeline
-    entry, accepted by), a subject's together: what the figures count of it.
+    entry, accepted by, deadline kind), a subject's together: what the
+    figures count of it.
     The deadline is as the database returns it (on SQLite, the ISO text it
     keeps: a repeat scan reads every open finding, and converting each row
     costs more than reading it); FiguresTally reads either."""
     fv = FindingVersion
     query = (
         select(fv.key_name, fv.rule_id, fv.severity, fv.deadline, fv.timeline_entry, fv.accepted_by)
+        .add_columns(fv.deadline_kind)
         .where(fv.valid_to_scan_id.is_(None))
         .order_by(fv.key_name)
     )
