@@ -44,6 +44,49 @@ def test_dashboard_uses_a_datasource_variable_and_current_schema() -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_the_top_row_answers_the_first_four_questions() -> None:
+    """What is blocked, what is due this week, what changed since yesterday,
+    is the scan healthy: the first row, left to right; then the Keys table."""
+    board = dashboard()
+    top = sorted(
+        (p for p in board["panels"] if p["type"] != "row" and p["gridPos"]["y"] == 1),
+        key=lambda p: p["gridPos"]["x"],
+    )
+    assert [p["title"] for p in top] == [
+        "Keys blocked now",
+        "Due within 7 days",
+        "Changed since yesterday",
+        "Scan health now",
+    ]
+    assert sum(p["gridPos"]["w"] for p in top) == 24
+    changed = {t["legendFormat"] for t in top[2]["targets"]}
+    assert changed == {"opened", "resolved", "newly blocked"}
+    assert {t["legendFormat"] for t in top[3]["targets"]} == {
+        "last success",
+        "last scan",
+        "coverage",
+    }
+    keys = next(p for p in all_panels(board["panels"]) if p["title"] == "Keys")
+    assert keys["type"] == "table" and keys["datasource"]["uid"] == "${history}"
+    below = min(p["gridPos"]["y"] for p in board["panels"] if p["gridPos"]["y"] > 1)
+    assert keys["gridPos"]["y"] <= below + 4  # right under the stats
+    sql = keys["targets"][0]["rawSql"]
+    for variable in ("${key_status:sqlstring}", "${owner:sqlstring}", "${project:regex}"):
+        assert variable in sql
+    assert "${rule:regex}" in sql and "FROM current_keys" in sql
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["key_status"]["type"] == "custom" and variables["owner"]["type"] == "textbox"
+    links = {
+        o["matcher"]["options"]: p["value"][0]["url"]
+        for o in keys["fieldConfig"]["overrides"]
+        for p in o["properties"]
+        if p["id"] == "links"
+    }
+    assert links["Key"].endswith(
+        "/apis/credentials/key/${__data.fields.key_id}?project=${__data.fields.Project}"
+    )
+
+
 def test_console_links_address_keys_and_projects() -> None:
     panels = {p["title"]: p for p in all_panels(dashboard()["panels"])}
     top = panels["Top offenders"]
