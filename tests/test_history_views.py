@@ -23,6 +23,7 @@ from scanner.sources.inventory.export import ExportSource
 from tests import assets
 from tests.auditor_org import History, build_history, org
 from tests.test_dashboards import queries
+from tests.test_metrics import scan_demo
 
 
 @pytest.fixture
@@ -173,9 +174,11 @@ def test_the_keys_table_runs_and_filters_on_real_postgresql(history: History, db
     order = ["blocked", "non_compliant", "at_risk", "compliant", "deleted"]
     ranks = [order.index(r.Status) for r in every]
     assert ranks == sorted(ranks)  # worst first
-    by_name = {k["name"]: k for k in report["keys"]}
-    for r in every:
-        assert r.History == f"keysentry history key {by_name[r.History.split()[-1]]['name']}"
+    by_uid = {k["uid"]: k for k in report["keys"]}
+    for r in every:  # a command that runs as printed: by the key's uid
+        key = by_uid[r.History.split()[-1]]
+        assert r.History == f"keysentry history key {key['uid']}"
+        assert r.Key == key["display_name"] and r.Owners == (", ".join(key["owners"]) or None)
     blocked = rows(history.engine, keys_sql(status="'blocked'"))
     assert blocked and {r.Status for r in blocked} == {"blocked"}
     assert len(blocked) == sum(1 for k in report["keys"] if k["status"] == "blocked")
@@ -185,10 +188,21 @@ def test_the_keys_table_runs_and_filters_on_real_postgresql(history: History, db
     rule = "key-api-unrestricted"
     with_rule = {r.History.split()[-1] for r in rows(history.engine, keys_sql(rule=rule))}
     assert with_rule == {
-        k["name"] for k in report["keys"] if any(f["rule"] == rule for f in k["findings"])
+        k["uid"] for k in report["keys"] if any(f["rule"] == rule for f in k["findings"])
     }
     assert rows(history.engine, keys_sql(owner="'nobody-at-all'")) == []
     assert rows(history.engine, keys_sql(project="nowhere")) == []
+
+
+def test_the_keys_table_finds_an_owners_keys(engine: Engine, db_url: str) -> None:
+    """The sample organization names owners: part of an address finds that
+    owner's keys, whatever the case."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the Keys table reads PostgreSQL")
+    scan_demo(engine, Config())
+    keys = json.loads(render_json(build_report(engine)))["keys"]
+    found = {r.History.split()[-1] for r in rows(engine, keys_sql(owner="'DANA@'"))}
+    assert found and found == {k["uid"] for k in keys if "dana@example.com" in k["owners"]}
 
 
 def test_every_history_panel_runs_on_real_postgresql(history: History, db_url: str) -> None:

@@ -26,7 +26,7 @@ from scanner.cli.common import (
     scan_summary,
     write_report,
 )
-from scanner.cli.demo_history import day_before
+from scanner.cli.demo_history import days_before
 from scanner.cli.fix_plan import plan_of, write_plan_table
 from scanner.cli.instants import parse_now
 from scanner.cli.leaks import import_summary
@@ -91,6 +91,13 @@ DEMO_EVALUATED_AT = "2026-11-21T00:00:00Z"
     is_flag=True,
     help="Evaluate and report without recording the scan or queuing notifications.",
 )
+@click.option(
+    "--days",
+    type=click.IntRange(2, 30),
+    default=2,
+    show_default=True,
+    help="A new demo history of this many daily scans, the organization changing between them.",
+)
 @handle_errors
 def demo(
     config_path: str | None,
@@ -103,6 +110,7 @@ def demo(
     listen: str,
     interval: str,
     dry_run: bool,
+    days: int,
 ) -> None:
     """Scan the bundled sample organization into ./.keysentry-demo/ and report,
     with the notifications it would send written to ./.keysentry-demo/outbox/;
@@ -128,21 +136,23 @@ def demo(
         view.finish()
         return
     import_demo_leaks(engine, evaluated_at)
-    if (
-        latest_succeeded_scan(engine) is None
-    ):  # a new demo: first the day before, so that today has news
-        yesterday = day_before(DEMO_EXPORT, DEMO_DIR / "demo-org-day-before.jsonl")
-        earlier = ExportSource([yesterday], config.gemini.project_services)
-        before = run_scan(  # sources of its own: a source is read once, by one scan
-            earlier,
-            engine,
-            config,
-            evaluated_at - timedelta(days=1),
-            after_history=hook,
-            usage=FileUsageSource([DEMO_USAGE], config.usage, config.gemini.api_services),
-            audit=FileAuditSource([DEMO_AUDIT]),
-        )
-        click.echo(scan_summary(before) + " (the day before)", err=True)
+    if latest_succeeded_scan(engine) is None:
+        # A new demo: first the days before, so that today has news.
+        DEMO_DIR.mkdir(exist_ok=True)
+        for back in range(days - 1, 0, -1):
+            earlier = DEMO_DIR / f"demo-org-{back}-days-before.jsonl"
+            then = days_before(DEMO_EXPORT, earlier, back, evaluated_at.date())
+            before = run_scan(  # sources of its own: a source is read once, by one scan
+                ExportSource([then], config.gemini.project_services),
+                engine,
+                config,
+                evaluated_at - timedelta(days=back),
+                after_history=hook,
+                usage=FileUsageSource([DEMO_USAGE], config.usage, config.gemini.api_services),
+                audit=FileAuditSource([DEMO_AUDIT]),
+            )
+            when = "the day before" if back == 1 else f"{back} days before"
+            click.echo(f"{scan_summary(before)} ({when})", err=True)
     outcome = run_scan(
         source, engine, config, evaluated_at, after_history=hook, usage=usage, audit=audit
     )

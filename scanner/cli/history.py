@@ -106,7 +106,7 @@ def timeline(h: KeyHistory) -> list[dict[str, Any]]:
             | {"reason": f"status {v['status']}, score {v['score']}"}
         )
     for t in h.transitions:
-        detail = " -> ".join(str(x) for x in (t["from"], t["to"]) if x is not None)
+        detail = " → ".join(str(x) for x in (t["from"], t["to"]) if x is not None)
         if t.get("exception"):
             detail = (f"{detail}; " if detail else "") + f"exception {t['exception']}"
         rows.append(
@@ -148,7 +148,8 @@ def usage_detail(usage: dict[str, Any]) -> str:
             f"{s['service']} {s['requests']} ({classes}; {s['first_day']} to {s['last_day']})"
         )
     if usage["covered_days"] is not None:
-        parts.append(f"data covers {usage['covered_days']} days")
+        days = usage["covered_days"]
+        parts.append(f"data covers {days} day{'' if days == 1 else 's'}")
     return "; ".join(parts)
 
 

@@ -88,16 +88,21 @@ def keys_by_status(
 def opened_resolved_by_week(
     weeks: Sequence[tuple[date, int, int]], since: datetime, until: datetime
 ) -> str:
-    """Findings opened and resolved per ISO week (Monday)."""
+    """Findings opened and resolved per ISO week, each bar over its week."""
     with matplotlib.rc_context(_RC):
         figure = Figure(figsize=(8, 3.2))
         axes = figure.add_subplot()
         starts = _x([w[0] for w in weeks])
         axes.bar(
-            starts, [w[1] for w in weeks], width=3, align="edge", color="#c62828", label="opened"
+            starts, [w[1] for w in weeks], width=6.5, align="edge", color="#c62828", label="opened"
         )
         axes.bar(
-            starts, [-w[2] for w in weeks], width=3, align="edge", color="#2e7d32", label="resolved"
+            starts,
+            [-w[2] for w in weeks],
+            width=6.5,
+            align="edge",
+            color="#2e7d32",
+            label="resolved",
         )
         axes.axhline(0, color="#424242", linewidth=0.8)
         axes.set_ylabel("findings (resolved below 0)")

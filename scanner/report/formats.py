@@ -9,6 +9,7 @@ import io
 import json
 import re
 import shutil
+import textwrap
 import unicodedata
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -24,6 +25,7 @@ from scanner.report.answers import in_use, owner_text, status_finding
 from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
 from scanner.report.fit import fit
+from scanner.rules.catalog import ALL_RULES
 
 TABLE_WIDTH = 100
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -176,6 +178,23 @@ def table_width() -> int:
     return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
 
 
+# The finding wraps after its hyphens rather than lose its middle: a rule id is
+# read whole. Its longest part ("overprivileged-") sets its least width; the
+# names take 42 columns before it grows past that, up to the longest rule id.
+FINDING_MIN = 15
+NAMES_FIRST = 42
+_SHARES = {"Project": 0.29, "Key": 0.4, "Owner": 0.31}
+
+
+def _name_widths(room: int) -> dict[str, int]:
+    """The widths of the Project, Key, Owner and Worst finding columns in ROOM."""
+    longest = max(len(meta.id) for meta in ALL_RULES)
+    finding = min(longest, max(FINDING_MIN, room - NAMES_FIRST))
+    names = room - finding
+    widths = {h: max(4, int(names * share)) for h, share in _SHARES.items()}
+    return widths | {"Worst finding": finding}
+
+
 # Left out where the terminal is narrower than 100 columns (Score: 120).
 _WIDE_ONLY = ("Score", "Type", "#")
 
@@ -195,7 +214,6 @@ def write_table(
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False, collapse_padding=True)
     roomy = wide or width >= 100
     fixed = {"Status": 13, "Score": 5, "Type": 4, "#": 2, "Use": 3, "Due": 8}
-    shares = {"Project": 0.22, "Key": 0.3, "Owner": 0.23, "Worst finding": 0.25}
     headers = ["Status", "Score", "Project", "Key", "Owner", "Type", "Use", "#"]
     headers += ["Worst finding", "Due"]
     if not roomy:
@@ -204,7 +222,7 @@ def write_table(
         headers.remove("Score")
     # The box puts one space before, between and after the columns.
     room = width - (len(headers) + 1) - sum(fixed[h] for h in headers if h in fixed)
-    widths = {h: fixed.get(h) or max(4, int(room * shares[h])) for h in headers}
+    widths = fixed | _name_widths(room)
     right = {"Score", "#", "Due"}
     for h in headers:
         # A header is never cut: "Worst finding" says "Finding" where it is narrow.
@@ -219,29 +237,16 @@ def write_table(
     shown = 0
     for k in report.iter_keys():
         shown += 1
-        worst = k.findings[0] if k.findings else None
-        setting = status_finding(k)
         for f in k.accepted:
             accepted_lines.append(_accepted_line(k, f))
-        use = in_use(k)
-        cells: dict[str, str | Text] = {
-            "Status": Text(k.status.value, style=_STATUS_STYLE[k.status]),
-            "Score": str(k.score),
-            "Project": terminal_safe(k.project),
-            "Key": terminal_safe(k.display_name or k.uid),
-            "Owner": terminal_safe(owner_text(k.owners)),
-            "Type": "std" if k.key_type == "standard" else k.key_type,
-            "Use": "?" if use is None else ("yes" if use else "no"),
-            "#": str(len(k.findings)) if k.findings else "",
-            "Worst finding": (
-                worst.rule if worst else (f"({len(k.accepted)} accepted)" if k.accepted else "-")
-            ),
-            "Due": _deadline_text(setting.days_to_deadline if setting else None),
-        }
+        cells = _cells(k)
         row: list[Text] = []
         for h in headers:
             cell = cells[h]
-            if isinstance(cell, str):
+            if isinstance(cell, str) and h == "Worst finding" and not wide:
+                lines = textwrap.wrap(cell, widths[h], break_on_hyphens=True)
+                cell = Text("\n".join(lines) or cell)
+            elif isinstance(cell, str):
                 cell = Text(cell if wide or h in fixed else fit(cell, widths[h]))
             row.append(cell)
         table.add_row(*row)
@@ -262,6 +267,27 @@ def write_table(
         line = f"left the inventory: {item['name']} (last seen in {seen}, {item['last_status']})"
         console.print(Text(terminal_safe(line)))
     console.print(Text(in_force_line(report)))
+
+
+def _cells(k: ReportKey) -> dict[str, str | Text]:
+    """What the table shows of K, column by column, before fitting."""
+    worst = k.findings[0] if k.findings else None
+    setting = status_finding(k)
+    use = in_use(k)
+    return {
+        "Status": Text(k.status.value, style=_STATUS_STYLE[k.status]),
+        "Score": str(k.score),
+        "Project": terminal_safe(k.project),
+        "Key": terminal_safe(k.display_name or k.uid),
+        "Owner": terminal_safe(owner_text(k.owners)),
+        "Type": "std" if k.key_type == "standard" else k.key_type,
+        "Use": "?" if use is None else ("yes" if use else "no"),
+        "#": str(len(k.findings)) if k.findings else "",
+        "Worst finding": (
+            worst.rule if worst else (f"({len(k.accepted)} accepted)" if k.accepted else "-")
+        ),
+        "Due": _deadline_text(setting.days_to_deadline if setting else None),
+    }
 
 
 def _accepted_line(k: ReportKey, f: ReportFinding) -> str:
