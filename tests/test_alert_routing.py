@@ -7,7 +7,6 @@ a state while its news is fresh or while scans fail."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_dashboards import DASHBOARDS, RULES, free_port
+from tests.test_dashboards import DASHBOARDS, RULES, free_port, need
 
 ALERTMANAGER = DASHBOARDS / "alertmanager.yml"
 NEWS = {
@@ -40,14 +39,8 @@ STATES = {
 }
 
 
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} not installed (apt-get install prometheus-alertmanager)"
-        if os.environ.get("KEYSENTRY_REQUIRE_PROMETHEUS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
+def need_alertmanager(tool: str) -> str:
+    return need(tool, "prometheus-alertmanager")
 
 
 def rules() -> dict[str, dict[str, Any]]:
@@ -67,7 +60,7 @@ def test_every_rule_says_its_cadence() -> None:
 
 
 def test_the_configuration_routes_news_and_states_apart() -> None:
-    amtool = need("amtool")
+    amtool = need_alertmanager("amtool")
     check = subprocess.run(
         [amtool, "check-config", str(ALERTMANAGER)], capture_output=True, text=True, check=False
     )
@@ -117,7 +110,7 @@ class Alertmanager:
 def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
-        need("prometheus-alertmanager")
+        need_alertmanager("prometheus-alertmanager")
     assert binary is not None
     port = free_port()
     process = subprocess.Popen(

@@ -42,10 +42,10 @@ GRAFANA_VARIABLES = {
 }
 
 
-def need(tool: str) -> str:
+def need(tool: str, package: str = "prometheus") -> str:
     path = shutil.which(tool)
     if path is None:
-        reason = f"{tool} not installed (apt-get install prometheus)"
+        reason = f"{tool} not installed (apt-get install {package})"
         if os.environ.get("KEYSENTRY_REQUIRE_PROMETHEUS"):
             pytest.fail(reason)
         pytest.skip(reason)

@@ -23,7 +23,7 @@ from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.core.errors import InputError
 from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
-from scanner.report.changes import KINDS, TABLE_COLUMNS, ChangeFilter, table_row
+from scanner.report.changes import FINDING_KINDS, KINDS, TABLE_COLUMNS, ChangeFilter, table_row
 from scanner.report.changes import changes as read_changes
 from scanner.report.formats import table_width, terminal_safe
 from scanner.report.key_history import KeyHistory, find_key_name, key_history
@@ -44,21 +44,7 @@ TIMELINE_COLUMNS = ("at", "scan", "what", "rule", "detail", "reason", "by")
 # actor in the detail, so that four columns fit 80.
 TIMELINE_TABLE = ("at", "scan", "event", "detail")
 # What --what takes: the first word of a timeline row's "what".
-TIMELINE_KINDS = (
-    "version",
-    "usage",
-    "event",
-    "leak",
-    "fix",
-    "status_changed",
-    "opened",
-    "reopened",
-    "resolved",
-    "severity_changed",
-    "accepted",
-    "acceptance_expired",
-    "acceptance_revoked",
-)
+TIMELINE_KINDS = ("version", "usage", "event", "leak", "fix", "status_changed", *FINDING_KINDS)
 
 
 def timeline_table_row(row: dict[str, Any]) -> dict[str, Any]:

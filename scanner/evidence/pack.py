@@ -4,7 +4,6 @@ the folder either holds the whole pack or does not exist."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from scanner.core.models import KeyStatus
 from scanner.evidence import charts, data
 from scanner.evidence.background import verifying
 from scanner.evidence.compliance import COMPLIANCE_COLUMNS, compliance_by_scan, compliance_rows
+from scanner.evidence.digest import file_sha256
 from scanner.evidence.files import HTML_ROWS, ChangeSummary, report_files, write_changes
 from scanner.evidence.fixed import COLUMNS as FIXED_COLUMNS
 from scanner.evidence.fixed import fixed_in_window
@@ -58,14 +58,6 @@ def _file(folder: Path, name: str, render: Callable[[TextIO], object]) -> None:
 
 def _json(value: Any) -> Callable[[TextIO], object]:
     return lambda out: out.write(json.dumps(plain(value), indent=2, ensure_ascii=False) + "\n")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_pack(
@@ -176,7 +168,7 @@ def _write_all(
         "files": [
             {
                 "path": name,
-                "sha256": _sha256(folder / name),
+                "sha256": file_sha256(folder / name),
                 "bytes": (folder / name).stat().st_size,
             }
             for name in files

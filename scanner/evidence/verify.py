@@ -4,7 +4,6 @@ manifest's DSSE signature holds for the signer's public key."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -14,6 +13,7 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 
 from scanner.core.errors import InputError
+from scanner.evidence.digest import file_sha256
 from scanner.evidence.signing import (
     ENVELOPE_FILE,
     MANIFEST_FILE,
@@ -37,14 +37,6 @@ class PackCheck:
         self.lines.append(f"MISMATCH {text}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _inside(name: str) -> bool:
     path = PurePosixPath(name)
     return bool(name) and not path.is_absolute() and ".." not in path.parts
@@ -62,7 +54,7 @@ def _files(folder: Path, manifest: dict[str, Any], check: PackCheck) -> None:
             check.problem(
                 f"{name}: {path.stat().st_size} bytes, the manifest says {entry.get('bytes')}"
             )
-        elif _sha256(path) != entry.get("sha256"):
+        elif file_sha256(path) != entry.get("sha256"):
             check.problem(f"{name}: its SHA-256 differs from the manifest's")
     present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     for name in sorted(present - set(listed) - {MANIFEST_FILE, ENVELOPE_FILE}):

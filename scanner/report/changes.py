@@ -41,12 +41,8 @@ COLUMNS = (
 # What a terminal shows of a change: the full name, the raw from and to
 # are in CSV and JSON.
 TABLE_COLUMNS = ("at", "kind", "project", "key", "change", "by")
-# Transition kinds as `changes` names them; "event" takes every audit event.
-KINDS = (
-    "key_added",
-    "left_inventory",
-    "status_changed",
-    "key_changed",
+# What can happen to a finding, as history's transitions name it.
+FINDING_KINDS = (
     "opened",
     "reopened",
     "resolved",
@@ -54,8 +50,9 @@ KINDS = (
     "accepted",
     "acceptance_expired",
     "acceptance_revoked",
-    "event",
 )
+# The kinds `changes` names; "event" takes every audit event.
+KINDS = ("key_added", "left_inventory", "status_changed", "key_changed", *FINDING_KINDS, "event")
 _LABEL_BATCH = 2000
 
 
