@@ -118,6 +118,20 @@ def test_the_table_fits_the_terminal_without_cutting_a_word(demo: Path, columns:
         assert name.startswith(head) and name.endswith(tail)
     blocked_row = next(line for line in table.splitlines() if "pipeline" in line)
     assert "yes" in blocked_row and "155d ago" in blocked_row
+    # A rule id is never cut: where it does not fit it goes on after a hyphen,
+    # on the next line of its row, and reads whole again.
+    lines = table.splitlines()
+    header = next(line for line in lines if line.startswith(" Status"))
+    column = header.index("Worst finding" if "Worst finding" in header else "Finding")
+    cells: list[str] = []
+    for line in lines[lines.index(header) + 2 :]:
+        token = line[column:].split()[0] if line[column:].strip() else ""
+        if line[:column].strip():
+            cells.append(token)
+        elif token and cells:
+            cells[-1] += token
+    worst = {str(k["findings"][0]["rule"]) for k in _keys(demo) if k["findings"]}  # type: ignore[index]
+    assert worst <= set(cells)
 
 
 def test_wide_shows_names_whole(demo: Path) -> None:
