@@ -57,9 +57,9 @@ def scan(
 def test_deadlines_are_worded_by_their_kind() -> None:
     assert deadline_phrase("2026-06-19", "enforced", -155) == "rejected since 19 Jun 2026"
     assert deadline_phrase("2027-01-10", "enforced", 50) == "rejected from 10 Jan 2027 (in 50 days)"
-    # An announced date is never "overdue": Google has not enforced it.
+    # An announced date that passed: passed, and not confirmed by Google.
     assert deadline_phrase("2026-09-01", "announced", -81) == (
-        "announced for 1 Sep 2026, not yet enforced"
+        "past the announced date of 1 Sep 2026 (81 days ago), not confirmed by Google"
     )
     assert deadline_phrase("2026-12-01", "policy", 1) == "due 1 Dec 2026 (tomorrow)"
     assert deadline_phrase("2026-11-01", "policy", -1) == "overdue since 1 Nov 2026 (1 day)"

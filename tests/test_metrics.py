@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
+from scanner.alerts.content.wording import deadline_phrase
 from scanner.config import Config, MetricsConfig
 from scanner.configfile import parse_config
 from scanner.metrics.collector import StoreCollector, WorkerState
@@ -169,19 +170,24 @@ def test_what_is_due_when_agrees_with_the_report(engine: Engine) -> None:
         samples = scrape(base)
     report_keys = list(build_report(engine).iter_keys())
 
-    def due(days: int, kind: str | None) -> str:
-        if days < 0:  # an announced date that passed is not enforced: not overdue
-            return "announced" if kind == "announced" else "overdue"
-        return "7d" if days <= 7 else "30d" if days <= 30 else "later"
+    def due(days: int) -> str:
+        return "overdue" if days < 0 else "7d" if days <= 7 else "30d" if days <= 30 else "later"
 
     dated = [(k, f) for k in report_keys for f in k.findings if f.deadline is not None]
-    expected = Counter(
-        (f.rule, due((f.deadline - NOW.date()).days, f.deadline_kind)) for _, f in dated
-    )
-    assert {bucket for _, bucket in expected} >= {"overdue", "announced"}  # the demo has both
+    expected = Counter((f.rule, due((f.deadline - NOW.date()).days)) for _, f in dated)
     by_rule = {(lb["rule"], lb["due"]): v for lb, v in samples["keysentry_findings_due"]}
     assert {k: v for k, v in by_rule.items() if v} == expected
-    assert {bucket for _, bucket in by_rule} == {"overdue", "announced", "7d", "30d", "later"}
+    assert {bucket for _, bucket in by_rule} == {"overdue", "7d", "30d", "later"}
+    # The September entry, announced and past: overdue in the metrics, and the
+    # words of every message say it passed, never "not yet".
+    september = [f for _, f in dated if f.deadline_kind == "announced"]
+    assert september and all(f.deadline < NOW.date() for f in september)
+    assert by_rule[(september[0].rule, "overdue")] == len(
+        [f for f in september if f.rule == september[0].rule]
+    )
+    for f in september:
+        words = deadline_phrase(f.deadline.isoformat(), "announced", (f.deadline - NOW.date()).days)
+        assert words.startswith("past the announced date of") and "not yet" not in words
     assert by_rule[("key-not-rotated", "later")] == expected.get(("key-not-rotated", "later"), 0)
     # By project: the two named projects and "(other)", nothing lost.
     by_project = {

@@ -18,9 +18,9 @@ from scanner.store.due_soon import BUCKETS
 def due_metrics(config: Config, figures: ScanFigures) -> Iterator[Metric]:
     by_rule = GaugeMetricFamily(
         "keysentry_findings_due",
-        "Open findings with a deadline by rule and bucket: overdue, announced (an "
-        "announced date passed, enforcement not confirmed), 7d (within 7 days), 30d "
-        "(within 30 days), later; as of the latest scan's day.",
+        "Open findings with a deadline by rule and bucket: overdue (an announced date "
+        "past included), 7d (within 7 days), 30d (within 30 days), later; as of the "
+        "latest scan's day.",
         labels=["rule", "due"],
     )
     dated = _dated_rules(config) - set(config.rules.disabled)

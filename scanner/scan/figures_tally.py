@@ -28,7 +28,6 @@ TopEntry = tuple[int, str, str, str | None, str, str, date | None]
 # subject, rule id, severity, deadline, timeline entry, accepted by, deadline kind
 FindingFacts = tuple[str, str, str, date | None, str | None, str | None, str | None]
 _ENFORCED = DeadlineKind.ENFORCED.value
-_ANNOUNCED = DeadlineKind.ANNOUNCED.value
 _BLOCKED = KeyStatus.BLOCKED.value
 _NON_COMPLIANT = KeyStatus.NON_COMPLIANT.value
 _AT_RISK = KeyStatus.AT_RISK.value
@@ -194,7 +193,7 @@ class FiguresTally:
             if deadline is not None:
                 if soonest is None or deadline < soonest:
                     soonest = deadline
-                bucket = self._bucket(deadline, kind)
+                bucket = self._bucket(deadline)
                 self.due[(rule_id, bucket)] += 1
                 if project:
                     self.project_due[(project, bucket)] += 1
@@ -220,13 +219,13 @@ class FiguresTally:
             counts[severity] += count
         return counts
 
-    def _bucket(self, deadline: date, kind: str | None) -> str:
+    def _bucket(self, deadline: date) -> str:
         # As store.due_soon buckets them in SQL.
         if deadline < self.today:
-            return BUCKETS[1] if kind == _ANNOUNCED else BUCKETS[0]
+            return BUCKETS[0]
         if deadline <= self._week:
-            return BUCKETS[2]
-        return BUCKETS[3] if deadline <= self._month else BUCKETS[4]
+            return BUCKETS[1]
+        return BUCKETS[2] if deadline <= self._month else BUCKETS[3]
 
     def _trim(self) -> None:
         self._top.sort(key=lambda entry: (entry[0], entry[1]))

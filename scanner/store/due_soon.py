@@ -1,7 +1,6 @@
-"""Open findings by how soon they are due, as of a scan's day: overdue, an
-announced date passed, within 7 days, within 30 days, later. By rule, and
-by project for the projects the per-project metrics name (the rest summed
-as "(other)")."""
+"""Open findings by how soon they are due, as of a scan's day: overdue,
+within 7 days, within 30 days, later. By rule, and by project for the
+projects the per-project metrics name (the rest summed as "(other)")."""
 
 from __future__ import annotations
 
@@ -9,15 +8,14 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, case, func, select
 
-from scanner.core.models import DeadlineKind
 from scanner.store.queries import valid_at
 from scanner.store.tables import FindingVersion, KeyVersion
 
-# "announced": the date Google announced has passed, but it is not known to be
-# enforced, so the finding is not overdue in the sense a blocked key is.
-BUCKETS = ("overdue", "announced", "7d", "30d", "later")
+# A date Google announced and has not confirmed is overdue once it has passed,
+# as every message says it ("past the announced date, not confirmed by Google").
+BUCKETS = ("overdue", "7d", "30d", "later")
 
 
 def _project_number(conn: Connection) -> Any:
@@ -71,16 +69,13 @@ def due_counts(
 
 
 def _bucket_sql(today: date) -> Any:
-    """The bucket of a deadline as of TODAY: overdue (before it), announced
-    (an announced date, passed), within 7 days, within 30, later. Grouping by
-    it in SQL leaves a few rows per rule and project instead of one per
-    distinct deadline."""
+    """The bucket of a deadline as of TODAY: overdue (before it), within 7
+    days, within 30, later. Grouping by it in SQL leaves a few rows per rule
+    and project instead of one per distinct deadline."""
     deadline = FindingVersion.deadline
-    announced = FindingVersion.deadline_kind == DeadlineKind.ANNOUNCED.value
     return case(
-        (and_(deadline < today, announced), BUCKETS[1]),
         (deadline < today, BUCKETS[0]),
-        (deadline <= today + timedelta(days=7), BUCKETS[2]),
-        (deadline <= today + timedelta(days=30), BUCKETS[3]),
-        else_=BUCKETS[4],
+        (deadline <= today + timedelta(days=7), BUCKETS[1]),
+        (deadline <= today + timedelta(days=30), BUCKETS[2]),
+        else_=BUCKETS[3],
     )

@@ -36,10 +36,11 @@ def deadline_phrase(deadline: str | None, kind: str | None, days_left: int | Non
     if deadline is None or days_left is None:
         return "no deadline"
     when = human_date(deadline)
-    if kind == "announced":  # not confirmed by Google: never "overdue"
+    if kind == "announced":  # Google has not confirmed it: say so, and that it passed
         if days_left > 0:
             return f"announced for {when} ({in_days(days_left)})"
-        return f"announced for {when}, not yet enforced"
+        late = "today" if days_left == 0 else plural(-days_left, "day") + " ago"
+        return f"past the announced date of {when} ({late}), not confirmed by Google"
     if kind == "enforced":
         if days_left > 0:
             return f"rejected from {when} ({in_days(days_left)})"
