@@ -18,6 +18,7 @@ from scanner.core.models import (
     ProjectRecord,
     Severity,
 )
+from scanner.rules.checklist_choice import checklist_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +129,15 @@ def finding(
     severity: Severity | None = None,
     checklist: str | None = None,
 ) -> Finding:
-    """A finding for META on KEY, with the deadline the timeline gives the rule."""
+    """A finding for META on KEY, with the deadline the timeline gives the rule
+    and the checklist that fits the key (rules.checklist_choice)."""
     entry = ctx.deadlines.get(meta.id)
     return Finding(
         rule_id=meta.id,
         subject=key.name,
         severity=severity or meta.severity,
         summary=summary,
-        checklist=checklist or meta.checklist,
+        checklist=checklist_for(checklist or meta.checklist, key),
         deadline=entry.date if entry else None,
         deadline_kind=DeadlineKind(entry.status) if entry else None,
         timeline_entry=entry.id if entry else None,

@@ -38,6 +38,19 @@ CHECKLISTS: dict[str, Checklist] = {
             ),
         ),
         Checklist(
+            "move-gemini-behind-server",
+            "Call Gemini from a server, not from the browser",
+            (
+                "Add an endpoint to your backend that calls the Gemini API with a key only the "
+                "server holds (an auth key in Secret Manager), and check your own users there.",
+                "Change the client-side code to call that endpoint instead of the Gemini API.",
+                "Remove the Gemini API from this browser key's API restrictions, or delete the "
+                "key if Gemini was all it was for.",
+                "A browser key is public by design: whatever its type, anyone who loads the page "
+                "can read it and call every API it allows.",
+            ),
+        ),
+        Checklist(
             "diagnose-gemini-rejections",
             "Find out why the Gemini API rejects the key",
             (

@@ -9,7 +9,7 @@ META = RuleMeta(
     severity=Severity.HIGH,
     rationale="A key restricted to HTTP referrers ships in client-side code, where anyone can "
     "read it; referrer headers are easy to forge. Call Gemini from a backend instead.",
-    checklist="migrate-to-auth-key",
+    checklist="move-gemini-behind-server",
     fires_when="browser (referrer) key that can reach Gemini",
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
 )

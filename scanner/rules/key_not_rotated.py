@@ -6,6 +6,7 @@ from scanner.config import Config
 from scanner.core.key_views import KeyClock
 from scanner.core.models import DeadlineKind, Finding, KeyRecord, Severity
 from scanner.rules.base import RuleContext, RuleMeta
+from scanner.rules.checklist_choice import checklist_for
 
 META = RuleMeta(
     id="key-not-rotated",
@@ -42,7 +43,7 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
         subject=key.name,
         severity=severity,
         summary=summary,
-        checklist=META.checklist,
+        checklist=checklist_for(META.checklist, key),
         deadline=due.date(),
         deadline_kind=DeadlineKind.POLICY,
     )
