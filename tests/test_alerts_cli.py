@@ -286,3 +286,30 @@ def test_every_webhook_format_carries_the_subject(engine: Engine, tmp_path: Path
         assert queued[0].payload["detail"] in shown, fmt  # "First scan of your keys: ..."
     generic = json.loads(webhook_body("generic", queued[0].payload, subject, queued[0].dedupe_key))
     assert generic["id"] == queued[0].dedupe_key and generic["keys"][0]["uid"] == "k-open"
+
+
+def test_preview_speaks_as_of_the_scan(tmp_path: Path) -> None:
+    """One clock: a preview words the latest scan's findings as of that scan,
+    not as of the wall clock, unless --now says otherwise."""
+    url = f"sqlite:///{tmp_path}/h.db"
+    export = assets.write_ndjson(tmp_path / "org.jsonl", org())
+    with HttpReceiver() as hook:
+        config = write(tmp_path, hook_config(hook.url))
+        scanned = run(
+            "scan",
+            "--config",
+            str(config),
+            "--db",
+            url,
+            "--from-export",
+            str(export),
+            "--now",
+            "2026-11-21T00:00:00Z",
+        )
+        assert scanned.returncode == 0, scanned.stderr
+        common = ("alerts", "preview", "--config", str(config), "--db", url, "--format", "json")
+        as_scanned = json.loads(run(*common).stdout)
+        later = json.loads(run(*common, "--now", "2026-12-07").stdout)
+    assert as_scanned and later
+    assert {d["document"]["evaluated_at"] for d in as_scanned} == {"2026-11-21T00:00:00+00:00"}
+    assert {d["document"]["evaluated_at"] for d in later} == {"2026-12-07T00:00:00+00:00"}

@@ -80,11 +80,13 @@ class TestUnrestrictedStandard:
         assert f.deadline == date(2026, 6, 19)
         assert f.deadline_kind is DeadlineKind.ENFORCED
 
-    def test_unknown_gemini_is_critical_off_is_high(self) -> None:
+    def test_unknown_gemini_is_critical_off_is_low(self) -> None:
         unknown = self.rule.evaluate(make_key(api_targets=(), gemini_enabled=None), ctx())
         off = self.rule.evaluate(make_key(api_targets=(), gemini_enabled=False), ctx())
         assert unknown is not None and unknown.severity is Severity.CRITICAL
-        assert off is not None and off.severity is Severity.HIGH
+        # True only of calls the key never makes: said so, and ranked low.
+        assert off is not None and off.severity is Severity.LOW
+        assert off.summary.startswith("Would be rejected if it called Gemini")
 
     def test_restricted_or_auth_keys_do_not_fire(self) -> None:
         assert self.rule.evaluate(make_key(), ctx()) is None

@@ -68,21 +68,27 @@ def dispatch(config_path: str | None, db_url: str | None) -> None:
     default="text",
     show_default=True,
 )
-@click.option("--now", help="As of this instant (ISO 8601); default: now.")
+@click.option(
+    "--now",
+    metavar="DATE",
+    help="As of this instant or date; default: the latest scan's, which the digest reports.",
+)
 @handle_errors
 def preview(
     config_path: str | None, db_url: str | None, receiver: str | None, fmt: str, now: str | None
 ) -> None:
-    """What each recipient would get now, as a digest of their keys, without
-    sending or queuing anything."""
+    """What each recipient would get from the latest scan, as a digest of their
+    keys, without sending or queuing anything."""
     config = load_config(config_path)
     alerts = _alerts(config, config_path)
     names = {r.name for r in alerts.receivers}
     if receiver is not None and receiver not in names:
         raise ConfigError(f"--receiver: no receiver named {receiver!r}")
     engine = open_store(config, db_url, create=False)
-    at = parse_now(now)
-    scan_id = scan_for_report(engine, None).id
+    scan = scan_for_report(engine, None)
+    # One clock: the scan's findings are worded as of the scan, unless asked.
+    at = parse_now(now) if now else scan.evaluated_at
+    scan_id = scan.id
     router = Router(alerts, ConfiguredOwners(alerts.owners))
     with engine.connect() as conn:
         found = digests(conn, alerts, router, scan_id, at, {receiver} if receiver else names)

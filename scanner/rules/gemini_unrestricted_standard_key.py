@@ -12,7 +12,7 @@ META = RuleMeta(
     checklist="restrict-key",
     fires_when=(
         "standard key without API restrictions (critical where Gemini is enabled in its "
-        "project or not known to be off, else high)"
+        "project or not known to be off, else low: true only of calls it would make)"
     ),
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
 )
@@ -26,7 +26,7 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
             META,
             key,
             ctx,
-            "Standard key without API restrictions; the Gemini API is off in its project.",
-            Severity.HIGH,
+            "Would be rejected if it called Gemini; the Gemini API is off in this project.",
+            Severity.LOW,
         )
     return finding(META, key, ctx, "Standard key without API restrictions can call Gemini.")

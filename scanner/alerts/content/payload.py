@@ -39,7 +39,35 @@ def key_links(config: AlertsConfig, key: KeyFacts) -> dict[str, str]:
     }
 
 
-def finding_document(f: FindingFacts, at: datetime, event: Event | None = None) -> dict[str, Any]:
+LEAKED = "key-leaked"
+# Leaks first: a known key string is the most urgent thing a message can say.
+_LEAK_FIRST = {LEAKED: 0}
+
+
+def gemini_off(f: FindingFacts, key: KeyFacts | None) -> bool:
+    """A finding about Gemini's timeline on a key whose project has the API
+    off: true of calls the key never makes."""
+    return (
+        key is not None
+        and key.gemini_enabled is False
+        and f.timeline_entry is not None
+        and f.rule.startswith("gemini-")
+    )
+
+
+def finding_due(f: FindingFacts, at: datetime, key: KeyFacts | None = None) -> str:
+    """When F is due, in words: a leak is due now, whatever its date."""
+    if f.rule == LEAKED:
+        return "rotate now"
+    if gemini_off(f, key):
+        return "would be rejected if it called Gemini; the Gemini API is off in this project"
+    deadline = f.deadline.isoformat() if f.deadline else None
+    return deadline_phrase(deadline, f.deadline_kind, days_left(f.deadline, at))
+
+
+def finding_document(
+    f: FindingFacts, at: datetime, event: Event | None = None, key: KeyFacts | None = None
+) -> dict[str, Any]:
     left = days_left(f.deadline, at)
     deadline = f.deadline.isoformat() if f.deadline else None
     document = {
@@ -52,7 +80,7 @@ def finding_document(f: FindingFacts, at: datetime, event: Event | None = None) 
         "deadline_kind": f.deadline_kind,
         "timeline_entry": f.timeline_entry,
         "days_left": left,
-        "due": deadline_phrase(deadline, f.deadline_kind, left),
+        "due": finding_due(f, at, key),
         "fingerprint": f.fingerprint,
     }
     if event is not None:
@@ -60,9 +88,11 @@ def finding_document(f: FindingFacts, at: datetime, event: Event | None = None) 
     return document
 
 
-def _urgency(f: FindingFacts, at: datetime) -> tuple[int, str, str]:
-    # The rule last: findings come in the order history gives, which is no order.
-    return (-Severity(f.severity).rank, str(f.deadline or at.date()), f.rule)
+def _urgency(f: FindingFacts, at: datetime, key: KeyFacts) -> tuple[int, int, str, str]:
+    # Leaks first; a Gemini finding where Gemini is off ranks as low; the rule
+    # last: findings come in the order history gives, which is no order.
+    severity = Severity.LOW if gemini_off(f, key) else Severity(f.severity)
+    return (_LEAK_FIRST.get(f.rule, 1), -severity.rank, str(f.deadline or at.date()), f.rule)
 
 
 def key_document(
@@ -75,13 +105,9 @@ def key_document(
     """KEY with FINDINGS, worst first; EVENTS (fingerprint -> event) say what
     happened to each in this message. A resolved finding carries no checklist."""
     events = events or {}
-    ordered = sorted(findings, key=lambda f: _urgency(f, at))
+    ordered = sorted(findings, key=lambda f: _urgency(f, at, key))
     still_open = [f for f in ordered if _event_kind(events, f) != "resolved"]
     worst = still_open[0] if still_open else (ordered[0] if ordered else None)
-    dated = [f for f in still_open if f.deadline]
-    nearest = min(dated, key=lambda f: f.deadline or at.date()) if dated else None
-    if worst is not None and worst.deadline is not None:
-        nearest = worst  # the due date of the worst problem, next to it in the summary
     last_used = key.last_used.isoformat() if key.last_used else None
     return {
         "name": key.name,
@@ -105,11 +131,31 @@ def key_document(
             "requests_7d": key.requests_7d,
             "text": usage_phrase(last_used, key.requests_7d, at),
         },
-        "problem": TITLES.get(worst.rule, worst.rule) if worst else None,
-        "due": finding_document(nearest, at)["due"] if nearest else "no deadline",
-        "findings": [finding_document(f, at, events.get(f.fingerprint)) for f in ordered],
+        # The problem and its due date are those of one finding, the worst; a
+        # message of resolutions only says what was resolved and what is left.
+        "problem": _problem(worst, bool(still_open)),
+        "due": (finding_due(worst, at, key) if still_open else _left_open(key)) if worst else "",
+        "findings": [finding_document(f, at, events.get(f.fingerprint), key) for f in ordered],
         "checklists": merged_checklists(key, [f.checklist for f in still_open]),
     }
+
+
+def _problem(worst: FindingFacts | None, still_open: bool) -> str | None:
+    if worst is None:
+        return None
+    title = TITLES.get(worst.rule, worst.rule)
+    return title if still_open else f"resolved: {title}"
+
+
+_OPEN_STATUSES = ("blocked", "non_compliant", "at_risk")
+
+
+def _left_open(key: KeyFacts) -> str:
+    """What a resolution leaves: the key's status after the scan says whether
+    other findings are still open on it."""
+    if key.status in _OPEN_STATUSES:
+        return f"still {key.status}: other findings are open"
+    return "nothing left open"
 
 
 def _event_kind(events: Mapping[str, Event], f: FindingFacts) -> str | None:
@@ -204,8 +250,9 @@ def news_subject(document: dict[str, Any]) -> str:
         return f"[keysentry] {document['detail']} on {plural(len(keys), 'key')}"
     key = keys[0]
     name = key["display_name"] or key["uid"]
-    if set(document.get("counts", {})) == {"resolved"}:  # nothing left to do: say what happened
-        return f'[keysentry] resolved: key "{name}" in {key["project"]}: {document["detail"]}'
+    if set(document.get("counts", {})) == {"resolved"}:  # say what happened, and what is left
+        left = f"; still {key['status']}" if key["status"] in _OPEN_STATUSES else ""
+        return f'[keysentry] resolved: key "{name}" in {key["project"]}: {document["detail"]}{left}'
     about = key["problem"] or key["findings"][0]["title"]
     return f'[keysentry] {document["detail"]}: key "{name}" in {key["project"]}: {about}'
 

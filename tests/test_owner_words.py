@@ -1,0 +1,104 @@
+"""The sentences owners read are true: a leak comes first, is named in the
+subject and is due now; a row's problem and due date are one finding's; a
+Gemini finding where the API is off says so and ranks low; a resolution says
+what was resolved and what is still open. Each assertion failed on the words
+the messages used before."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from scanner.alerts.content.payload import key_document, news_document, news_subject
+from scanner.alerts.facts import Event, FindingFacts, KeyFacts
+from scanner.config import AlertsConfig
+
+AT = datetime(2026, 12, 7, tzinfo=UTC)
+CONFIG = AlertsConfig()
+
+
+def key(**changes: object) -> KeyFacts:
+    base = KeyFacts(
+        name="projects/101/locations/global/keys/k1",
+        uid="k1",
+        display_name="checkout maps",
+        project="checkout-web",
+        project_number="101",
+        key_type="standard",
+        status="blocked",
+        score=100,
+        owners=("dana@example.com",),
+        gemini_enabled=True,
+    )
+    return base._replace(**changes)  # type: ignore[arg-type]
+
+
+def finding(rule: str, severity: str, deadline: date | None = None, **more: str) -> FindingFacts:
+    kind = more.get("kind")
+    entry = more.get("entry")
+    return FindingFacts(f"fp-{rule}", rule, severity, "s", "restrict-key", deadline, kind, entry)
+
+
+UNRESTRICTED = finding(
+    "gemini-unrestricted-standard-key",
+    "critical",
+    date(2026, 6, 19),
+    kind="enforced",
+    entry="unrestricted-standard-keys-rejected",
+)
+LEAKED = finding("key-leaked", "critical")
+
+
+def test_a_leak_comes_first_is_named_and_is_due_now() -> None:
+    document = key_document(CONFIG, key(), [UNRESTRICTED, LEAKED], AT)
+    assert [f["rule"] for f in document["findings"]] == ["key-leaked", UNRESTRICTED.rule]
+    assert document["problem"] == "Key string found by a secret scanner"
+    assert document["due"] == "rotate now"
+    assert document["findings"][0]["due"] == "rotate now"
+    opened = Event("opened", key(), LEAKED, "opened", "i1")
+    news = news_document(CONFIG, False, "r", "why", [(key(), [opened])], 1, AT)
+    assert "secret scanner" in news_subject(news)
+
+
+def test_a_rows_problem_and_due_are_one_findings() -> None:
+    orphaned = finding("key-orphaned", "medium")
+    rotation = finding("key-not-rotated", "medium", date(2026, 12, 30), kind="policy")
+    document = key_document(CONFIG, key(status="non_compliant"), [rotation, orphaned], AT)
+    worst = document["findings"][0]
+    assert document["problem"] == worst["title"] and document["due"] == worst["due"]
+    assert not (document["problem"] == "Key with no owner" and "30 Dec 2026" in document["due"])
+
+
+def test_a_gemini_finding_where_gemini_is_off_says_so_and_ranks_low() -> None:
+    off = key(gemini_enabled=False, status="non_compliant")
+    api = finding("key-api-unrestricted", "high")
+    document = key_document(CONFIG, off, [UNRESTRICTED, api], AT)
+    assert [f["rule"] for f in document["findings"]] == ["key-api-unrestricted", UNRESTRICTED.rule]
+    gemini = document["findings"][1]
+    assert gemini["due"] == (
+        "would be rejected if it called Gemini; the Gemini API is off in this project"
+    )
+    assert "rejected since" not in gemini["due"]
+
+
+def test_a_resolution_says_what_is_still_open() -> None:
+    still = key(status="non_compliant")
+    resolved = Event("resolved", still, UNRESTRICTED, "fixed", "i2")
+    news = news_document(CONFIG, False, "r", "why", [(still, [resolved])], 1, AT)
+    subject = news_subject(news)
+    assert subject.startswith('[keysentry] resolved: key "checkout maps"')
+    assert subject.endswith("; still non_compliant")
+    document = news["keys"][0]
+    assert document["problem"].startswith("resolved: ")
+    assert document["due"] == "still non_compliant: other findings are open"
+    assert "rejected since" not in document["due"]
+    done = key(status="compliant")
+    clean = news_document(
+        CONFIG,
+        False,
+        "r",
+        "why",
+        [(done, [Event("resolved", done, UNRESTRICTED, "fixed", "i3")])],
+        1,
+        AT,
+    )
+    assert clean["keys"][0]["due"] == "nothing left open" and "still" not in news_subject(clean)
