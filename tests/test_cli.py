@@ -238,7 +238,7 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     """The installed console script, in a fresh directory, as `make demo` runs it."""
     result = run_installed("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "blocked: 5  non_compliant: 16  at_risk: 2  compliant: 4  deleted: 3" in result.stdout
+    assert "blocked: 6  non_compliant: 15  at_risk: 2  compliant: 4  deleted: 3" in result.stdout
     # The sample exceptions accept two findings; neither key counts as non_compliant.
     assert result.stdout.count("(1 accepted)") == 2
     # ...and one of them lapses ten days after the demo's date: its reminder goes out.

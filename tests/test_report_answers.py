@@ -55,7 +55,7 @@ def test_blocked_keys_with_their_owners_and_use(demo: Path) -> None:
     every = _keys(demo)
     blocked = _keys(demo, "--status", "blocked")
     assert [k["name"] for k in blocked] == [k["name"] for k in every if k["status"] == "blocked"]
-    assert len(blocked) == 5
+    assert len(blocked) == 6  # five by the timeline, one by observed refusals
     by_name = {str(k["display_name"]): k for k in blocked}
     # Usage read for its project: the outage in progress is the key still in use.
     assert by_name["pipeline unrestricted"]["in_use"] is True
@@ -95,7 +95,7 @@ def test_filters_combine_and_name_what_they_show(demo: Path) -> None:
         for k in rotation
     )
     table = _report(demo, "--status", "blocked", "--status", "at_risk").stdout
-    assert "7 of 30 keys shown: status at_risk or blocked" in table
+    assert "8 of 30 keys shown: status at_risk or blocked" in table
     wrong = _report(demo, "--rule", "no-such-rule")
     assert wrong.returncode == 2 and "--rule no-such-rule: no such rule" in wrong.stderr
 
@@ -103,7 +103,7 @@ def test_filters_combine_and_name_what_they_show(demo: Path) -> None:
 @pytest.mark.parametrize("columns", [80, 120])
 def test_the_table_fits_the_terminal_without_cutting_a_word(demo: Path, columns: int) -> None:
     out = _report(demo, columns=columns).stdout
-    table = out[: out.index("blocked: 5")]
+    table = out[: out.index("blocked: 6")]
     assert max(len(line) for line in table.splitlines()) <= columns
     names = [str(k["display_name"]) for k in _keys(demo)]
     rows = [line for line in table.splitlines() if line.startswith(" ") and "…" in line]
@@ -159,7 +159,7 @@ def test_next_steps_name_the_keys_and_print_commands_that_run(demo: Path) -> Non
         check=False,
     )
     assert ran.returncode == 0, ran.stderr
-    assert "5 of 30 keys shown: status blocked" in ran.stdout
+    assert "6 of 30 keys shown: status blocked" in ran.stdout
 
 
 NOW = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)

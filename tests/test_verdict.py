@@ -91,3 +91,30 @@ def test_score_is_capped_at_100() -> None:
     )
     assert len(rules) == 5  # 40 + 20 + 20 + 20 + 8, +20 blocked = 128
     assert score == 100
+
+
+def test_refused_gemini_calls_block_a_key_whatever_the_timeline() -> None:
+    """Observed refusals are the strongest evidence for one key: a restricted
+    auth key whose Gemini calls usage shows mostly refused is blocked, though
+    no timeline date applies to it; one with a few refusals is not."""
+    from scanner.core.models import KeyUsage
+
+    auth = {"key_type": KeyType.AUTH, "service_account": "sa@x"}
+
+    def usage(rejected: int) -> KeyUsage:
+        return KeyUsage(
+            last_used=NOW - timedelta(hours=1),
+            lookback_days=30,
+            requests_7d=100,
+            requests_30d=400,
+            gemini_requests_7d=100,
+            gemini_rejected_7d=rejected,
+        )
+
+    rules = enabled_rules(Config(), usage_available=True)
+    context = RuleContext(Config(), NOW, True)
+    refused = assess(make_key(**auth, usage=usage(95)), rules, context)  # type: ignore[arg-type]
+    assert refused.status is KeyStatus.BLOCKED
+    assert all(f.deadline is None for f in refused.findings if f.rule_id.startswith("gemini-"))
+    answered = assess(make_key(**auth, usage=usage(5)), rules, context)  # type: ignore[arg-type]
+    assert answered.status is KeyStatus.COMPLIANT

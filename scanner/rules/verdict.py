@@ -7,7 +7,8 @@ weights: critical 40, high 20, medium 8, low 3, info 0.
 
 Accepted findings (an exception covers them) count for neither status nor
 score, except that a key the Gemini API rejects is blocked whatever is accepted:
-an exception accepts a risk, it does not hide a fact.
+an exception accepts a risk, it does not hide a fact. A key whose Gemini calls
+usage shows mostly refused is blocked by that observation, whatever the timeline.
 """
 
 from datetime import timedelta
@@ -26,9 +27,21 @@ SEVERITY_WEIGHTS = {
 BLOCKED_BONUS = 20
 
 
+def refused_by_gemini(key: KeyRecord, ctx: RuleContext) -> bool:
+    """Usage shows the Gemini API refusing most of the key's calls: blocked by
+    observation, the strongest evidence there is for one key, whatever the
+    timeline says (usage.rejected_share)."""
+    usage = key.usage
+    if usage is None or usage.gemini_requests_7d == 0:
+        return False
+    return usage.gemini_rejected_7d / usage.gemini_requests_7d >= ctx.config.usage.rejected_share
+
+
 def key_status(key: KeyRecord, findings: tuple[Finding, ...], ctx: RuleContext) -> KeyStatus:
     if key.is_deleted:
         return KeyStatus.DELETED
+    if refused_by_gemini(key, ctx):
+        return KeyStatus.BLOCKED
     today = ctx.evaluated_at.date()
     reachable = can_reach_gemini(key, ctx)
     for f in findings:
