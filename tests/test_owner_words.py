@@ -6,6 +6,7 @@ the messages used before."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from scanner.alerts.content.payload import key_document, news_document, news_subject
@@ -102,3 +103,29 @@ def test_a_resolution_says_what_is_still_open() -> None:
         AT,
     )
     assert clean["keys"][0]["due"] == "nothing left open" and "still" not in news_subject(clean)
+
+
+def test_each_date_says_where_it_comes_from() -> None:
+    """`keysentry rules` gives each deadline's source and the day it was last
+    checked, and says where sources disagree: a date is never more certain
+    than what is known of it."""
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+
+    shown = CliRunner().invoke(main, ["rules", "--format", "json"])
+    rules = {r["id"]: r for r in json.loads(shown.output)}
+    dated = [r for r in rules.values() if r["deadline"]]
+    assert {r["id"] for r in dated} == {
+        "gemini-unrestricted-standard-key",
+        "gemini-dormant-unrestricted-key",
+        "gemini-standard-key",
+    }
+    for r in dated:
+        assert r["deadline_source"] and r["deadline_checked"], r["id"]
+    september = rules["gemini-standard-key"]
+    assert september["deadline_status"] == "announced"
+    assert "not confirmed by Google" in september["deadline_disputed"]
+    assert "github.com" in september["deadline_source"]  # the observation, beside Google's page
+    table = CliRunner().invoke(main, ["rules"]).output
+    assert "sources disagree:" in table and "deadline source:" in table

@@ -144,6 +144,9 @@ def rules(config_path: str | None, db_url: str | None, fmt: str) -> None:
                 "enabled": m.id not in config.rules.disabled,
                 "deadline": entry.date.isoformat() if entry else None,
                 "deadline_status": entry.status if entry else None,
+                "deadline_source": entry.source if entry else None,
+                "deadline_checked": entry.checked.isoformat() if entry and entry.checked else None,
+                "deadline_disputed": entry.disputed if entry else None,
             }
         )
     if fmt == "json":
@@ -160,6 +163,11 @@ def rules(config_path: str | None, db_url: str | None, fmt: str) -> None:
             f"    checklist: {item['checklist']}; references: "
             f"{'; '.join(item['references']) or '-'}"
         )
+        if item["deadline"]:
+            checked = f" (checked {item['deadline_checked']})" if item["deadline_checked"] else ""
+            click.echo(f"    deadline source: {item['deadline_source']}{checked}")
+        if item["deadline_disputed"]:
+            click.echo(f"    sources disagree: {item['deadline_disputed']}")
 
 
 @click.group("config")

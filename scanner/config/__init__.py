@@ -20,6 +20,11 @@ from scanner.core.addresses import is_address
 from scanner.inputs.fields import service_name
 
 GEMINI_DOCS = "https://ai.google.dev/gemini-api/docs/api-key"
+# A maintainer's report of what leftover standard keys answer after the
+# September step: 400 API_KEY_INVALID (the June step answered 401).
+SEPTEMBER_OBSERVED = "https://github.com/NousResearch/hermes-agent/pull/114315"
+TIMELINE_CHECKED = date(2026, 12, 7)
+Day = date  # in TimelineEntry, whose field `date` hides the type
 
 
 class TimelineEntry(Strict):
@@ -29,6 +34,11 @@ class TimelineEntry(Strict):
     effect: str
     status: Literal["enforced", "announced"]
     source: str = GEMINI_DOCS
+    # The day the source was last read, and where sources disagree about the
+    # entry (shown by `keysentry rules`, so that a date is never more certain
+    # than what is known of it).
+    checked: Day | None = None
+    disputed: str | None = None
 
 
 def default_timeline() -> list[TimelineEntry]:
@@ -40,6 +50,10 @@ def default_timeline() -> list[TimelineEntry]:
             effect="The Gemini API blocks unrestricted API keys that have been dormant for an "
             "extended period.",
             status="enforced",
+            source="third-party reports; no statement by Google found",
+            checked=TIMELINE_CHECKED,
+            disputed="Google has not published this date or the length of dormancy "
+            "(rules.dormancy_days sets it).",
         ),
         TimelineEntry(
             id="unrestricted-standard-keys-rejected",
@@ -47,6 +61,7 @@ def default_timeline() -> list[TimelineEntry]:
             rules=["gemini-unrestricted-standard-key"],
             effect="The Gemini API rejects requests from unrestricted standard keys.",
             status="enforced",
+            checked=TIMELINE_CHECKED,
         ),
         TimelineEntry(
             id="standard-keys-rejected",
@@ -55,6 +70,12 @@ def default_timeline() -> list[TimelineEntry]:
             effect="The Gemini API rejects requests from all standard keys; callers need auth "
             "keys. Announced for September 2026 without a day.",
             status="announced",
+            source=f"{GEMINI_DOCS}; {SEPTEMBER_OBSERVED}",
+            checked=TIMELINE_CHECKED,
+            disputed="Google's English page announced September 2026; some newer translated "
+            "copies no longer list a September date; a third-party maintainer reported "
+            "leftover standard keys answered 400 API_KEY_INVALID after it (2026-09-17). Not "
+            "confirmed by Google: past the announced date, counted as overdue.",
         ),
     ]
 
