@@ -65,6 +65,11 @@ def planned(
     return common, plan
 
 
+# The plan's usage covers part of the lookback: its entries are `low`, which
+# `fix apply` leaves out unless told.
+EVERY = ("--min-confidence", "low")
+
+
 def fixes(db_url: str) -> list[Any]:
     engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
@@ -81,7 +86,7 @@ def test_without_yes_nothing_changes(
     planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
 ) -> None:
     common, plan = planned
-    code, out, err = run("fix", "apply", *common, str(plan))
+    code, out, err = run("fix", "apply", *common, *EVERY, str(plan))
     assert code == 0, err
     assert "k-gemini" in out and "k-beta" in out and "Dry run" in out
     assert "2 key(s) would be" in out and "k-idle" not in out  # only `restrict` entries
@@ -94,7 +99,16 @@ def test_apply_restricts_keeps_a_rollback_and_history(
 ) -> None:
     common, plan = planned
     code, out, err = run(
-        "fix", "apply", *common, str(plan), "--yes", "--rate", "50", "--by", "ops@example.com"
+        "fix",
+        "apply",
+        *common,
+        *EVERY,
+        str(plan),
+        "--yes",
+        "--rate",
+        "50",
+        "--by",
+        "ops@example.com",
     )
     assert code == 0, err
     assert out.startswith("applied 2, skipped 0")
@@ -120,7 +134,7 @@ def test_apply_restricts_keeps_a_rollback_and_history(
         "apiTargets": [{"service": TRANSLATE}]
     }
     # A second apply would lose the rollback file: it is refused.
-    code, _, err = run("fix", "apply", *common, str(plan), "--yes")
+    code, _, err = run("fix", "apply", *common, *EVERY, str(plan), "--yes")
     assert code == 2 and "exists" in err
 
 
@@ -130,7 +144,7 @@ def test_a_key_changed_since_the_plan_is_skipped(
     common, plan = planned
     api.resources[GEMINI_KEY].etag = 'W/"k-gemini-7"'  # changed after the scan
     api.changed_after_get.add(BETA_KEY)  # changed between our read and our update
-    code, out, err = run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")
+    code, out, err = run("fix", "apply", *common, *EVERY, str(plan), "--yes", "--rate", "50")
     assert code == 0, err
     assert out.startswith("applied 0, skipped 2")
     assert f"skipped {GEMINI_KEY}: the key changed since the plan" in out
@@ -147,7 +161,7 @@ def test_a_refusal_stops_the_run_and_the_rollback_covers_what_was_done(
     api.faults.append(
         Fault(grpc.StatusCode.PERMISSION_DENIED, times=-1, method="UpdateKey", key=BETA_KEY)
     )
-    code, out, err = run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")
+    code, out, err = run("fix", "apply", *common, *EVERY, str(plan), "--yes", "--rate", "50")
     assert code == 2
     assert out.startswith("applied 1, skipped 0")  # the first, after one retry
     (line,) = err.strip().splitlines()
@@ -161,7 +175,7 @@ def test_rollback_restores_what_the_keys_had(
     planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
 ) -> None:
     common, plan = planned
-    assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")[0] == 0
+    assert run("fix", "apply", *common, *EVERY, str(plan), "--yes", "--rate", "50")[0] == 0
     undo = plan.with_name("plan.rollback.json")
     code, out, _ = run("fix", "rollback", *common, str(undo))
     assert code == 0 and "Dry run" in out and targets(api, BETA_KEY) == [TRANSLATE]
@@ -179,7 +193,7 @@ def test_the_next_scan_resolves_the_fixed_findings_as_fixed(
     planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str, tmp_path: Path
 ) -> None:
     common, plan = planned
-    assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50")[0] == 0
+    assert run("fix", "apply", *common, *EVERY, str(plan), "--yes", "--rate", "50")[0] == 0
     # The inventory as it now stands: the two keys restricted as applied.
     after = []
     for envelope in org():
@@ -224,7 +238,10 @@ def test_history_and_the_evidence_pack_list_the_changes(
     from datetime import UTC, datetime, timedelta
 
     common, plan = planned
-    assert run("fix", "apply", *common, str(plan), "--yes", "--rate", "50", "--by", "ops")[0] == 0
+    assert (
+        run("fix", "apply", *common, *EVERY, str(plan), "--yes", "--rate", "50", "--by", "ops")[0]
+        == 0
+    )
     code, out, err = run("history", "key", *common, "k-beta", "--format", "json")
     assert code == 0, err
     (change,) = json.loads(out)["fixes"]
@@ -314,7 +331,9 @@ def test_a_fix_killed_during_the_update_is_in_the_rollback_file(
 ) -> None:
     common, plan = planned
     api.polls = 10**6  # UpdateKey's operation never completes: the run waits on it
-    child = _child(server.address, "fix", "apply", *common, str(plan), "--yes", "--rate", "50")
+    child = _child(
+        server.address, "fix", "apply", *common, *EVERY, str(plan), "--yes", "--rate", "50"
+    )
     try:
         assert api.polled.wait(60), "the fix never waited on UpdateKey's operation"
         child.kill()  # SIGKILL: no handler, no cleanup
@@ -359,7 +378,7 @@ def test_a_fix_that_cannot_keep_its_rollback_file_changes_nothing(
     plan = tmp_path / "plan.json"
     assert run("fix", "plan", *common, "--output", str(plan))[0] == 0
     undo = tmp_path / "undo.json"
-    args = ("fix", "apply", *common, str(plan), "--yes", "--rollback", str(undo))
+    args = ("fix", "apply", *common, *EVERY, str(plan), "--yes", "--rollback", str(undo))
     child = _child(server.address, *args, limit_bytes=16)
     _, err = child.communicate(timeout=120)
     assert child.returncode == 2, err
@@ -379,7 +398,7 @@ def test_a_plan_entry_for_a_key_outside_its_scan_is_refused(
     entry = {"action": "restrict", "key": stranger, "etag": "e", "proposed_api_targets": [GEMINI]}
     document["keys"].append(entry)
     plan.write_text(json.dumps(document))
-    code, _, err = run("fix", "apply", *common, str(plan), "--yes")
+    code, _, err = run("fix", "apply", *common, *EVERY, str(plan), "--yes")
     assert code == 2
     assert err.strip() == (
         f"keysentry: error: {plan}: {stranger}: not a live key of scan 1, the plan's scan; "
@@ -391,6 +410,28 @@ def test_a_plan_entry_for_a_key_outside_its_scan_is_refused(
     document["keys"].pop()
     document["scope"] = {"projects": ["alpha"], "keys": []}
     plan.write_text(json.dumps(document))
-    code, _, err = run("fix", "apply", *common, str(plan), "--yes")
+    code, _, err = run("fix", "apply", *common, *EVERY, str(plan), "--yes")
     assert code == 2 and f"{BETA_KEY}: in project beta, outside the plan's projects (alpha)" in err
     assert api.calls["UpdateKey"] == 0
+
+
+def test_entries_less_sure_than_asked_are_left_out_unless_named(
+    planned: tuple[list[str], Path], api: FakeApiKeys, db_url: str
+) -> None:
+    common, plan = planned
+    entries = [e for e in json.loads(plan.read_text())["keys"] if e["action"] == "restrict"]
+    sure = [e["uid"] for e in entries if e["confidence"] == "high"]
+    unsure = [e for e in entries if e["confidence"] == "low"]
+    assert sure and unsure  # the plan's usage covers one project's lookback, not the other's
+    code, out, err = run("fix", "apply", *common, str(plan))
+    assert code == 0, err
+    assert "Left out, less sure than --min-confidence high" in out
+    assert f"{len(sure)} key(s) would be restricted" in out
+    # Named, a less sure entry is applied after all; the dry run shows the
+    # plan's own table: what the key has, what it would get, and why.
+    named = unsure[0]
+    code, out, err = run("fix", "apply", *common, str(plan), "--key", named["uid"])
+    assert code == 0, err
+    assert f"{len(sure) + 1} key(s) would be restricted" in out and f"({named['uid']})" in out
+    assert " → " in out and "usage covers" in out
+    assert api.calls["UpdateKey"] == 0 and fixes(db_url) == []

@@ -185,7 +185,8 @@ def test_the_plan_file_is_the_plan_printed(tmp_path: Path, db_url: str) -> None:
     assert "restrict" in lines[at] and "low" in lines[at]
     # The evidence wraps between words in its column, none cut.
     evidence = " ".join(line[lines[2].index("evidence") :].strip() for line in lines[at : at + 2])
-    assert evidence.startswith("translate 4 in 10 of 90 days")
+    # By response class: four requests, all answered.
+    assert evidence.startswith("translate 4 (2xx 4) in 10 of 90 days")
 
 
 def test_a_large_plan_shows_its_first_keys_restrictions_first(
@@ -239,3 +240,61 @@ def test_confidence_on_each_side_of_full_coverage() -> None:
         "none",
         "no usage data for the key's project",
     )
+
+
+def test_a_plan_says_what_its_evidence_is_worth() -> None:
+    """Calls that were all refused make a proposal low, and say so; a key
+    that called nothing is proposed for a deletion review only when the data
+    covers the dormancy window (else the owner's checklist stands); every
+    entry says how sure it is and what a wrong guess would break."""
+    from types import SimpleNamespace
+
+    from scanner.fixes.plan import plan_entry
+
+    key = SimpleNamespace(
+        key_name="projects/100/locations/global/keys/k",
+        uid="k",
+        project_id="alpha",
+        project_number="100",
+        display_name="k",
+        etag='W/"k-1"',
+        api_targets=[],
+    )
+    refused = [{"service": GEMINI, "requests": 1209, "by_class": {"4xx": 1209}}]
+    gemini = frozenset({GEMINI})
+
+    def usage(covered: int, services: list[Any]) -> Any:
+        return SimpleNamespace(lookback_days=90, services=services, covered_days=covered)
+
+    blocked = plan_entry(key, usage(90, refused), ["key-api-unrestricted"], gemini)
+    assert blocked["action"] == "restrict" and blocked["confidence"] == "low"
+    assert blocked["confidence_reason"].startswith(
+        "every request to generativelanguage was refused"
+    )
+    assert "refused" in blocked["risk"] or "caller" in blocked["risk"]
+    short = plan_entry(key, usage(2, []), ["key-api-unrestricted"], gemini, dormancy_days=90)
+    assert short["action"] == "none"
+    assert short["why"].startswith("no request in the 2 days of usage data: too few")
+    whole = plan_entry(key, usage(90, []), ["key-api-unrestricted"], gemini, dormancy_days=90)
+    assert whole["action"] == "review-deletion" and "breaks" in whole["risk"]
+
+
+def test_dormancy_is_not_claimed_on_less_data_than_its_window() -> None:
+    from datetime import timedelta
+
+    from scanner.core.models import KeyUsage
+    from scanner.rules import gemini_dormant_unrestricted_key
+    from tests.test_rules import NOW, ctx, make_key
+
+    old = NOW - timedelta(days=400)
+
+    def dormant(covered: int) -> Any:
+        usage = KeyUsage(last_used=None, lookback_days=90, covered_days=covered)
+        key = make_key(api_targets=(), created=old, usage=usage)
+        return gemini_dormant_unrestricted_key.evaluate(key, ctx())
+
+    assert dormant(2) is None  # two days without a request prove nothing
+    found = dormant(90)
+    assert found is not None
+    assert "No request in the 90 days of usage data" in found.summary
+    assert "or more" not in found.summary

@@ -8,7 +8,9 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,6 +20,8 @@ from sqlalchemy import Engine
 
 from scanner.calls.ratelimit import RateLimiter
 from scanner.cli.common import common_options, handle_errors, open_store
+from scanner.cli.fix_plan import COLUMNS as PLAN_COLUMNS
+from scanner.cli.fix_plan import plan_rows
 from scanner.cli.terminal import for_terminal
 from scanner.configfile import load_config
 from scanner.core.errors import SourceError
@@ -32,7 +36,7 @@ from scanner.fixes.apply import (
     read_rollback,
 )
 from scanner.fixes.journal import RollbackJournal
-from scanner.report.formats import terminal_safe
+from scanner.report.formats import table_width, terminal_safe
 from scanner.report.rows import write_table_rows
 from scanner.store.fixes import live_keys, record_fix
 
@@ -158,6 +162,20 @@ def _finish(outcome: Outcome, verb: str, rollback: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to keep what the keys had before [default: PLAN.rollback.json].",
 )
+@click.option(
+    "--min-confidence",
+    type=click.Choice(["high", "low"]),
+    default="high",
+    show_default=True,
+    help="Leave out entries less sure than this, unless named with --key.",
+)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="KEY",
+    help="Apply this key's entry whatever its confidence (full name, uid or key id).",
+)
 @handle_errors
 def fix_apply(
     config_path: str | None,
@@ -167,17 +185,48 @@ def fix_apply(
     rate: float,
     by: str | None,
     rollback_file: Path | None,
+    min_confidence: str,
+    keys: tuple[str, ...],
 ) -> None:
-    """Restrict the keys of PLAN_FILE's `restrict` entries (a dry run unless --yes)."""
+    """Restrict the keys of PLAN_FILE's `restrict` entries at least --min-confidence
+    sure, or named with --key (a dry run unless --yes)."""
     plan = read_plan(plan_file)
+    changes, left_out = plan.confident(min_confidence, frozenset(keys))
+    applied = {c.key for c in changes}
+    out = for_terminal(sys.stdout)
+    if left_out:
+        left = ", ".join(str(e.get("display_name") or e.get("uid")) for e in left_out)
+        line = (
+            f"Left out, less sure than --min-confidence {min_confidence}: {left}. Name one "
+            "with --key to apply it anyway, or --min-confidence low for all."
+        )
+        out.write(textwrap.fill(line, table_width()) + "\n")
+    if not changes and not yes:
+        out.write("Nothing to apply.\n")
+        return
     if not yes:
-        _dry_run(plan.changes, f"fix apply {plan_file}", for_terminal(sys.stdout))
+        shown = [e for e in plan.entries if e["key"] in applied]
+        title = f"Dry run: {len(changes)} key(s) would be restricted by fix apply {plan_file}"
+        write_table_rows(
+            plan_rows(shown),
+            PLAN_COLUMNS,
+            out,
+            title=title,
+            prose=("confidence", "change", "evidence"),
+        )
+        out.write(f"Nothing changed: {len(changes)} key(s) would be; run again with --yes.\n")
         return
     rollback = rollback_file or plan_file.with_name(plan_file.stem + ".rollback.json")
     engine = open_store(load_config(config_path), db_url, create=False)
+    # The whole plan is checked, whatever is applied of it: an edited entry is
+    # refused even when its confidence would leave it out.
     names = sorted({change.key for change in plan.changes})
     held = live_keys(engine, plan.scan, names) if plan.scan is not None else None
     check_plan_keys(plan_file, plan, held)
+    plan = replace(plan, changes=changes, entries=[e for e in plan.entries if e["key"] in applied])
+    if not changes:
+        out.write("Nothing to apply.\n")
+        return
     who = _who(by)
     journal = RollbackJournal(rollback, who, str(plan_file))
     journal.start()  # before any change: a run that cannot keep it changes nothing

@@ -20,16 +20,36 @@ from scanner.inputs.fields import service_name
 from scanner.report.rows import write_table_rows
 from scanner.store.queries import get_scan, latest_succeeded_scan
 
-COLUMNS = ("key", "project", "action", "confidence", "proposed", "evidence")
+COLUMNS = ("key", "project", "action", "confidence", "change", "evidence")
 
 
 def _short(service: str) -> str:
     return service.removesuffix(".googleapis.com")
 
 
+def _targets(services: list[str]) -> str:
+    return ", ".join(_short(t) for t in services) if services else "any API"
+
+
+def _evidence(e: dict[str, Any]) -> str:
+    """What usage said, by response class: 1,209 requests all 4xx is not use."""
+    evidence = e["evidence"]
+    if evidence is None:
+        return str(e["why"])
+    called = "; ".join(
+        f"{_short(s['service'])} {s['requests']:,} ("
+        + ", ".join(f"{c} {n:,}" for c, n in sorted((s.get("by_class") or {}).items()))
+        + ")"
+        for s in evidence["services"]
+    )
+    span = f"{evidence['covered_days']} of {evidence['lookback_days']} days"
+    return f"{called or 'no request'} in {span}"
+
+
 def plan_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One table row a key, by its display name (with its id where two share
-    a name); the services without their common suffix."""
+    a name): what it has and what it would get, the evidence by response class
+    and the confidence with its reason."""
     names = Counter(e.get("display_name") for e in entries)
     rows = []
     for e in entries:
@@ -37,23 +57,19 @@ def plan_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         name = e.get("display_name") or ""
         if not name or names[name] > 1:
             name = f"{name} ({key_id})" if name else key_id
-        evidence = e["evidence"]
-        if evidence is None:
-            said = e["why"]
-        else:
-            called = ", ".join(
-                f"{_short(s['service'])} {s['requests']}" for s in evidence["services"]
-            )
-            span = f"{evidence['covered_days']} of {evidence['lookback_days']} days"
-            said = f"{called or 'no request'} in {span}"
+        change = ""
+        if e["action"] == "restrict":
+            change = f"{_targets(e['current_api_targets'])} → {_targets(e['proposed_api_targets'])}"
+        elif e["action"] == "split":
+            change = f"{_targets(e['current_api_targets'])} → one key per caller"
         rows.append(
             {
                 "key": name,
                 "project": e["project"],
                 "action": e["action"],
-                "confidence": e["confidence"],
-                "proposed": ", ".join(_short(t) for t in e.get("proposed_api_targets", [])),
-                "evidence": said,
+                "confidence": f"{e['confidence']}: {e['confidence_reason']}",
+                "change": change,
+                "evidence": _evidence(e),
             }
         )
     return rows
@@ -69,7 +85,13 @@ def write_plan_table(plan: dict[str, Any], out: TextIO) -> None:
     counts = ", ".join(f"{action} {n}" for action, n in plan["counts"].items()) or "nothing"
     title = f"fix plan from scan {plan['scan']}: {counts}"
     entries = sorted(plan["keys"], key=lambda e: _ACTION_ORDER.get(e["action"], 9))
-    write_table_rows(plan_rows(entries[:TABLE_ROWS]), COLUMNS, out, title=title)
+    write_table_rows(
+        plan_rows(entries[:TABLE_ROWS]),
+        COLUMNS,
+        out,
+        title=title,
+        prose=("confidence", "change", "evidence"),
+    )
     if len(entries) > TABLE_ROWS:
         out.write(
             f"The first {TABLE_ROWS} of {len(entries)} keys; all of them with --format json "
@@ -89,7 +111,9 @@ def plan_of(
     """The plan from SCAN, for every API-restriction rule unless SCOPE narrows it."""
     gemini = frozenset(service_name(s) for s in config.gemini.api_services)
     with engine.connect() as conn:
-        return build_plan(conn, scan, scope or PlanScope(), gemini, datetime.now(UTC))
+        return build_plan(
+            conn, scan, scope or PlanScope(), gemini, datetime.now(UTC), config.rules.dormancy_days
+        )
 
 
 @click.command("plan")

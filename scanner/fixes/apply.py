@@ -107,17 +107,36 @@ def _text(entry: Any, name: str, where: str) -> str:
     return value
 
 
+CONFIDENCE = ("none", "low", "high")  # worst first
+
+
 @dataclass(frozen=True)
 class Plan:
     scan: int | None  # the scan the plan was made from
     changes: list[Change]  # its `restrict` entries
     projects: frozenset[str]  # the projects it was limited to (ids or numbers); empty: all
+    entries: list[dict[str, Any]] = field(default_factory=list)  # as written, for the table
+
+    def confident(
+        self, least: str, named: frozenset[str]
+    ) -> tuple[list[Change], list[dict[str, Any]]]:
+        """(the changes whose entry is at least LEAST sure, or NAMED by full
+        name, uid or key id; the entries left out for their confidence)."""
+        kept, left = [], []
+        for change, entry in zip(self.changes, self.entries, strict=True):
+            ids = {entry.get("key"), entry.get("uid"), str(entry.get("key")).rsplit("/", 1)[-1]}
+            sure = CONFIDENCE.index(entry.get("confidence", "none")) >= CONFIDENCE.index(least)
+            if sure or ids & named:
+                kept.append(change)
+            else:
+                left.append(entry)
+        return kept, left
 
 
 def read_plan(path: Path) -> Plan:
     """The plan's scan, its `restrict` entries as changes, and its scope."""
     document, keys = _entries(path, PLAN_SCHEMA)
-    changes = []
+    changes, entries = [], []
     for index, entry in enumerate(keys):
         where = f"{path}: keys[{index}]"
         if not isinstance(entry, dict):
@@ -132,12 +151,15 @@ def read_plan(path: Path) -> Plan:
         ):
             raise InputError(f"{where}.proposed_api_targets: expected a list of service names")
         name, etag = _text(entry, "key", where), _text(entry, "etag", where)
+        if entry.get("confidence", "none") not in CONFIDENCE:
+            raise InputError(f"{where}.confidence: expected one of {', '.join(CONFIDENCE)}")
         changes.append(Change(name, etag, api_targets=tuple(targets)))
+        entries.append(entry)
     scan = document.get("scan")
     projects = (document.get("scope") or {}).get("projects") or []
     if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
         raise InputError(f"{path}: scope.projects: expected a list of project ids")
-    return Plan(scan if isinstance(scan, int) else None, changes, frozenset(projects))
+    return Plan(scan if isinstance(scan, int) else None, changes, frozenset(projects), entries)
 
 
 def check_plan_keys(path: Path, plan: Plan, held: dict[str, tuple[str | None, str]] | None) -> None:

@@ -36,9 +36,16 @@ def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
     last_used = key.usage.last_used
     if last_used is not None and last_used >= cutoff:
         return None
-    if key.usage.lookback_days < days and last_used is None:
-        return None  # the window is too short to call it dormant
-    return finding(META, key, ctx, f"Unrestricted standard key unused for {days} days or more.")
+    seen = key.usage.lookback_days
+    if key.usage.covered_days is not None:
+        seen = min(seen, key.usage.covered_days)
+    if seen < days and last_used is None:
+        return None  # the data covers too few days to call it dormant
+    if last_used is None:
+        said = f"No request in the {seen} days of usage data (dormant after {days})."
+    else:
+        said = f"Last used {last_used.date().isoformat()}, more than {days} days ago."
+    return finding(META, key, ctx, f"Unrestricted standard key. {said}")
 
 
 def changes_at(key: KeyClock, config: Config) -> tuple[date, ...]:
