@@ -60,6 +60,12 @@ def test_a_leak_comes_first_is_named_and_is_due_now() -> None:
     assert "secret scanner" in news_subject(news)
 
 
+def test_a_key_refused_while_in_use_is_due_now() -> None:
+    refused = finding("gemini-key-rejected-in-use", "critical")
+    document = key_document(CONFIG, key(key_type="auth"), [refused], AT)
+    assert document["due"] == "now: its callers are failing"
+
+
 def test_a_rows_problem_and_due_are_one_findings() -> None:
     orphaned = finding("key-orphaned", "medium")
     rotation = finding("key-not-rotated", "medium", date(2026, 12, 30), kind="policy")

@@ -40,6 +40,7 @@ def key_links(config: AlertsConfig, key: KeyFacts) -> dict[str, str]:
 
 
 LEAKED = "key-leaked"
+REFUSED_IN_USE = "gemini-key-rejected-in-use"
 # Leaks first: a known key string is the most urgent thing a message can say.
 _LEAK_FIRST = {LEAKED: 0}
 
@@ -56,9 +57,12 @@ def gemini_off(f: FindingFacts, key: KeyFacts | None) -> bool:
 
 
 def finding_due(f: FindingFacts, at: datetime, key: KeyFacts | None = None) -> str:
-    """When F is due, in words: a leak is due now, whatever its date."""
+    """When F is due, in words: a leak, or a refused key still in use, is due
+    now, whatever its date."""
     if f.rule == LEAKED:
         return "rotate now"
+    if f.rule == REFUSED_IN_USE:
+        return "now: its callers are failing"
     if gemini_off(f, key):
         return "would be rejected if it called Gemini; the Gemini API is off in this project"
     deadline = f.deadline.isoformat() if f.deadline else None
