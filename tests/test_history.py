@@ -119,14 +119,15 @@ def test_reopened_and_severity_changed(engine: Engine, tmp_path: Path) -> None:
     assert ("resolved", "k", "gemini-shared-key", None) in transitions(engine, second.scan_id)
     third = scan(engine, tmp_path, org)
     assert ("reopened", "k", "gemini-shared-key", "medium") in transitions(engine, third.scan_id)
-    # Unrestricted with Gemini off: high; turning Gemini on raises it to critical.
+    # Unrestricted with Gemini off: low (true only of calls it would make);
+    # turning Gemini on raises it to critical.
     unrestricted = [
         assets.project("100", "alpha"),
         assets.service("100", assets.GEMINI, state="DISABLED"),
         assets.key("100", uid="k", server=["192.0.2.1/32"]),
     ]
     fourth = scan(engine, tmp_path, unrestricted)
-    assert ("opened", "k", "gemini-unrestricted-standard-key", "high") in transitions(
+    assert ("opened", "k", "gemini-unrestricted-standard-key", "low") in transitions(
         engine, fourth.scan_id
     )
     unrestricted[1] = assets.service("100", assets.GEMINI)
