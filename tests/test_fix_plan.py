@@ -298,3 +298,37 @@ def test_dormancy_is_not_claimed_on_less_data_than_its_window() -> None:
     assert found is not None
     assert "No request in the 90 days of usage data" in found.summary
     assert "or more" not in found.summary
+
+
+def test_a_plan_and_the_owners_checklist_agree_on_an_unused_key() -> None:
+    """A key with no request over the whole dormancy window: the plan proposes
+    a deletion review, and the owner's dormancy finding points to the same
+    step (find out who needs it, delete it, else restrict it), not to a bare
+    restriction."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from scanner.core.models import KeyUsage
+    from scanner.fixes.plan import plan_entry
+    from scanner.rules import gemini_dormant_unrestricted_key
+    from scanner.rules.checklists import CHECKLISTS
+    from tests.test_rules import NOW, ctx, make_key
+
+    usage = KeyUsage(last_used=None, lookback_days=90, covered_days=90)
+    key = make_key(api_targets=(), created=NOW - timedelta(days=400), usage=usage)
+    dormant = gemini_dormant_unrestricted_key.evaluate(key, ctx())
+    assert dormant is not None and dormant.checklist == "remove-unused-key"
+    rows = SimpleNamespace(
+        key_name=key.name,
+        uid=key.uid,
+        project_id="p",
+        project_number="1",
+        display_name="k",
+        etag="e",
+        api_targets=[],
+    )
+    stored = SimpleNamespace(lookback_days=90, services=[], covered_days=90)
+    entry = plan_entry(rows, stored, [dormant.rule_id], frozenset({GEMINI}), dormancy_days=90)
+    assert entry["action"] == "review-deletion"
+    steps = " ".join(CHECKLISTS[dormant.checklist].steps)
+    assert "delete it" in steps and "restrict" in steps

@@ -25,8 +25,11 @@ from scanner.rules.catalog import ALL_RULES
 from scanner.store.fix_inputs import keys_with_usage, unaccepted_findings
 
 SCHEMA = "keysentry.fix.plan/v1"
-# The rules a new API restriction resolves: those whose checklist restricts the key.
-RESTRICTION_RULES = tuple(meta.id for meta in ALL_RULES if meta.checklist == "restrict-key")
+# The rules a new API restriction resolves: those whose checklist restricts the
+# key, or deletes it unless someone still needs it (then restricts it).
+RESTRICTION_RULES = tuple(
+    meta.id for meta in ALL_RULES if meta.checklist in ("restrict-key", "remove-unused-key")
+)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ _REPLACED_BY_LEAK = frozenset(
         "add-application-restriction",
         "migrate-to-auth-key",
         "move-gemini-behind-server",
+        "remove-unused-key",
         "rotate-key",
     }
 )

@@ -38,6 +38,18 @@ CHECKLISTS: dict[str, Checklist] = {
             ),
         ),
         Checklist(
+            "remove-unused-key",
+            "Delete the key if nobody uses it",
+            (
+                "Check who may still need it: its owners, its creator, the services it was "
+                "restricted to; usage shows no request over the dormancy window.",
+                "If nobody does, delete it (Cloud Console, APIs & Services > Credentials): a "
+                "deleted key can be undeleted for 30 days.",
+                "If someone does, restrict it to the APIs they call (see restrict-key) and tell "
+                "them the Gemini API blocks it while it stays unrestricted.",
+            ),
+        ),
+        Checklist(
             "move-gemini-behind-server",
             "Call Gemini from a server, not from the browser",
             (

@@ -15,7 +15,7 @@ META = RuleMeta(
     rationale="The Gemini API blocks unrestricted keys that have been dormant for an extended "
     "period (Google does not publish the length; rules.dormancy_days sets it). A blocked "
     "key shows a Blocked tag in AI Studio.",
-    checklist="restrict-key",
+    checklist="remove-unused-key",
     fires_when="unrestricted standard key unused for `dormancy_days`",
     references=("https://ai.google.dev/gemini-api/docs/api-key",),
     needs="usage",
