@@ -135,3 +135,15 @@ def test_each_date_says_where_it_comes_from() -> None:
     assert "github.com" in september["deadline_source"]  # the observation, beside Google's page
     table = CliRunner().invoke(main, ["rules"]).output
     assert "sources disagree:" in table and "deadline source:" in table
+
+
+def test_large_counts_read_as_the_subject_writes_them() -> None:
+    """A digest of a large organization: 1,102 in the body as in the subject."""
+    from scanner.alerts.content.payload import envelope
+    from scanner.alerts.content.render import EmailRenderer
+
+    document = envelope(CONFIG, "digest", "digest", "1,422 keys need action", "r", "why", 1, AT)
+    document["counts"] = {"blocked": 318, "non_compliant": 1102}
+    rendered = EmailRenderer().render("[keysentry] 1,422 of your API keys need action", document)
+    assert "non-compliant: 1,102" in rendered.text
+    assert "<b>1,102</b> non-compliant" in rendered.html

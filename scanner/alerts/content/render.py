@@ -40,6 +40,7 @@ def environment() -> Environment:
     env.filters["plain"] = plain
     env.filters["days"] = days_phrase
     env.filters["day"] = human_date
+    env.filters["count"] = "{:,}".format  # 1,102 as the subject writes it
     env.globals["checklist"] = checklist_for
     env.globals.update(
         accepted_line=accepted_line,
