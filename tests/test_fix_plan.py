@@ -18,6 +18,23 @@ from tests.conftest import NOW
 
 GEMINI = assets.GEMINI
 TRANSLATE = "translate.googleapis.com"
+
+
+def plan_key(name: str = "projects/100/locations/global/keys/k") -> Any:
+    """A key's version row as the plan reads it (store.fix_inputs)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        key_name=name,
+        uid=name.rsplit("/", 1)[-1],
+        project_id="alpha",
+        project_number=name.split("/")[1],
+        display_name="k",
+        etag='W/"k-1"',
+        api_targets=[],
+    )
+
+
 CONFIG = """
 usage: {enabled: true}
 exceptions:
@@ -208,15 +225,7 @@ def test_confidence_on_each_side_of_full_coverage() -> None:
 
     from scanner.fixes.plan import plan_entry
 
-    key = SimpleNamespace(
-        key_name="projects/100/locations/global/keys/k",
-        uid="k",
-        project_id="alpha",
-        project_number="100",
-        display_name="k",
-        etag='W/"k-1"',
-        api_targets=[],
-    )
+    key = plan_key()
     called = [
         {"service": TRANSLATE, "requests": 3, "by_class": {"2xx": 3}}
         | {"first_day": "2026-11-01", "last_day": "2026-11-20"}
@@ -251,15 +260,7 @@ def test_a_plan_says_what_its_evidence_is_worth() -> None:
 
     from scanner.fixes.plan import plan_entry
 
-    key = SimpleNamespace(
-        key_name="projects/100/locations/global/keys/k",
-        uid="k",
-        project_id="alpha",
-        project_number="100",
-        display_name="k",
-        etag='W/"k-1"',
-        api_targets=[],
-    )
+    key = plan_key()
     refused = [{"service": GEMINI, "requests": 1209, "by_class": {"4xx": 1209}}]
     gemini = frozenset({GEMINI})
 
@@ -318,15 +319,7 @@ def test_a_plan_and_the_owners_checklist_agree_on_an_unused_key() -> None:
     key = make_key(api_targets=(), created=NOW - timedelta(days=400), usage=usage)
     dormant = gemini_dormant_unrestricted_key.evaluate(key, ctx())
     assert dormant is not None and dormant.checklist == "remove-unused-key"
-    rows = SimpleNamespace(
-        key_name=key.name,
-        uid=key.uid,
-        project_id="p",
-        project_number="1",
-        display_name="k",
-        etag="e",
-        api_targets=[],
-    )
+    rows = plan_key(key.name)
     stored = SimpleNamespace(lookback_days=90, services=[], covered_days=90)
     entry = plan_entry(rows, stored, [dormant.rule_id], frozenset({GEMINI}), dormancy_days=90)
     assert entry["action"] == "review-deletion"

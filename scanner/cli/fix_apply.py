@@ -10,7 +10,6 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -191,8 +190,8 @@ def fix_apply(
     """Restrict the keys of PLAN_FILE's `restrict` entries at least --min-confidence
     sure, or named with --key (a dry run unless --yes)."""
     plan = read_plan(plan_file)
-    changes, left_out = plan.confident(min_confidence, frozenset(keys))
-    applied = {c.key for c in changes}
+    chosen, left_out = plan.confident(min_confidence, frozenset(keys))
+    changes = chosen.changes
     out = for_terminal(sys.stdout)
     if left_out:
         left = ", ".join(str(e.get("display_name") or e.get("uid")) for e in left_out)
@@ -205,10 +204,9 @@ def fix_apply(
         out.write("Nothing to apply.\n")
         return
     if not yes:
-        shown = [e for e in plan.entries if e["key"] in applied]
         title = f"Dry run: {len(changes)} key(s) would be restricted by fix apply {plan_file}"
         write_table_rows(
-            plan_rows(shown),
+            plan_rows(chosen.entries),
             PLAN_COLUMNS,
             out,
             title=title,
@@ -223,14 +221,13 @@ def fix_apply(
     names = sorted({change.key for change in plan.changes})
     held = live_keys(engine, plan.scan, names) if plan.scan is not None else None
     check_plan_keys(plan_file, plan, held)
-    plan = replace(plan, changes=changes, entries=[e for e in plan.entries if e["key"] in applied])
     if not changes:
         out.write("Nothing to apply.\n")
         return
     who = _who(by)
     journal = RollbackJournal(rollback, who, str(plan_file))
     journal.start()  # before any change: a run that cannot keep it changes nothing
-    outcome = run(plan.changes, _updater(), engine, "applied", who, rate, plan.scan, journal)
+    outcome = run(changes, _updater(), engine, "applied", who, rate, plan.scan, journal)
     _finish(outcome, "applied", rollback if journal.finish() else None)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -117,20 +117,19 @@ class Plan:
     projects: frozenset[str]  # the projects it was limited to (ids or numbers); empty: all
     entries: list[dict[str, Any]] = field(default_factory=list)  # as written, for the table
 
-    def confident(
-        self, least: str, named: frozenset[str]
-    ) -> tuple[list[Change], list[dict[str, Any]]]:
-        """(the changes whose entry is at least LEAST sure, or NAMED by full
-        name, uid or key id; the entries left out for their confidence)."""
-        kept, left = [], []
+    def confident(self, least: str, named: frozenset[str]) -> tuple[Plan, list[dict[str, Any]]]:
+        """(this plan with only the entries at least LEAST sure, or NAMED by
+        full name, uid or key id; the entries left out for their confidence)."""
+        changes, entries, left = [], [], []
         for change, entry in zip(self.changes, self.entries, strict=True):
             ids = {entry.get("key"), entry.get("uid"), str(entry.get("key")).rsplit("/", 1)[-1]}
             sure = CONFIDENCE.index(entry.get("confidence", "none")) >= CONFIDENCE.index(least)
             if sure or ids & named:
-                kept.append(change)
+                changes.append(change)
+                entries.append(entry)
             else:
                 left.append(entry)
-        return kept, left
+        return replace(self, changes=changes, entries=entries), left
 
 
 def read_plan(path: Path) -> Plan:

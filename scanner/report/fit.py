@@ -4,6 +4,7 @@ boundaries, so that its start and its end still say which it is."""
 from __future__ import annotations
 
 import re
+import textwrap
 
 ELLIPSIS = "…"
 _AFTER_SEPARATOR = re.compile(r"(?<=[\s\-_/.@:,])")
@@ -33,3 +34,9 @@ def fit(text: str, width: int) -> str:
     if first == 0:
         return text[:room].rstrip() + ELLIPSIS
     return "".join(words[:first]).rstrip() + ELLIPSIS + "".join(words[last:]).lstrip()
+
+
+def wrap_words(text: str, width: int) -> str:
+    """TEXT in lines of WIDTH, broken between words or after a hyphen: a rule
+    id or a sentence is read whole, over lines."""
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=True)) or text

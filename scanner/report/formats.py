@@ -9,7 +9,6 @@ import io
 import json
 import re
 import shutil
-import textwrap
 import unicodedata
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -24,7 +23,7 @@ from scanner.core.models import KeyStatus
 from scanner.report.answers import in_use, owner_text, status_finding
 from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
-from scanner.report.fit import fit
+from scanner.report.fit import fit, wrap_words
 from scanner.rules.catalog import ALL_RULES
 
 TABLE_WIDTH = 100
@@ -244,8 +243,7 @@ def write_table(
         for h in headers:
             cell = cells[h]
             if isinstance(cell, str) and h == "Worst finding" and not wide:
-                lines = textwrap.wrap(cell, widths[h], break_on_hyphens=True)
-                cell = Text("\n".join(lines) or cell)
+                cell = Text(wrap_words(cell, widths[h]))
             elif isinstance(cell, str):
                 cell = Text(cell if wide or h in fixed else fit(cell, widths[h]))
             row.append(cell)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from scanner.report.fit import fit
+from scanner.report.fit import fit, wrap_words
 from scanner.report.formats import csv_safe, csv_writer, table_width, terminal_safe
 
 
@@ -154,16 +154,11 @@ def write_table_rows(
         table.add_column(column, width=column_width, no_wrap=True, overflow="ellipsis")
     for t in texts:
         cells = (
-            Text(_wrapped(text, w) if column in prose else fit(text, w))
+            Text(wrap_words(text, w) if column in prose else fit(text, w))
             for column, text, w in zip(columns, t, widths, strict=True)
         )
         table.add_row(*cells)
     console.print(table)
-
-
-def _wrapped(text: str, width: int) -> str:
-    """TEXT in lines of WIDTH, broken between words or after a hyphen."""
-    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=True)) or text
 
 
 def write_json_document(document: dict[str, Any], out: TextIO) -> None:

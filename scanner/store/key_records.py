@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 
 from scanner.store.tables import (
     FindingVersion,
@@ -32,18 +32,21 @@ def key_names(conn: Connection, wanted: str) -> list[str]:
     return sorted(set(conn.scalars(query)))
 
 
+def _latest_versions(keys: ColumnElement[bool]) -> Select[Any]:
+    """The id of the latest version of each key KEYS selects."""
+    kv = KeyVersion
+    return select(func.max(kv.id)).where(keys).group_by(kv.key_name)
+
+
 def keys_displayed_as(conn: Connection, wanted: str) -> list[tuple[str, str, str, str]]:
     """(name, uid, project, display name) of each key whose latest version is
-    displayed as WANTED, whatever the case."""
+    displayed as WANTED, whatever the case (a key renamed since is not)."""
     kv = KeyVersion
-    latest = (
-        select(func.max(kv.id))
-        .where(func.lower(kv.display_name) == wanted.lower())
-        .group_by(kv.key_name)
-    )
+    named = func.lower(kv.display_name) == wanted.lower()
+    latest = _latest_versions(kv.key_name.in_(select(kv.key_name).where(named)))
     rows = conn.execute(
         select(kv.key_name, kv.uid, kv.project_id, kv.project_number, kv.display_name)
-        .where(kv.id.in_(latest))
+        .where(kv.id.in_(latest), named)
         .order_by(kv.project_id, kv.key_name)
     )
     return [(r.key_name, r.uid, r.project_id or r.project_number, r.display_name) for r in rows]
@@ -61,11 +64,7 @@ def key_labels(conn: Connection, names: Iterable[str]) -> dict[str, tuple[str, s
     wanted = list(set(names))
     labels: dict[str, tuple[str, str, list[str]]] = {}
     for start in range(0, len(wanted), 500):
-        latest = (
-            select(func.max(kv.id))
-            .where(kv.key_name.in_(wanted[start : start + 500]))
-            .group_by(kv.key_name)
-        )
+        latest = _latest_versions(kv.key_name.in_(wanted[start : start + 500]))
         rows = conn.execute(
             select(kv.key_name, kv.project_id, kv.project_number, kv.display_name, kv.owners).where(
                 kv.id.in_(latest)
