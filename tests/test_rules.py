@@ -228,13 +228,52 @@ class TestWeakApplicationRestriction:
         assert f is not None and referrer in f.summary
 
     @pytest.mark.parametrize(
-        "referrer", ["*.example.com/*", "https://app.example.org/*", "localhost:8080/*"]
+        "referrer", ["*.example.com/*", "https://app.example.org/*", "localhost.example.com/*"]
     )
     def test_specific_referrers(self, referrer: str) -> None:
         key = make_key(
             application_restriction=AppRestriction.BROWSER, application_values=(referrer,)
         )
         assert self.rule.evaluate(key, ctx()) is None
+
+    @pytest.mark.parametrize(
+        ("referrers", "weak"),
+        [
+            (("localhost",), True),
+            (("http://localhost:3000/*", "127.0.0.1:8080", "[::1]:5000/*"), True),
+            (("file:///Users/dana/index.html",), True),
+            (("http://dev.localhost/*",), True),
+            (("http://localhost:3000/*", "https://app.example.com/*"), False),
+            (("http://localhost.example.com/*",), False),
+            (("http://127.0.0.10/*",), False),
+        ],
+    )
+    def test_referrers_only_of_this_machine(self, referrers: tuple[str, ...], weak: bool) -> None:
+        key = make_key(application_restriction=AppRestriction.BROWSER, application_values=referrers)
+        f = self.rule.evaluate(key, ctx())
+        assert (f is not None) is weak
+        if f is not None:
+            assert "only this machine" in f.summary
+
+    @pytest.mark.parametrize(
+        ("apps", "without"),
+        [
+            (("com.acme.app:",), ["com.acme.app"]),
+            (
+                ("com.acme.app:DA39A3EE5E6B4B0D3255BFEF95601890AFD80709", "com.acme.beta:"),
+                ["com.acme.beta"],
+            ),
+            (("com.acme.app:DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",), []),
+        ],
+    )
+    def test_android_apps_without_a_fingerprint(
+        self, apps: tuple[str, ...], without: list[str]
+    ) -> None:
+        key = make_key(application_restriction=AppRestriction.ANDROID, application_values=apps)
+        f = self.rule.evaluate(key, ctx())
+        assert (f is not None) is bool(without)
+        if f is not None:
+            assert f.summary.endswith(f": {', '.join(without)}.")
 
     @pytest.mark.parametrize(
         ("ips", "weak"),

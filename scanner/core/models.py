@@ -112,8 +112,11 @@ class LeakEvidence:
     commit: str | None = None
     author: str | None = None
     first_reported: datetime | None = None
-    verified: bool | None = None  # the scanner confirmed the key works
+    verified: bool | None = None  # the scanner confirmed the key works (None: unknown)
     publicly_leaked: bool | None = None
+    # What the scanner says it did about the finding, when that is news: GitHub's
+    # "resolved as revoked" while the key still exists.
+    scanner_status: str | None = None
 
     @property
     def location(self) -> str:
@@ -154,6 +157,9 @@ class KeyRecord:
     # The API's checksum of the key's value: `fix apply` changes a key only
     # while it still has the etag its plan was made from.
     etag: str | None = None
+    # The methods an API target allows, by service, when it names any
+    # (ApiTarget.methods, e.g. GenerateContent): a narrower restriction.
+    api_methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def api_unrestricted(self) -> bool:

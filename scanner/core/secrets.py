@@ -1,10 +1,11 @@
 """What a Google key string looks like, and the only two things keysentry keeps
 of one: a keyed fingerprint and a redacted form.
 
-Standard keys are `AIza` and 35 URL-safe characters. Auth keys (bound to a
-service account) are `AQ.` and a URL-safe body; the ones seen in public
-material are 53 characters starting `AQ.Ab8RN6`, and the body length is
-accepted loosely (40 to 120) so that a longer format still matches."""
+Standard keys are `AIza` and 35 URL-safe characters (39 in all). Auth keys
+(bound to a service account) and Vertex AI express-mode keys are `AQ.` and 50
+(53 in all; the ones seen in public material start `AQ.Ab8RN6`). A string
+with either prefix and another length is not a key: a scanner's rule that
+matched too much or too little, or a placeholder."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ MIN_FINGERPRINT_KEY_BYTES = 16
 
 GOOGLE_PREFIXES = ("AIza", "AQ.")
 STANDARD = re.compile(r"AIza[0-9A-Za-z_-]{35}")
-AUTH = re.compile(r"AQ\.[0-9A-Za-z_-]{40,120}")
+AUTH = re.compile(r"AQ\.[0-9A-Za-z_-]{50}")
 _LOOSE = re.compile(r"AIza[0-9A-Za-z_-]{8,}|AQ\.[0-9A-Za-z_-]{8,}")
 
 
@@ -32,6 +33,11 @@ def kind_of(text: str) -> str | None:
     if AUTH.fullmatch(text):
         return "auth"
     return None
+
+
+def wrong_length(text: str) -> bool:
+    """Whether TEXT has a key's prefix and alphabet but not its length."""
+    return kind_of(text) is None and _LOOSE.fullmatch(text) is not None
 
 
 def redact(secret: str) -> str:

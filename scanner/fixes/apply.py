@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from scanner.core import restrictions
 from scanner.core.errors import InputError, SourceError
 from scanner.core.models import KeyState
 from scanner.fixes.journal import ROLLBACK_SCHEMA, JournalError
@@ -64,9 +65,9 @@ class Change:
             if current.etag != self.etag:
                 return f"the key changed since the plan (etag {current.etag}, planned {self.etag})"
             return None
-        if current.restrictions == self.restrictions:
+        if restrictions.same(current.restrictions, self.restrictions):
             return "the fix was never made: the key has the restrictions it had before"
-        if current.restrictions != self.expected:
+        if not restrictions.same(current.restrictions, self.expected):
             return "the key changed since the fix was attempted"
         return None
 

@@ -32,6 +32,8 @@ def parse_time(value: Any, field: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise AssetDataError(f"{field}: expected an RFC 3339 timestamp, got {value!r}")
+    if value.endswith(" UTC"):  # BigQuery's TIMESTAMP as text: `2024-01-02 03:04:05.6 UTC`
+        value = value[:-4] + "+00:00"
     try:
         # Python 3.11+ reads "Z" and truncates nanoseconds to microseconds.
         parsed = datetime.fromisoformat(value)

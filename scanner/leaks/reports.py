@@ -1,5 +1,7 @@
 """Reads report files of any supported format, detected from their first item
-or given, into Sightings and Skips."""
+or given, into Sightings and Skips. An item is one finding (gitleaks,
+TruffleHog, GitHub, Nosey Parker) or a document of many (ggshield,
+Kingfisher, betterleaks v2): each format's `findings` says which."""
 
 from __future__ import annotations
 
@@ -10,10 +12,21 @@ from typing import Any
 
 from scanner.core.errors import InputError
 from scanner.inputs import jsonstream
-from scanner.leaks.formats import github, gitleaks, trufflehog
+from scanner.leaks.formats import (
+    betterleaks,
+    ggshield,
+    github,
+    gitleaks,
+    kingfisher,
+    noseyparker,
+    trufflehog,
+)
 from scanner.leaks.formats.common import Sighting, Skip
 
-FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (gitleaks, trufflehog, github)}
+# Detection tries them in this order: betterleaks before gitleaks, whose
+# fields it shares.
+_ORDER = (betterleaks, gitleaks, trufflehog, github, ggshield, noseyparker, kingfisher)
+FORMATS: dict[str, ModuleType] = {m.NAME: m for m in _ORDER}
 Parsed = tuple[str, Sighting | Skip]  # (file:line, result)
 
 
@@ -37,8 +50,8 @@ def detect(path: Path, line: int, raw: Any) -> ModuleType:
         if module.looks_like(raw):
             return module
     raise InputError(
-        f"{path}:{line}: not a gitleaks, TruffleHog or GitHub secret scanning report item "
-        "(give --format to say which it is)"
+        f"{path}:{line}: not an item of a report keysentry reads ({', '.join(sorted(FORMATS))}; "
+        "give --format to say which it is)"
     )
 
 
@@ -47,4 +60,5 @@ def read(path: Path, fmt: str | None = None) -> Iterator[Parsed]:
     for line, raw in jsonstream.items(path):
         if module is None:
             module = detect(path, line, raw)
-        yield f"{path}:{line}", module.parse(path, line, raw)
+        for result in module.findings(path, line, raw):
+            yield f"{path}:{line}", result

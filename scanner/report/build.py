@@ -154,7 +154,7 @@ def _key(
         name, uid, project, project_number, display_name, key_type, service_account,
         api_targets, application_restriction, gemini_enabled, created_at, status, score,
         owners, creator, key_admins, last_used, requests_7d, requests_30d, gemini_rejected_7d,
-        requests_1d, daily_median_28d, services, covered_days,
+        requests_1d, daily_median_28d, services, covered_days, api_methods,
     ) = row  # fmt: skip
     return ReportKey(
         name=name,
@@ -165,6 +165,7 @@ def _key(
         key_type=key_type,
         service_account=service_account,
         api_targets=list(api_targets),
+        api_methods=dict(api_methods or {}),
         application_restriction=application_restriction,
         gemini_enabled=gemini_enabled,
         created=created_at,

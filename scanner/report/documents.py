@@ -69,6 +69,7 @@ def key_document(k: ReportKey) -> dict[str, Any]:
         "key_type": k.key_type,
         "service_account": k.service_account,
         "api_targets": k.api_targets,
+        "api_methods": k.api_methods,
         "application_restriction": k.application_restriction,
         "gemini_enabled": k.gemini_enabled,
         "owners": k.owners,

@@ -37,6 +37,7 @@ VERSION_FIELDS = (
     "key_type",
     "service_account",
     "api_targets",
+    "api_methods",
     "application_restriction",
     "application_values",
     "annotations",

@@ -42,6 +42,7 @@ class ReportKey:
     key_type: str
     service_account: str | None
     api_targets: list[str]
+    api_methods: dict[str, list[str]]  # by service, where a target names methods
     application_restriction: str
     gemini_enabled: bool | None
     created: datetime | None

@@ -16,7 +16,8 @@ META = RuleMeta(
     fires_when=(
         "on a **project**: `roles/owner`, `roles/editor`, "
         "`roles/serviceusage.apiKeysAdmin` or a custom role with "
-        "`apikeys.keys.create`/`update` granted on it (or its folders, organization) to "
+        "`apikeys.keys.create`/`update` (or `serviceusage.apiKeys.create`/`update`/"
+        "`regenerate`/`revert`) granted on it (or its folders, organization) to "
         "`allUsers`, `allAuthenticatedUsers`, a whole `domain:`, or people outside "
         "`ownership.domains`"
     ),

@@ -50,4 +50,11 @@ def summary(leaks: tuple[LeakEvidence, ...]) -> str:
         text += f" ({', '.join(flags)})"
     if len(leaks) > 1:
         text += f"; {len(leaks) - 1} more report(s)"
+    closed = next((leak for leak in leaks if leak.scanner_status), None)
+    if closed is not None:  # the key is judged by the inventory, which still lists it
+        text += f". {_TOOLS.get(closed.tool, closed.tool)} says {closed.scanner_status}"
+        text += ", but the key still exists: it stays leaked until it is deleted"
     return text + "."
+
+
+_TOOLS = {"github": "GitHub"}

@@ -11,11 +11,15 @@ META = RuleMeta(
     id="key-weak-application-restriction",
     title="Application restriction that admits everyone",
     severity=Severity.HIGH,
-    rationale="Referrer wildcards such as '*', '*.*', '*/*' or a bare '*.com', and server "
-    "ranges 0.0.0.0/0 or ::/0, let any caller use the key.",
+    rationale="Referrer wildcards such as '*', '*.*', '*/*' or a bare '*.com', referrers "
+    "that are only this machine (localhost, 127.0.0.1, [::1], file://: any caller can "
+    "send them), server ranges 0.0.0.0/0 or ::/0, and an Android app without its "
+    "certificate's SHA-1 fingerprint let any caller use the key.",
     checklist="add-application-restriction",
     fires_when=(
-        "referrer `*`, `*.*`, `*/*` or a bare `*.tld` host; server range `0.0.0.0/0` or `::/0`"
+        "referrer `*`, `*.*`, `*/*` or a bare `*.tld` host; referrers only `localhost`, "
+        "`127.0.0.1`, `[::1]` or `file://`; server range `0.0.0.0/0` or `::/0`; an "
+        "Android app without a SHA-1 fingerprint"
     ),
     references=("CIS Google Cloud Platform Foundation Benchmark v5, 1.14",),
 )
@@ -34,6 +38,20 @@ def weak_referrer(referrer: str) -> bool:
     return bool(_BARE_WILDCARD_HOST.match(host))
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+@functools.lru_cache(maxsize=4096)
+def local_referrer(referrer: str) -> bool:
+    """A page on this machine: a referrer any caller can claim for itself."""
+    value = referrer.strip().lower()
+    if value.startswith("file://"):
+        return True
+    value = _SCHEME.sub("", value)
+    host = value[: value.index("]") + 1] if value.startswith("[") else re.split(r"[/:]", value)[0]
+    return host in _LOCAL_HOSTS or host.endswith(".localhost")
+
+
 @functools.lru_cache(maxsize=4096)
 def weak_ip(value: str) -> bool:
     try:
@@ -44,11 +62,31 @@ def weak_ip(value: str) -> bool:
 
 
 def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
+    values = key.application_values
     if key.application_restriction is AppRestriction.BROWSER:
-        weak = sorted(v for v in key.application_values if weak_referrer(v))
+        if values and all(local_referrer(v) for v in values):
+            shown = ", ".join(sorted(values))
+            return finding(
+                META,
+                key,
+                ctx,
+                f"Allowed referrers are only this machine, which any caller can claim: {shown}.",
+            )
+        weak = sorted(v for v in values if weak_referrer(v))
         kind = "referrer"
+    elif key.application_restriction is AppRestriction.ANDROID:
+        apps = sorted(v.rsplit(":", 1)[0] or "(no package)" for v in values if v.endswith(":"))
+        if not apps:
+            return None
+        return finding(
+            META,
+            key,
+            ctx,
+            f"Android app without a SHA-1 fingerprint admits any app "
+            f"of that name: {', '.join(apps)}.",
+        )
     elif key.application_restriction is AppRestriction.SERVER:
-        weak = sorted(v for v in key.application_values if weak_ip(v))
+        weak = sorted(v for v in values if weak_ip(v))
         kind = "IP range"
     else:
         return None

@@ -26,7 +26,8 @@ _STREAM = 2000
 LATER_COLUMNS = {
     "findings": ("accepted_by",),
     "transitions": ("exception_id",),
-    "key_versions": ("findings_hash", "etag", "source_hash"),
+    "key_versions": ("findings_hash", "etag", "source_hash", "api_methods"),
+    "leak_reports": ("scanner_status",),
     "usage_versions": ("services", "covered_days"),
 }
 

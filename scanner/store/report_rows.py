@@ -97,6 +97,7 @@ def key_batches(conn: Connection, scan_id: int) -> Iterator[Sequence[tuple[Any, 
             ku.daily_median_28d,
             ku.services,
             ku.covered_days,
+            kv.api_methods,
         )
         .outerjoin(ku, and_(ku.key_name == kv.key_name, valid_at(ku, scan_id)))
         .where(valid_at(kv, scan_id))

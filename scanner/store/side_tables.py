@@ -152,6 +152,7 @@ class LeakReportRow(Base):
     first_reported: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified: Mapped[bool | None]
     publicly_leaked: Mapped[bool | None]
+    scanner_status: Mapped[str | None] = mapped_column(Text)  # (0020)
     outcome: Mapped[str] = mapped_column(String(16))  # leaks.lookup.Outcome
     key_name: Mapped[str | None] = mapped_column(String(255))
     key_uid: Mapped[str | None] = mapped_column(String(128), index=True)

@@ -122,6 +122,7 @@ class KeyVersion(Base):
     key_type: Mapped[str] = mapped_column(String(16))
     service_account: Mapped[str | None] = mapped_column(String(320))
     api_targets: Mapped[list[str]] = mapped_column(JSON)
+    api_methods: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)  # (0020)
     application_restriction: Mapped[str] = mapped_column(String(16))
     application_values: Mapped[list[str]] = mapped_column(JSON)
     annotations: Mapped[dict[str, str]] = mapped_column(JSON)

@@ -8,6 +8,7 @@ format at all) is an error, naming the file and line."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from scanner.core.errors import InputError
 from scanner.core.models import LeakEvidence
-from scanner.core.secrets import scrub
+from scanner.core.secrets import kind_of, scrub, wrong_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,17 @@ class Sighting:
 @dataclass(frozen=True, slots=True)
 class Skip:
     reason: str  # a short, countable reason: "not a Google key", ...
+
+
+NOT_GOOGLE = Skip("not a Google key")
+WRONG_LENGTH = Skip("shaped like a Google key but not 39 (AIza) or 53 (AQ.) characters: not a key")
+
+
+def checked(value: str | None) -> str | Skip:
+    """VALUE when it is one Google key string, else why it is skipped."""
+    if value and kind_of(value) is not None:
+        return value
+    return WRONG_LENGTH if value and wrong_length(value) else NOT_GOOGLE
 
 
 class Item:
@@ -124,26 +136,55 @@ class Item:
         return value
 
 
+def objects(
+    item: Item, field: str, *, within: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The list of objects FIELD of a report's nested structure (absent: none);
+    anything else is not the format, and an error naming the file and line."""
+    value = item.get(field, within=within)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise item.fail(field, "expected a list of objects")
+    return value
+
+
 _COLUMN_MAX = 2**31 - 1
 # What an instant of evidence may be: as for every timestamp keysentry reads.
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
+_GIT_DEFAULT = "%a %b %d %H:%M:%S %Y %z"  # git's default date: `Mon Jul 5 12:54:43 2021 +0530`
+_EPOCH_WITH_OFFSET = re.compile(r"(\d{1,12}) [+-]\d{4}")  # git's raw date: `1678401216 +0100`
+
+
 def _instant(value: str) -> datetime | None:
     text = value.strip()
+    epoch = _EPOCH_WITH_OFFSET.fullmatch(text)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = datetime.strptime(text[:25], "%Y-%m-%d %H:%M:%S %z")
-        except ValueError:
-            return None
+        if epoch is not None:  # seconds since the epoch; the offset only says where
+            parsed = datetime.fromtimestamp(int(epoch.group(1)), UTC)
+        else:
+            parsed = _parsed(text)
+    except (ValueError, OverflowError, OSError):
+        return None
     try:  # 0001-01-01 at +14:00 is before the first instant Python can hold in UTC
         instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except OverflowError:
         return None
     return instant if _EARLIEST <= instant < _LATEST else None
+
+
+def _parsed(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(text[:25], "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        return datetime.strptime(text, _GIT_DEFAULT)
 
 
 def _storable(value: str) -> str:

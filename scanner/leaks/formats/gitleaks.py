@@ -4,19 +4,25 @@ Date and Fingerprint."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.core.models import LeakEvidence
-from scanner.core.secrets import GOOGLE_PREFIXES, kind_of, redact
-from scanner.leaks.formats.common import Item, Sighting, Skip
+from scanner.core.secrets import GOOGLE_PREFIXES, redact
+from scanner.leaks.formats.common import Item, Sighting, Skip, checked
 
 NAME = "gitleaks"
 
 
 def looks_like(raw: Any) -> bool:
     return isinstance(raw, dict) and "RuleID" in raw and "Secret" in raw
+
+
+def findings(path: Path, line: int, raw: Any) -> Iterator[Sighting | Skip]:
+    """One finding per item."""
+    yield parse(path, line, raw)
 
 
 def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
@@ -30,8 +36,9 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
         # --redact=N keeps the first (100-N)% and adds "..." (gitleaks/gitleaks
         # report/finding.go, maskSecret): a Google key, but not one to match.
         return Skip("partly redacted by the scanner (run gitleaks without --redact=N)")
-    if kind_of(secret) is None:
-        return Skip("not a Google key")
+    secret_or_skip = checked(secret)
+    if isinstance(secret_or_skip, Skip):
+        return secret_or_skip
     link = item.text("Link")
     commit = item.text("Commit")
     file = item.text("File")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from scanner.core.models import LeakEvidence
-from scanner.core.secrets import kind_of, redact
-from scanner.leaks.formats.common import Item, Sighting, Skip
+from scanner.core.secrets import kind_of, redact, wrong_length
+from scanner.leaks.formats.common import NOT_GOOGLE, WRONG_LENGTH, Item, Sighting, Skip
 
 NAME = "trufflehog"
 
@@ -38,6 +39,19 @@ def _google_key(value: str) -> str | None:
     return decoded if kind_of(decoded) is not None else None
 
 
+def _verified(item: Item) -> bool | None:
+    """`Verified`, unless verification failed (`VerificationError`, as
+    pkg/output/json.go writes it): then nobody knows whether the key works."""
+    if item.text("VerificationError"):
+        return None
+    return item.flag("Verified")
+
+
+def findings(path: Path, line: int, raw: Any) -> Iterator[Sighting | Skip]:
+    """One finding per item."""
+    yield parse(path, line, raw)
+
+
 def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     item = Item(path, line, raw, "TruffleHog finding")
     if ("Raw" not in raw and "RawV2" not in raw) or "SourceMetadata" not in raw:
@@ -45,7 +59,8 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
     found = (_google_key(item.secret(f) or "") for f in ("Raw", "RawV2"))
     secret = next((s for s in found if s), None)
     if secret is None:
-        return Skip("not a Google key")
+        raw_values = (item.secret(f) or "" for f in ("Raw", "RawV2"))
+        return WRONG_LENGTH if any(wrong_length(v) for v in raw_values) else NOT_GOOGLE
     data = item.mapping("Data", within=item.mapping("SourceMetadata"))
     if len(data) > 1:
         item.dropped("SourceMetadata.Data (more than one source)")
@@ -74,7 +89,7 @@ def parse(path: Path, line: int, raw: Any) -> Sighting | Skip:
             commit=commit,
             author=item.text("email", within=source),
             first_reported=item.instant("timestamp", within=source),
-            verified=item.flag("Verified"),
+            verified=_verified(item),
         ),
         warnings=tuple(item.warnings),
     )

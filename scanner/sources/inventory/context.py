@@ -45,6 +45,21 @@ class ContextBuilder:
         else:
             self.iam.add_resource(asset_type, name, data)
 
+    def add_searched_project(
+        self, number: str, project_id: str | None, ancestors: list[str] | None
+    ) -> None:
+        """A project a search result names: known by number and id until (or
+        unless) the file lists the project itself."""
+        if number not in self.projects:
+            self.projects[number] = ProjectRecord(
+                number=number,
+                project_id=project_id,
+                display_name=None,
+                lifecycle_state=None,
+                labels=(),
+                ancestors=tuple(ancestors or ()),
+            )
+
     def add_policy(self, name: str, policy: Mapping[str, Any]) -> None:
         self.iam.add_policy(name, policy)
 

@@ -1,7 +1,17 @@
 """Reads Cloud Asset exports: the newline-delimited JSON of `gcloud asset
 export` (snake_case), or the JSON array of `gcloud asset list --format=json`
 (camelCase); either may be gzipped, and UTF-8 (with or without a byte-order
-mark) or UTF-16. Every error names the file and line."""
+mark) or UTF-16. Every error names the file and line.
+
+Two other shapes carry the same assets, each told from its own items:
+- `gcloud asset search-all-resources --read-mask='*' --format=json`: each a
+  ResourceSearchResult, the key under `versionedResources[].resource`, its
+  project's number in `project` and id in `parentFullResourceName`
+  (commitgcp/gcp-apikeys-inspector discover.py reads it so);
+- rows of a BigQuery export (`gcloud asset export --bigquery-table ...`),
+  saved as JSON (`bq query --format=json`, or an extract to JSON lines):
+  `resource.data` a JSON string in the one-table export, nested columns in
+  per-asset-type tables, whose absent fields are null."""
 
 from __future__ import annotations
 
@@ -36,6 +46,7 @@ from scanner.sources.inventory.spool import Spool
 # are not parsed on the first pass.
 _CONTEXT_MARKERS = (
     PROJECT_TYPE,
+    '"parentFullResourceName"',
     SERVICE_TYPE,
     SERVICE_ACCOUNT_TYPE,
     ROLE_TYPE,
@@ -49,14 +60,17 @@ _CONTEXT_MARKERS = (
 NO_RESOURCE = (
     "key asset {name} has no resource data: export with --content-type=resource "
     "(`gcloud asset export --content-type=resource --asset-types=apikeys.googleapis.com/Key "
-    "...` or `gcloud asset list --content-type=resource --format=json ...`)"
+    "...` or `gcloud asset list --content-type=resource --format=json ...`; "
+    "`gcloud asset search-all-resources` needs --read-mask='*')"
 )
+_KEY_PREFIX = "//apikeys.googleapis.com/"
+_PROJECT_PREFIX = "//cloudresourcemanager.googleapis.com/projects/"
 
 
 class _Envelope:
     """The fields keysentry reads from one asset, whichever casing the file uses."""
 
-    __slots__ = ("ancestors", "asset_type", "data", "iam_policy", "name")
+    __slots__ = ("ancestors", "asset_type", "data", "iam_policy", "name", "search_project")
 
     def __init__(self, raw: Any) -> None:
         if not isinstance(raw, dict):
@@ -67,17 +81,59 @@ class _Envelope:
             raise AssetDataError("an asset needs 'name' and 'asset_type' (or 'assetType')")
         self.name: str = name
         self.asset_type: str = asset_type
-        resource = raw.get("resource") or {}
-        data = resource.get("data") if isinstance(resource, dict) else None
-        if data is not None and not isinstance(data, dict):
-            raise AssetDataError("resource.data: expected an object")
-        self.data: dict[str, Any] | None = data
+        # A search result names the key's project, which the file may not list.
+        self.search_project: tuple[str, str | None] | None = None
+        ancestors = raw.get("ancestors")
+        self.ancestors: list[str] | None = ancestors if isinstance(ancestors, list) else None
+        if "versionedResources" in raw:
+            self.data = _searched(raw, name)
+            self._read_search_parents(raw)
+        else:
+            resource = raw.get("resource") or {}
+            self.data = _data(resource.get("data") if isinstance(resource, dict) else None)
         policy = raw.get("iam_policy", raw.get("iamPolicy"))
         if policy is not None and not isinstance(policy, dict):
             raise AssetDataError("iam_policy: expected an object")
         self.iam_policy: dict[str, Any] | None = policy
-        ancestors = raw.get("ancestors")
-        self.ancestors: list[str] | None = ancestors if isinstance(ancestors, list) else None
+
+    def _read_search_parents(self, raw: dict[str, Any]) -> None:
+        project = raw.get("project")
+        parent = raw.get("parentFullResourceName")
+        if isinstance(project, str) and project.startswith("projects/"):
+            number = project.removeprefix("projects/")
+            project_id = parent.removeprefix(_PROJECT_PREFIX) if isinstance(parent, str) else None
+            self.search_project = (number, project_id if project_id != parent else None)
+            folders = raw.get("folders")
+            organization = raw.get("organization")
+            self.ancestors = [project, *(folders if isinstance(folders, list) else [])] + (
+                [organization] if isinstance(organization, str) and organization else []
+            )
+
+
+def _data(data: Any) -> dict[str, Any] | None:
+    """resource.data: an object, or (a BigQuery export's one table) a JSON
+    string of one."""
+    if isinstance(data, str):
+        try:
+            data = jsontext.loads(data)
+        except JsonProblem as exc:
+            raise AssetDataError(f"resource.data: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise AssetDataError("resource.data: expected an object")
+    return data
+
+
+def _searched(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The resource of a search result's versionedResources (the v2 one
+    first), named as a key's data names it when the resource does not."""
+    versions = raw.get("versionedResources")
+    if not isinstance(versions, list) or not all(isinstance(v, dict) for v in versions):
+        raise AssetDataError("versionedResources: expected a list of objects")
+    ordered = sorted(versions, key=lambda v: v.get("version") != "v2")
+    data = next((_data(v.get("resource")) for v in ordered if v.get("resource")), None)
+    if data is not None and not data.get("name"):
+        data = data | {"name": name.removeprefix(_KEY_PREFIX)}
+    return data
 
 
 def _starts_array(path: Path) -> bool:
@@ -169,6 +225,8 @@ class ExportSource:
         for path, shown in self._files:
             for where, env, _ in self._lines(path, shown, only_context=True):
                 try:
+                    if env.search_project is not None:
+                        builder.add_searched_project(*env.search_project, env.ancestors)
                     if env.iam_policy is not None:
                         builder.add_policy(env.name, env.iam_policy)
                     elif env.data is not None:

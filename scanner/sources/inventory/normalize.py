@@ -4,10 +4,12 @@ format: name, asset_type, resource.data, ancestors, update_time."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from scanner.core.models import AppRestriction, KeyRecord, KeyType, ProjectRecord
+from scanner.core.restrictions import sha1_canonical
 from scanner.inputs.fields import AssetDataError, parse_time, service_name, text
 
 KEY_TYPE = "apikeys.googleapis.com/Key"
@@ -32,50 +34,82 @@ def _object(parent: Mapping[str, Any], field: str, path: str) -> Mapping[str, An
     return value
 
 
+def _annotations(value: Any) -> Mapping[str, Any]:
+    """An object; from a BigQuery export also a JSON string of one or a list
+    of key/value records (its columns cannot hold a map)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise AssetDataError("resource.data.annotations: expected an object") from None
+    if isinstance(value, list) and all(isinstance(v, dict) and "key" in v for v in value):
+        value = {v["key"]: v.get("value") for v in value}
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AssetDataError("resource.data.annotations: expected an object")
+    return value
+
+
 def _application_restriction(
     restrictions: Mapping[str, Any],
 ) -> tuple[AppRestriction, tuple[str, ...]]:
     path = "resource.data.restrictions"
-    if "browserKeyRestrictions" in restrictions:
+    if restrictions.get("browserKeyRestrictions") is not None:
         browser = _object(restrictions, "browserKeyRestrictions", path)
         refs = browser.get("allowedReferrers")
         return AppRestriction.BROWSER, _strings(refs, f"{path}.browserKeyRestrictions")
-    if "serverKeyRestrictions" in restrictions:
+    if restrictions.get("serverKeyRestrictions") is not None:
         server = _object(restrictions, "serverKeyRestrictions", path)
         return AppRestriction.SERVER, _strings(
             server.get("allowedIps"), f"{path}.serverKeyRestrictions.allowedIps"
         )
-    if "androidKeyRestrictions" in restrictions:
+    if restrictions.get("androidKeyRestrictions") is not None:
         android = _object(restrictions, "androidKeyRestrictions", path)
         apps = android.get("allowedApplications") or []
         if not isinstance(apps, list) or not all(isinstance(a, dict) for a in apps):
             raise AssetDataError(
                 f"{path}.androidKeyRestrictions.allowedApplications: expected a list of objects"
             )
+        # One spelling of each fingerprint, so that a key reads the same from
+        # every source and the rule sees an app without one as `package:`.
         return AppRestriction.ANDROID, tuple(
-            f"{a.get('packageName', '')}:{a.get('sha1Fingerprint', '')}" for a in apps
+            f"{a.get('packageName', '')}:{sha1_canonical(str(a.get('sha1Fingerprint') or ''))}"
+            for a in apps
         )
-    if "iosKeyRestrictions" in restrictions:
+    if restrictions.get("iosKeyRestrictions") is not None:
         ios = _object(restrictions, "iosKeyRestrictions", path)
-        return AppRestriction.IOS, _strings(
+        bundles = _strings(
             ios.get("allowedBundleIds"), f"{path}.iosKeyRestrictions.allowedBundleIds"
         )
+        # `"iosKeyRestrictions": {}` names no app: the key works from anywhere.
+        return (AppRestriction.IOS, bundles) if bundles else (AppRestriction.NONE, ())
     return AppRestriction.NONE, ()
 
 
-def _api_targets(restrictions: Mapping[str, Any]) -> tuple[str, ...]:
+def _api_targets(
+    restrictions: Mapping[str, Any],
+) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The services the key may call, and the methods of those whose target
+    names any (resources.proto ApiTarget: "methods", e.g. GenerateContent)."""
     targets = restrictions.get("apiTargets") or []
     if not isinstance(targets, list):
         raise AssetDataError("resource.data.restrictions.apiTargets: expected a list")
-    services = set()
+    services: set[str] = set()
+    methods: dict[str, set[str]] = {}
     for index, target in enumerate(targets):
+        where = f"resource.data.restrictions.apiTargets[{index}]"
         service = target.get("service") if isinstance(target, dict) else None
         if not isinstance(service, str) or not service.strip():
-            raise AssetDataError(f"resource.data.restrictions.apiTargets[{index}].service: missing")
-        services.add(service_name(service))
+            raise AssetDataError(f"{where}.service: missing")
+        name = service_name(service)
+        services.add(name)
+        named = _strings(target.get("methods"), f"{where}.methods")
+        if named:
+            methods.setdefault(name, set()).update(m.strip() for m in named if m.strip())
     if ALL_APIS_TARGET in services:
-        return ()
-    return tuple(sorted(services))
+        return (), ()
+    return tuple(sorted(services)), tuple((s, tuple(sorted(m))) for s, m in sorted(methods.items()))
 
 
 def project_number_of(name: str) -> str:
@@ -99,8 +133,9 @@ def normalize_key(
     uid = text(data.get("uid"), "resource.data.uid") or name.rsplit("/", 1)[-1]
     restrictions = _object(data, "restrictions", "resource.data")
     app_kind, app_values = _application_restriction(restrictions)
+    api_targets, api_methods = _api_targets(restrictions)
     service_account = text(data.get("serviceAccountEmail"), "resource.data.serviceAccountEmail")
-    annotations = _object(data, "annotations", "resource.data")
+    annotations = _annotations(data.get("annotations"))
     project = projects.get(number)
     if number in gemini_projects:
         gemini: bool | None = True
@@ -117,12 +152,13 @@ def normalize_key(
         deleted=parse_time(data.get("deleteTime"), "resource.data.deleteTime"),
         key_type=KeyType.AUTH if service_account else KeyType.STANDARD,
         service_account=service_account,
-        api_targets=_api_targets(restrictions),
+        api_targets=api_targets,
         application_restriction=app_kind,
         application_values=app_values,
         annotations=tuple(sorted((str(k), str(v)) for k, v in annotations.items())),
         gemini_enabled=gemini,
         etag=text(data.get("etag"), "resource.data.etag"),
+        api_methods=api_methods,
     )
 
 

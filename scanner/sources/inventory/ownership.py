@@ -13,7 +13,20 @@ from scanner.core.addresses import is_address
 from scanner.core.models import IamIndex, ProjectRecord
 
 OWNER_ROLE = "roles/owner"
-KEY_ADMIN_PERMISSIONS = frozenset({"apikeys.keys.create", "apikeys.keys.update"})
+# What lets a principal mint a key or lift its restrictions: the API Keys
+# permissions, and the older serviceusage.apiKeys.* ones that custom roles
+# still carry (the permission names the api-keys audit-logging doc lists;
+# regenerate makes a new key string, revert restores an old one).
+KEY_ADMIN_PERMISSIONS = frozenset(
+    {
+        "apikeys.keys.create",
+        "apikeys.keys.update",
+        "serviceusage.apiKeys.create",
+        "serviceusage.apiKeys.update",
+        "serviceusage.apiKeys.regenerate",
+        "serviceusage.apiKeys.revert",
+    }
+)
 KEY_ADMIN_ROLES = frozenset({"roles/owner", "roles/editor", "roles/serviceusage.apiKeysAdmin"})
 _PEOPLE = ("user:", "group:")
 

@@ -54,6 +54,8 @@ def key_digest(key: KeyRecord) -> str:
     )
     if key.leaks:
         values += (("leaks", key.leaks),)
+    if key.api_methods:
+        values += (("api_methods", key.api_methods),)
     return _digest(values)
 
 
@@ -141,6 +143,7 @@ def key_row(
         "key_type": key.key_type.value,
         "service_account": key.service_account,
         "api_targets": list(key.api_targets),
+        "api_methods": {s: list(m) for s, m in key.api_methods} or None,
         "application_restriction": key.application_restriction.value,
         "application_values": list(key.application_values),
         "annotations": dict(key.annotations),
