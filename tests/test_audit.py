@@ -134,7 +134,8 @@ def test_a_refused_project_is_a_note_not_a_failed_scan(engine: Engine, tmp_path:
     assert any("projects/beta" in n and "logging.viewer" in n for n in report.scan.notes)
     assert keys["k-made"]["creator"] == "dev@example.com"
     first_pages = [r for r in fake.requests if "projects/alpha" in r.resource_names]
-    assert len([r for r in first_pages if not r.page_token]) == 2
+    # Admin Activity twice (refused once, then retried), Data Access once.
+    assert len([r for r in first_pages if not r.page_token]) == 3
 
 
 REAL = Path(__file__).parent / "data" / "real"

@@ -23,7 +23,14 @@ from scanner.cli.instants import parse_instant
 from scanner.configfile import load_config
 from scanner.core.errors import InputError
 from scanner.report.changes import COLUMNS as CHANGE_COLUMNS
-from scanner.report.changes import FINDING_KINDS, KINDS, TABLE_COLUMNS, ChangeFilter, table_row
+from scanner.report.changes import (
+    FINDING_KINDS,
+    KINDS,
+    TABLE_COLUMNS,
+    ChangeFilter,
+    event_detail,
+    table_row,
+)
 from scanner.report.changes import changes as read_changes
 from scanner.report.formats import table_width, terminal_safe
 from scanner.report.key_history import KeyHistory, find_key_name, key_history
@@ -100,7 +107,7 @@ def timeline(h: KeyHistory) -> list[dict[str, Any]]:
             | {"detail": detail, "reason": t["reason"]}
         )
     for e in h.events:
-        detail = "restrictions removed" if e["restrictions_removed"] else ""
+        detail = event_detail(e["method"], e["restrictions_removed"], e["caller_ip"])
         rows.append(
             {"at": e["at"], "scan": e["scan"], "what": f"event {e['method']}", "by": e["by"]}
             | {"detail": detail}

@@ -160,6 +160,9 @@ class KeyRecord:
     # The methods an API target allows, by service, when it names any
     # (ApiTarget.methods, e.g. GenerateContent): a narrower restriction.
     api_methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The last read of the key's string in the days before its first leak
+    # report: how the string may have got out.
+    string_read: StringRead | None = None
 
     @property
     def api_unrestricted(self) -> bool:
@@ -172,14 +175,26 @@ class KeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class KeyEvent:
-    """An Admin Activity audit entry about a key."""
+    """An audit entry about a key: Admin Activity (what changed it) or Data
+    Access (GetKeyString: who read its string)."""
 
     insert_id: str  # the log entry's id: the same entry read twice is one event
     key_name: str  # projects/<number>/locations/global/keys/<uid>
     at: datetime
-    method: str  # CreateKey | UpdateKey | DeleteKey | UndeleteKey
+    # CreateKey | UpdateKey | DeleteKey | UndeleteKey | RegenerateKey | RevertKey | GetKeyString
+    method: str
     principal: str | None
     restrictions_removed: bool = False  # an UpdateKey that left no API restriction
+    caller_ip: str | None = None  # requestMetadata.callerIp: where the call came from
+
+
+@dataclass(frozen=True, slots=True)
+class StringRead:
+    """Who read a key's string (GetKeyString), when and from where."""
+
+    at: datetime
+    principal: str | None
+    caller_ip: str | None
 
 
 @dataclass(frozen=True, slots=True)

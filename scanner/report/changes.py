@@ -133,6 +133,13 @@ def _key_changes(conn: Connection, scan: Any, actors: dict[str, str]) -> Iterato
         }
 
 
+def event_detail(method: str, restrictions_removed: bool, caller_ip: str | None) -> str:
+    """What an audit event did, in words: who did it is said beside it."""
+    if method == "GetKeyString":
+        return "key string read" + (f" from {caller_ip}" if caller_ip else "")
+    return "restrictions removed" if restrictions_removed else ""
+
+
 def _events(conn: Connection, scan: Any) -> Iterator[dict[str, Any]]:
     for row in event_rows(conn, scan.id):
         yield {
@@ -144,7 +151,7 @@ def _events(conn: Connection, scan: Any) -> Iterator[dict[str, Any]]:
             "rule": None,
             "from": None,
             "to": "unrestricted" if row.restrictions_removed else None,
-            "reason": None,
+            "reason": event_detail(row.method, row.restrictions_removed, row.caller_ip) or None,
             "actor": row.principal,
         }
 
@@ -188,7 +195,7 @@ def table_row(row: dict[str, Any]) -> dict[str, Any]:
     if row["kind"] == "key_changed":
         change = f"{row['reason']} changed"
     elif row["kind"].startswith("event:"):
-        change = "restrictions removed" if row["to"] == "unrestricted" else ""
+        change = row["reason"] or ""
     else:
         moved = " → ".join(str(v) for v in (row["from"], row["to"]) if v is not None)
         change = ": ".join(str(p) for p in (row["rule"], moved) if p)

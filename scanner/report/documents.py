@@ -26,9 +26,11 @@ def leak_document(e: LeakEvidence) -> dict[str, Any]:
         "line": e.line,
         "link": e.link,
         "commit": e.commit,
+        "author": e.author,
         "first_reported": iso(e.first_reported),
         "verified": e.verified,
         "publicly_leaked": e.publicly_leaked,
+        "scanner_status": e.scanner_status,
     }
 
 

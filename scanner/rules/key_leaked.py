@@ -2,7 +2,7 @@
 Restricting it does not resolve this; only deleting it (or its disappearance
 from inventory) does."""
 
-from scanner.core.models import Finding, KeyRecord, LeakEvidence, Severity
+from scanner.core.models import Finding, KeyRecord, LeakEvidence, Severity, StringRead
 from scanner.rules.base import RuleContext, RuleMeta, finding
 
 META = RuleMeta(
@@ -28,10 +28,10 @@ META = RuleMeta(
 def evaluate(key: KeyRecord, ctx: RuleContext) -> Finding | None:
     if not key.leaks:
         return None
-    return finding(META, key, ctx, summary(key.leaks))
+    return finding(META, key, ctx, summary(key.leaks, key.string_read))
 
 
-def summary(leaks: tuple[LeakEvidence, ...]) -> str:
+def summary(leaks: tuple[LeakEvidence, ...], read: StringRead | None = None) -> str:
     """The first report in full, then how many more: a new report changes the
     summary, and so the finding's history."""
     first = leaks[0]
@@ -54,6 +54,10 @@ def summary(leaks: tuple[LeakEvidence, ...]) -> str:
     if closed is not None:  # the key is judged by the inventory, which still lists it
         text += f". {_TOOLS.get(closed.tool, closed.tool)} says {closed.scanner_status}"
         text += ", but the key still exists: it stays leaked until it is deleted"
+    if read is not None:  # from the Data Access log: who may have copied it out
+        who = read.principal or "an unknown principal"
+        where = f" from {read.caller_ip}" if read.caller_ip else ""
+        text += f". Its string was read by {who}{where} on {read.at.date().isoformat()}"
     return text + "."
 
 

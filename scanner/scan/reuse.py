@@ -155,16 +155,17 @@ class Reuse:
 
     def source_hash(self, listed: ListedKey) -> bytes | None:
         """A digest of LISTED as its source gave it and of what is added to it
-        by name (creator, leaks): what its key digest follows from besides
-        what every key is judged in and its usage, which moves daily and is
-        compared on its own. None when the source gives no digest."""
+        by name (creator, leaks, the read of a leaked string): what its key
+        digest follows from besides what every key is judged in and its
+        usage, which moves daily and is compared on its own. None when the
+        source gives no digest."""
         name, raw = listed.name, listed.raw_digest
         if name is None or raw is None:
             return None
-        creator, leaks = self._enrich.added_by_name(name)
+        creator, leaks, string_read = self._enrich.added_by_name(name)
         if creator is None and not leaks:
             return raw
-        added = repr((creator, leaks)).encode()
+        added = repr((creator, leaks) + ((string_read,) if string_read else ())).encode()
         return hashlib.blake2b(raw + added, digest_size=16).digest()
 
     def _kept_as_listed(self, listed: ListedKey, source_hash: bytes) -> Kept | None:

@@ -1,15 +1,16 @@
-"""Key events from the audit log: stored once each, read back as creators and
-as the last time a key's restrictions were removed."""
+"""Key events from the audit log: stored once each, read back as creators,
+as the last time a key's restrictions were removed, and as who read the
+strings of leaked keys."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from scanner.core.models import KeyEvent
+from scanner.core.models import KeyEvent, StringRead
 from scanner.store.tables import KeyEventRow
 
 CHUNK = 1000
@@ -26,6 +27,7 @@ def record_events(conn: Connection, scan_id: int, events: Sequence[KeyEvent]) ->
                 "method": e.method,
                 "principal": e.principal,
                 "restrictions_removed": e.restrictions_removed,
+                "caller_ip": e.caller_ip,
                 "scan_id": scan_id,
             }
             for e in events[start : start + CHUNK]
@@ -63,4 +65,20 @@ def last_restrictions_removed(
     rows = conn.execute(query.order_by(KeyEventRow.at, KeyEventRow.id))
     for name, principal, at in rows:
         found[name] = (principal, at)
+    return found
+
+
+def string_reads(conn: Connection, names: Collection[str]) -> dict[str, list[StringRead]]:
+    """The GetKeyString reads of the keys NAMES, earliest first."""
+    e = KeyEventRow
+    found: dict[str, list[StringRead]] = {}
+    wanted = sorted(names)
+    for start in range(0, len(wanted), CHUNK):
+        query = (
+            select(e.key_name, e.at, e.principal, e.caller_ip)
+            .where(e.method == "GetKeyString", e.key_name.in_(wanted[start : start + CHUNK]))
+            .order_by(e.at, e.id)
+        )
+        for name, at, principal, caller_ip in conn.execute(query):
+            found.setdefault(name, []).append(StringRead(at, principal, caller_ip))
     return found

@@ -28,6 +28,7 @@ LATER_COLUMNS = {
     "transitions": ("exception_id",),
     "key_versions": ("findings_hash", "etag", "source_hash", "api_methods"),
     "leak_reports": ("scanner_status",),
+    "key_events": ("caller_ip",),
     "usage_versions": ("services", "covered_days"),
 }
 

@@ -128,6 +128,7 @@ def key_events(conn: Connection, name: str) -> list[dict[str, Any]]:
             "method": row.method,
             "by": row.principal,
             "restrictions_removed": row.restrictions_removed,
+            "caller_ip": row.caller_ip,
             "scan": row.scan_id,
         }
         for row in rows

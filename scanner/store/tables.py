@@ -234,7 +234,8 @@ class UsageVersion(Base):
 
 
 class KeyEventRow(Base):
-    """Admin Activity audit entries about keys, once each (by insert id)."""
+    """Audit entries about keys, once each (by insert id): Admin Activity, and
+    the Data Access log's GetKeyString."""
 
     __tablename__ = "key_events"
 
@@ -246,6 +247,7 @@ class KeyEventRow(Base):
     principal: Mapped[str | None] = mapped_column(String(320))
     restrictions_removed: Mapped[bool]
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    caller_ip: Mapped[str | None] = mapped_column(String(64))  # (0020)
 
 
 class FigureRow(Base):

@@ -1,6 +1,7 @@
 """A Cloud Logging LoggingServiceV2 speaking the real gRPC protocol on
-loopback: ListLogEntries over Admin Activity entries of API keys, filtered by
-the time window the request names, with page tokens and faults."""
+loopback: ListLogEntries over audit entries of API keys (Admin Activity, and
+Data Access for GetKeyString), filtered by the log, methods and time window
+the request names, with page tokens and faults."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ ResponsePb = type(ListLogEntriesResponse.pb(ListLogEntriesResponse()))
 EntryPb = type(LogEntry.pb(LogEntry()))
 _WINDOW = re.compile(r'timestamp>="([^"]+)" AND timestamp<"([^"]+)"')
 _METHOD = re.compile(r'protoPayload\.methodName:"([^"]+)"')
+_LOG = re.compile(r'logName:"([^"]+)"')
+# Where Cloud Audit Logs writes each kind of entry.
+DATA_ACCESS = "cloudaudit.googleapis.com%2Fdata_access"
+ACTIVITY = "cloudaudit.googleapis.com%2Factivity"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,11 @@ class Change:
     principal: str
     at: datetime
     request: dict[str, Any] = field(default_factory=dict)
+    caller_ip: str | None = None
+
+    @property
+    def log(self) -> str:
+        return DATA_ACCESS if self.method == "GetKeyString" else ACTIVITY
 
 
 def entry(change: Change, number: int) -> Any:
@@ -48,8 +58,10 @@ def entry(change: Change, number: int) -> Any:
     log.authentication_info.principal_email = change.principal
     if change.request:
         json_format.ParseDict(change.request, log.request)
+    if change.caller_ip:
+        log.request_metadata.caller_ip = change.caller_ip
     pb = EntryPb()
-    pb.log_name = f"projects/{change.project_id}/logs/cloudaudit.googleapis.com%2Factivity"
+    pb.log_name = f"projects/{change.project_id}/logs/{change.log}"
     pb.insert_id = f"entry-{number}"
     pb.timestamp.FromDatetime(change.at.astimezone(UTC).replace(tzinfo=None))
     pb.proto_payload.Pack(log)
@@ -94,17 +106,18 @@ class FakeLogging:
         if window is None or "apikeys.googleapis.com" not in request.filter:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an explicit time window is required")
         since, until = _parse(window.group(1)), _parse(window.group(2))
-        matching = [
-            entry(c, i)
-            for i, c in enumerate(self.changes)
-            if f"projects/{c.project_id}" in names and since <= c.at < until
-        ]
         methods = _METHOD.findall(request.filter)
-        for pb in (raw_entry(d) for d in self.documents):
+        logs = _LOG.findall(request.filter)
+        matching = []
+        for pb in [entry(c, i) for i, c in enumerate(self.changes)] + [
+            raw_entry(d) for d in self.documents
+        ]:
             log = audit_log_pb2.AuditLog()
             pb.proto_payload.Unpack(log)
             project = pb.log_name.split("/")[1]
-            wanted = any(m in log.method_name for m in methods)
+            wanted = any(m in log.method_name for m in methods) and any(
+                pb.log_name.endswith(f"/logs/{name}") for name in logs
+            )
             if wanted and f"projects/{project}" in names and since <= _at(pb) < until:
                 matching.append(pb)
         size = 2  # small pages, whatever was asked: the client must page

@@ -10,13 +10,23 @@ gcp_serviceusage_apikeys_create_privilege_escalation.yml):
 - a CreateKey entry names the project in `resourceName` (`projects/<number>`)
   and the key only in `response.name` (the last entry's response is the Key);
 - the v1 API's CreateApiKey / PatchApiKey / DeleteApiKey name the key by
-  `response.keyId` within the project of `resourceName`.
+  `response.keyId` within the project of `resourceName`; its
+  RegenerateApiKey / RevertApiKey (a new key string, the old one back) and
+  DeleteApiKeys are read the same way (no public sample of those entries was
+  found: any of the fields above may name the key);
+- v2beta1 methods have the v2 names (`google.api.apikeys.v2beta1.ApiKeys.CreateKey`):
+  only the last part of a method name is compared;
+- GetKeyString (who read a key's string) is ADMIN_READ: it is written to the
+  Data Access log (`.../logs/cloudaudit.googleapis.com%2Fdata_access`), only
+  where Data Access audit logs are enabled for apikeys.googleapis.com, with
+  the caller's address in `requestMetadata.callerIp`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +41,15 @@ METHODS = {
     "PatchApiKey": "UpdateKey",
     "DeleteKey": "DeleteKey",
     "DeleteApiKey": "DeleteKey",
+    "DeleteApiKeys": "DeleteKey",
     "UndeleteKey": "UndeleteKey",
+    "RegenerateApiKey": "RegenerateKey",
+    "RevertApiKey": "RevertKey",
+    "GetKeyString": "GetKeyString",
 }
+STRING_READ = "GetKeyString"
+# The methods of the Data Access log: the others are Admin Activity.
+DATA_ACCESS_METHODS = frozenset({"GetKeyString"})
 _KEY_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/keys/([^/]+)$")
 _PROJECT = re.compile(r"^projects/([^/]+)(?:/|$)")
 _SERVICE_PREFIX = "//apikeys.googleapis.com/"
@@ -98,6 +115,7 @@ def key_event(
     project_numbers: Mapping[str, str],
     response: Mapping[str, Any] | None = None,
     operation_id: str | None = None,
+    caller_ip: str | None = None,
 ) -> KeyEvent | None:
     """None for entries about anything but one key's creation, change or
     removal, or that name no key (the first entry of a CreateKey operation).
@@ -117,6 +135,7 @@ def key_event(
         method=method,
         principal=principal or None,
         restrictions_removed=method == "UpdateKey" and restrictions_removed(request),
+        caller_ip=caller_ip or None,
     )
 
 
@@ -129,7 +148,5 @@ def once_per_operation(events: Iterable[KeyEvent]) -> list[KeyEvent]:
         if seen is None:
             found[event.insert_id] = event
         elif event.restrictions_removed and not seen.restrictions_removed:
-            found[event.insert_id] = KeyEvent(
-                seen.insert_id, seen.key_name, seen.at, seen.method, seen.principal, True
-            )
+            found[event.insert_id] = replace(seen, restrictions_removed=True)
     return list(found.values())

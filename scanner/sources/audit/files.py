@@ -1,7 +1,8 @@
 """Key events from a saved audit log: the JSON array that
 `gcloud logging read 'protoPayload.serviceName="apikeys.googleapis.com"' --format=json`
 prints (optionally gzipped, UTF-8 or UTF-16), for offline scans, read an entry
-at a time."""
+at a time. Admin Activity and Data Access entries (GetKeyString) may come in
+one file or in several."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def _event(where: str, entry: Any, ids: dict[str, str]) -> KeyEvent | None:
     if at is None or not isinstance(entry.get("insertId"), str):
         raise InputError(f"{where}: needs insertId and timestamp")
     auth = payload.get("authenticationInfo") or {}
+    metadata = payload.get("requestMetadata")
+    caller_ip = metadata.get("callerIp") if isinstance(metadata, dict) else None
     request = payload.get("request")
     response = payload.get("response")
     operation = entry.get("operation")
@@ -63,4 +66,5 @@ def _event(where: str, entry: Any, ids: dict[str, str]) -> KeyEvent | None:
         ids,
         response if isinstance(response, dict) else {},
         operation_id if isinstance(operation_id, str) else None,
+        caller_ip if isinstance(caller_ip, str) else None,
     )

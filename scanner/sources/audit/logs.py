@@ -1,7 +1,12 @@
-"""The one module that talks to Cloud Logging: Admin Activity audit entries of
-apikeys.googleapis.com (the v2 and v1 methods in scanner.sources.audit.events) for
-the scanned projects, with an explicit time window in every filter (the
-high-level client would otherwise add a 24-hour one)."""
+"""The one module that talks to Cloud Logging: the audit entries of
+apikeys.googleapis.com (the methods in scanner.sources.audit.events) for the
+scanned projects, with an explicit time window in every filter (the
+high-level client would otherwise add a 24-hour one).
+
+Two reads per batch of projects: the Admin Activity log (roles/logging.viewer)
+and the Data Access log for GetKeyString (roles/logging.privateLogViewer, and
+Data Access audit logs enabled for the API Keys API). A refused Data Access
+read is recorded as that source's error; the Admin Activity events stand."""
 
 from __future__ import annotations
 
@@ -19,7 +24,15 @@ from scanner.calls.google_errors import TRANSIENT, default_credentials, google_e
 from scanner.config import AuditConfig
 from scanner.core.errors import SourceError
 from scanner.core.models import KeyEvent, ProjectRecord
-from scanner.sources.audit.events import METHODS, key_event, once_per_operation
+from scanner.sources.audit.events import (
+    DATA_ACCESS_METHODS,
+    METHODS,
+    key_event,
+    once_per_operation,
+)
+
+ACTIVITY_LOG = "cloudaudit.googleapis.com%2Factivity"
+DATA_ACCESS_LOG = "cloudaudit.googleapis.com%2Fdata_access"
 
 
 def make_client() -> LoggingServiceV2Client:
@@ -31,10 +44,13 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def audit_filter(since: datetime, until: datetime) -> str:
-    methods = " OR ".join(f'protoPayload.methodName:"{m}"' for m in sorted(METHODS))
+def audit_filter(since: datetime, until: datetime, log: str = ACTIVITY_LOG) -> str:
+    """The entries of LOG for the methods it holds. `:` matches a part of the
+    name, so each short name also finds the v1 and v2beta1 ones."""
+    wanted = DATA_ACCESS_METHODS if log == DATA_ACCESS_LOG else set(METHODS) - DATA_ACCESS_METHODS
+    methods = " OR ".join(f'protoPayload.methodName:"{m}"' for m in sorted(wanted))
     return (
-        'logName:"cloudaudit.googleapis.com%2Factivity" '
+        f'logName:"{log}" '
         'AND protoPayload.serviceName="apikeys.googleapis.com" '
         f"AND ({methods}) "
         f'AND timestamp>="{_stamp(since)}" AND timestamp<"{_stamp(until)}"'
@@ -56,18 +72,29 @@ class AuditLogReader:
         events: list[KeyEvent] = []
         for start in range(0, len(names), size):
             batch = names[start : start + size]
-            try:
-                events.extend(self._read_batch(batch, since, until, ids))
-            except SourceError as exc:
-                self.errors[", ".join(batch[:3]) + ("..." if len(batch) > 3 else "")] = str(exc)
+            shown = ", ".join(batch[:3]) + ("..." if len(batch) > 3 else "")
+            for log, needs, label in (
+                (ACTIVITY_LOG, "roles/logging.viewer", shown),
+                (DATA_ACCESS_LOG, "roles/logging.privateLogViewer", f"{shown} (Data Access)"),
+            ):
+                try:
+                    events.extend(self._read_batch(batch, since, until, ids, log, needs))
+                except SourceError as exc:
+                    self.errors[label] = str(exc)
         return events
 
     def _read_batch(
-        self, names: list[str], since: datetime, until: datetime, ids: dict[str, str]
+        self,
+        names: list[str],
+        since: datetime,
+        until: datetime,
+        ids: dict[str, str],
+        log: str,
+        needs: str,
     ) -> Iterator[KeyEvent]:
         request = ListLogEntriesRequest(
             resource_names=names,
-            filter=audit_filter(since, until),
+            filter=audit_filter(since, until, log),
             order_by="timestamp asc",
             page_size=1000,
         )
@@ -77,9 +104,9 @@ class AuditLogReader:
             maximum=16.0,
             timeout=self._config.retry_deadline_seconds,
         )
-        where = f"audit logs of {names[0]}{' and others' if len(names) > 1 else ''}"
+        kind = "Data Access audit logs" if log == DATA_ACCESS_LOG else "audit logs"
+        where = f"{kind} of {names[0]}{' and others' if len(names) > 1 else ''}"
         found: list[KeyEvent] = []
-        needs = "roles/logging.viewer"
         with google_errors(where, needs, self._config.retry_deadline_seconds):
             pager = self._client.list_log_entries(
                 request=request, retry=retry, timeout=self._config.request_timeout_seconds
@@ -109,4 +136,5 @@ class AuditLogReader:
             ids,
             response,
             entry.operation.id or None,
+            log.request_metadata.caller_ip or None,
         )

@@ -56,6 +56,8 @@ def key_digest(key: KeyRecord) -> str:
         values += (("leaks", key.leaks),)
     if key.api_methods:
         values += (("api_methods", key.api_methods),)
+    if key.string_read:
+        values += (("string_read", key.string_read),)
     return _digest(values)
 
 

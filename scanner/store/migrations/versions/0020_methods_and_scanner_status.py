@@ -1,7 +1,8 @@
 """A key version keeps the methods its API targets allow (ApiTarget.methods:
-a key limited to GenerateContent on the Gemini API), and a leak report what
-its scanner said of the alert's state (GitHub's `resolved as revoked`), so
-that a report contradicted by the inventory can say so.
+a key limited to GenerateContent on the Gemini API), a leak report what its
+scanner said of the alert's state (GitHub's `resolved as revoked`), so that
+a report contradicted by the inventory can say so, and a key event where
+its call came from (a GetKeyString's caller IP).
 
 Revision ID: 0020
 Revises: 0019
@@ -24,8 +25,10 @@ def upgrade() -> None:
     # would drop key_versions under the views that read it.
     op.add_column("key_versions", sa.Column("api_methods", sa.JSON(), nullable=True))
     op.add_column("leak_reports", sa.Column("scanner_status", sa.Text(), nullable=True))
+    op.add_column("key_events", sa.Column("caller_ip", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("key_events", "caller_ip")
     op.drop_column("leak_reports", "scanner_status")
     op.drop_column("key_versions", "api_methods")
