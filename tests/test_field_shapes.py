@@ -16,7 +16,12 @@ from scanner.core import restrictions
 from scanner.core.models import KeyState
 from scanner.core.secrets import Fingerprinter
 from scanner.fixes.apply import Change
+from scanner.sources.inventory.asset import CloudAssetSource
+from scanner.sources.inventory.compare import compare
 from tests import assets, leakdata
+from tests.fakes.api_keys_rest import FakeListKeys, FakeListKeysServer
+from tests.fakes.cloud_asset import serve
+from tests.test_inventory_apikeys import FAST, SCOPE, source
 from tests.test_real_shapes import REAL, by_name, keysentry, rules_of
 
 NOW = "2026-12-01T00:00:00Z"
@@ -282,16 +287,14 @@ def test_a_string_read_shortly_before_its_leak_is_in_the_leak_finding(tmp_path: 
     (read,) = [e for e in entries if e["protoPayload"]["resourceName"] == ANDROID]
     read["protoPayload"]["resourceName"] = IOS
     read["protoPayload"]["request"]["name"] = IOS
+    export = ("--from-export", str(REAL / "asset-search-keys.json"))
+    # A scan that read the audit log before the read was in it, then one after:
+    # the second must not keep the first's judgement of the key.
+    before = leakdata.write_json(tmp_path / "before.json", [])
+    first = by_name(scan_json(tmp_path, *export, "--audit-from", str(before)))
+    assert all("string was read" not in f["summary"] for f in first[IOS]["findings"])
     audit = leakdata.write_json(tmp_path / "audit.json", [read])
-    keys = by_name(
-        scan_json(
-            tmp_path,
-            "--from-export",
-            str(REAL / "asset-search-keys.json"),
-            "--audit-from",
-            str(audit),
-        )
-    )
+    keys = by_name(scan_json(tmp_path, *export, "--audit-from", str(audit)))
     (leaked,) = [f for f in keys[IOS]["findings"] if f["rule"] == "key-leaked"]
     assert leaked["summary"].endswith(
         ". Its string was read by ci-deployer@acme-mobile.iam.gserviceaccount.com"
@@ -406,3 +409,50 @@ def test_sha1_fingerprints_compare_in_both_spellings() -> None:
     assert undo.refusal(KeyState(ANDROID, 'W/"e2"', other)) == (
         "the key changed since the fix was attempted"
     )
+
+
+def test_restricting_keeps_the_methods_a_kept_target_had() -> None:
+    current = {
+        "serverKeyRestrictions": {"allowedIps": ["203.0.113.7"]},
+        "apiTargets": [
+            {"service": "GenerativeLanguage.googleapis.com", "methods": ["GenerateContent"]},
+            {"service": "maps-backend.googleapis.com"},
+        ],
+    }
+    change = Change(GEMINI, 'W/"e1"', api_targets=("generativelanguage.googleapis.com",))
+    assert change.target(current) == {
+        "serverKeyRestrictions": {"allowedIps": ["203.0.113.7"]},
+        "apiTargets": [
+            {"service": "generativelanguage.googleapis.com", "methods": ["GenerateContent"]}
+        ],
+    }
+
+
+def test_inventory_compare_reads_both_spellings_of_a_fingerprint() -> None:
+    """Cloud Asset over gRPC with the fingerprint as it was written (colons),
+    ListKeys over REST as the API outputs it (plain): the same key. A key
+    whose fingerprints really differ is still a difference."""
+
+    def android(uid: str, sha1: str) -> dict[str, Any]:
+        envelope = assets.key(P, uid=uid, targets=["maps-android-backend.googleapis.com"])
+        envelope["resource"]["data"]["restrictions"]["androidKeyRestrictions"] = {
+            "allowedApplications": [{"packageName": "com.acme.mobile", "sha1Fingerprint": sha1}]
+        }
+        return envelope
+
+    plain = "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"
+    envelopes = [
+        assets.project(P, "acme-mobile"),
+        android("same", COLONS),
+        android("moved", COLONS),
+    ]
+    listed = [android("same", plain), android("moved", plain.replace("DA39", "DB39"))]
+    fake = FakeListKeys(keys={P: [e["resource"]["data"] for e in listed]})
+    with serve(envelopes) as cai, FakeListKeysServer(fake) as api:
+        apikeys, _, _ = source(cai, api)
+        cloud_asset = CloudAssetSource(cai.client(), SCOPE, FAST, [assets.GEMINI])
+        seen, found = compare(cloud_asset, apikeys)
+    assert seen == 2
+    assert [(d.key_name.rsplit("/", 1)[-1], d.field) for d in found] == [
+        ("moved", "application_values")
+    ]

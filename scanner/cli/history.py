@@ -114,6 +114,8 @@ def timeline(h: KeyHistory) -> list[dict[str, Any]]:
         )
     for leak in h.leaks:
         where = leak["link"] or f"{leak['repository'] or ''} {leak['file'] or ''}".strip()
+        if leak["scanner_status"]:
+            where += f"; the scanner says {leak['scanner_status']}"
         rows.append(
             {"at": leak["first_reported"], "what": f"leak ({leak['tool']})", "detail": where}
         )

@@ -176,6 +176,7 @@ LIST_COLUMNS = (
     "first_reported",
     "verified",
     "publicly_leaked",
+    "scanner_status",
     "parent",
 )
 

@@ -57,7 +57,17 @@ class Change:
         if self.restrictions is not None:
             return self.restrictions
         kept = {k: v for k, v in current.items() if k != "apiTargets"}
-        return kept | {"apiTargets": [{"service": s} for s in self.api_targets or ()]}
+        # A target limited to some methods stays limited: restricting never widens.
+        methods = {
+            str(t.get("service", "")).strip().lower(): t["methods"]
+            for t in current.get("apiTargets") or ()
+            if isinstance(t, dict) and t.get("methods")
+        }
+        targets = [
+            {"service": s} | ({"methods": methods[s.lower()]} if s.lower() in methods else {})
+            for s in self.api_targets or ()
+        ]
+        return kept | {"apiTargets": targets}
 
     def refusal(self, current: KeyState) -> str | None:
         """Why the key as it is now must be left alone, or None."""

@@ -149,6 +149,7 @@ def key_leak_reports(conn: Connection, names: set[str]) -> list[dict[str, Any]]:
             "link": row.link,
             "first_reported": row.first_reported,
             "verified": row.verified,
+            "scanner_status": row.scanner_status,
         }
         for row in rows
     ]

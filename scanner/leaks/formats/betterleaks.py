@@ -18,14 +18,11 @@ descendant. What its versions write:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner.core.models import LeakEvidence
-from scanner.core.secrets import redact
-from scanner.leaks.formats.common import Item, Sighting, Skip, checked, objects
+from scanner.leaks.formats.common import Item, Sighting, Skip, checked, objects, sighting
 from scanner.leaks.formats.gitleaks import repository_of
 
 NAME = "betterleaks"
@@ -80,12 +77,7 @@ def _sighting(item: Item, secret: Any, ref: list[Any], evidence: dict[str, Any])
     found = checked((secret or "").strip() or None)
     if isinstance(found, Skip):
         return found
-    return Sighting(
-        secret=found,
-        source_ref=json.dumps(ref, separators=(",", ":")),
-        evidence=LeakEvidence(tool=NAME, redacted=redact(found), **evidence),
-        warnings=tuple(item.warnings),
-    )
+    return sighting(item, found, ref, NAME, **evidence)
 
 
 def _flat(item: Item, attributes: dict[str, Any]) -> Sighting | Skip:

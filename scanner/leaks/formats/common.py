@@ -8,6 +8,7 @@ format at all) is an error, naming the file and line."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from scanner.core.errors import InputError
 from scanner.core.models import LeakEvidence
-from scanner.core.secrets import kind_of, scrub, wrong_length
+from scanner.core.secrets import kind_of, redact, scrub, wrong_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,17 @@ def checked(value: str | None) -> str | Skip:
     if value and kind_of(value) is not None:
         return value
     return WRONG_LENGTH if value and wrong_length(value) else NOT_GOOGLE
+
+
+def sighting(item: Item, secret: str, ref: list[Any], tool: str, **evidence: Any) -> Sighting:
+    """SECRET as ITEM reported it: REF is the report's own identity of the
+    finding, EVIDENCE the LeakEvidence fields the format could read."""
+    return Sighting(
+        secret=secret,
+        source_ref=json.dumps(ref, separators=(",", ":")),
+        evidence=LeakEvidence(tool=tool, redacted=redact(secret), **evidence),
+        warnings=tuple(item.warnings),
+    )
 
 
 class Item:

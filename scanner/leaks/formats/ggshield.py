@@ -12,14 +12,20 @@ unknown, cannot_check, no_checker, failed_to_check, not_checked)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner.core.models import LeakEvidence
-from scanner.core.secrets import GOOGLE_PREFIXES, redact
-from scanner.leaks.formats.common import NOT_GOOGLE, Item, Sighting, Skip, checked, objects
+from scanner.core.secrets import GOOGLE_PREFIXES
+from scanner.leaks.formats.common import (
+    NOT_GOOGLE,
+    Item,
+    Sighting,
+    Skip,
+    checked,
+    objects,
+    sighting,
+)
 
 NAME = "ggshield"
 MASKED = Skip("masked by the scanner (run ggshield with --show-secrets)")
@@ -68,19 +74,16 @@ def _occurrence(
     file = item.text("filename", within=entity)
     start = item.number("line_start")
     ref = [commit, file, item.text("ignore_sha", within=incident), item.number("index_start")]
-    return Sighting(
-        secret=found,
-        source_ref=json.dumps(ref, separators=(",", ":")),
-        evidence=LeakEvidence(
-            tool=NAME,
-            redacted=redact(found),
-            file=file,
-            line=start,
-            link=item.text("incident_url", within=incident),
-            commit=commit,
-            author=item.text("email", within=extra) or item.text("author", within=extra),
-            first_reported=item.instant("date", within=extra),
-            verified=_VALIDITY.get(str(incident.get("validity"))),
-        ),
-        warnings=tuple(item.warnings),
+    return sighting(
+        item,
+        found,
+        ref,
+        NAME,
+        file=file,
+        line=start,
+        link=item.text("incident_url", within=incident),
+        commit=commit,
+        author=item.text("email", within=extra) or item.text("author", within=extra),
+        first_reported=item.instant("date", within=extra),
+        verified=_VALIDITY.get(str(incident.get("validity"))),
     )

@@ -11,14 +11,11 @@ DefectDojo/django-DefectDojo unittests/scans/kingfisher/ (kingfisher
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner.core.models import LeakEvidence
-from scanner.core.secrets import redact
-from scanner.leaks.formats.common import Item, Sighting, Skip, checked, objects
+from scanner.leaks.formats.common import Item, Sighting, Skip, checked, objects, sighting
 
 NAME = "kingfisher"
 
@@ -66,19 +63,16 @@ def _finding(item: Item) -> Sighting | Skip:
     rule = item.text("id", within=item.mapping("rule"))
     ref = [rule, item.text("fingerprint", within=finding), file, number]
     validation = item.mapping("validation", within=finding)
-    return Sighting(
-        secret=found,
-        source_ref=json.dumps(ref, separators=(",", ":")),
-        evidence=LeakEvidence(
-            tool=NAME,
-            redacted=redact(found),
-            repository=item.text("repository_url", within=git),
-            file=file,
-            line=number,
-            link=item.text("url", within=item.mapping("file", within=git)),
-            commit=item.text("id", within=commit),
-            first_reported=item.instant("date", within=commit),
-            verified=_verified(item.text("status", within=validation)),
-        ),
-        warnings=tuple(item.warnings),
+    return sighting(
+        item,
+        found,
+        ref,
+        NAME,
+        repository=item.text("repository_url", within=git),
+        file=file,
+        line=number,
+        link=item.text("url", within=item.mapping("file", within=git)),
+        commit=item.text("id", within=commit),
+        first_reported=item.instant("date", within=commit),
+        verified=_verified(item.text("status", within=validation)),
     )

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner.core.models import LeakEvidence
-from scanner.core.secrets import redact
-from scanner.leaks.formats.common import NOT_GOOGLE, Item, Sighting, Skip, checked, objects
+from scanner.leaks.formats.common import (
+    NOT_GOOGLE,
+    Item,
+    Sighting,
+    Skip,
+    checked,
+    objects,
+    sighting,
+)
 
 NAME = "noseyparker"
 
@@ -86,17 +91,14 @@ def _match(item: Item, secret: str, finding_id: str | None) -> Sighting:
     span = item.mapping("source_span", within=item.mapping("location"))
     number = item.number("line", within=item.mapping("start", within=span))
     ref = [finding_id, item.text("structural_id"), item.text("blob_id"), file, number]
-    return Sighting(
-        secret=secret,
-        source_ref=json.dumps(ref, separators=(",", ":")),
-        evidence=LeakEvidence(
-            tool=NAME,
-            redacted=redact(secret),
-            file=file,
-            line=number,
-            commit=commit,
-            author=author,
-            first_reported=committed,
-        ),
-        warnings=tuple(item.warnings),
+    return sighting(
+        item,
+        secret,
+        ref,
+        NAME,
+        file=file,
+        line=number,
+        commit=commit,
+        author=author,
+        first_reported=committed,
     )
