@@ -182,3 +182,49 @@ def test_real_entries_of_both_api_versions_over_grpc(engine: Engine, tmp_path: P
         if s.name == "keysentry_restrictions_removed_total"
     ]
     assert removed == 1
+
+
+def _field_scan(engine: Engine, fake: FakeLogging) -> Any:
+    """A scan of the search-result keys with the live reader on FAKE."""
+    config = parse_config("audit: {enabled: true, first_lookback_days: 400}", "c")
+    with FakeLoggingServer(fake) as server:
+        reader = AuditLogReader(server.client(), config.audit)
+        source = ExportSource([REAL / "asset-search-keys.json"], config.gemini.project_services)
+        run_scan(source, engine, config, datetime(2026, 12, 1, tzinfo=UTC), audit=reader)
+    return build_report(engine)
+
+
+def test_the_data_access_log_says_who_read_a_key_string(engine: Engine) -> None:
+    """GetKeyString is only in the Data Access log: the reader asks it with its
+    own filter and keeps who read the string and from where; the v1 and
+    v2beta1 methods come from the Admin Activity log."""
+    fake = FakeLogging([], documents=json.loads((REAL / "audit-apikeys-field.json").read_text()))
+    _field_scan(engine, fake)
+    with engine.connect() as conn:
+        stored = {
+            (row.method, row.principal, row.caller_ip) for row in conn.execute(select(KeyEventRow))
+        }
+    assert stored == {
+        ("GetKeyString", "dana@example.com", "198.51.100.23"),
+        ("GetKeyString", "ci-deployer@acme-mobile.iam.gserviceaccount.com", "203.0.113.9"),
+        ("RegenerateKey", "lee@example.com", "192.0.2.44"),
+        ("RevertKey", "lee@example.com", "192.0.2.44"),
+        ("UpdateKey", "ops-oncall@example.com", "192.0.2.80"),
+    }
+    data_access = [r.filter for r in fake.requests if "data_access" in r.filter]
+    assert data_access and all('methodName:"GetKeyString"' in f for f in data_access)
+    assert all("CreateKey" not in f for f in data_access)
+
+
+def test_a_refused_data_access_log_is_a_note_and_the_rest_stands(engine: Engine) -> None:
+    fake = FakeLogging(
+        [],
+        documents=json.loads((REAL / "audit-apikeys-field.json").read_text()),
+        refused_logs={"cloudaudit.googleapis.com%2Fdata_access"},
+    )
+    report = _field_scan(engine, fake)
+    assert report.scan.status == "succeeded"
+    assert any("Data Access" in n and "privateLogViewer" in n for n in report.scan.notes)
+    with engine.connect() as conn:
+        methods = {row.method for row in conn.execute(select(KeyEventRow))}
+    assert methods == {"RegenerateKey", "RevertKey", "UpdateKey"}

@@ -92,6 +92,9 @@ class FakeLogging:
     # Entries in the real JSON shape (tests/data/real), served as they are where
     # the filter's methods and window match, as Cloud Logging would.
     documents: list[dict[str, Any]] = field(default_factory=list)
+    # Logs whose reading is refused (PERMISSION_DENIED), as for a caller
+    # without roles/logging.privateLogViewer on the Data Access log.
+    refused_logs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def list_log_entries(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -102,6 +105,8 @@ class FakeLogging:
                 if fault.project in names and fault.times != 0:
                     fault.times -= 1
                     context.abort(fault.code, f"injected fault for {fault.project}")
+        if any(f'logName:"{log}"' in request.filter for log in self.refused_logs):
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "logging.privateLogEntries.list")
         window = _WINDOW.search(request.filter)
         if window is None or "apikeys.googleapis.com" not in request.filter:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an explicit time window is required")
