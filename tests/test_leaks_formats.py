@@ -19,7 +19,7 @@ from scanner.core.errors import ConfigError, InputError
 from scanner.core.secrets import Fingerprinter, kind_of, redact, scrub
 from scanner.inputs import jsonstream
 from scanner.leaks.formats.common import Sighting, Skip
-from scanner.leaks.reports import files_of, read
+from scanner.leaks.reports import FORMATS, files_of, read
 from tests import leakdata
 
 KEY = leakdata.standard_key("formats")
@@ -279,3 +279,83 @@ def test_unreadable_evidence_is_left_out_and_counted_never_a_failed_import(
     for warning in parsed.warnings:
         assert warning.startswith(fmt) and warning.endswith("unreadable")
         assert KEY not in warning
+
+
+def _shaped_like(fmt: str) -> st.SearchStrategy[Any]:
+    """Items with the names each format reads, holding any JSON values."""
+    names = {
+        "ggshield": [
+            "type",
+            "total_incidents",
+            "scans",
+            "entities_with_incidents",
+            "incidents",
+            "occurrences",
+            "match",
+            "filename",
+            "validity",
+            "extra_info",
+            "id",
+        ],
+        "noseyparker": [
+            "rule_name",
+            "matches",
+            "groups",
+            "match_content",
+            "provenance",
+            "first_commit",
+            "commit_metadata",
+            "location",
+            "finding_id",
+        ],
+        "kingfisher": [
+            "rule",
+            "finding",
+            "findings",
+            "metadata",
+            "snippet",
+            "path",
+            "line",
+            "validation",
+            "git_metadata",
+            "status",
+        ],
+        "betterleaks": [
+            "RuleID",
+            "Secret",
+            "Attributes",
+            "ValidationStatus",
+            "Metadata",
+            "ruleID",
+            "secret",
+            "attributes",
+            "validation",
+            "schema_version",
+            "findings",
+            "match",
+            "value",
+            "location",
+        ],
+    }.get(fmt, ["RuleID", "Secret", "SourceMetadata", "Raw", "number", "secret_type"])
+    keyish = st.sampled_from(names) | st.text(max_size=4)
+    values = st.recursive(
+        json_scalars | any_key,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keyish, inner, max_size=4),
+        max_leaves=12,
+    )
+    return st.dictionaries(keyish, values, max_size=6)
+
+
+@settings(max_examples=150)
+@given(data=st.data(), fmt=st.sampled_from(sorted(FORMATS)))
+def test_any_item_is_findings_skips_or_one_input_error(data: st.DataObject, fmt: str) -> None:
+    """Whatever an item holds, a format gives what it found or one error that
+    names the file and line: never another exception, never a key in the error."""
+    item = data.draw(_shaped_like(fmt))
+    try:
+        results = list(FORMATS[fmt].findings(Path("r.json"), 3, item))
+    except InputError as exc:
+        assert str(exc).startswith("r.json:3: ")
+        assert "AIza" not in str(exc) and "AQ." not in str(exc)
+        return
+    assert all(isinstance(r, Sighting | Skip) for r in results)
