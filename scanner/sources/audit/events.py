@@ -47,9 +47,9 @@ METHODS = {
     "RevertApiKey": "RevertKey",
     "GetKeyString": "GetKeyString",
 }
-STRING_READ = "GetKeyString"
 # The methods of the Data Access log: the others are Admin Activity.
 DATA_ACCESS_METHODS = frozenset({"GetKeyString"})
+_ADDRESS_MAX = 64  # an IPv6 address with a zone fits; key_events.caller_ip holds no more
 _KEY_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/keys/([^/]+)$")
 _PROJECT = re.compile(r"^projects/([^/]+)(?:/|$)")
 _SERVICE_PREFIX = "//apikeys.googleapis.com/"
@@ -135,7 +135,7 @@ def key_event(
         method=method,
         principal=principal or None,
         restrictions_removed=method == "UpdateKey" and restrictions_removed(request),
-        caller_ip=caller_ip or None,
+        caller_ip=caller_ip[:_ADDRESS_MAX] if caller_ip else None,
     )
 
 
