@@ -24,9 +24,9 @@ from scanner.report.build import build_report, fails
 from scanner.report.filters import KeyFilter
 from scanner.report.formats import terminal_safe
 from scanner.report.framework_view import write_framework
-from scanner.report.frameworks import FRAMEWORKS
 from scanner.rules.catalog import ALL_RULES
 from scanner.rules.checklists import CHECKLISTS
+from scanner.rules.frameworks import FRAMEWORKS
 from scanner.store import db
 from scanner.store.lock import migration_lock
 from scanner.store.queries import list_scans, scan_at

@@ -83,12 +83,12 @@ def scope_options(func: F) -> F:
     return func
 
 
-def format_options(func: F) -> F:
+def format_options(func: F, formats: tuple[str, ...] = ("table", "json", "csv")) -> F:
     """--format table|json|csv and --output FILE, as every printing command takes them."""
     func = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json", "csv"]),
+        type=click.Choice(formats),
         default="table",
         show_default=True,
     )(func)
@@ -100,8 +100,8 @@ def format_options(func: F) -> F:
 
 
 def output_options(func: F) -> F:
-    """The report's options: format_options and --fail-on."""
-    func = format_options(func)
+    """The report's options: format_options (and OCSF events) and --fail-on."""
+    func = format_options(func, ("table", "json", "csv", "ocsf"))
     func = click.option(
         "--fail-on",
         type=click.Choice(FAIL_ON_LEVELS),

@@ -83,7 +83,7 @@ class EmailChannelConfig(Strict):
 class WebhookConfig(Strict):
     name: str = Field(min_length=1, max_length=64)
     url: str
-    format: Literal["generic", "slack", "google_chat", "msteams"] = "generic"
+    format: Literal["generic", "slack", "google_chat", "msteams", "ocsf"] = "generic"
     secret_env: str | None = None  # the variable holding the HMAC secret
     timeout: Duration = 10.0
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from scanner.report.frameworks import CIS_GCP, Framework
+from scanner.rules.frameworks import CIS_GCP, Framework
 from scanner.store.window import keys_failing, keys_without_requests
 
 COMPLIANCE_COLUMNS = ("scan", "evaluated_at", "control", "title", "result", "failing", "accepted")

@@ -29,9 +29,9 @@ from scanner.evidence.fixed import COLUMNS as FIXED_COLUMNS
 from scanner.evidence.fixed import fixed_in_window
 from scanner.evidence.signing import ENVELOPE_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE, ManifestSigner
 from scanner.report.dates import human
-from scanner.report.frameworks import CIS_GCP
 from scanner.report.remediation import remediation
 from scanner.report.rows import plain, write_csv_rows
+from scanner.rules.frameworks import CIS_GCP
 from scanner.store import db
 from scanner.store.chain import Verification
 from scanner.store.configs import config_document

@@ -20,11 +20,13 @@ from rich.table import Table
 from rich.text import Text
 
 from scanner.core.models import KeyStatus
+from scanner.report import ocsf
 from scanner.report.answers import in_use, owner_text, status_finding
 from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
 from scanner.report.fit import fit, wrap_words
 from scanner.rules.catalog import ALL_RULES
+from scanner.store.report_rows import opened_findings
 
 TABLE_WIDTH = 100
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -319,10 +321,21 @@ def in_force_line(report: Report) -> str:
     return terminal_safe(f"rules in force: config {digest[:12]}; timeline: {dates}{off}")
 
 
+def write_ocsf(report: Report, out: TextIO) -> None:
+    """OCSF Compliance Finding events, a JSON array streamed one event per line."""
+    with report.connect() as conn:
+        opened = opened_findings(conn, report.scan.id)
+    out.write("[")
+    for n, event in enumerate(ocsf.events(report, opened)):
+        out.write(("\n" if n == 0 else ",\n") + orjson.dumps(event).decode())
+    out.write("\n]\n")
+
+
 WRITERS: dict[str, Callable[[Report, TextIO], None]] = {
     "json": write_json,
     "csv": write_csv,
     "table": write_table,
+    "ocsf": write_ocsf,
 }
 
 

@@ -8,9 +8,10 @@ from typing import Any, TextIO
 
 from scanner.report.build import Report
 from scanner.report.formats import csv_safe, csv_writer, table_width, terminal_safe
-from scanner.report.frameworks import ControlResult, Framework, assess
+from scanner.report.frameworks import ControlResult, assess
 from scanner.report.records import ReportKey
 from scanner.report.rows import write_json_document, write_table_rows
+from scanner.rules.frameworks import Framework
 
 SCHEMA = "keysentry.framework/v1"
 NAMED = 10  # failing keys named per control on a terminal

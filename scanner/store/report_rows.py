@@ -6,6 +6,7 @@ never holds them all."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
@@ -122,3 +123,20 @@ def finding_rows(conn: Connection, names: list[str], scan_id: int) -> Iterator[t
         fv.accepted_by,
     ).where(fv.key_name.in_(names), valid_at(fv, scan_id))
     yield from conn.execute(query)
+
+
+def opened_findings(conn: Connection, scan_id: int) -> dict[str, tuple[int, datetime]]:
+    """Finding fingerprint -> the scan and instant it last opened (or
+    reopened) at or before SCAN_ID: how long an open finding has been open."""
+    t = Transition
+    latest = (
+        select(t.fingerprint, func.max(t.scan_id).label("scan_id"))
+        .where(t.kind.in_(("opened", "reopened")), t.scan_id <= scan_id)
+        .where(t.fingerprint.is_not(None))
+        .group_by(t.fingerprint)
+        .subquery()
+    )
+    query = select(t.fingerprint, t.scan_id, t.at).join(
+        latest, (latest.c.fingerprint == t.fingerprint) & (latest.c.scan_id == t.scan_id)
+    )
+    return {fp: (scan, at) for fp, scan, at in conn.execute(query) if fp is not None}

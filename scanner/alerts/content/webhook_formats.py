@@ -1,5 +1,6 @@
 """Webhook bodies: `generic` (the notification document), `slack` (Block
-Kit), `google_chat` (cards v2) and `msteams` (an Adaptive Card). Each opens
+Kit), `google_chat` (cards v2), `msteams` (an Adaptive Card) and `ocsf`
+(OCSF Compliance Finding events, scanner.alerts.content.ocsf_events). Each opens
 with the summary (key, project, worst problem, due, in use), then each key's
 events and merged checklist, then why the recipient gets it and the links.
 User text goes where each service shows it as text, or is escaped for its
@@ -12,6 +13,7 @@ import html
 import json
 from typing import Any
 
+from scanner.alerts.content import ocsf_events
 from scanner.alerts.content.rows import (
     accepted_line,
     checklists_of,
@@ -200,7 +202,10 @@ def _teams_actions(links: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def webhook_body(fmt: str, document: dict[str, Any], subject: str, notification_id: str) -> bytes:
-    if fmt == "slack":
+    body: Any
+    if fmt == "ocsf":
+        body = ocsf_events.events(document)
+    elif fmt == "slack":
         body = slack(document, subject)
     elif fmt == "google_chat":
         body = google_chat(document, subject)
