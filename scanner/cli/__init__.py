@@ -31,6 +31,7 @@ COMMANDS = {
     "evidence": "scanner.cli.evidence:evidence",
     "exceptions": "scanner.cli.exceptions:exceptions_group",
     "fix": "scanner.cli.fix:fix_group",
+    "scc": "scanner.cli.scc:scc_group",
 }
 
 

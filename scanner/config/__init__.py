@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from scanner.config.alerts import AlertsConfig
 from scanner.config.exceptions import ExceptionsConfig
 from scanner.config.leaks import LeaksConfig
+from scanner.config.scc import SccConfig
 from scanner.config.schedule import ScheduleConfig
 from scanner.config.types import Duration, Strict, database_url_problem, scope_problem
 from scanner.core.addresses import is_address
@@ -267,6 +268,7 @@ class Config(Strict):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     leaks: LeaksConfig = Field(default_factory=LeaksConfig)
     exceptions: ExceptionsConfig = Field(default_factory=ExceptionsConfig)
+    scc: SccConfig = Field(default_factory=SccConfig)
 
     @field_validator("database_url")
     @classmethod

@@ -189,10 +189,24 @@ class Worker:
                 "chain_head": outcome.chain_head,
             },
         )
+        if self.config.scc.enabled:
+            self._publish_to_scc(outcome.scan_id)
         if self.dispatcher is not None and self.scheduler.running:
             # What the scan queued goes out now, not at the next dispatch tick.
             self.scheduler.modify_job(DISPATCH_JOB_ID, next_run_time=_now())
         return "succeeded"
+
+    def _publish_to_scc(self, scan_id: int) -> None:
+        """The scan's findings to Security Command Center; a failure is logged
+        and the next scan's sync sends what this one could not."""
+        from scanner.scc.sync import SccSync, make_client
+
+        try:
+            stats = SccSync(self.engine, self.config.scc, make_client).run(scan_id)
+        except KeysentryError as exc:
+            log.error("findings not published to Security Command Center: %s", exc)
+            return
+        log.info(stats.line(), extra={"scc": dict(stats.calls)})
 
     def dispatch_once(self) -> None:
         """One dispatcher run; its failures are logged, never fatal."""

@@ -192,3 +192,18 @@ class KeyFixRow(Base):
     etag_after: Mapped[str] = mapped_column(String(128))
     # The scan whose chain entry covers the row (store.chain_cover).
     chain_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class SccFindingRow(Base):
+    """What keysentry last published to Security Command Center of each finding:
+    a digest of it, its state and mute, so that a sync with nothing new makes no
+    call. Outbound state, like the outbox: not part of the hash chain."""
+
+    __tablename__ = "scc_findings"
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_name: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # ACTIVE | INACTIVE
+    muted: Mapped[bool] = mapped_column(Boolean)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
