@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from scanner.alerts.content.actions import exception_request, history_command
 from scanner.alerts.content.digest_content import Content, urgency_order
 from scanner.alerts.content.steps import merged_checklists
 from scanner.alerts.content.why import why_for
@@ -113,6 +114,8 @@ def key_document(
     still_open = [f for f in ordered if _event_kind(events, f) != "resolved"]
     worst = still_open[0] if still_open else (ordered[0] if ordered else None)
     last_used = key.last_used.isoformat() if key.last_used else None
+    # An exception never makes a leaked string safe: it is not offered for one.
+    acceptable = [f.rule for f in still_open if f.rule != LEAKED]
     return {
         "name": key.name,
         "uid": key.uid,
@@ -141,6 +144,12 @@ def key_document(
         "due": (finding_due(worst, at, key) if still_open else _left_open(key)) if worst else "",
         "findings": [finding_document(f, at, events.get(f.fingerprint), key) for f in ordered],
         "checklists": merged_checklists(key, [f.checklist for f in still_open]),
+        "actions": {
+            "history": history_command(key.name),
+            "exception_request": (
+                exception_request(key.name, acceptable, at) if acceptable else None
+            ),
+        },
     }
 
 
