@@ -10,6 +10,7 @@ import json
 from datetime import UTC, date, datetime
 
 from scanner.alerts.content.payload import key_document, news_document, news_subject
+from scanner.alerts.content.rows import finding_line
 from scanner.alerts.facts import Event, FindingFacts, KeyFacts
 from scanner.config import AlertsConfig
 
@@ -147,3 +148,16 @@ def test_large_counts_read_as_the_subject_writes_them() -> None:
     rendered = EmailRenderer().render("[keysentry] 1,422 of your API keys need action", document)
     assert "non-compliant: 1,102" in rendered.text
     assert "<b>1,102</b> non-compliant" in rendered.html
+
+
+def test_a_line_does_not_say_its_summary_twice() -> None:
+    """Where Gemini is off, the due phrase is the summary: the line says it once."""
+    off = key(gemini_enabled=False, status="non_compliant")
+    said = "Would be rejected if it called Gemini; the Gemini API is off in this project."
+    judged = FindingFacts(
+        "fp-off", UNRESTRICTED.rule, "low", said, "restrict-key", date(2026, 6, 19),
+        "enforced", "unrestricted-standard-keys-rejected",
+    )  # fmt: skip
+    (gemini,) = key_document(CONFIG, off, [judged], AT)["findings"]
+    assert gemini["due"].lower() == said.rstrip(".").lower()
+    assert finding_line(gemini) == "[low] Unrestricted standard key rejected by the Gemini API"

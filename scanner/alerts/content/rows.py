@@ -42,7 +42,16 @@ def finding_line(f: dict[str, Any]) -> str:
         return f"{lead}{f.get('title', f['rule'])} ({f.get('event_detail') or 'resolved'})"
     due = f.get("due") or (days_phrase(f["days_left"]) if f.get("deadline") else None)
     title = f.get("title", f["rule"])
+    if due and _restated(due, f.get("summary")):
+        due = None  # the summary, which follows the line, says it already
     return f"{lead}[{f['severity']}] {title}" + (f", {due}" if due and f.get("deadline") else "")
+
+
+def _restated(due: str, summary: str | None) -> bool:
+    def words(text: str) -> str:
+        return text.strip().rstrip(".").lower()
+
+    return summary is not None and words(due) == words(summary)
 
 
 def checklists_of(key: dict[str, Any]) -> list[dict[str, Any]]:
