@@ -171,3 +171,34 @@ def test_scc_sync_dry_run_through_the_command(tmp_path: Path) -> None:
     refused = run_installed("scc", "sync", "--config", str(config), "--db", database)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "scc.enabled needs scc.source" in refused.stderr
+
+
+def _worker(engine: Engine, tmp_path: Path, server: FakeSecurityCenterServer) -> Any:
+    from scanner.service.worker import Worker
+
+    export = assets.write_ndjson(tmp_path / "org.jsonl", org(0))
+    return Worker(
+        config(),
+        engine,
+        lambda: ExportSource([export], config().gemini.project_services),
+        evaluated_at=lambda: NOW,
+        scc_client=server.client,
+    )
+
+
+def test_the_worker_publishes_after_each_scan(engine: Engine, tmp_path: Path) -> None:
+    fake = FakeSecurityCenter({SOURCE})
+    with FakeSecurityCenterServer(fake) as server:
+        assert _worker(engine, tmp_path, server).scan_once() == "succeeded"
+    assert set(fake.findings) == set(open_findings(engine))
+
+
+def test_a_refused_publication_is_logged_and_the_scan_stands(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeSecurityCenter({SOURCE}, denied_after=0)
+    with FakeSecurityCenterServer(fake) as server:
+        assert _worker(engine, tmp_path, server).scan_once() == "succeeded"
+    assert fake.findings == {}
+    assert "findings not published to Security Command Center" in caplog.text
+    assert "permission denied" in caplog.text

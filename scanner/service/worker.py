@@ -64,9 +64,13 @@ class Worker:
         usage_factory: Callable[[], UsageSource | None] = lambda: None,
         audit_factory: Callable[[], AuditSource | None] = lambda: None,
         leak_pull: GitHubPull | None = None,
+        scc_client: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self._leak_pull = leak_pull
+        # Security Command Center's client, made when first needed (Application
+        # Default Credentials unless given).
+        self._scc_client = scc_client
         self.engine = engine
         self._source_factory = source_factory
         self._evaluated_at = evaluated_at
@@ -202,7 +206,8 @@ class Worker:
         from scanner.scc.sync import SccSync, make_client
 
         try:
-            stats = SccSync(self.engine, self.config.scc, make_client).run(scan_id)
+            client = self._scc_client or make_client
+            stats = SccSync(self.engine, self.config.scc, client).run(scan_id)
         except KeysentryError as exc:
             log.error("findings not published to Security Command Center: %s", exc)
             return
