@@ -32,6 +32,7 @@ COMMANDS = {
     "exceptions": "scanner.cli.exceptions:exceptions_group",
     "fix": "scanner.cli.fix:fix_group",
     "scc": "scanner.cli.scc:scc_group",
+    "tickets": "scanner.cli.tickets:tickets_group",
 }
 
 

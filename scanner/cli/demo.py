@@ -57,6 +57,7 @@ SAMPLES = Path(__file__).parent.parent / "samples"
 DEMO_EXPORT = SAMPLES / "demo-org.jsonl"
 DEMO_ALERTS = SAMPLES / "demo-alerts.yaml"
 DEMO_EXCEPTIONS = SAMPLES / "demo-exceptions.yaml"
+DEMO_TICKETS = SAMPLES / "demo-tickets.yaml"  # shown as a dry run
 DEMO_USAGE = SAMPLES / "demo-usage.json"  # what Cloud Monitoring would say
 DEMO_AUDIT = SAMPLES / "demo-audit.json"  # what `gcloud logging read` would print
 DEMO_LEAKS = SAMPLES / "demo-gitleaks.json"  # what `gitleaks detect` would report
@@ -173,6 +174,12 @@ def demo(
             f"or `{command_name()} rules`."
         )
         click.echo(notifications_summary(outcome.stats.alerts, transport))
+        click.echo(
+            "\nTickets it would open (a dry run of `keysentry tickets sync`;\n"
+            f"receivers from scanner/samples/{DEMO_TICKETS.name}):"
+        )
+        for line in tickets_dry_run(engine, config, outcome.scan_id):
+            click.echo(f"  {line}")
     if serve:
         serve_demo(config, engine, parse_listen(listen), interval, parse_now(now))
     elif fails(report_obj, fail_on):
@@ -195,7 +202,22 @@ def with_demo_samples(config: Config) -> Config:
     if not config.exceptions.entries:
         exceptions = load_config(DEMO_EXCEPTIONS).exceptions
         config = config.model_copy(update={"exceptions": exceptions})
+    if config.tickets.route is None:
+        config = config.model_copy(update={"tickets": load_config(DEMO_TICKETS).tickets})
     return config
+
+
+def tickets_dry_run(engine: Engine, config: Config, scan_id: int) -> list[str]:
+    """What `tickets sync` would do for the scan, calling no ticket system."""
+    from scanner.tickets.sync import TicketSync
+
+    def nowhere(name: str) -> Any:
+        raise AssertionError("a dry run calls no ticket system")
+
+    stats = TicketSync(engine, config.tickets, nowhere).run(scan_id, dry_run=True)
+    lines = [f"{subject.receiver}: {subject.title}" for _, subject in stats.planned]
+    more = [f"... and {len(lines) - 6} more"] if len(lines) > 6 else []
+    return [*lines[:6], *more, f"(dry run) {stats.line()}"]
 
 
 def notifications_summary(alerts: dict[str, Any], transport: DirectoryTransport) -> str:

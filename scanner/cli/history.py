@@ -165,6 +165,7 @@ def _history_document(h: KeyHistory) -> dict[str, Any]:
         "leaks": h.leaks,
         "usage": h.usage,
         "fixes": h.fixes,
+        "tickets": h.tickets,
     }
 
 
@@ -185,6 +186,9 @@ def write_history_head(h: KeyHistory, out: TextIO) -> None:
         f"uid {h.uid}",
         f"status: {spans}",
     ]
+    for t in h.tickets:
+        closed = f", closed as {t['declined']}" if t["declined"] else ""
+        lines.append(f"ticket {t['ticket']} ({t['receiver']}, {t['state']}{closed}): {t['url']}")
     out.write(terminal_safe(h.name) + "\n")  # whole: it is what other commands take
     for line in lines:
         out.write(textwrap.fill(terminal_safe(line), width, subsequent_indent="  ") + "\n")

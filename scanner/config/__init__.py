@@ -16,6 +16,7 @@ from scanner.config.exceptions import ExceptionsConfig
 from scanner.config.leaks import LeaksConfig
 from scanner.config.scc import SccConfig
 from scanner.config.schedule import ScheduleConfig
+from scanner.config.tickets import TicketsConfig
 from scanner.config.types import Duration, Strict, database_url_problem, scope_problem
 from scanner.core.addresses import is_address
 from scanner.inputs.fields import service_name
@@ -269,6 +270,7 @@ class Config(Strict):
     leaks: LeaksConfig = Field(default_factory=LeaksConfig)
     exceptions: ExceptionsConfig = Field(default_factory=ExceptionsConfig)
     scc: SccConfig = Field(default_factory=SccConfig)
+    tickets: TicketsConfig = Field(default_factory=TicketsConfig)
 
     @field_validator("database_url")
     @classmethod

@@ -29,6 +29,7 @@ from scanner.store.key_records import (
     last_finding_versions,
     scan_times,
 )
+from scanner.store.tickets import tickets
 
 # What a version shows of the key; status and score are the verdict.
 VERSION_FIELDS = (
@@ -63,6 +64,7 @@ class KeyHistory:
     leaks: list[dict[str, Any]] = field(default_factory=list)
     usage: list[dict[str, Any]] = field(default_factory=list)
     fixes: list[dict[str, Any]] = field(default_factory=list)  # what `fix apply` changed
+    tickets: list[dict[str, Any]] = field(default_factory=list)  # its findings' tickets
     status_over_time: list[dict[str, Any]] = field(default_factory=list)
     last_seen_scan: int | None = None
     last_seen_at: datetime | None = None
@@ -202,6 +204,17 @@ def key_history(conn: Connection, wanted: str) -> KeyHistory:
     history.leaks = key_leak_reports(conn, {name, by_id})
     history.usage = _usage(conn, name, times)
     history.fixes = fixes(conn, key_name=name)
+    history.tickets = [
+        {
+            "receiver": t.receiver,
+            "ticket": t.remote_key,
+            "url": t.url,
+            "state": t.state,
+            "declined": t.declined,
+        }
+        for t in tickets(conn).values()
+        if name in t.key_names and t.remote_key
+    ]
     history.status_over_time = _status_over_time(versions)
     if last["to_scan"] is not None:
         history.in_inventory = False

@@ -65,12 +65,14 @@ class Worker:
         audit_factory: Callable[[], AuditSource | None] = lambda: None,
         leak_pull: GitHubPull | None = None,
         scc_client: Callable[[], Any] | None = None,
+        ticket_systems: Callable[[str], Any] | None = None,
     ) -> None:
         self.config = config
         self._leak_pull = leak_pull
         # Security Command Center's client, made when first needed (Application
         # Default Credentials unless given).
         self._scc_client = scc_client
+        self._ticket_systems = ticket_systems  # receiver -> its ticket system
         self.engine = engine
         self._source_factory = source_factory
         self._evaluated_at = evaluated_at
@@ -195,6 +197,8 @@ class Worker:
         )
         if self.config.scc.enabled:
             self._publish_to_scc(outcome.scan_id)
+        if self.config.tickets.enabled:
+            self._sync_tickets(outcome.scan_id)
         if self.dispatcher is not None and self.scheduler.running:
             # What the scan queued goes out now, not at the next dispatch tick.
             self.scheduler.modify_job(DISPATCH_JOB_ID, next_run_time=_now())
@@ -212,6 +216,29 @@ class Worker:
             log.error("findings not published to Security Command Center: %s", exc)
             return
         log.info(stats.line(), extra={"scc": dict(stats.calls)})
+
+    def _sync_tickets(self, scan_id: int) -> None:
+        """The scan's findings in their tickets; a failure is logged and the
+        next scan's sync does what this one could not."""
+        from scanner.tickets.make import systems
+        from scanner.tickets.sync import TicketSync
+
+        try:
+            make = self._ticket_systems or systems(self.config.tickets)
+            stats = TicketSync(self.engine, self.config.tickets, make).run(scan_id)
+        except KeysentryError as exc:
+            log.error("tickets not synced: %s", exc)
+            return
+        log.info(stats.line(), extra={"tickets": dict(stats.done)})
+        for group, remote in stats.declined:
+            log.warning(
+                "ticket %s closed as %s while %d finding(s) are open; nothing is accepted "
+                "until the exceptions file says so (keysentry tickets sync prints an entry)",
+                remote.key,
+                remote.resolution or "declined",
+                len(group.items),
+                extra={"ticket": remote.url},
+            )
 
     def dispatch_once(self) -> None:
         """One dispatcher run; its failures are logged, never fatal."""

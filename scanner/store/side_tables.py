@@ -207,3 +207,29 @@ class SccFindingRow(Base):
     state: Mapped[str] = mapped_column(String(16))  # ACTIVE | INACTIVE
     muted: Mapped[bool] = mapped_column(Boolean)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TicketRow(Base):
+    """A group of findings and its ticket in Jira or ServiceNow: what the
+    ticket last said (a digest, the findings in it), its state, and the lease
+    of the worker creating it, so that two workers never both create one."""
+
+    __tablename__ = "tickets"
+
+    group_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    receiver: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # new | open | resolved
+    remote_key: Mapped[str | None] = mapped_column(String(128))
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(32))
+    fingerprints: Mapped[list[str]] = mapped_column(JSON, default=list)
+    key_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A create whose outcome is unknown (a timeout): until the search can be
+    # trusted to show it, no second create.
+    create_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declined: Mapped[str | None] = mapped_column(Text)  # a resolution that fixed nothing
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

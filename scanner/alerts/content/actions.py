@@ -28,9 +28,11 @@ def exception_id(key_name: str) -> str:
     return found[:63].rstrip("-._") or "accepted"
 
 
-def exception_request(key_name: str, rules: list[str], at: datetime) -> str:
+def exception_request(
+    key_name: str, rules: list[str], at: datetime, ticket: str | None = None
+) -> str:
     """The entry to propose, as YAML for `exceptions.entries` (a list item)."""
-    entry = {
+    entry: dict[str, object] = {
         "id": exception_id(key_name),
         "rules": sorted(set(rules)),
         "keys": [key_name],
@@ -38,5 +40,7 @@ def exception_request(key_name: str, rules: list[str], at: datetime) -> str:
         "approved_by": "FILL IN: who approves (an address)",
         "expires": (at + timedelta(days=PROPOSED_DAYS)).date(),
     }
+    if ticket is not None:
+        entry["ticket"] = ticket
     text = yaml.safe_dump([entry], sort_keys=False, default_flow_style=None, width=1000)
     return text.rstrip("\n")
