@@ -4,9 +4,9 @@ one ticket per group of findings (per key, or per project and owner)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from scanner.config.alerts import RouteConfig
 from scanner.config.types import Duration, Strict
@@ -26,13 +26,17 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+Url = Annotated[str, AfterValidator(_url)]
+EnvName = Annotated[str, AfterValidator(_env)]  # the variable holding a credential
+
+
 class JiraConfig(Strict):
-    url: str  # https://acme.atlassian.net, or a Data Center base URL
+    url: Url  # https://acme.atlassian.net, or a Data Center base URL
     project: str = Field(min_length=1, max_length=64)  # the project key: SEC
     issue_type: str = "Task"
     cloud: bool = True  # Jira Cloud (search/jql) or Data Center (search); REST v2 both
-    user_env: str = "JIRA_USER"  # the account's email (Cloud) or user name
-    token_env: str = "JIRA_TOKEN"  # noqa: S105  (the variable holding the API token)
+    user_env: EnvName = "JIRA_USER"  # the account's email (Cloud) or user name
+    token_env: EnvName = "JIRA_TOKEN"  # noqa: S105  (the variable holding the API token)
     done_status: str = "Done"  # the status a resolved group's ticket is moved to
     reopen_status: str = "To Do"
     # Resolutions a person gives a ticket that does not fix anything.
@@ -50,22 +54,12 @@ class JiraConfig(Strict):
     )
     fields: dict[str, Any] = Field(default_factory=dict)  # more fields, set on creation
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return _url(value)
-
-    @field_validator("user_env", "token_env")
-    @classmethod
-    def _check_env(cls, value: str) -> str:
-        return _env(value)
-
 
 class ServiceNowConfig(Strict):
-    url: str  # https://acme.service-now.com
+    url: Url  # https://acme.service-now.com
     table: str = Field(default="incident", pattern=r"^[a-z0-9_]{1,80}$")
-    user_env: str = "SERVICENOW_USER"
-    password_env: str = "SERVICENOW_PASSWORD"  # noqa: S105  (the variable's name)
+    user_env: EnvName = "SERVICENOW_USER"
+    password_env: EnvName = "SERVICENOW_PASSWORD"  # noqa: S105  (the variable's name)
     resolved_state: str = "6"  # incident: 6 Resolved
     reopen_state: str = "2"  # incident: 2 In Progress
     close_code: str = "Solved (Permanently)"
@@ -83,16 +77,6 @@ class ServiceNowConfig(Strict):
         }
     )
     fields: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return _url(value)
-
-    @field_validator("user_env", "password_env")
-    @classmethod
-    def _check_env(cls, value: str) -> str:
-        return _env(value)
 
 
 class TicketReceiverConfig(Strict):

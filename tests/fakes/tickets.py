@@ -104,6 +104,32 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Fake:
+    """A system on loopback: its server, faults and the writes it took."""
+
+    def __init__(self, handler: type[_Handler], faults: Faults | None) -> None:
+        self.state = _State(faults or Faults())
+        self.server = _Server(
+            type(handler.__name__, (handler,), {"state": self.state, "fake": self})
+        )
+        self.url = self.server.url
+
+    def __enter__(self) -> Any:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.__exit__()
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    @property
+    def writes(self) -> list[tuple[str, str]]:
+        return self.state.writes
+
+
 # --- Jira --------------------------------------------------------------------
 
 
@@ -130,29 +156,11 @@ class JiraIssue:
         }
 
 
-class FakeJira:
+class FakeJira(_Fake):
     def __init__(self, project: str = "SEC", faults: Faults | None = None) -> None:
         self.project = project
         self.issues: dict[str, JiraIssue] = {}
-        self.state = _State(faults or Faults())
-        handler = type("JiraHandler", (_JiraHandler,), {"state": self.state, "jira": self})
-        self.server = _Server(handler)
-        self.url = self.server.url
-
-    def __enter__(self) -> FakeJira:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__()
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    @property
-    def writes(self) -> list[tuple[str, str]]:
-        return self.state.writes
+        super().__init__(_JiraHandler, faults)
 
     def close_as(self, key: str, resolution: str) -> None:
         """A person closes the ticket with RESOLUTION."""
@@ -183,7 +191,11 @@ class FakeJira:
 
 
 class _JiraHandler(_Handler):
-    jira: FakeJira
+    fake: FakeJira
+
+    @property
+    def jira(self) -> FakeJira:
+        return self.fake
 
     def do_GET(self) -> None:
         if self._throttled():
@@ -262,30 +274,12 @@ class _JiraHandler(_Handler):
 # --- ServiceNow --------------------------------------------------------------
 
 
-class FakeServiceNow:
+class FakeServiceNow(_Fake):
     def __init__(self, table: str = "incident", faults: Faults | None = None) -> None:
         self.table = table
         self.records: dict[str, dict[str, Any]] = {}  # sys_id -> record
-        self.state = _State(faults or Faults())
-        handler = type("SnowHandler", (_SnowHandler,), {"state": self.state, "snow": self})
-        self.server = _Server(handler)
-        self.url = self.server.url
         self._created: dict[str, float] = {}
-
-    def __enter__(self) -> FakeServiceNow:
-        self.server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__()
-
-    @property
-    def faults(self) -> Faults:
-        return self.state.faults
-
-    @property
-    def writes(self) -> list[tuple[str, str]]:
-        return self.state.writes
+        super().__init__(_SnowHandler, faults)
 
     def close_as(self, number: str, close_code: str) -> None:
         record = next(r for r in self.records.values() if r["number"] == number)
@@ -311,7 +305,11 @@ class FakeServiceNow:
 
 
 class _SnowHandler(_Handler):
-    snow: FakeServiceNow
+    fake: FakeServiceNow
+
+    @property
+    def snow(self) -> FakeServiceNow:
+        return self.fake
 
     def _table(self) -> tuple[str, str | None]:
         found = re.fullmatch(
