@@ -96,7 +96,7 @@ class TicketsConfig(Strict):
     group_by: Literal["key", "project_owner"] = "key"
     route: RouteConfig | None = None
     receivers: list[TicketReceiverConfig] = Field(default_factory=list)
-    requests_per_second: float = Field(default=5.0, gt=0, le=100)
+    requests_per_second: float = Field(default=5.0, gt=0, le=1000)
     timeout: Duration = 30.0
     # How long a worker owns a group it is creating a ticket for.
     lease: Duration = 300.0
