@@ -255,3 +255,25 @@ def test_the_worker_syncs_after_its_scan_and_history_shows_the_ticket(
     expected = ticket["number"] if remote.kind == "servicenow" else ticket.key
     assert (shown["ticket"], shown["state"]) == (expected, "open")
     assert shown["url"].startswith(remote.url)
+
+
+def test_the_evidence_pack_holds_the_tickets(engine: Engine, tmp_path: Path, remote: Any) -> None:
+    import csv
+    import json
+
+    from scanner.evidence.pack import write_pack
+
+    scan(engine, tmp_path, 1)
+    sync(engine, remote)
+    pack = tmp_path / "pack"
+    write_pack(engine, NOW - timedelta(days=1), NOW + timedelta(days=3), pack)
+    with (pack / "tickets.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and {r["state"] for r in rows} == {"open"}
+    assert all(r["url"].startswith(remote.url) and r["ticket"] for r in rows)
+    assert {r["keys"] for r in rows} == {
+        "projects/100/locations/global/keys/k-kept",
+        "projects/100/locations/global/keys/k-new",
+    }
+    listed = {f["path"] for f in json.loads((pack / "MANIFEST.json").read_text())["files"]}
+    assert {"tickets.csv", "tickets.json"} <= listed

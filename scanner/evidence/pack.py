@@ -36,6 +36,7 @@ from scanner.store import db
 from scanner.store.chain import Verification
 from scanner.store.configs import config_document
 from scanner.store.fixes import FIX_COLUMNS, fix_rows, fixes
+from scanner.store.tickets import TICKET_COLUMNS, ticket_rows
 from scanner.store.window import first_scan_id, scan_before, window_scans
 
 SCHEMA = "keysentry.evidence/v1"
@@ -119,6 +120,7 @@ def _write_all(
         documents = {s.config_digest: config_document(conn, s.config_digest) for s in scans}
         compliance = compliance_by_scan(conn, scans)
         changed = fix_rows(fixes(conn, since, until))
+        opened_tickets = ticket_rows(conn)
     _file(folder, "remediation.json", _json(stats))
     _file(folder, "fixed.json", _json(fixed))
     _file(folder, "fixed.csv", lambda out: write_csv_rows(fixed, FIXED_COLUMNS, out))
@@ -142,6 +144,9 @@ def _write_all(
     _file(folder, "verify.json", _json(_verification(verification)))
     _file(folder, "fixes.json", _json(changed))
     _file(folder, "fixes.csv", lambda out: write_csv_rows(changed, FIX_COLUMNS, out))
+    # The tickets as they are now (Jira, ServiceNow): where the remediation is tracked.
+    _file(folder, "tickets.json", _json(opened_tickets))
+    _file(folder, "tickets.csv", lambda out: write_csv_rows(opened_tickets, TICKET_COLUMNS, out))
     if signer is not None:
         _file(folder, PUBLIC_KEY_FILE, lambda out: out.write(signer.public_pem))
     page = _page(

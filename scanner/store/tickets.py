@@ -94,3 +94,24 @@ def save_attempt(conn: Connection, group_id: str, owner: str, now: datetime) -> 
 def mark_declined(conn: Connection, group_id: str, resolution: str) -> None:
     t = TicketRow
     conn.execute(update(t).where(t.group_id == group_id).values(declined=resolution))
+
+
+TICKET_COLUMNS = ("receiver", "ticket", "url", "state", "declined", "title", "keys")
+
+
+def ticket_rows(conn: Connection) -> list[dict[str, Any]]:
+    """Every ticket as a row of the evidence pack, by receiver and title."""
+    found = [
+        {
+            "receiver": t.receiver,
+            "ticket": t.remote_key,
+            "url": t.url,
+            "state": t.state,
+            "declined": t.declined,
+            "title": t.title,
+            "keys": " ".join(t.key_names),
+        }
+        for t in tickets(conn).values()
+        if t.remote_key
+    ]
+    return sorted(found, key=lambda row: (row["receiver"], row["title"]))
