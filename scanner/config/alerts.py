@@ -10,11 +10,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from scanner.config.types import Duration, Strict
+from scanner.config.types import Duration, Strict, check_env_name
 from scanner.core.addresses import is_address
 from scanner.core.models import KeyStatus, KeyType, Severity
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _check_email(value: str) -> str:
@@ -32,9 +30,7 @@ def check_zone(value: str) -> str:
 
 
 def _check_env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.match(value):
-        raise ValueError(f"not an environment variable name: {value!r}")
-    return value
+    return None if value is None else check_env_name(value)
 
 
 class SmtpConfig(Strict):

@@ -7,16 +7,15 @@ import re
 
 from pydantic import Field, field_validator
 
-from scanner.config.types import Duration, Strict
+from scanner.config.types import Duration, EnvName, Strict
 
 _ORG = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class GitHubConfig(Strict):
     orgs: list[str] = Field(default_factory=list)
     api_url: str = "https://api.github.com"  # GitHub Enterprise Server: https://HOST/api/v3
-    token_env: str = "GITHUB_TOKEN"  # noqa: S105  (the variable holding the token)
+    token_env: EnvName = "GITHUB_TOKEN"  # noqa: S105  (the variable holding the token)
     request_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     max_rate_limit_wait: Duration = 900.0
 
@@ -26,13 +25,6 @@ class GitHubConfig(Strict):
         for name in value:
             if not _ORG.fullmatch(name):
                 raise ValueError(f"not a GitHub organization name: {name!r}")
-        return value
-
-    @field_validator("token_env")
-    @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.fullmatch(value):
-            raise ValueError(f"not an environment variable name: {value!r}")
         return value
 
     @field_validator("api_url")

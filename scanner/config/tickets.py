@@ -3,21 +3,12 @@ one ticket per group of findings (per key, or per project and owner)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from scanner.config.alerts import RouteConfig
-from scanner.config.types import Duration, Strict
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _env(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError(f"not an environment variable name: {value!r}")
-    return value
+from scanner.config.types import Duration, EnvName, Strict
 
 
 def _url(value: str) -> str:
@@ -27,7 +18,6 @@ def _url(value: str) -> str:
 
 
 Url = Annotated[str, AfterValidator(_url)]
-EnvName = Annotated[str, AfterValidator(_env)]  # the variable holding a credential
 
 
 class JiraConfig(Strict):

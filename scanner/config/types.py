@@ -7,7 +7,7 @@ import math
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -32,6 +32,18 @@ YEAR = 366 * 86400.0
 # Every duration the configuration takes is at most a year: anything longer
 # is a typo that would overflow a date or never come.
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=YEAR)]
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_env_name(value: str) -> str:
+    """VALUE, when it can name an environment variable (one holding a secret)."""
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"not an environment variable name: {value!r}")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(check_env_name)]
 
 
 class Strict(BaseModel):

@@ -26,7 +26,6 @@ from scanner.report.build import Report, ReportFinding, ReportKey
 from scanner.report.documents import header_document, key_document
 from scanner.report.fit import fit, wrap_words
 from scanner.rules.catalog import ALL_RULES
-from scanner.store.report_rows import opened_findings
 
 TABLE_WIDTH = 100
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -323,10 +322,8 @@ def in_force_line(report: Report) -> str:
 
 def write_ocsf(report: Report, out: TextIO) -> None:
     """OCSF Compliance Finding events, a JSON array streamed one event per line."""
-    with report.connect() as conn:
-        opened = opened_findings(conn, report.scan.id)
     out.write("[")
-    for n, event in enumerate(ocsf.events(report, opened)):
+    for n, event in enumerate(ocsf.events(report)):
         out.write(("\n" if n == 0 else ",\n") + orjson.dumps(event).decode())
     out.write("\n]\n")
 

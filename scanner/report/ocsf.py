@@ -4,34 +4,20 @@ suppressed, as OCSF Compliance Finding events (scanner.ocsf.compliance)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from scanner.ocsf.compliance import IN_PROGRESS, NEW, SUPPRESSED, Judged, Subject, event
 from scanner.report.build import Report
+from scanner.report.open_findings import open_findings
 from scanner.report.records import ReportFinding, ReportKey
-from scanner.store.history.rows import fingerprint
-
-Opened = dict[str, tuple[int, datetime]]  # finding uid -> (scan, instant) it last opened
 
 
-def events(report: Report, opened: Opened) -> Iterator[dict[str, Any]]:
-    """Every finding of REPORT's keys; OPENED: when each finding last opened,
-    at or before the scan (store.report_rows.opened_findings)."""
+def events(report: Report) -> Iterator[dict[str, Any]]:
     scan = report.scan
-    for key in report.iter_keys():
-        subject = _subject(key)
-        for f in (*key.findings, *key.accepted):
-            judged = _judged(key, f)
-            opened_at_scan, since = opened.get(judged.uid, (scan.id, scan.evaluated_at))
-            stage = (
-                SUPPRESSED
-                if f.accepted is not None
-                else NEW
-                if opened_at_scan == scan.id
-                else IN_PROGRESS
-            )
-            yield event(subject, judged, stage, scan.evaluated_at, scan.id, since)
+    for o in open_findings(report):
+        stage = SUPPRESSED if o.finding.accepted is not None else NEW if o.new else IN_PROGRESS
+        judged = _judged(o.uid, o.finding)
+        yield event(_subject(o.key), judged, stage, scan.evaluated_at, scan.id, o.since)
 
 
 def _subject(key: ReportKey) -> Subject:
@@ -46,7 +32,7 @@ def _subject(key: ReportKey) -> Subject:
     )
 
 
-def _judged(key: ReportKey, f: ReportFinding) -> Judged:
+def _judged(uid: str, f: ReportFinding) -> Judged:
     accepted = f.accepted
     exception = (
         {
@@ -59,7 +45,7 @@ def _judged(key: ReportKey, f: ReportFinding) -> Judged:
         else None
     )
     return Judged(
-        fingerprint(f.rule, key.name),
+        uid,
         f.rule,
         f.severity.value,
         f.summary,

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from google.cloud import securitycenter_v2
 
-from scanner.report.records import ReportFinding, ReportKey
+from scanner.report.open_findings import OpenFinding
 from scanner.rules.checklists import CHECKLISTS
 from scanner.rules.frameworks import CIS_GCP, controls_of
-from scanner.store.history.rows import fingerprint
 
 Finding = securitycenter_v2.Finding
 _SEVERITY = {
@@ -64,8 +62,8 @@ def _checklist_text(checklist_id: str) -> str:
     return f"{found.title}: " + " ".join(found.steps)
 
 
-def publication(parent: str, key: ReportKey, f: ReportFinding, since: datetime) -> Publication:
-    uid = fingerprint(f.rule, key.name)
+def publication(parent: str, found: OpenFinding) -> Publication:
+    key, f, uid = found.key, found.finding, found.uid
     properties: dict[str, Any] = {
         "project": key.project,
         "owners": ", ".join(key.owners),
@@ -94,7 +92,7 @@ def publication(parent: str, key: ReportKey, f: ReportFinding, since: datetime) 
             if f.rule == LEAKED
             else Finding.FindingClass.MISCONFIGURATION
         ),
-        event_time=since,
+        event_time=found.since,
         description=f.summary,
         next_steps=_checklist_text(f.checklist),
         source_properties=properties,

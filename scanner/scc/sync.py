@@ -24,10 +24,9 @@ from scanner.calls.google_errors import default_credentials, google_errors, tran
 from scanner.calls.ratelimit import RateLimiter
 from scanner.config.scc import SccConfig
 from scanner.report.build import build_report
+from scanner.report.open_findings import open_findings
 from scanner.scc.findings import Publication, publication, resolved
 from scanner.store import scc as store
-from scanner.store.history.rows import fingerprint
-from scanner.store.report_rows import opened_findings
 
 NEEDS = "roles/securitycenter.findingsEditor on the organization"
 BATCH = 100  # findings recorded per transaction
@@ -52,16 +51,8 @@ class SyncStats:
 
 def _wanted(engine: Engine, parent: str, scan_id: int | None) -> tuple[int, list[Publication]]:
     report = build_report(engine, scan_id)
-    scan = report.scan
-    with engine.connect() as conn:
-        opened = opened_findings(conn, scan.id)
-    found = []
-    for key in report.iter_keys():
-        for f in (*key.findings, *key.accepted):
-            uid_since = opened.get(fingerprint(f.rule, key.name))
-            since = uid_since[1] if uid_since else scan.evaluated_at
-            found.append(publication(parent, key, f, since))
-    return scan.id, found
+    found = [publication(parent, o) for o in open_findings(report)]
+    return report.scan.id, found
 
 
 def changes(
