@@ -277,3 +277,51 @@ def test_the_evidence_pack_holds_the_tickets(engine: Engine, tmp_path: Path, rem
     }
     listed = {f["path"] for f in json.loads((pack / "MANIFEST.json").read_text())["files"]}
     assert {"tickets.csv", "tickets.json"} <= listed
+
+
+def test_a_message_about_a_key_links_its_ticket(
+    engine: Engine, tmp_path: Path, remote: Any
+) -> None:
+    """Messages are queued by the scan, tickets made after it: the link is
+    looked up when the message is sent, in the email and the webhook."""
+    from email import message_from_bytes, policy
+
+    from scanner.alerts.delivery.dispatch import DirectoryTransport, Dispatcher
+    from scanner.alerts.plan.planner import scan_hook
+    from scanner.configfile import parse_config
+    from scanner.store.tickets import tickets as stored
+
+    alerts = parse_config(
+        """
+alerts:
+  route: {receiver: team}
+  receivers:
+    - name: team
+      email: {to: [team@example.com]}
+      webhooks: [{name: slack, url: "https://hooks.example.com/s", format: slack}]
+""",
+        "c.yaml",
+    ).alerts
+    config = Config(alerts=alerts, tickets=tickets_config(remote))
+    for step in (0, 1):  # then k-kept opens and k-new appears: a ticket and a message each
+        export = assets.write_ndjson(tmp_path / f"org-{step}.jsonl", org(step))
+        source = ExportSource([export], config.gemini.project_services)
+        at = NOW + timedelta(days=step)
+        run_scan(source, engine, config, at, after_history=scan_hook(config.alerts))
+    TicketSync(engine, config.tickets, systems(config.tickets)).run()
+    outbox = DirectoryTransport(tmp_path / "outbox")
+    Dispatcher(engine, alerts, outbox, lambda: at, tickets=config.tickets).run_once()
+    with engine.connect() as conn:
+        made = {t.key_names[0]: t for t in stored(conn).values() if t.state == "open"}
+    new = made["projects/100/locations/global/keys/k-new"]
+    assert new.remote_key and new.url and new.url.startswith(remote.url)
+    texts, slack = [], []
+    for path in outbox.written:
+        if path.suffix == ".eml":
+            email = message_from_bytes(path.read_bytes(), policy=policy.default)
+            texts.append(email.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        else:
+            slack.append(path.read_text())
+    line = f"Ticket:    {new.remote_key} (open) {new.url}"
+    assert sum(line in text for text in texts) == 1, texts
+    assert any(new.url in body and f"Ticket {new.remote_key}" in body for body in slack)

@@ -52,7 +52,8 @@ def dispatch(config_path: str | None, db_url: str | None) -> None:
     config = load_config(config_path)
     alerts = _alerts(config, config_path)
     engine = open_store(config, db_url, create=False)
-    results = Dispatcher(engine, alerts, NetworkTransport(alerts)).run_once()
+    transport = NetworkTransport(alerts)
+    results = Dispatcher(engine, alerts, transport, tickets=config.tickets).run_once()
     click.echo(
         f"sent {results['sent']}, retrying later {results['retrying']}, dead {results['dead']}"
     )

@@ -102,7 +102,10 @@ class Worker:
         if config.alerts.enabled:
             self._after_history = scan_hook(config.alerts)
             self.dispatcher = Dispatcher(
-                engine, config.alerts, transport or NetworkTransport(config.alerts)
+                engine,
+                config.alerts,
+                transport or NetworkTransport(config.alerts),
+                tickets=config.tickets,
             )
 
     # -- the scan job -----------------------------------------------------

@@ -29,18 +29,36 @@ class Ticket:
     declined: str | None
 
 
+_COLUMNS = (
+    TicketRow.group_id, TicketRow.receiver, TicketRow.title, TicketRow.state,
+    TicketRow.remote_key, TicketRow.remote_id, TicketRow.url, TicketRow.digest,
+    TicketRow.fingerprints, TicketRow.key_names, TicketRow.create_attempted_at,
+    TicketRow.declined,
+)  # fmt: skip
+
+
+def _ticket(row: Any) -> Ticket:
+    values = list(row)
+    values[8], values[9] = tuple(values[8] or ()), tuple(values[9] or ())
+    return Ticket(*values)
+
+
 def tickets(conn: Connection) -> dict[str, Ticket]:
-    t = TicketRow
-    rows = conn.execute(
-        select(
-            t.group_id, t.receiver, t.title, t.state, t.remote_key, t.remote_id, t.url,
-            t.digest, t.fingerprints, t.key_names, t.create_attempted_at, t.declined,
+    return {row[0]: _ticket(row) for row in conn.execute(select(*_COLUMNS))}
+
+
+def by_group(conn: Connection, group_ids: list[str]) -> dict[str, Ticket]:
+    """The tickets made for GROUP_IDS (a group without one yet is left out)."""
+    found: dict[str, Ticket] = {}
+    for start in range(0, len(group_ids), 500):
+        chunk = group_ids[start : start + 500]
+        rows = conn.execute(
+            select(*_COLUMNS).where(
+                TicketRow.group_id.in_(chunk), TicketRow.remote_key.is_not(None)
+            )
         )
-    )  # fmt: skip
-    return {
-        row[0]: Ticket(*row[:8], tuple(row[8] or ()), tuple(row[9] or ()), row[10], row[11])
-        for row in rows
-    }
+        found |= {row[0]: _ticket(row) for row in rows}
+    return found
 
 
 def claim(

@@ -6,7 +6,7 @@ receiver and what groups it), so its ticket is found again on every sync."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -95,6 +95,14 @@ def group_id(receiver: str, what: str) -> str:
     return hashlib.sha256(f"{receiver}\x00{what}".encode()).hexdigest()[:32]
 
 
+def grouped_by(config: TicketsConfig, key_name: str, project: str, owners: Sequence[str]) -> str:
+    """What puts a key's findings in one group: the key, or its project and
+    first owner."""
+    if config.group_by == "key":
+        return key_name
+    return f"{project}\x00{owners[0] if owners else 'no owner'}"
+
+
 def groups(config: TicketsConfig, keys: Iterable[ReportKey]) -> dict[str, Group]:
     """Every group of the keys' open findings, by id."""
     assert config.route is not None
@@ -109,14 +117,11 @@ def groups(config: TicketsConfig, keys: Iterable[ReportKey]) -> dict[str, Group]
                 f.summary, f.deadline,
             )  # fmt: skip
             for receiver in route_receivers(config.route, facts, _finding(key, f)):
+                gid = group_id(receiver, grouped_by(config, key.name, key.project, key.owners))
                 if config.group_by == "key":
-                    what, title = key.name, f'API key "{display}" ({key.project})'
+                    title = f'API key "{display}" ({key.project})'
                 else:
-                    what, title = (
-                        f"{key.project}\x00{owner}",
-                        f"API keys of {key.project} ({owner})",
-                    )
-                gid = group_id(receiver, what)
+                    title = f"API keys of {key.project} ({owner})"
                 group = found.get(gid)
                 if group is None:
                     group = found[gid] = Group(gid, receiver, title, key.project, tuple(key.owners))

@@ -64,7 +64,12 @@ def checklists_of(key: dict[str, Any]) -> list[dict[str, Any]]:
 
 def links_of(key: dict[str, Any] | None, pages: dict[str, str]) -> list[tuple[str, str]]:
     if key is not None:
-        return [("Cloud Console", key["links"]["console"]), ("AI Studio", key["links"]["aistudio"])]
+        tickets = (key.get("actions") or {}).get("tickets") or ()
+        return [
+            ("Cloud Console", key["links"]["console"]),
+            ("AI Studio", key["links"]["aistudio"]),
+            *((f"Ticket {t['ticket']}", t["url"]) for t in tickets if t.get("url")),
+        ]
     return [(_LINK_TITLES.get(name, name), url) for name, url in pages.items()]
 
 

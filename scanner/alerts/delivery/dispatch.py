@@ -24,6 +24,8 @@ from scanner.alerts.delivery.channels.errors import DeliveryError
 from scanner.alerts.delivery.channels.webhook import WebhookChannel
 from scanner.alerts.store import outbox
 from scanner.config.alerts import AlertsConfig
+from scanner.config.tickets import TicketsConfig
+from scanner.tickets.links import with_tickets
 
 log = logging.getLogger("keysentry.alerts")
 
@@ -89,9 +91,11 @@ class Dispatcher:
         transport: Transport,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
+        tickets: TicketsConfig | None = None,
     ) -> None:
         self._engine = engine
         self._config = config
+        self._tickets = tickets  # whose links each key's message shows
         self._transport = transport
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
@@ -174,8 +178,11 @@ class Dispatcher:
         receiver = next((r for r in self._config.receivers if r.name == claimed.receiver), None)
         if receiver is None:
             raise DeliveryError.permanent(f"receiver {claimed.receiver} is no longer configured")
+        payload = claimed.payload
+        if self._tickets is not None:
+            payload = with_tickets(self._engine, self._tickets, payload)
         if claimed.channel == "email":
-            rendered = self._renderer.render(claimed.subject, claimed.payload)
+            rendered = self._renderer.render(claimed.subject, payload)
             digest = claimed.kind == "digest"
             message = build_message(
                 self._config.smtp, claimed.target, rendered, claimed.dedupe_key, digest
@@ -187,5 +194,5 @@ class Dispatcher:
             raise DeliveryError.permanent(
                 f"receiver {receiver.name} has no webhook {claimed.target}"
             )
-        body = webhook_body(webhook.format, claimed.payload, claimed.subject, claimed.dedupe_key)
+        body = webhook_body(webhook.format, payload, claimed.subject, claimed.dedupe_key)
         self._transport.webhook(receiver.name, webhook.name, body, claimed.dedupe_key)
