@@ -12,7 +12,9 @@ references that the real clients talk to them unchanged:
 
 Faults at the protocol level: answers 429 with Retry-After; a create that
 commits and then answers after the client has given up (a timeout); a
-search index that shows new tickets only after a while."""
+search index that shows new tickets only after a while; a request held
+unanswered, before or after its write commits, while the test kills the
+client."""
 
 from __future__ import annotations
 
@@ -36,12 +38,18 @@ class Faults:
     slow_creates: int = 0  # commit this many creates, then answer after SLOW seconds
     slow: float = 3.0
     search_lag: float = 0.0  # seconds before a new ticket shows in searches
+    # Hold the request of this number (from 1) unanswered until the fake
+    # closes, before it is served or, for a write, after it commits.
+    hold_at: int = 0
+    hold_after_commit: bool = False
 
 
 @dataclass
 class _State:
     faults: Faults = field(default_factory=Faults)
     writes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # every one, in order
+    held: threading.Event = field(default_factory=threading.Event)  # a request is held
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -87,6 +95,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length", "0"))
         return json.loads(self.rfile.read(length) or b"{}")
+
+    def _arrived(self) -> bool:
+        """Count the request; whether it is held before it is served."""
+        with self.state.lock:
+            self.state.requests.append((self.command, self.path))
+            self._number = len(self.state.requests)
+        return self._held(after_commit=False)
+
+    def _held(self, after_commit: bool) -> bool:
+        faults = self.state.faults
+        if faults.hold_at != self._number or faults.hold_after_commit != after_commit:
+            return False
+        self.state.held.set()
+        self.server.closing.wait()  # meanwhile the client is killed: no answer, ever
+        self.close_connection = True
+        return True
 
     def _throttled(self) -> bool:
         with self.state.lock:
@@ -135,6 +159,14 @@ class _Fake:
     @property
     def writes(self) -> list[tuple[str, str]]:
         return self.state.writes
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        return self.state.requests
+
+    @property
+    def held(self) -> threading.Event:
+        return self.state.held
 
 
 # --- Jira --------------------------------------------------------------------
@@ -208,7 +240,7 @@ class _JiraHandler(_Handler):
         return self.fake
 
     def do_GET(self) -> None:
-        if self._throttled():
+        if self._arrived() or self._throttled():
             return
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -231,7 +263,7 @@ class _JiraHandler(_Handler):
         self._send(404, {"errorMessages": ["Issue does not exist"]})
 
     def do_POST(self) -> None:
-        if self._throttled():
+        if self._arrived() or self._throttled():
             return
         path, body = urlsplit(self.path).path, self._body()
         jira = self.jira
@@ -248,6 +280,8 @@ class _JiraHandler(_Handler):
                 for name in fields.get("labels") or []:
                     jira.by_label.setdefault(name, []).append(issue)
                 self.state.writes.append(("POST", path))
+            if self._held(after_commit=True):
+                return
             if self._slow_create():
                 self.server.closing.wait(self.state.faults.slow)  # committed; the answer is late
             self._send(201, {"id": key.split("-")[1], "key": key, "self": f"{jira.url}/{key}"})
@@ -265,11 +299,13 @@ class _JiraHandler(_Handler):
                 issue.status, issue.resolution = dict(_DONE), "Done"
             else:
                 issue.status, issue.resolution = dict(_TO_DO), None
+        if self._held(after_commit=True):
+            return
         self._send(201 if found.group(2) == "comment" else 204,
                    {"id": "1"} if found.group(2) == "comment" else None)  # fmt: skip
 
     def do_PUT(self) -> None:
-        if self._throttled():
+        if self._arrived() or self._throttled():
             return
         path, body = urlsplit(self.path).path, self._body()
         found = re.fullmatch(r"/rest/api/2/issue/([A-Z]+-\d+)", path)
@@ -280,6 +316,8 @@ class _JiraHandler(_Handler):
         with self.state.lock:
             self.state.writes.append(("PUT", path))
             issue.fields.update(body.get("fields") or {})
+        if self._held(after_commit=True):
+            return
         self._send(204)
 
 
@@ -332,7 +370,7 @@ class _SnowHandler(_Handler):
         return found.group(1), found.group(2)
 
     def do_GET(self) -> None:
-        if self._throttled():
+        if self._arrived() or self._throttled():
             return
         table, _ = self._table()
         if not table:
@@ -342,7 +380,7 @@ class _SnowHandler(_Handler):
         self._send(200, {"result": self.snow.query(query.get("sysparm_query", ""))})
 
     def do_POST(self) -> None:
-        if self._throttled():
+        if self._arrived() or self._throttled():
             return
         table, _ = self._table()
         body = self._body()
@@ -358,12 +396,14 @@ class _SnowHandler(_Handler):
             snow.records[sys_id] = record
             snow._created[sys_id] = time.monotonic()
             self.state.writes.append(("POST", self.path))
+        if self._held(after_commit=True):
+            return
         if self._slow_create():
             self.server.closing.wait(self.state.faults.slow)  # committed; the answer is late
         self._send(201, {"result": record})
 
     def do_PATCH(self) -> None:
-        if self._throttled():
+        if self._arrived() or self._throttled():
             return
         _, sys_id = self._table()
         body = self._body()
@@ -377,4 +417,6 @@ class _SnowHandler(_Handler):
                 record["work_notes_list"].append(note)
             record.update(body)
             self.state.writes.append(("PATCH", self.path))
+        if self._held(after_commit=True):
+            return
         self._send(200, {"result": record})
