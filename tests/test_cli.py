@@ -260,6 +260,16 @@ def test_demo_as_a_new_user_runs_it(tmp_path: Path) -> None:
     assert "2 new report(s): 1 matched, 1 not found" in result.stderr
     assert re.search(r"maps ios +li@…com +std +no +1 key-leaked", result.stdout)
     assert "(investigate-usage-spike): 1 key(s): support bot (auth)." in result.stdout
+    # The tickets it would open, where, most urgent first (a dry run).
+    tickets = result.stdout[result.stdout.index("Tickets it would open") :].splitlines()
+    assert "  security-jira: 18 in Jira project SEC" in tickets
+    assert "    https://jira.example.com/browse/SEC" in tickets
+    assert tickets[tickets.index("    https://jira.example.com/browse/SEC") + 2] == (
+        "      critical, overdue since 2023-04-15"
+    )
+    assert "  payments-servicenow: 5 in the ServiceNow incident table" in tickets
+    assert "  (dry run) tickets: scan 2: 23 created; 0 unchanged" in tickets
+    assert max(len(line) for line in tickets) <= 80
     assert (tmp_path / ".keysentry-demo" / "keysentry.db").exists()
     again = run_installed("demo", cwd=tmp_path)
     assert "scan 3 succeeded: 30 keys from 63 assets, 0 history rows written" in again.stderr

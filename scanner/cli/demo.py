@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,10 +175,10 @@ def demo(
         )
         click.echo(notifications_summary(outcome.stats.alerts, transport))
         click.echo(
-            "\nTickets it would open (a dry run of `keysentry tickets sync`;\n"
-            f"receivers from scanner/samples/{DEMO_TICKETS.name}):"
+            "\nTickets it would open, most urgent first (a dry run of `keysentry tickets\n"
+            f"sync`; receivers from scanner/samples/{DEMO_TICKETS.name}, never called):"
         )
-        for line in tickets_dry_run(engine, config, outcome.scan_id):
+        for line in tickets_dry_run(engine, config, outcome.scan_id, evaluated_at.date()):
             click.echo(f"  {line}")
     if serve:
         serve_demo(config, engine, parse_listen(listen), interval, parse_now(now))
@@ -207,17 +207,39 @@ def with_demo_samples(config: Config) -> Config:
     return config
 
 
-def tickets_dry_run(engine: Engine, config: Config, scan_id: int) -> list[str]:
+def tickets_dry_run(engine: Engine, config: Config, scan_id: int, today: date) -> list[str]:
     """What `tickets sync` would do for the scan, calling no ticket system."""
+    from scanner.tickets.groups import Group, urgency
     from scanner.tickets.sync import TicketSync
+    from scanner.tickets.systems import place
 
     def nowhere(name: str) -> Any:
         raise AssertionError("a dry run calls no ticket system")
 
     stats = TicketSync(engine, config.tickets, nowhere).run(scan_id, dry_run=True)
-    lines = [f"{subject.receiver}: {subject.title}" for _, subject in stats.planned]
-    more = [f"... and {len(lines) - 6} more"] if len(lines) > 6 else []
-    return [*lines[:6], *more, f"(dry run) {stats.line()}"]
+    made = [g for what, g in stats.planned if what == "created" and isinstance(g, Group)]
+    lines = []
+    for receiver in config.tickets.receivers:
+        mine = sorted((g for g in made if g.receiver == receiver.name), key=urgency)
+        if not mine:
+            continue
+        where, link = place(receiver)
+        lines += [f"{receiver.name}: {len(mine)} in {where}", f"  {link}"]
+        for group in mine[:3]:
+            if group.due is not None:
+                late = group.due < today
+                due = f", {'overdue since' if late else 'due'} {group.due.isoformat()}"
+            else:
+                due = ", no due date"
+            lines += [f"  {group.title}", f"    {group.severity}{due}"]
+        if len(mine) > 3:
+            lines.append(f"  ... and {len(mine) - 3} more")
+    return [
+        *lines,
+        f"(dry run) {stats.line()}",
+        "With a `tickets:` section of your own (docs/tickets.md), `keysentry tickets",
+        "sync` opens them and `keysentry tickets list` shows each one's link.",
+    ]
 
 
 def notifications_summary(alerts: dict[str, Any], transport: DirectoryTransport) -> str:

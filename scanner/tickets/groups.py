@@ -64,6 +64,11 @@ class Group:
         return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
 
 
+def urgency(group: Group) -> tuple[int, date, str]:
+    """Most urgent first: the worst severity, then the earliest due date."""
+    return (-_RANK[group.severity], group.due or date.max, group.title)
+
+
 def _facts(key: ReportKey) -> KeyFacts:
     return KeyFacts(
         key.name,

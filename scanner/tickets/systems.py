@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from scanner.config.tickets import TicketReceiverConfig
 from scanner.tickets.groups import Group
 
 
@@ -43,3 +44,13 @@ class Tickets(Protocol):
 def label(group_id: str) -> str:
     """The keysentry id a ticket carries: a Jira label, a correlation id."""
     return f"keysentry-{group_id}"
+
+
+def place(receiver: TicketReceiverConfig) -> tuple[str, str]:
+    """Where RECEIVER's tickets are, and the link a person would open."""
+    if receiver.jira is not None:
+        jira = receiver.jira
+        return f"Jira project {jira.project}", f"{jira.url}/browse/{jira.project}"
+    assert receiver.servicenow is not None
+    snow = receiver.servicenow
+    return f"the ServiceNow {snow.table} table", f"{snow.url}/{snow.table}_list.do"
