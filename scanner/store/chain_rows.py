@@ -104,11 +104,17 @@ def lines(conn: Connection, table: Table, column: Column[Any], scan_id: int) -> 
         if conn.dialect.name == "sqlite"
         else ((values, True) for values in _sqlalchemy_rows(conn, query))
     )
+    # A later JSON column is outside the checks for floats the others get.
+    later_json = [width + i for i, c in enumerate(extra) if isinstance(c.type, JSON)]
     for values, may_hold_float in rows:
         if later:
+            floats = any(has_float(values[i]) for i in later_json)
             added = [[name, value] for name, value in zip(later, values[width:], strict=True)]
             del values[width:]
             values.extend(pair for pair in added if pair[1] is not None)
+            if floats:
+                yield canonical(values)
+                continue
         yield encode(values) if may_hold_float else fast_canonical(values)
 
 
