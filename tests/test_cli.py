@@ -353,7 +353,7 @@ def test_every_command_is_listed_and_resolves() -> None:
     expected = {
         "scan", "report", "scans", "rules", "run", "alerts", "leaks", "inventory",
         "config", "db", "demo", "history", "changes", "stats", "verify", "evidence", "exceptions",
-        "fix", "scc", "tickets",
+        "fix", "scc", "tickets", "feed",
     }  # fmt: skip
     assert listed == expected
     for name in sorted(expected):

@@ -33,6 +33,7 @@ COMMANDS = {
     "fix": "scanner.cli.fix:fix_group",
     "scc": "scanner.cli.scc:scc_group",
     "tickets": "scanner.cli.tickets:tickets_group",
+    "feed": "scanner.cli.feed:feed_group",
 }
 
 

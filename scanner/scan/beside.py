@@ -15,6 +15,7 @@ from scanner.sources.audit.source import AuditSource
 from scanner.sources.usage.source import UsageSource
 from scanner.store import scans
 from scanner.store.audit import record_events
+from scanner.store.contexts import Judged, record_context
 from scanner.store.tables import Scan
 
 
@@ -56,3 +57,5 @@ def record_beside(
     scans.add_counts(conn, scan_id, "known", {"leak_reports_through": leaks_through})
     scans.add_counts(conn, scan_id, "accepted", {"findings": sum(exceptions.accepted.values())})
     record_events(conn, scan_id, events)
+    # What feed scans judge the keys they change with, until the next full scan.
+    record_context(conn, scan_id, Judged(context, usage is not None, audit is not None))

@@ -266,7 +266,9 @@ class _ScanRun:
             latest,
             self.evaluated_at,
         )
-        writer = HistoryWriter(conn, scan_id, self.evaluated_at, resolution)
+        writer = HistoryWriter(
+            conn, scan_id, self.evaluated_at, resolution, since=_instant(self.latest)
+        )
         reuse = Reuse(window, enrich, writer)
         tally = FiguresTally(self.evaluated_at.date())
         self._assess_all(writer, tally, context, ctx, reuse, exceptions, rules, after)
@@ -301,3 +303,7 @@ class _ScanRun:
         self.stage.name = "store"
         head = seal(conn, scan_id)
         return ScanOutcome(scan_id, stats, head)
+
+
+def _instant(scan: Scan | None) -> datetime | None:
+    return scan.evaluated_at if scan is not None else None

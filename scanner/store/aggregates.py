@@ -18,7 +18,7 @@ from scanner.store.acceptance import accepted_at
 from scanner.store.configs import config_document
 from scanner.store.due_soon import due_counts
 from scanner.store.flow import Flow, read_flow
-from scanner.store.queries import valid_at
+from scanner.store.queries import FULL, valid_at
 from scanner.store.tables import FindingVersion, KeyVersion, Scan
 
 OTHER_PROJECTS = "(other)"  # parentheses cannot appear in a project id
@@ -84,7 +84,9 @@ def read_health(engine: Engine) -> ScanHealth:
                 .group_by(Scan.error_stage)
             )
         }
-        latest_ok_id = conn.scalar(select(func.max(Scan.id)).where(Scan.status == "succeeded"))
+        latest_ok_id = conn.scalar(
+            select(func.max(Scan.id)).where(Scan.status == "succeeded", Scan.kind == FULL)
+        )
         latest_done_id = conn.scalar(select(func.max(Scan.id)).where(Scan.status != "running"))
     scans = _scans_by_id(engine, {i for i in (latest_ok_id, latest_done_id) if i is not None})
     return ScanHealth(

@@ -24,6 +24,7 @@ from scanner.store.chain_cover import (
 )
 from scanner.store.chain_rows import canonical, lines
 from scanner.store.configs import document_digest
+from scanner.store.queries import FULL
 from scanner.store.tables import (
     FindingVersion,
     KeyEventRow,
@@ -62,11 +63,13 @@ def scan_digest(conn: Connection, scan_id: int) -> str:
     """SHA-256 over what scan SCAN_ID wrote, in a fixed order."""
     h = hashlib.sha256()
     scan = conn.execute(
-        select(*(getattr(Scan, f) for f in _SCAN_FIELDS), Scan.chain_origin).where(
+        select(*(getattr(Scan, f) for f in _SCAN_FIELDS), Scan.kind, Scan.chain_origin).where(
             Scan.id == scan_id
         )
     ).one()
-    h.update(b"scan\n" + canonical(scan[:-1]) + b"\n")
+    h.update(b"scan\n" + canonical(scan[:-2]) + b"\n")
+    if scan[-2] != FULL:  # a kind other than the one every scan had before 0023
+        h.update(b"kind\n" + canonical([scan[-2]]) + b"\n")
     for table in _INTERVALS:
         h.update(f"{table.name} opened\n".encode())
         for line in lines(conn, table, table.c.valid_from_scan_id, scan_id):

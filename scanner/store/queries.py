@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 from scanner.core.errors import StoreError
 from scanner.store.tables import FindingVersion, KeyVersion, Scan, UsageVersion
 
+# A scan of the whole inventory; a feed scan (scanner.feed) changes a few keys
+# between two of them, and is not "the latest scan" a report or a count reads.
+FULL = "full"
+
 
 def valid_at(
     model: type[KeyVersion] | type[FindingVersion] | type[UsageVersion], scan_id: int
@@ -23,9 +27,13 @@ def valid_at(
 
 
 def latest_succeeded_scan(engine: Engine) -> Scan | None:
+    """The last successful full scan."""
     with Session(engine, expire_on_commit=False) as session:
         return session.scalars(
-            select(Scan).where(Scan.status == "succeeded").order_by(Scan.id.desc()).limit(1)
+            select(Scan)
+            .where(Scan.status == "succeeded", Scan.kind == FULL)
+            .order_by(Scan.id.desc())
+            .limit(1)
         ).first()
 
 
@@ -69,7 +77,7 @@ def scan_at(engine: Engine, at: datetime) -> Scan:
     with Session(engine, expire_on_commit=False) as session:
         scan = session.scalars(
             select(Scan)
-            .where(Scan.status == "succeeded", Scan.evaluated_at <= at)
+            .where(Scan.status == "succeeded", Scan.kind == FULL, Scan.evaluated_at <= at)
             .order_by(Scan.evaluated_at.desc(), Scan.id.desc())
             .limit(1)
         ).first()

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from scanner import __version__
 from scanner.core.secrets import scrub
+from scanner.store.queries import FULL
 from scanner.store.tables import Scan
 
 
@@ -19,11 +20,14 @@ def begin_scan(engine: Engine, source: str, scope: str | None, evaluated_at: dat
         return insert_scan(conn, source, scope, evaluated_at)
 
 
-def insert_scan(conn: Connection, source: str, scope: str | None, evaluated_at: datetime) -> int:
+def insert_scan(
+    conn: Connection, source: str, scope: str | None, evaluated_at: datetime, kind: str = FULL
+) -> int:
     """The 'running' scan row, in the caller's transaction."""
     result = conn.execute(
         insert(Scan)
         .values(
+            kind=kind,
             started_at=datetime.now(UTC),
             status="running",
             source=source,
@@ -119,6 +123,7 @@ def shrink_baseline(conn: Connection, at: datetime, window: float) -> ShrinkBase
     )
     recent = [
         Scan.status == "succeeded",
+        Scan.kind == FULL,
         Scan.evaluated_at >= at - timedelta(seconds=window),
         Scan.id >= (reset or 0),
     ]

@@ -7,7 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scanner.store.base import Base, UTCDateTime
@@ -233,3 +243,15 @@ class TicketRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InventoryContextRow(Base):
+    """The projects, services and IAM a full scan judged its keys with
+    (scanner.store.contexts), stored when they differ from the last stored:
+    feed scans judge the keys they change with it."""
+
+    __tablename__ = "inventory_contexts"
+
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    document: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed JSON

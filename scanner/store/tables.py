@@ -78,6 +78,8 @@ class Scan(Base):
     # it (store.chain_cover). A failed scan: the scan whose chain entry covers it.
     chain_origin: Mapped[str | None] = mapped_column(String(160))
     chain_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # full: the whole inventory; feed: the keys of Cloud Asset feed messages (0023).
+    kind: Mapped[str] = mapped_column(String(8), default="full", server_default="full")
 
 
 class ChainOrigin(Base):

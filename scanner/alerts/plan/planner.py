@@ -107,6 +107,12 @@ def read_events(run: Planning) -> None:
     )
 
 
+def read_transitions(run: Planning) -> None:
+    """A feed scan's events: what its keys' findings did. Reminders, digests
+    and approvers' notices are the full scans' (scanner.feed)."""
+    run.events += transition_events(run.conn, run.scan_id)
+
+
 def refresh_lines(run: Planning) -> None:
     """Digest lines brought to this scan (scanner.alerts.plan.lines); the baseline
     routes every key anyway, and gathers its overviews on the way."""
@@ -206,18 +212,30 @@ STAGES: tuple[Callable[[Planning], None], ...] = (
 )
 
 
+# A feed scan's: its keys' news, at once, grouped as a full scan groups them.
+FEED_STAGES: tuple[Callable[[Planning], None], ...] = (
+    read_transitions,
+    refresh_lines,
+    add_key_context,
+    route_news,
+    enqueue,
+    count_unowned,
+)
+
+
 def plan(
     conn: Connection,
     config: AlertsConfig,
     owners: OwnerResolver,
     scan_id: int,
     at: datetime,
+    stages: tuple[Callable[[Planning], None], ...] = STAGES,
 ) -> PlanStats:
     """Run STAGES for scan SCAN_ID, evaluated at AT, in its transaction."""
     previous = previous_scan(conn, scan_id)
     run = Planning(conn, config, Router(config, owners), scan_id, at, previous)
     run.stats.baseline = run.baseline
-    for stage in STAGES:
+    for stage in stages:
         stage(run)
     return run.stats
 
@@ -263,13 +281,19 @@ def _with_usage(key: KeyFacts, usage: dict[str, tuple[datetime | None, int]]) ->
     return key._replace(last_used=figures[0], requests_7d=figures[1])
 
 
+PlanHook = Callable[[Connection, int, datetime], dict[str, Any]]
+
+
 def scan_hook(
-    config: AlertsConfig, owners: OwnerResolver | None = None
-) -> Callable[[Connection, int, datetime], dict[str, Any]]:
-    """What run_scan calls with its open transaction once history is written."""
+    config: AlertsConfig,
+    owners: OwnerResolver | None = None,
+    stages: tuple[Callable[[Planning], None], ...] = STAGES,
+) -> PlanHook:
+    """What run_scan (or a feed scan, with FEED_STAGES) calls with its open
+    transaction once history is written."""
     resolver = owners or ConfiguredOwners(config.owners)
 
     def hook(conn: Connection, scan_id: int, at: datetime) -> dict[str, Any]:
-        return plan(conn, config, resolver, scan_id, at).as_counts()
+        return plan(conn, config, resolver, scan_id, at, stages).as_counts()
 
     return hook

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from scanner.store.queries import FULL
 from scanner.store.tables import FindingVersion, Scan, Transition
 
 # What a digest leads with: a finding that opened, came back or got worse.
@@ -50,10 +51,10 @@ def open_deadlines(conn: Connection, scan_id: int) -> list[date]:
 
 
 def previous_scan(conn: Connection, scan_id: int) -> Any:
-    """(id, evaluated_at) of the last successful scan before SCAN_ID, or None."""
+    """(id, evaluated_at) of the last successful full scan before SCAN_ID, or None."""
     return conn.execute(
         select(Scan.id, Scan.evaluated_at)
-        .where(Scan.status == "succeeded", Scan.id < scan_id)
+        .where(Scan.status == "succeeded", Scan.kind == FULL, Scan.id < scan_id)
         .order_by(Scan.id.desc())
         .limit(1)
     ).first()

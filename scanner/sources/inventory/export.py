@@ -67,7 +67,7 @@ _KEY_PREFIX = "//apikeys.googleapis.com/"
 _PROJECT_PREFIX = "//cloudresourcemanager.googleapis.com/projects/"
 
 
-class _Envelope:
+class AssetEnvelope:
     """The fields keysentry reads from one asset, whichever casing the file uses."""
 
     __slots__ = ("ancestors", "asset_type", "data", "iam_policy", "name", "search_project")
@@ -201,9 +201,9 @@ class ExportSource:
             raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
 
     @staticmethod
-    def _parse_line(path: Path, lineno: int, raw: str) -> _Envelope:
+    def _parse_line(path: Path, lineno: int, raw: str) -> AssetEnvelope:
         try:
-            return _Envelope(jsontext.loads(raw))
+            return AssetEnvelope(jsontext.loads(raw))
         except JsonProblem as exc:
             raise InputError(f"{path}:{lineno}: {exc}") from None
         except AssetDataError as exc:
@@ -215,7 +215,7 @@ class ExportSource:
         for index, (line, item) in enumerate(items, start=1):
             where = f"{path}:{line}: item {index}"
             try:
-                envelope = _Envelope(item)
+                envelope = AssetEnvelope(item)
             except AssetDataError as exc:
                 raise InputError(f"{where}: {exc}") from None
             yield where, envelope, None
@@ -257,7 +257,7 @@ class ExportSource:
             self._progress(self._assets_read)
 
 
-Asset = tuple[str, _Envelope, str | None]  # where, the asset, the line it was read from
+Asset = tuple[str, AssetEnvelope, str | None]  # where, the asset, the line it was read from
 
 
 def _decode(data: dict[str, Any], where: str, context: InventoryContext) -> KeyRecord:

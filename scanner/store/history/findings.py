@@ -34,9 +34,15 @@ class FindingDiff:
     is read back (the scan also runs without secondary indexes then)."""
 
     def __init__(
-        self, conn: Connection, buf: WriteBuffer, resolution: Resolution, nothing_open: bool
+        self,
+        conn: Connection,
+        buf: WriteBuffer,
+        resolution: Resolution,
+        nothing_open: bool,
+        only: Sequence[str] | None = None,
     ) -> None:
         self._conn = conn
+        self._only = only  # the subjects a scan of a few keys is about
         self._buf = buf
         self._resolution = resolution
         self._nothing_open = nothing_open
@@ -148,9 +154,8 @@ class FindingDiff:
         if not self._nothing_open:
             diffed, seen = self._diffed, self._resolution.seen
             # Listed whole before reading: a stream and reads on one connection do not mix.
-            leftover = [
-                s for s in subjects_with_findings(self._conn) if s not in seen and s not in diffed
-            ]
+            subjects = self._only if self._only is not None else subjects_with_findings(self._conn)
+            leftover = [s for s in subjects if s not in seen and s not in diffed]
             for start in range(0, len(leftover), SUBJECTS_PER_READ):
                 found = open_findings_of(self._conn, leftover[start : start + SUBJECTS_PER_READ])
                 self._gone.extend(found.items())

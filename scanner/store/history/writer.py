@@ -7,6 +7,7 @@ write buffer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, update
@@ -31,24 +32,36 @@ class HistoryWriter:
     the writer adds to it what it sees of each key."""
 
     def __init__(
-        self, conn: Connection, scan_id: int, evaluated_at: datetime, resolution: Resolution
+        self,
+        conn: Connection,
+        scan_id: int,
+        evaluated_at: datetime,
+        resolution: Resolution,
+        only: Sequence[str] | None = None,
+        since: datetime | None = None,
     ) -> None:
+        """ONLY: the keys this scan is about (a feed scan); every other key
+        stays as it is, and one of them that is not added is gone. SINCE: the
+        last full scan's instant; a key changed after it that history did not
+        hold yet counts in `missed` (what a feed, had one run, did not say)."""
         self._conn = conn
         self._scan_id = scan_id
         self._resolution = resolution
         self._seen = resolution.seen
         self._buf = WriteBuffer(scan_id, evaluated_at)
         self.rows_written = 0
+        self._since = since
+        self.missed = 0
         dialect = conn.dialect.name
         self._key_table = BulkTable(KeyVersion.__table__, dialect)  # type: ignore[arg-type]
         self._finding_table = BulkTable(FindingVersion.__table__, dialect)  # type: ignore[arg-type]
         self._transition_table = BulkTable(Transition.__table__, dialect)  # type: ignore[arg-type]
         self._usage_table = BulkTable(UsageVersion.__table__, dialect)  # type: ignore[arg-type]
-        self._keys, self._orphan_usage = open_keys(conn)
-        self._indexes_deferred = deferred_indexes.history_is_empty(conn)
+        self._keys, self._orphan_usage = open_keys(conn, only)
+        self._indexes_deferred = only is None and deferred_indexes.history_is_empty(conn)
         if self._indexes_deferred:
             deferred_indexes.drop(conn)
-        self._findings = FindingDiff(conn, self._buf, resolution, self._indexes_deferred)
+        self._findings = FindingDiff(conn, self._buf, resolution, self._indexes_deferred, only)
 
     def open_version(self, name: str) -> OpenKey | None:
         """NAME's open version, while the scan has not seen the key."""
@@ -102,6 +115,12 @@ class HistoryWriter:
             old_status = previous.status if previous else None
             if old_status != status:
                 self._buf.transition("status_changed", name, from_value=old_status, to_value=status)
+        if (
+            record_changed
+            and self._since is not None
+            and (key.updated or key.created or self._since) > self._since
+        ):
+            self.missed += 1
         usage_changed = self._add_usage(assessment, previous)
         resolution = self._resolution
         if record_changed or usage_changed:
@@ -151,6 +170,8 @@ class HistoryWriter:
 
     def finish(self, stats: ScanStats) -> None:
         """Close what this scan did not see, then mark the scan succeeded."""
+        if self._since is not None:
+            self.missed += len(self._keys)
         for name, gone in self._keys.items():
             self._buf.key_closes.append(gone.id)
             if gone.usage_id is not None:
@@ -174,7 +195,12 @@ class HistoryWriter:
                 keys_total=stats.keys_total,
                 findings_open=sum(stats.by_severity.values()),
                 rows_written=self.rows_written,
-                counts={"by_status": stats.by_status, "by_severity": stats.by_severity},
+                counts={
+                    "by_status": stats.by_status,
+                    "by_severity": stats.by_severity,
+                    # Changes since the last full scan that no feed scan recorded.
+                    **({"feed": {"missed": self.missed}} if self._since is not None else {}),
+                },
                 notes=stats.notes,
             )
         )

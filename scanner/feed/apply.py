@@ -1,0 +1,214 @@
+"""Applies Cloud Asset feed messages to history: a scan of kind `feed` that
+judges only the keys the messages name, with what the last full scan
+judged with (its inventory context, the usage it read; the leak reports and
+key creators history holds), writes what moved, plans the alerts and seals
+its chain entry, in one transaction.
+
+Messages come at least once and in any order: of several about one key the
+newest counts, and one no newer than what history holds of the key changes
+nothing. Keys are judged as a full scan would judge them with the same
+inputs; the next full scan is the reconciliation, and counts a key it finds
+changed that no feed scan recorded (`missed_by_feed`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, select
+
+from scanner.alerts.plan.planner import PlanHook
+from scanner.config import Config
+from scanner.core.errors import InputError, KeysentryError
+from scanner.core.models import KeyRecord, ScanStats
+from scanner.exceptions.matching import ExceptionsInForce
+from scanner.feed.messages import Change
+from scanner.feed.stored_usage import StoredUsage
+from scanner.inputs.fields import AssetDataError
+from scanner.rules.base import RuleContext
+from scanner.rules.catalog import VERDICT_RULES
+from scanner.rules.selection import enabled, enabled_rules, resolution_for
+from scanner.rules.verdict import assess
+from scanner.scan.enrich import enricher
+from scanner.scan.in_force import in_force_document, judging_changed
+from scanner.sources.inventory.normalize import normalize_key
+from scanner.store import scans
+from scanner.store.chain import seal
+from scanner.store.configs import record_config
+from scanner.store.contexts import Judged, judged_as_of
+from scanner.store.history.writer import HistoryWriter
+from scanner.store.queries import latest_succeeded_scan
+from scanner.store.tables import KeyVersion, Scan
+
+FEED = "feed"
+
+
+class FeedError(KeysentryError):
+    """The feed cannot be applied (no full scan to judge with yet)."""
+
+
+@dataclass
+class FeedOutcome:
+    scan_id: int | None = None  # None: nothing to write
+    outcomes: Counter[str] = field(default_factory=Counter)  # per message: applied, stale, ...
+    stats: ScanStats | None = None
+
+
+def newest(changes: Sequence[Change]) -> dict[str, Change]:
+    """The newest change of each key (a deletion wins a tie)."""
+    found: dict[str, Change] = {}
+    for change in changes:
+        held = found.get(change.name)
+        if held is None or (change.at, change.deleted) > (held.at, held.deleted):
+            found[change.name] = change
+    return found
+
+
+@dataclass(frozen=True)
+class Held:
+    """What history holds of a key: its latest version's updateTime, and
+    when it left (the instant of the scan that closed it), if it did."""
+
+    updated: datetime | None
+    left: datetime | None
+
+
+def _held(conn: Connection, names: list[str]) -> dict[str, Held]:
+    kv = KeyVersion
+    held: dict[str, Held] = {}
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        latest = select(func.max(kv.id)).where(kv.key_name.in_(chunk)).group_by(kv.key_name)
+        rows = conn.execute(
+            select(kv.key_name, kv.updated_at, Scan.evaluated_at)
+            .outerjoin(Scan, Scan.id == kv.valid_to_scan_id)
+            .where(kv.id.in_(latest))
+        )
+        held |= {r.key_name: Held(r.updated_at, r.evaluated_at) for r in rows}
+    return held
+
+
+def _news(change: Change, held: Held | None) -> str:
+    """applied, or why the change is not: stale (older than what history
+    holds) or duplicate (what history already holds)."""
+    if held is None:
+        return "duplicate" if change.deleted else "applied"
+    if held.updated is not None and change.at < held.updated:
+        return "stale"
+    if held.left is not None:  # the key is gone from history
+        if change.deleted:
+            return "duplicate"
+        return "stale" if change.at <= held.left else "applied"
+    if change.deleted:
+        return "applied"
+    return "duplicate" if change.at == held.updated else "applied"
+
+
+def apply_changes(
+    engine: Engine,
+    config: Config,
+    changes: Sequence[Change],
+    at: datetime,
+    source: str,
+    plan: PlanHook | None = None,
+) -> FeedOutcome:
+    """CHANGES into history as one feed scan evaluated at AT (from SOURCE, a
+    subscription or a file); PLAN queues the alerts in its transaction."""
+    outcome = FeedOutcome()
+    latest = latest_succeeded_scan(engine)
+    if latest is None:
+        raise FeedError("no full scan yet: run `keysentry scan` first; the feed changes its keys")
+    with engine.connect() as conn:
+        judged = judged_as_of(conn, latest.id)
+        if judged is None:
+            raise FeedError(
+                f"scan {latest.id} stored no inventory context (it ran before this version): "
+                "the next full scan stores one"
+            )
+        wanted = newest(changes)
+        outcome.outcomes["superseded"] = len(changes) - len(wanted)
+        held = _held(conn, sorted(wanted))
+        news = {name: _news(c, held.get(name)) for name, c in wanted.items()}
+    outcome.outcomes.update(news.values())
+    applied = sorted(name for name, what in news.items() if what == "applied")
+    if not applied:
+        return outcome
+    records = _records([wanted[n] for n in applied], engine, config, judged)
+    outcome.scan_id, outcome.stats = _write(engine, config, judged, latest, applied, records, at,
+                                            source, plan)  # fmt: skip
+    return outcome
+
+
+def _records(
+    changes: list[Change], engine: Engine, config: Config, judged: Judged
+) -> list[KeyRecord]:
+    """The changed keys, completed as a full scan completes them."""
+    context = judged.context
+    with engine.connect() as conn:
+        usage = StoredUsage(conn, [c.name for c in changes]) if judged.usage_read else None
+    enrich, _ = enricher(engine, context, config, usage, [], judged.audit_read)
+    records = []
+    for change in changes:
+        if change.data is None:
+            continue  # deleted: the key leaves history, as when a full scan no longer lists it
+        try:
+            record = normalize_key(
+                change.data, context.projects, context.gemini_projects, context.services_known
+            )
+        except AssetDataError as exc:
+            raise InputError(f"key {change.name}: {exc}") from None
+        records.append(enrich(record))
+    return records
+
+
+def _write(
+    engine: Engine,
+    config: Config,
+    judged: Judged,
+    latest: Scan,
+    names: list[str],
+    records: list[KeyRecord],
+    at: datetime,
+    source: str,
+    plan: PlanHook | None,
+) -> tuple[int, ScanStats]:
+    context = judged.context
+    usage_read, iam_read = judged.usage_read, context.iam is not None
+    rules = enabled_rules(config, usage_read, iam_read)
+    after = enabled(VERDICT_RULES, config, usage_read, iam_read)
+    ctx = RuleContext(config, at, usage_read, context.iam, context.projects)
+    exceptions = ExceptionsInForce(config.exceptions.entries, at.date())
+    stats = ScanStats(assets_read=len(names))
+    with engine.begin() as conn:
+        scan_id = scans.insert_scan(conn, source, context.scope, at, kind=FEED)
+        document = in_force_document(config)
+        digest = record_config(conn, scan_id, document)
+        resolution = resolution_for(
+            config,
+            usage_read,
+            iam_read,
+            frozenset(f"projects/{p.number}" for p in context.projects.values()),
+            config_changed=judging_changed(conn, latest.config_digest, digest, document),
+            lapsed_exceptions=frozenset(exceptions.lapsed),
+        )
+        writer = HistoryWriter(conn, scan_id, at, resolution, only=names)
+        by_status: Counter[str] = Counter()
+        by_severity: Counter[str] = Counter()
+        for record in records:
+            assessment = assess(record, rules, ctx, after, exceptions)
+            writer.add(assessment)
+            by_status[assessment.status.value] += 1
+            by_severity.update(
+                f.severity.value for f in assessment.findings if f.accepted_by is None
+            )
+        stats.keys_total = len(records)
+        stats.by_status, stats.by_severity = dict(by_status), dict(by_severity)
+        writer.finish(stats)
+        scans.set_config(conn, scan_id, digest)
+        if plan is not None:
+            stats.alerts = plan(conn, scan_id, at)
+            scans.add_counts(conn, scan_id, "alerts", stats.alerts)
+        seal(conn, scan_id)
+    return scan_id, stats
