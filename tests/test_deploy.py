@@ -269,7 +269,7 @@ def test_runbook_urls_follow_the_configured_base() -> None:
         for g in shipped["groups"]
         for r in g["rules"]
     ]
-    assert urls == expected and len(urls) == 17
+    assert urls == expected and len(urls) == 18
     with pytest.raises(helm.HelmError, match="runbookBaseUrl"):
         render(EVERYTHING_ON | {"metrics": {"prometheusRule": {"runbookBaseUrl": "wiki/x"}}})
 

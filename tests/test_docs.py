@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 
 from scanner.alerts.delivery.metrics import OutboxCollector
 from scanner.config import Config
+from scanner.feed.consumer import FeedStatus
+from scanner.feed.metrics import FeedCollector
 from scanner.metrics.collector import StoreCollector, WorkerState
 from scanner.rules import reference
 from scanner.store.lock import ScanLock
@@ -72,6 +74,7 @@ def test_the_metrics_reference_lists_what_a_scrape_serves(engine: Engine) -> Non
     state = WorkerState(ScanLock(engine), next_run=lambda: datetime.now(UTC))  # as scheduled
     registry.register(StoreCollector(engine, config, state))
     registry.register(OutboxCollector(engine))
+    registry.register(FeedCollector(engine, FeedStatus()))  # with feed.subscription
     suffix = {"counter": "_total", "info": "_info"}
     served = {
         family.name + suffix.get(family.type, "")

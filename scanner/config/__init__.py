@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from scanner.config.alerts import AlertsConfig
 from scanner.config.exceptions import ExceptionsConfig
+from scanner.config.feed import FeedConfig
 from scanner.config.leaks import LeaksConfig
 from scanner.config.scc import SccConfig
 from scanner.config.schedule import ScheduleConfig
@@ -271,6 +272,7 @@ class Config(Strict):
     exceptions: ExceptionsConfig = Field(default_factory=ExceptionsConfig)
     scc: SccConfig = Field(default_factory=SccConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
+    feed: FeedConfig = Field(default_factory=FeedConfig)
 
     @field_validator("database_url")
     @classmethod

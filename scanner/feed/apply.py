@@ -54,6 +54,7 @@ class FeedOutcome:
     scan_id: int | None = None  # None: nothing to write
     outcomes: Counter[str] = field(default_factory=Counter)  # per message: applied, stale, ...
     stats: ScanStats | None = None
+    applied: list[Change] = field(default_factory=list)
 
 
 def newest(changes: Sequence[Change]) -> dict[str, Change]:
@@ -135,7 +136,8 @@ def apply_changes(
     applied = sorted(name for name, what in news.items() if what == "applied")
     if not applied:
         return outcome
-    records = _records([wanted[n] for n in applied], engine, config, judged)
+    outcome.applied = [wanted[n] for n in applied]
+    records = _records(outcome.applied, engine, config, judged)
     outcome.scan_id, outcome.stats = _write(engine, config, judged, latest, applied, records, at,
                                             source, plan)  # fmt: skip
     return outcome

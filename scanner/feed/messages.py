@@ -27,6 +27,7 @@ class Change:
 
     name: str  # projects/N/locations/global/keys/ID, as history names keys
     at: datetime  # the key's updateTime, or when the feed saw the change
+    observed: datetime  # when the feed saw it (window.startTime), or `at`
     deleted: bool
     data: dict[str, Any] | None  # resource.data; None for a deleted key
     prior_state: str | None  # PRESENT, DOES_NOT_EXIST, INVALID, DELETED
@@ -73,6 +74,7 @@ def _change(raw: dict[str, Any], envelope: AssetEnvelope) -> Change:
     return Change(
         envelope.name.removeprefix(_KEY_PREFIX),
         at,
+        observed or at,
         deleted,
         None if deleted else data,
         prior if isinstance(prior, str) else None,

@@ -15,6 +15,7 @@ from types import FrameType
 from prometheus_client import CollectorRegistry
 
 from scanner.alerts.delivery.metrics import OutboxCollector
+from scanner.feed.metrics import FeedCollector
 from scanner.metrics.collector import StoreCollector
 from scanner.service.endpoints import EndpointServer
 from scanner.service.worker import Worker
@@ -54,6 +55,8 @@ def serve(worker: Worker, listen: str, on_listening: Callable[[str], None] | Non
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(worker.engine, worker.config, worker.state))
     registry.register(OutboxCollector(worker.engine))  # zeros until alerts are configured
+    if worker.feed is not None:
+        registry.register(FeedCollector(worker.engine, worker.feed.status))
     server = EndpointServer(listen, registry, worker.readiness)
     try:
         server.start()

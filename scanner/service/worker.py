@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +24,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from scanner.alerts.delivery.dispatch import Dispatcher, NetworkTransport, Transport
-from scanner.alerts.plan.planner import scan_hook
+from scanner.alerts.plan.planner import FEED_STAGES, scan_hook
 from scanner.config import Config
 from scanner.config.schedule import interval_seconds, make_trigger
 from scanner.core.errors import KeysentryError
+from scanner.feed.consumer import FeedConsumer
+from scanner.feed.consumer import make_client as make_feed_client
 from scanner.leaks.pull import GitHubPull
 from scanner.metrics.collector import WorkerState
 from scanner.scan.engine import run_scan
@@ -66,6 +69,7 @@ class Worker:
         leak_pull: GitHubPull | None = None,
         scc_client: Callable[[], Any] | None = None,
         ticket_systems: Callable[[str], Any] | None = None,
+        feed_client: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self._leak_pull = leak_pull
@@ -107,6 +111,20 @@ class Worker:
                 transport or NetworkTransport(config.alerts),
                 tickets=config.tickets,
             )
+        # The Cloud Asset feed's consumer, with feed.subscription: a changed key
+        # within seconds, between the scheduled scans.
+        self.feed: FeedConsumer | None = None
+        if config.feed.subscription is not None:
+            plan = scan_hook(config.alerts, stages=FEED_STAGES) if config.alerts.enabled else None
+            self.feed = FeedConsumer(
+                engine,
+                config,
+                self.lock,
+                plan,
+                feed_client or make_feed_client,
+                evaluated_at,
+                on_applied=self._dispatch_now,
+            )
 
     # -- the scan job -----------------------------------------------------
 
@@ -114,7 +132,8 @@ class Worker:
         """One scheduled run: 'succeeded', 'failed', 'cancelled' or 'skipped'."""
         self.idle.clear()
         try:
-            return self._locked_scan()
+            with self.feed.paused() if self.feed is not None else nullcontext():
+                return self._locked_scan()
         except SQLAlchemyError as exc:
             log.error("scan not run: the history database failed: %s", exc)
             return "failed"
@@ -202,9 +221,7 @@ class Worker:
             self._publish_to_scc(outcome.scan_id)
         if self.config.tickets.enabled:
             self._sync_tickets(outcome.scan_id)
-        if self.dispatcher is not None and self.scheduler.running:
-            # What the scan queued goes out now, not at the next dispatch tick.
-            self.scheduler.modify_job(DISPATCH_JOB_ID, next_run_time=_now())
+        self._dispatch_now()
         return "succeeded"
 
     def _publish_to_scc(self, scan_id: int) -> None:
@@ -284,6 +301,8 @@ class Worker:
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
+        if self.feed is not None:
+            self.feed.start()
         log.info(
             "scheduled: %s; next scan %s",
             self.config.schedule.cron or f"every {self.interval:.0f}s",
@@ -327,13 +346,38 @@ class Worker:
             return Readiness(
                 False, f"last successful scan {latest.id} is {age:.0f}s old (limit {max_age:.0f}s)"
             )
+        if self.feed is not None:
+            stalled = self._feed_stalled()
+            if stalled is not None:
+                return Readiness(False, stalled)
         return Readiness(True, f"ok: last successful scan {latest.id}, {age:.0f}s ago")
+
+    def _feed_stalled(self) -> str | None:
+        """Why the feed is not keeping up, if it is not."""
+        assert self.feed is not None
+        status = self.feed.status
+        if status.problem is not None:
+            return f"feed: {status.problem}"
+        waited = status.oldest_unapplied()
+        if waited > self.config.feed.stall_after:
+            return (
+                f"feed: a message has waited {waited:.0f}s to be applied "
+                f"(limit {self.config.feed.stall_after:.0f}s)"
+            )
+        return None
+
+    def _dispatch_now(self) -> None:
+        """What a scan queued goes out now, not at the next dispatch tick."""
+        if self.dispatcher is not None and self.scheduler.running:
+            self.scheduler.modify_job(DISPATCH_JOB_ID, next_run_time=_now())
 
     def stop(self, grace: float) -> bool:
         """Stop scheduling; give a running scan GRACE seconds, then roll it
         back. False if it would not stop."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.feed is not None:
+            self.feed.stop(grace)
         if not self.idle.wait(grace):
             # Cancel before saying so: whoever reads the line may act at once.
             if self.cancel.request():

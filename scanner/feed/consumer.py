@@ -1,0 +1,258 @@
+"""The worker's side of the feed: a streaming pull from the subscription
+(google-cloud-pubsub, which also extends the messages' ack deadlines while
+they wait), messages gathered for `feed.batch_seconds`, then applied as one
+feed scan under the scan lock, and acknowledged only once it committed. A
+batch that fails is not acknowledged: Pub/Sub delivers it again. A message
+that can never be read is acknowledged and counted, not redelivered forever."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from scanner.config import Config
+from scanner.core.errors import KeysentryError
+from scanner.feed.apply import apply_changes
+from scanner.feed.messages import Change, parse
+from scanner.store.lock import ScanLock
+
+log = logging.getLogger("keysentry.feed")
+
+# Seconds from a change to its commit: the buckets of keysentry_feed_lag_seconds.
+LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+_RETRY_STREAM = 30.0  # seconds before a pull that ended is started again
+_RETRY_BATCH = 1.0  # seconds after a batch failed before the next is applied
+
+
+def make_client() -> Any:
+    """A SubscriberClient: Application Default Credentials, or the emulator
+    PUBSUB_EMULATOR_HOST names (which the client library reads itself)."""
+    from google.cloud.pubsub_v1 import SubscriberClient
+
+    from scanner.calls.google_errors import default_credentials
+
+    if os.environ.get("PUBSUB_EMULATOR_HOST"):
+        return SubscriberClient()
+    return SubscriberClient(credentials=default_credentials("feed", "pubsub"))
+
+
+@dataclass
+class FeedStatus:
+    """What the metrics and /readyz read of the feed, updated as it runs."""
+
+    messages: Counter[str] = field(default_factory=Counter)  # by outcome
+    lag_counts: list[int] = field(default_factory=lambda: [0] * (len(LAG_BUCKETS) + 1))
+    lag_sum: float = 0.0
+    waiting_since: float | None = None  # monotonic: the oldest message not yet applied
+    pulling: bool = False
+    problem: str | None = None  # why the pull stopped, while it is stopped
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe_lag(self, seconds: float) -> None:
+        index = next((i for i, b in enumerate(LAG_BUCKETS) if seconds <= b), len(LAG_BUCKETS))
+        self.lag_counts[index] += 1
+        self.lag_sum += seconds
+
+    def oldest_unapplied(self) -> float:
+        """Seconds the oldest received message has waited (0 when none does)."""
+        return 0.0 if self.waiting_since is None else time.monotonic() - self.waiting_since
+
+
+class FeedConsumer:
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        lock: ScanLock,
+        plan: Callable[..., dict[str, Any]] | None,
+        client_factory: Callable[[], Any] = make_client,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_applied: Callable[[], None] | None = None,
+    ) -> None:
+        assert config.feed.subscription is not None
+        self._engine = engine
+        self._config = config
+        self._lock = lock
+        self._plan = plan
+        self._client_factory = client_factory
+        self._clock = clock
+        self._on_applied = on_applied  # after a feed scan committed (sends its alerts)
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="keysentry-feed", daemon=True)
+        self._future: Any = None
+        self._applying = threading.Lock()
+        self.status = FeedStatus()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, grace: float) -> None:
+        """Stop pulling; a batch being applied gets GRACE seconds to commit.
+        What was received and not applied is left unacknowledged: redelivered."""
+        self._stop.set()
+        self._thread.join(grace)
+
+    def _received(self, message: Any) -> None:
+        with self.status.lock:
+            if self.status.waiting_since is None:
+                self.status.waiting_since = time.monotonic()
+        self._inbox.put(message)
+
+    def _pull(self) -> None:
+        from google.cloud.pubsub_v1.types import FlowControl
+
+        client = self._client_factory()
+        flow = FlowControl(max_messages=self._config.feed.max_messages)
+        self._future = client.subscribe(
+            self._config.feed.subscription, callback=self._received, flow_control=flow
+        )
+        self.status.pulling, self.status.problem = True, None
+        log.info("feed: pulling from %s", self._config.feed.subscription)
+
+    def _run(self) -> None:
+        retry_at = 0.0
+        while not self._stop.is_set():
+            if self._future is None or self._future.done():
+                if self._future is not None:
+                    self._ended()
+                    retry_at = time.monotonic() + _RETRY_STREAM
+                    self._future = None
+                if time.monotonic() >= retry_at:
+                    try:
+                        self._pull()
+                    except KeysentryError as exc:
+                        self.status.pulling, self.status.problem = False, str(exc)
+                        log.error("feed: cannot pull: %s", exc)
+                        retry_at = time.monotonic() + _RETRY_STREAM
+            batch = self._gather()
+            if batch:
+                self._apply(batch)
+        if self._future is not None:
+            self._future.cancel()
+
+    def _ended(self) -> None:
+        try:
+            self._future.result(timeout=0)
+            problem = "the pull ended"
+        except Exception as exc:  # the pull's own error, whatever it is: reported, then retried
+            problem = f"the pull failed: {type(exc).__name__}: {exc}"
+        self.status.pulling, self.status.problem = False, problem
+        log.error("feed: %s; pulling again in %.0fs", problem, _RETRY_STREAM)
+
+    def _gather(self) -> list[Any]:
+        """The messages of one batch: the first to arrive, and those that come
+        within feed.batch_seconds after it."""
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        until = time.monotonic() + self._config.feed.batch_seconds
+        while len(batch) < self._config.feed.max_messages:
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self._inbox.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
+
+    def _apply(self, batch: list[Any]) -> None:
+        changes: list[Change] = []
+        read: list[Any] = []  # the messages the batch applies
+        outcomes: Counter[str] = Counter()
+        for message in batch:
+            try:
+                found = parse(message.data, f"message {message.message_id}")
+            except KeysentryError as exc:
+                log.error("feed: %s (acknowledged: it would fail again)", exc)
+                outcomes["invalid"] += 1
+                message.ack()
+                continue
+            if isinstance(found, Change):
+                changes.append(found)
+                read.append(message)
+            else:
+                outcomes["welcome" if found is None else "other_asset_type"] += 1
+                message.ack()
+        if changes and not self._commit(changes, read, outcomes):
+            return
+        with self.status.lock:
+            self.status.messages.update(outcomes)
+            self.status.waiting_since = None if self._inbox.empty() else time.monotonic()
+
+    def _commit(self, changes: list[Change], read: list[Any], outcomes: Counter[str]) -> bool:
+        """Apply CHANGES as one feed scan, then acknowledge READ; on failure
+        ask for them again. Whether they were applied. While a full scan
+        holds the scan lock (this worker's or another replica's), the batch
+        waits: the client library keeps extending its messages' deadlines."""
+        while True:
+            with self._applying, self._lock.for_scan() as held:
+                if held:
+                    try:
+                        outcome = apply_changes(
+                            self._engine,
+                            self._config,
+                            changes,
+                            self._clock(),
+                            f"feed {self._config.feed.subscription}",
+                            self._plan,
+                        )
+                    except (KeysentryError, SQLAlchemyError) as exc:
+                        log.error(
+                            "feed: %d message(s) not applied, to be delivered again: %s",
+                            len(read),
+                            exc,
+                        )
+                        with self.status.lock:
+                            self.status.messages["failed"] += len(read)
+                        self._nack(read)
+                        self._stop.wait(_RETRY_BATCH)  # not at once: the cause may last
+                        return False
+                    break
+            if self._stop.wait(0.5):
+                self._nack(read)
+                return False
+        for message in read:
+            message.ack()
+        committed = self._clock()
+        with self.status.lock:
+            for change in outcome.applied:
+                self.status.observe_lag(max(0.0, (committed - change.observed).total_seconds()))
+        outcomes.update(outcome.outcomes)
+        if outcome.scan_id is not None and self._on_applied is not None:
+            self._on_applied()
+        if outcome.scan_id is not None:
+            log.info(
+                "feed scan %d: %d key(s) applied",
+                outcome.scan_id,
+                outcome.outcomes["applied"],
+                extra={"scan_id": outcome.scan_id, "feed": dict(outcome.outcomes)},
+            )
+        return True
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No feed scan while this lasts (the worker's full scan): one being
+        applied finishes first."""
+        with self._applying:
+            yield
+
+    @staticmethod
+    def _nack(messages: list[Any]) -> None:
+        for message in messages:
+            message.nack()
