@@ -8,7 +8,6 @@ that can never be read is acknowledged and counted, not redelivered forever."""
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -25,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scanner.config import Config
 from scanner.core.errors import KeysentryError
 from scanner.feed.apply import apply_changes
+from scanner.feed.clients import make_subscriber
 from scanner.feed.messages import Change, parse
 from scanner.store.lock import ScanLock
 
@@ -34,18 +34,6 @@ log = logging.getLogger("keysentry.feed")
 LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 _RETRY_STREAM = 30.0  # seconds before a pull that ended is started again
 _RETRY_BATCH = 1.0  # seconds after a batch failed before the next is applied
-
-
-def make_client() -> Any:
-    """A SubscriberClient: Application Default Credentials, or the emulator
-    PUBSUB_EMULATOR_HOST names (which the client library reads itself)."""
-    from google.cloud.pubsub_v1 import SubscriberClient
-
-    from scanner.calls.google_errors import default_credentials
-
-    if os.environ.get("PUBSUB_EMULATOR_HOST"):
-        return SubscriberClient()
-    return SubscriberClient(credentials=default_credentials("feed", "pubsub"))
 
 
 @dataclass
@@ -77,7 +65,7 @@ class FeedConsumer:
         config: Config,
         lock: ScanLock,
         plan: Callable[..., dict[str, Any]] | None,
-        client_factory: Callable[[], Any] = make_client,
+        client_factory: Callable[[], Any] = make_subscriber,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_applied: Callable[[], None] | None = None,
     ) -> None:

@@ -28,8 +28,8 @@ from scanner.alerts.plan.planner import FEED_STAGES, scan_hook
 from scanner.config import Config
 from scanner.config.schedule import interval_seconds, make_trigger
 from scanner.core.errors import KeysentryError
+from scanner.feed.clients import make_subscriber
 from scanner.feed.consumer import FeedConsumer
-from scanner.feed.consumer import make_client as make_feed_client
 from scanner.leaks.pull import GitHubPull
 from scanner.metrics.collector import WorkerState
 from scanner.scan.engine import run_scan
@@ -121,7 +121,7 @@ class Worker:
                 config,
                 self.lock,
                 plan,
-                feed_client or make_feed_client,
+                feed_client or make_subscriber,
                 evaluated_at,
                 on_applied=self._dispatch_now,
             )

@@ -3,8 +3,11 @@ google.pubsub.v1.Subscriber (googleapis google/pubsub/v1/pubsub.proto):
 StreamingPull (the first request names the subscription and the stream ack
 deadline; answers carry ReceivedMessages with ack ids), Acknowledge and
 ModifyAckDeadline (0 seconds: deliver again now), which is what
-google-cloud-pubsub's streaming pull manager calls; the client reaches it
-through PUBSUB_EMULATOR_HOST, as it reaches Google's emulator.
+google-cloud-pubsub's streaming pull manager calls; and for `feed check`,
+Subscriber.GetSubscription, Publisher.GetTopic and google.iam.v1.IAMPolicy's
+GetIamPolicy and TestIamPermissions (google/iam/v1/iam_policy.proto). The
+client reaches it through PUBSUB_EMULATOR_HOST, as it reaches Google's
+emulator.
 
 At least once, as Pub/Sub: a message not acknowledged before its deadline
 is delivered again. Faults: the next N messages delivered twice; a batch
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import empty_pb2, timestamp_pb2
 from google.pubsub_v1 import types
 
@@ -30,6 +34,10 @@ PullRequest = type(types.StreamingPullRequest.pb(types.StreamingPullRequest()))
 PullResponse = type(types.StreamingPullResponse.pb(types.StreamingPullResponse()))
 AckRequest = type(types.AcknowledgeRequest.pb(types.AcknowledgeRequest()))
 ModAckRequest = type(types.ModifyAckDeadlineRequest.pb(types.ModifyAckDeadlineRequest()))
+GetSubscriptionPb = type(types.GetSubscriptionRequest.pb(types.GetSubscriptionRequest()))
+SubscriptionPb = type(types.Subscription.pb(types.Subscription()))
+GetTopicPb = type(types.GetTopicRequest.pb(types.GetTopicRequest()))
+TopicPb = type(types.Topic.pb(types.Topic()))
 
 
 @dataclass
@@ -50,6 +58,10 @@ class Faults:
 @dataclass
 class FakeSubscription:
     name: str  # projects/P/subscriptions/S
+    topic: str = ""  # projects/P/topics/T, when it exists
+    # The topic's IAM bindings (role -> members), and whether the caller may pull.
+    topic_policy: dict[str, list[str]] = field(default_factory=dict)
+    may_consume: bool = True
     faults: Faults = field(default_factory=Faults)
     pending: list[Message] = field(default_factory=list)  # to deliver
     outstanding: dict[str, tuple[Message, float]] = field(default_factory=dict)  # ack id ->
@@ -177,6 +189,29 @@ class FakeSubscription:
             self._changed.notify_all()
         return empty_pb2.Empty()
 
+    def get_subscription(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._check(request.subscription, context)
+        return SubscriptionPb(name=self.name, topic=self.topic, ack_deadline_seconds=60)
+
+    def get_topic(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not self.topic or request.topic != self.topic:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Resource not found ({request.topic})")
+        return TopicPb(name=self.topic)
+
+    def get_iam_policy(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if request.resource != self.topic:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Resource not found ({request.resource})")
+        policy = policy_pb2.Policy(version=1, etag=b"BwYF")
+        for role, members in sorted(self.topic_policy.items()):
+            policy.bindings.add(role=role, members=members)
+        return policy
+
+    def test_iam_permissions(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if request.resource != self.name:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Resource not found ({request.resource})")
+        granted = [p for p in request.permissions if self.may_consume]
+        return iam_policy_pb2.TestIamPermissionsResponse(permissions=granted)
+
     def _check(self, subscription: str, context: grpc.ServicerContext) -> None:
         if subscription != self.name:
             context.abort(grpc.StatusCode.NOT_FOUND, f"Resource not found ({subscription})")
@@ -214,7 +249,42 @@ class FakePubSubServer:
                 ),
             },
         )
-        self._server.add_generic_rpc_handlers((handler,))
+        checks = grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "GetSubscription": grpc.unary_unary_rpc_method_handler(
+                    fake.get_subscription,
+                    request_deserializer=GetSubscriptionPb.FromString,
+                    response_serializer=SubscriptionPb.SerializeToString,
+                ),
+            },
+        )
+        publisher = grpc.method_handlers_generic_handler(
+            "google.pubsub.v1.Publisher",
+            {
+                "GetTopic": grpc.unary_unary_rpc_method_handler(
+                    fake.get_topic,
+                    request_deserializer=GetTopicPb.FromString,
+                    response_serializer=TopicPb.SerializeToString,
+                ),
+            },
+        )
+        iam = grpc.method_handlers_generic_handler(
+            "google.iam.v1.IAMPolicy",
+            {
+                "GetIamPolicy": grpc.unary_unary_rpc_method_handler(
+                    fake.get_iam_policy,
+                    request_deserializer=iam_policy_pb2.GetIamPolicyRequest.FromString,
+                    response_serializer=policy_pb2.Policy.SerializeToString,
+                ),
+                "TestIamPermissions": grpc.unary_unary_rpc_method_handler(
+                    fake.test_iam_permissions,
+                    request_deserializer=iam_policy_pb2.TestIamPermissionsRequest.FromString,
+                    response_serializer=iam_policy_pb2.TestIamPermissionsResponse.SerializeToString,
+                ),
+            },
+        )
+        self._server.add_generic_rpc_handlers((handler, checks, publisher, iam))
         port = self._server.add_insecure_port("127.0.0.1:0")
         self.host = f"127.0.0.1:{port}"
 

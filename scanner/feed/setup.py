@@ -1,0 +1,136 @@
+"""The Cloud Asset feeds keysentry needs, kept by `keysentry feed setup` and
+looked at by `feed check` (google-cloud-asset: GetFeed, CreateFeed,
+UpdateFeed; the Feed resource of google/cloud/asset/v1/asset_service.proto).
+
+One feed of the keys (content type RESOURCE): each created, changed or
+deleted key within seconds. What the rules read besides (services, service
+accounts, IAM policies) changes the judgement of many keys at once and is
+read again by every full scan; the feed does not watch it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from scanner.core.errors import SourceError
+from scanner.sources.inventory.normalize import KEY_TYPE
+
+RESOURCE = "RESOURCE"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    name: str  # PARENT/feeds/ID
+    asset_types: tuple[str, ...]
+    content_type: str
+    topic: str
+
+    @property
+    def parent(self) -> str:
+        return self.name.split("/feeds/", 1)[0]
+
+    @property
+    def feed_id(self) -> str:
+        return self.name.split("/feeds/", 1)[1]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What setup does to one feed: create, update (the fields), or nothing."""
+
+    wanted: Wanted
+    action: str  # create | update | ok
+    fields: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        if self.action == "ok":
+            return f"{self.wanted.name}: as wanted"
+        if self.action == "create":
+            return (
+                f"{self.wanted.name}: create ({', '.join(self.wanted.asset_types)}, content type "
+                f"{self.wanted.content_type}, to {self.wanted.topic})"
+            )
+        return f"{self.wanted.name}: update {', '.join(self.fields)}"
+
+
+def wanted_feeds(parent: str, feed_id: str, topic: str) -> list[Wanted]:
+    return [Wanted(f"{parent}/feeds/{feed_id}", (KEY_TYPE,), RESOURCE, topic)]
+
+
+def _error(what: str, exc: gexc.GoogleAPICallError) -> SourceError:
+    if isinstance(exc, gexc.PermissionDenied):
+        return SourceError(
+            f"{what}: permission denied: the caller needs cloudasset.feeds.get, "
+            "cloudasset.feeds.create and cloudasset.feeds.update on the parent "
+            "(roles/cloudasset.owner)"
+        )
+    return SourceError(f"{what}: {exc.message or exc}")
+
+
+@contextmanager
+def _calling(what: str) -> Iterator[None]:
+    try:
+        yield
+    except gexc.GoogleAPICallError as exc:
+        raise _error(what, exc) from None
+
+
+def plan(client: Any, feeds: list[Wanted]) -> list[Step]:
+    """Each feed compared with what Cloud Asset holds."""
+    steps = []
+    for wanted in feeds:
+        try:
+            held = client.get_feed(name=wanted.name)
+        except gexc.NotFound:
+            steps.append(Step(wanted, "create"))
+            continue
+        except gexc.GoogleAPICallError as exc:
+            raise _error(f"GetFeed {wanted.name}", exc) from None
+        differ = []
+        if sorted(held.asset_types) != sorted(wanted.asset_types):
+            differ.append("asset_types")
+        if held.content_type.name != wanted.content_type:
+            differ.append("content_type")
+        if held.feed_output_config.pubsub_destination.topic != wanted.topic:
+            differ.append("feed_output_config")
+        steps.append(Step(wanted, "update" if differ else "ok", tuple(differ)))
+    return steps
+
+
+def _feed(wanted: Wanted) -> Any:
+    from google.cloud import asset_v1
+
+    return asset_v1.Feed(
+        name=wanted.name,
+        asset_types=list(wanted.asset_types),
+        content_type=getattr(asset_v1.ContentType, wanted.content_type),
+        feed_output_config=asset_v1.FeedOutputConfig(
+            pubsub_destination=asset_v1.PubsubDestination(topic=wanted.topic)
+        ),
+    )
+
+
+def apply(client: Any, steps: list[Step]) -> None:
+    from google.protobuf import field_mask_pb2
+
+    for step in steps:
+        feed = _feed(step.wanted)
+        if step.action == "create":
+            with _calling(f"CreateFeed {step.wanted.name}"):
+                wanted = step.wanted
+                request = {"parent": wanted.parent, "feed_id": wanted.feed_id, "feed": feed}
+                client.create_feed(request=request)
+        elif step.action == "update":
+            mask = field_mask_pb2.FieldMask(paths=list(step.fields))
+            with _calling(f"UpdateFeed {step.wanted.name}"):
+                client.update_feed(request={"feed": feed, "update_mask": mask})
+
+
+def service_agent(project_number: str) -> str:
+    """The Cloud Asset service agent of a project: it publishes the feed's
+    messages, and needs roles/pubsub.publisher on the topic."""
+    return f"service-{project_number}@gcp-sa-cloudasset.iam.gserviceaccount.com"
