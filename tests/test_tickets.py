@@ -290,6 +290,7 @@ def test_a_message_about_a_key_links_its_ticket(
     from scanner.alerts.plan.planner import scan_hook
     from scanner.configfile import parse_config
     from scanner.store.tickets import tickets as stored
+    from scanner.tickets.links import ticket_links
 
     alerts = parse_config(
         """
@@ -310,7 +311,8 @@ alerts:
         run_scan(source, engine, config, at, after_history=scan_hook(config.alerts))
     TicketSync(engine, config.tickets, systems(config.tickets)).run()
     outbox = DirectoryTransport(tmp_path / "outbox")
-    Dispatcher(engine, alerts, outbox, lambda: at, tickets=config.tickets).run_once()
+    links = ticket_links(engine, config.tickets)
+    Dispatcher(engine, alerts, outbox, lambda: at, completed=links).run_once()
     with engine.connect() as conn:
         made = {t.key_names[0]: t for t in stored(conn).values() if t.state == "open"}
     new = made["projects/100/locations/global/keys/k-new"]

@@ -52,8 +52,11 @@ def dispatch(config_path: str | None, db_url: str | None) -> None:
     config = load_config(config_path)
     alerts = _alerts(config, config_path)
     engine = open_store(config, db_url, create=False)
+    from scanner.tickets.links import ticket_links
+
     transport = NetworkTransport(alerts)
-    results = Dispatcher(engine, alerts, transport, tickets=config.tickets).run_once()
+    completed = ticket_links(engine, config.tickets)
+    results = Dispatcher(engine, alerts, transport, completed=completed).run_once()
     click.echo(
         f"sent {results['sent']}, retrying later {results['retrying']}, dead {results['dead']}"
     )

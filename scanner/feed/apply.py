@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine
 
 from scanner.alerts.plan.planner import PlanHook
 from scanner.config import Config
@@ -38,9 +38,10 @@ from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
 from scanner.store.contexts import Judged, judged_as_of
+from scanner.store.feed_keys import Held, latest_versions
 from scanner.store.history.writer import HistoryWriter
 from scanner.store.queries import latest_succeeded_scan
-from scanner.store.tables import KeyVersion, Scan
+from scanner.store.tables import Scan
 
 FEED = "feed"
 
@@ -65,30 +66,6 @@ def newest(changes: Sequence[Change]) -> dict[str, Change]:
         if held is None or (change.at, change.deleted) > (held.at, held.deleted):
             found[change.name] = change
     return found
-
-
-@dataclass(frozen=True)
-class Held:
-    """What history holds of a key: its latest version's updateTime, and
-    when it left (the instant of the scan that closed it), if it did."""
-
-    updated: datetime | None
-    left: datetime | None
-
-
-def _held(conn: Connection, names: list[str]) -> dict[str, Held]:
-    kv = KeyVersion
-    held: dict[str, Held] = {}
-    for start in range(0, len(names), 500):
-        chunk = names[start : start + 500]
-        latest = select(func.max(kv.id)).where(kv.key_name.in_(chunk)).group_by(kv.key_name)
-        rows = conn.execute(
-            select(kv.key_name, kv.updated_at, Scan.evaluated_at)
-            .outerjoin(Scan, Scan.id == kv.valid_to_scan_id)
-            .where(kv.id.in_(latest))
-        )
-        held |= {r.key_name: Held(r.updated_at, r.evaluated_at) for r in rows}
-    return held
 
 
 def _news(change: Change, held: Held | None) -> str:
@@ -130,7 +107,7 @@ def apply_changes(
             )
         wanted = newest(changes)
         outcome.outcomes["superseded"] = len(changes) - len(wanted)
-        held = _held(conn, sorted(wanted))
+        held = latest_versions(conn, sorted(wanted))
         news = {name: _news(c, held.get(name)) for name, c in wanted.items()}
     outcome.outcomes.update(news.values())
     applied = sorted(name for name, what in news.items() if what == "applied")

@@ -42,6 +42,7 @@ from scanner.sources.usage.source import UsageSource
 from scanner.store import scans
 from scanner.store.lock import ScanLock
 from scanner.store.queries import latest_succeeded_scan
+from scanner.tickets.links import ticket_links
 
 log = logging.getLogger("keysentry.worker")
 JOB_ID = "scan"
@@ -109,7 +110,7 @@ class Worker:
                 engine,
                 config.alerts,
                 transport or NetworkTransport(config.alerts),
-                tickets=config.tickets,
+                completed=ticket_links(engine, config.tickets),
             )
         # The Cloud Asset feed's consumer, with feed.subscription: a changed key
         # within seconds, between the scheduled scans.

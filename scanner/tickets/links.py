@@ -4,6 +4,8 @@ queue time would be missing on the first day and stale after a reopen."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
@@ -39,3 +41,11 @@ def with_tickets(engine: Engine, config: TicketsConfig, payload: dict[str, Any])
         actions = (key.get("actions") or {}) | {"tickets": tickets}
         documents.append(key | {"actions": actions} if tickets else key)
     return payload | {"keys": documents}
+
+
+Payload = dict[str, Any]
+
+
+def ticket_links(engine: Engine, config: TicketsConfig) -> Callable[[Payload], Payload]:
+    """What the dispatcher calls on each payload it sends."""
+    return functools.partial(with_tickets, engine, config)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -24,8 +24,6 @@ from scanner.alerts.delivery.channels.errors import DeliveryError
 from scanner.alerts.delivery.channels.webhook import WebhookChannel
 from scanner.alerts.store import outbox
 from scanner.config.alerts import AlertsConfig
-from scanner.config.tickets import TicketsConfig
-from scanner.tickets.links import with_tickets
 
 log = logging.getLogger("keysentry.alerts")
 
@@ -91,11 +89,12 @@ class Dispatcher:
         transport: Transport,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
-        tickets: TicketsConfig | None = None,
+        completed: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self._engine = engine
         self._config = config
-        self._tickets = tickets  # whose links each key's message shows
+        # What a payload gains when it is sent (scanner.tickets.links: the tickets).
+        self._completed = completed
         self._transport = transport
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
@@ -179,8 +178,8 @@ class Dispatcher:
         if receiver is None:
             raise DeliveryError.permanent(f"receiver {claimed.receiver} is no longer configured")
         payload = claimed.payload
-        if self._tickets is not None:
-            payload = with_tickets(self._engine, self._tickets, payload)
+        if self._completed is not None:
+            payload = self._completed(payload)
         if claimed.channel == "email":
             rendered = self._renderer.render(claimed.subject, payload)
             digest = claimed.kind == "digest"
