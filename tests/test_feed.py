@@ -143,6 +143,7 @@ def test_a_feed_scan_judges_its_keys_as_the_next_full_scan_does(
     assert kind == "feed"
     # The report still stands on the last full scan; the feed's keys are in history.
     assert NAME + "k-new" not in judged(engine, 1)
+    feed_counts = counts(engine, outcome.scan_id)
     final = full_scan(engine, tmp_path, after(), NOW + timedelta(days=1))
     assert counts(engine, final)["feed"] == {"missed": 0}
     assert queued(engine, final) == 0  # the feed scan said it all already
@@ -155,6 +156,12 @@ def test_a_feed_scan_judges_its_keys_as_the_next_full_scan_does(
     full_scan(other, tmp_path, before(), NOW)
     only_full = full_scan(other, tmp_path, after(), NOW + timedelta(days=1))
     assert judged(engine, final) == judged(other, only_full)
+    # The feed scan's totals are those of the whole inventory after it.
+    whole = counts(other, only_full)
+    assert (feed_counts["by_status"], feed_counts["by_severity"]) == (
+        whole["by_status"],
+        whole["by_severity"],
+    )
     assert counts(other, only_full)["feed"] == {"missed": 3}  # no feed: every change missed
     assert queued(other, only_full) > 0
     other.dispose()

@@ -185,6 +185,7 @@ def _write(
         stats.keys_total = len(records)
         stats.by_status, stats.by_severity = dict(by_status), dict(by_severity)
         writer.finish(stats)
+        scans.set_whole_counts(conn, scan_id)
         scans.set_config(conn, scan_id, digest)
         if plan is not None:
             stats.alerts = plan(conn, scan_id, at)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from scanner import __version__
 from scanner.core.secrets import scrub
 from scanner.store.queries import FULL
-from scanner.store.tables import Scan
+from scanner.store.tables import FindingVersion, KeyVersion, Scan
 
 
 def begin_scan(engine: Engine, source: str, scope: str | None, evaluated_at: datetime) -> int:
@@ -91,6 +91,36 @@ def add_counts(conn: Connection, scan_id: int, name: str, value: dict[str, Any])
     counts = dict(conn.scalar(select(Scan.counts).where(Scan.id == scan_id)) or {})
     counts[name] = value
     conn.execute(update(Scan).where(Scan.id == scan_id).values(counts=counts))
+
+
+def set_whole_counts(conn: Connection, scan_id: int) -> None:
+    """Scan SCAN_ID's totals as those of everything open after it (a feed
+    scan, which judged a few keys, then stands for the whole inventory as a
+    full scan does): keys by status, findings not accepted by severity."""
+    kv, fv = KeyVersion, FindingVersion
+    by_status = dict(
+        conn.execute(
+            select(kv.status, func.count()).where(kv.valid_to_scan_id.is_(None)).group_by(kv.status)
+        ).all()
+    )
+    by_severity = dict(
+        conn.execute(
+            select(fv.severity, func.count())
+            .where(fv.valid_to_scan_id.is_(None), fv.accepted_by.is_(None))
+            .group_by(fv.severity)
+        ).all()
+    )
+    counts = dict(conn.scalar(select(Scan.counts).where(Scan.id == scan_id)) or {})
+    counts |= {"by_status": by_status, "by_severity": by_severity}
+    conn.execute(
+        update(Scan)
+        .where(Scan.id == scan_id)
+        .values(
+            keys_total=sum(by_status.values()),
+            findings_open=sum(by_severity.values()),
+            counts=counts,
+        )
+    )
 
 
 def set_config(conn: Connection, scan_id: int, digest: str) -> None:
