@@ -23,7 +23,7 @@ from scanner.scan.engine import run_scan
 from scanner.sources.inventory.export import ExportSource
 from scanner.store import db
 from scanner.store.chain import verify
-from scanner.store.tables import Notification, Scan
+from scanner.store.tables import Notification, Scan, Transition
 from tests import assets
 from tests.conftest import NOW
 from tests.test_cli import run_installed
@@ -138,6 +138,17 @@ def test_a_feed_scan_judges_its_keys_as_the_next_full_scan_does(
     outcome = apply_changes(engine, CONFIG, changes(messages()), at, "feed test", plan)
     assert outcome.outcomes == {"applied": 3, "superseded": 0}
     assert outcome.scan_id is not None and queued(engine, outcome.scan_id) > 0
+    with engine.connect() as conn:
+        reasons = set(
+            conn.scalars(
+                select(Transition.reason).where(
+                    Transition.scan_id == outcome.scan_id,
+                    Transition.key_name == NAME + "k-gone",
+                    Transition.kind == "resolved",
+                )
+            )
+        )
+    assert reasons == {"key_deleted"}  # not "no longer in the inventory": the feed said why
     with engine.connect() as conn:
         kind = conn.scalar(select(Scan.kind).where(Scan.id == outcome.scan_id))
     assert kind == "feed"

@@ -56,7 +56,8 @@ class Resolution:
     def reason(self, rule_id: str, subject: str) -> Reason:
         is_key = "/keys/" in subject
         if (subject not in self.seen) if is_key else (subject not in self.projects):
-            return Reason.LEFT_INVENTORY
+            # A key a feed message says was deleted is gone for that reason.
+            return Reason.KEY_DELETED if subject in self.deleted else Reason.LEFT_INVENTORY
         if subject in self.deleted:
             return Reason.KEY_DELETED
         if rule_id in self.disabled:

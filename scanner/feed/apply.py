@@ -172,6 +172,7 @@ def _write(
             config_changed=judging_changed(conn, latest.config_digest, digest, document),
             lapsed_exceptions=frozenset(exceptions.lapsed),
         )
+        resolution.deleted.update(set(names) - {r.name for r in records})
         writer = HistoryWriter(conn, scan_id, at, resolution, only=names)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
