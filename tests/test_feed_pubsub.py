@@ -20,7 +20,7 @@ from scanner.report.build import build_report
 from scanner.store.lock import ScanLock
 from scanner.store.tables import Notification, Scan
 from tests.conftest import NOW
-from tests.fakes.pubsub import FakePubSubServer, FakeSubscription, Faults
+from tests.fakes.pubsub import FakeSubscription, Faults, emulated
 from tests.test_feed import CONFIG, NAME, before, full_scan, messages
 
 SUBSCRIPTION = "projects/acme-security/subscriptions/keysentry-feed"
@@ -34,9 +34,7 @@ WELCOME = b"You have successfully configured real time feed 'organizations/90000
 
 @pytest.fixture
 def pubsub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscription]:
-    fake = FakeSubscription(SUBSCRIPTION)
-    with FakePubSubServer(fake) as server:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", server.host)
+    with emulated(FakeSubscription(SUBSCRIPTION), monkeypatch) as fake:
         yield fake
 
 

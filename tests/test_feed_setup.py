@@ -15,7 +15,7 @@ from scanner.feed.check import check_subscription, check_topic
 from scanner.feed.clients import make_publisher, make_subscriber
 from scanner.feed.setup import apply, plan, service_agent, wanted_feeds
 from tests.fakes.asset_feeds import FakeFeeds, FakeFeedsServer
-from tests.fakes.pubsub import FakePubSubServer, FakeSubscription
+from tests.fakes.pubsub import FakeSubscription, emulated
 
 TOPIC = "projects/acme-security/topics/keysentry-feed"
 SUBSCRIPTION = "projects/acme-security/subscriptions/keysentry-feed"
@@ -30,9 +30,7 @@ def feeds() -> Iterator[FakeFeedsServer]:
 
 @pytest.fixture
 def pubsub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscription]:
-    fake = FakeSubscription(SUBSCRIPTION)
-    with FakePubSubServer(fake) as server:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", server.host)
+    with emulated(FakeSubscription(SUBSCRIPTION), monkeypatch) as fake:
         yield fake
 
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,3 +295,12 @@ class FakePubSubServer:
 
     def __exit__(self, *exc: object) -> None:
         self._server.stop(grace=None)
+
+
+@contextmanager
+def emulated(fake: FakeSubscription, environ: Any) -> Iterator[FakeSubscription]:
+    """FAKE served, with PUBSUB_EMULATOR_HOST naming it (ENVIRON: pytest's
+    monkeypatch), which the client library reads when it makes a client."""
+    with FakePubSubServer(fake) as server:
+        environ.setenv("PUBSUB_EMULATOR_HOST", server.host)
+        yield fake
