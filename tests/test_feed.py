@@ -150,6 +150,13 @@ def test_a_feed_scan_judges_its_keys_as_the_next_full_scan_does(
         )
     assert reasons == {"key_deleted"}  # not "no longer in the inventory": the feed said why
     with engine.connect() as conn:
+        payloads = conn.scalars(
+            select(Notification.payload).where(Notification.scan_id == outcome.scan_id)
+        ).all()
+    (gone,) = {json.dumps(k): k for p in payloads for k in p["keys"]
+               if k["name"] == NAME + "k-gone"}.values()  # fmt: skip
+    assert (gone["status"], gone["due"]) == ("deleted", "nothing left open: the key is gone")
+    with engine.connect() as conn:
         kind = conn.scalar(select(Scan.kind).where(Scan.id == outcome.scan_id))
     assert kind == "feed"
     # The report still stands on the last full scan; the feed's keys are in history.

@@ -30,6 +30,7 @@ class KeyFacts(NamedTuple):
     # From Cloud Monitoring, when the scan read usage (scanner.alerts.facts.usage_of).
     last_used: datetime | None = None
     requests_7d: int | None = None
+    gone: bool = False  # the scan closed the key: deleted, or no longer in the inventory
 
 
 class FindingFacts(NamedTuple):

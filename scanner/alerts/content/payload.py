@@ -123,7 +123,8 @@ def key_document(
         "project": key.project,
         "project_number": key.project_number,
         "key_type": key.key_type,
-        "status": key.status,
+        # A key the scan closed is shown as deleted, whatever it was before.
+        "status": "deleted" if key.gone else key.status,
         "score": key.score,
         "owners": list(key.owners),
         "links": key_links(config, key),
@@ -166,6 +167,8 @@ _OPEN_STATUSES = ("blocked", "non_compliant", "at_risk")
 def _left_open(key: KeyFacts) -> str:
     """What a resolution leaves: the key's status after the scan says whether
     other findings are still open on it."""
+    if key.gone:
+        return "nothing left open: the key is gone"
     if key.status in _OPEN_STATUSES:
         return f"still {key.status}: other findings are open"
     return "nothing left open"

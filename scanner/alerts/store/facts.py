@@ -92,7 +92,9 @@ def latest_keys(conn: Connection, scan_id: int, names: Iterable[str]) -> dict[st
             .order_by(KeyVersion.valid_from_scan_id.desc())
         )
         for row in rows:
-            found.setdefault(row.key_name, key_facts(row))
+            if row.key_name not in found:
+                closed = row.valid_to_scan_id is not None and row.valid_to_scan_id <= scan_id
+                found[row.key_name] = key_facts(row)._replace(gone=closed)
     return found
 
 
