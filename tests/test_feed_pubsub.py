@@ -94,6 +94,8 @@ def test_a_batch_that_cannot_be_applied_comes_again(
     try:
         assert not pubsub.wait_acked(1, timeout=3)
         assert running.status.messages["failed"] >= 3
+        # Delivered again and again, they have waited since they first came.
+        assert running.status.oldest_unapplied() >= 2.5
         assert feed_scans(engine) == []
         full_scan(engine, tmp_path, before(), NOW)
         assert pubsub.wait_acked(3, timeout=60)

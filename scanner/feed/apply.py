@@ -8,7 +8,7 @@ Messages come at least once and in any order: of several about one key the
 newest counts, and one no newer than what history holds of the key changes
 nothing. Keys are judged as a full scan would judge them with the same
 inputs; the next full scan is the reconciliation, and counts a key it finds
-changed that no feed scan recorded (`missed_by_feed`)."""
+changed that no feed scan recorded (`counts.feed.missed`)."""
 
 from __future__ import annotations
 

@@ -81,6 +81,7 @@ class FeedConsumer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="keysentry-feed", daemon=True)
         self._future: Any = None
+        self._client: Any = None
         self._applying = threading.Lock()
         self.status = FeedStatus()
 
@@ -94,15 +95,16 @@ class FeedConsumer:
         self._thread.join(grace)
 
     def _received(self, message: Any) -> None:
+        now = time.monotonic()
         with self.status.lock:
             if self.status.waiting_since is None:
-                self.status.waiting_since = time.monotonic()
-        self._inbox.put(message)
+                self.status.waiting_since = now
+        self._inbox.put((now, message))
 
     def _pull(self) -> None:
         from google.cloud.pubsub_v1.types import FlowControl
 
-        client = self._client_factory()
+        self._client = client = self._client_factory()
         flow = FlowControl(max_messages=self._config.feed.max_messages)
         self._future = client.subscribe(
             self._config.feed.subscription, callback=self._received, flow_control=flow
@@ -130,6 +132,8 @@ class FeedConsumer:
                 self._apply(batch)
         if self._future is not None:
             self._future.cancel()
+        if self._client is not None:
+            self._client.close()
 
     def _ended(self) -> None:
         try:
@@ -144,7 +148,7 @@ class FeedConsumer:
         """The messages of one batch: the first to arrive, and those that come
         within feed.batch_seconds after it."""
         try:
-            first = self._inbox.get(timeout=0.2)
+            first = self._inbox.get(timeout=0.2)[1]
         except queue.Empty:
             return []
         batch = [first]
@@ -154,7 +158,7 @@ class FeedConsumer:
             if left <= 0:
                 break
             try:
-                batch.append(self._inbox.get(timeout=left))
+                batch.append(self._inbox.get(timeout=left)[1])
             except queue.Empty:
                 break
         return batch
@@ -177,11 +181,15 @@ class FeedConsumer:
             else:
                 outcomes["welcome" if found is None else "other_asset_type"] += 1
                 message.ack()
-        if changes and not self._commit(changes, read, outcomes):
-            return
+        applied = not changes or self._commit(changes, read, outcomes)
         with self.status.lock:
             self.status.messages.update(outcomes)
-            self.status.waiting_since = None if self._inbox.empty() else time.monotonic()
+            if applied:  # else its messages come again, and have waited since they first came
+                self.status.waiting_since = self._oldest_waiting()
+
+    def _oldest_waiting(self) -> float | None:
+        with self._inbox.mutex:
+            return self._inbox.queue[0][0] if self._inbox.queue else None
 
     def _commit(self, changes: list[Change], read: list[Any], outcomes: Counter[str]) -> bool:
         """Apply CHANGES as one feed scan, then acknowledge READ; on failure
