@@ -14,13 +14,15 @@ from scanner.config.tickets import TicketsConfig
 from scanner.store import tickets as store
 from scanner.tickets.groups import group_id, grouped_by
 
+Payload = dict[str, Any]  # a notification document (scanner.alerts.content.payload)
+
 
 def _candidates(config: TicketsConfig, key: dict[str, Any]) -> list[str]:
     what = grouped_by(config, key["name"], key.get("project") or "", key.get("owners") or ())
     return [group_id(r.name, what) for r in config.receivers]
 
 
-def with_tickets(engine: Engine, config: TicketsConfig, payload: dict[str, Any]) -> dict[str, Any]:
+def with_tickets(engine: Engine, config: TicketsConfig, payload: Payload) -> Payload:
     """PAYLOAD with, on each key, the tickets its findings are in
     (`actions.tickets`: ticket, url, state); PAYLOAD itself when no key has one."""
     keys = [k for k in payload.get("keys") or () if isinstance(k, dict) and "name" in k]
@@ -41,9 +43,6 @@ def with_tickets(engine: Engine, config: TicketsConfig, payload: dict[str, Any])
         actions = (key.get("actions") or {}) | {"tickets": tickets}
         documents.append(key | {"actions": actions} if tickets else key)
     return payload | {"keys": documents}
-
-
-Payload = dict[str, Any]
 
 
 def ticket_links(engine: Engine, config: TicketsConfig) -> Callable[[Payload], Payload]:
