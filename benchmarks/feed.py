@@ -20,14 +20,12 @@ The worker's RSS is sampled every second throughout. Prints one JSON object."""
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -39,8 +37,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from benchmarks.harness import ROOT, command, database, phase
-from benchmarks.synth import organization, write_export
+from benchmarks.harness import ROOT, command, organization_args, stored_scan
 from scanner.store import db
 from scanner.store.tables import Notification, Scan
 from tests.fakes.pubsub import FakePubSubServer, FakeSubscription
@@ -206,20 +203,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keys", type=int, default=100_000)
-    parser.add_argument("--projects", type=int, default=5_000)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--burst", type=int, default=10_000)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
-        work = Path(tmp)
+    values = {"--rate": 50.0, "--minutes": 10.0, "--burst": 10_000}
+    args = organization_args(__doc__.split("\n\n")[0], values=values)
+    with stored_scan(args) as (url, work, _):
         export = work / "org.jsonl"
-        write_export(export, organization(args.keys, args.projects, args.seed))
-        phase("load", "--export", str(export), "--db", url)
         config = work / "keysentry.yaml"
         config.write_text(
             "schedule: {interval: 24h, jitter: 0s}\n"

@@ -122,13 +122,20 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def organization_args(description: str, flags: dict[str, str] | None = None) -> Any:
-    """The options every stored-scan benchmark takes, and FLAGS (--name: help), parsed."""
+def organization_args(
+    description: str,
+    flags: dict[str, str] | None = None,
+    values: dict[str, float] | None = None,
+) -> Any:
+    """The options every stored-scan benchmark takes, FLAGS (--name: help) and
+    VALUES (--name: default, of the default's type), parsed."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
     for flag, text in (flags or {}).items():
         parser.add_argument(flag, action="store_true", help=text)
+    for option, default in (values or {}).items():
+        parser.add_argument(option, type=type(default), default=default)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--projects", type=int, default=5_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")

@@ -10,9 +10,11 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from scanner.core.errors import SourceError
+from scanner.calls.google_errors import google_errors, transient_retry
+from scanner.feed.setup import RETRY_SECONDS
 
 PUBLISHER = "roles/pubsub.publisher"
+NEEDS = "roles/pubsub.viewer on the topic and the subscription"
 CONSUME = "pubsub.subscriptions.consume"
 
 
@@ -28,26 +30,24 @@ def _split(name: str, kind: str) -> tuple[str, str]:
     return parts[1], parts[3] if len(parts) > 3 and parts[2] == kind else name
 
 
-def _call(what: str, call: Any) -> Any:
-    try:
-        return call()
-    except gexc.NotFound:
-        return None
-    except gexc.GoogleAPICallError as exc:
-        raise SourceError(f"{what}: {exc.message or exc}") from None
+def _call(what: str, method: Any, **request: Any) -> Any:
+    """METHOD's answer to REQUEST, or None when what it asks for does not exist."""
+    with google_errors(what, NEEDS, RETRY_SECONDS):
+        try:
+            return method(**request, retry=transient_retry(RETRY_SECONDS))
+        except gexc.NotFound:
+            return None
 
 
 def check_topic(publisher: Any, topic: str, agent: str | None) -> list[Problem]:
     project, short = _split(topic, "topics")
-    found = _call(f"GetTopic {topic}", lambda: publisher.get_topic(topic=topic))
+    found = _call(f"GetTopic {topic}", publisher.get_topic, topic=topic)
     if found is None:
         fix = f"gcloud pubsub topics create {short} --project={project}"
         return [Problem(f"topic {topic} does not exist", fix)]
     if agent is None:
         return []
-    policy = _call(
-        f"GetIamPolicy {topic}", lambda: publisher.get_iam_policy(request={"resource": topic})
-    )
+    policy = _call(f"GetIamPolicy {topic}", publisher.get_iam_policy, request={"resource": topic})
     member = f"serviceAccount:{agent}"
     bound = policy is not None and any(
         b.role == PUBLISHER and member in b.members for b in policy.bindings
@@ -67,7 +67,8 @@ def check_subscription(subscriber: Any, subscription: str, topic: str | None) ->
     project, short = _split(subscription, "subscriptions")
     found = _call(
         f"GetSubscription {subscription}",
-        lambda: subscriber.get_subscription(subscription=subscription),
+        subscriber.get_subscription,
+        subscription=subscription,
     )
     if found is None:
         where = f" --topic={topic}" if topic else " --topic=TOPIC"
@@ -85,9 +86,8 @@ def check_subscription(subscriber: Any, subscription: str, topic: str | None) ->
         )
     granted = _call(
         f"TestIamPermissions {subscription}",
-        lambda: subscriber.test_iam_permissions(
-            request={"resource": subscription, "permissions": [CONSUME]}
-        ),
+        subscriber.test_iam_permissions,
+        request={"resource": subscription, "permissions": [CONSUME]},
     )
     if granted is None or CONSUME not in granted.permissions:
         problems.append(

@@ -9,17 +9,20 @@ read again by every full scan; the feed does not watch it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from scanner.core.errors import SourceError
+from scanner.calls.google_errors import google_errors, transient_retry
 from scanner.sources.inventory.normalize import KEY_TYPE
 
 RESOURCE = "RESOURCE"
+NEEDS = (
+    "cloudasset.feeds.get, cloudasset.feeds.create and cloudasset.feeds.update on the parent "
+    "(roles/cloudasset.owner)"
+)
+RETRY_SECONDS = 60.0  # of UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED answers
 
 
 @dataclass(frozen=True)
@@ -61,35 +64,16 @@ def wanted_feeds(parent: str, feed_id: str, topic: str) -> list[Wanted]:
     return [Wanted(f"{parent}/feeds/{feed_id}", (KEY_TYPE,), RESOURCE, topic)]
 
 
-def _error(what: str, exc: gexc.GoogleAPICallError) -> SourceError:
-    if isinstance(exc, gexc.PermissionDenied):
-        return SourceError(
-            f"{what}: permission denied: the caller needs cloudasset.feeds.get, "
-            "cloudasset.feeds.create and cloudasset.feeds.update on the parent "
-            "(roles/cloudasset.owner)"
-        )
-    return SourceError(f"{what}: {exc.message or exc}")
-
-
-@contextmanager
-def _calling(what: str) -> Iterator[None]:
-    try:
-        yield
-    except gexc.GoogleAPICallError as exc:
-        raise _error(what, exc) from None
-
-
 def plan(client: Any, feeds: list[Wanted]) -> list[Step]:
     """Each feed compared with what Cloud Asset holds."""
     steps = []
     for wanted in feeds:
-        try:
-            held = client.get_feed(name=wanted.name)
-        except gexc.NotFound:
-            steps.append(Step(wanted, "create"))
-            continue
-        except gexc.GoogleAPICallError as exc:
-            raise _error(f"GetFeed {wanted.name}", exc) from None
+        with google_errors(f"GetFeed {wanted.name}", NEEDS, RETRY_SECONDS):
+            try:
+                held = client.get_feed(name=wanted.name, retry=transient_retry(RETRY_SECONDS))
+            except gexc.NotFound:
+                steps.append(Step(wanted, "create"))
+                continue
         differ = []
         if sorted(held.asset_types) != sorted(wanted.asset_types):
             differ.append("asset_types")
@@ -119,15 +103,15 @@ def apply(client: Any, steps: list[Step]) -> None:
 
     for step in steps:
         feed = _feed(step.wanted)
+        wanted, retry = step.wanted, transient_retry(RETRY_SECONDS)
         if step.action == "create":
-            with _calling(f"CreateFeed {step.wanted.name}"):
-                wanted = step.wanted
-                request = {"parent": wanted.parent, "feed_id": wanted.feed_id, "feed": feed}
-                client.create_feed(request=request)
+            request = {"parent": wanted.parent, "feed_id": wanted.feed_id, "feed": feed}
+            with google_errors(f"CreateFeed {wanted.name}", NEEDS, RETRY_SECONDS):
+                client.create_feed(request=request, retry=retry)
         elif step.action == "update":
             mask = field_mask_pb2.FieldMask(paths=list(step.fields))
-            with _calling(f"UpdateFeed {step.wanted.name}"):
-                client.update_feed(request={"feed": feed, "update_mask": mask})
+            with google_errors(f"UpdateFeed {wanted.name}", NEEDS, RETRY_SECONDS):
+                client.update_feed(request={"feed": feed, "update_mask": mask}, retry=retry)
 
 
 def service_agent(project_number: str) -> str:
