@@ -239,7 +239,7 @@ def test_the_saved_sample_replays_through_the_command(tmp_path: Path) -> None:
                              "2026-12-01T09:15:00Z")  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.splitlines() == [
-        "feed: 7 message(s): 3 applied, 1 other_asset_type, 2 superseded, 1 welcome; scan 2"
+        "feed: 7 message(s): 3 applied, 1 iam_not_read, 2 superseded, 1 welcome; scan 2"
     ]
     history = run_installed("history", "key", "quick test key", "--db", url)
     assert "opened gemini-unrestricted-standard-" in history.stdout

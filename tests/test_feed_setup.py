@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from google.cloud import asset_v1
 
 from scanner.core.errors import SourceError
 from scanner.feed.check import check_subscription, check_topic
@@ -34,31 +35,49 @@ def pubsub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSubscription]:
         yield fake
 
 
-def test_setup_creates_the_feed_once_and_brings_it_back(feeds: FakeFeedsServer) -> None:
+def test_setup_creates_the_feeds_once_and_brings_them_back(feeds: FakeFeedsServer) -> None:
     client = feeds.client()
-    wanted = wanted_feeds("organizations/900000000001", "keysentry-keys", TOPIC)
+    org = "organizations/900000000001"
+    wanted = wanted_feeds(org, "keysentry", TOPIC)
     steps = plan(client, wanted)
-    assert [s.line() for s in steps] == [
-        "organizations/900000000001/feeds/keysentry-keys: create (apikeys.googleapis.com/Key, "
-        f"content type RESOURCE, to {TOPIC})"
+    lines = "\n".join(s.line() for s in steps).splitlines()
+    assert lines == [
+        f"{org}/feeds/keysentry: create",
+        f"  content type RESOURCE, to {TOPIC}",
+        "  asset types: apikeys.googleapis.com/Key,",
+        "    cloudresourcemanager.googleapis.com/Project,",
+        "    serviceusage.googleapis.com/Service, iam.googleapis.com/ServiceAccount,",
+        "    iam.googleapis.com/Role",
+        f"{org}/feeds/keysentry-iam: create",
+        f"  content type IAM_POLICY, to {TOPIC}",
+        "  asset types: cloudresourcemanager.googleapis.com/Organization,",
+        "    cloudresourcemanager.googleapis.com/Folder,",
+        "    cloudresourcemanager.googleapis.com/Project",
     ]
+    assert max(len(line) for line in lines) <= 80
     apply(client, steps)
-    (made,) = feeds.fake.feeds.values()
-    assert list(made.asset_types) == ["apikeys.googleapis.com/Key"]
-    assert made.feed_output_config.pubsub_destination.topic == TOPIC
-    assert [s.action for s in plan(client, wanted)] == ["ok"]
-    moved = wanted_feeds("organizations/900000000001", "keysentry-keys", TOPIC + "-2")
-    (step,) = plan(client, moved)
-    assert (step.action, step.fields) == ("update", ("feed_output_config",))
-    apply(client, [step])
-    assert made.feed_output_config.pubsub_destination.topic == TOPIC + "-2"
+    made = feeds.fake.feeds
+    assert sorted(made) == [f"{org}/feeds/keysentry", f"{org}/feeds/keysentry-iam"]
+    resources, policies = made[f"{org}/feeds/keysentry"], made[f"{org}/feeds/keysentry-iam"]
+    assert "apikeys.googleapis.com/Key" in resources.asset_types
+    assert "serviceusage.googleapis.com/Service" in resources.asset_types
+    kinds = (asset_v1.ContentType.RESOURCE, asset_v1.ContentType.IAM_POLICY)
+    assert (resources.content_type, policies.content_type) == kinds
+    assert policies.feed_output_config.pubsub_destination.topic == TOPIC
+    assert [s.action for s in plan(client, wanted)] == ["ok", "ok"]
+    moved = wanted_feeds(org, "keysentry", TOPIC + "-2")
+    steps = plan(client, moved)
+    assert [(s.action, s.fields) for s in steps] == [("update", ("feed_output_config",))] * 2
+    assert steps[0].problem() == f"feed {org}/feeds/keysentry differs in feed_output_config"
+    apply(client, steps)
+    assert resources.feed_output_config.pubsub_destination.topic == TOPIC + "-2"
     creates = [c for c in feeds.fake.calls if c[0] == "CreateFeed"]
-    assert len(creates) == 1
+    assert len(creates) == 2
 
 
 def test_setup_without_permission_says_what_to_grant(feeds: FakeFeedsServer) -> None:
     feeds.fake.denied = True
-    wanted = wanted_feeds("organizations/900000000001", "keysentry-keys", TOPIC)
+    wanted = wanted_feeds("organizations/900000000001", "keysentry", TOPIC)
     with pytest.raises(SourceError, match=r"roles/cloudasset\.owner"):
         plan(feeds.client(), wanted)
 

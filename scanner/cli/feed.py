@@ -100,7 +100,7 @@ def with_scope(command: Any) -> Any:
 @feed_group.command("setup")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file.")
 @with_scope
-@click.option("--yes", is_flag=True, help="Create or update the feed; without it, only say so.")
+@click.option("--yes", is_flag=True, help="Create or update the feeds; without it, only say so.")
 @handle_errors
 def setup_command(
     config_path: str | None,
@@ -110,7 +110,7 @@ def setup_command(
     topic: str | None,
     yes: bool,
 ) -> None:
-    """Create the Cloud Asset feed of the keys, or bring it to what keysentry needs."""
+    """Create the Cloud Asset feeds keysentry reads, or bring them to what it needs."""
     from scanner.feed.setup import apply, plan, wanted_feeds
     from scanner.sources.inventory.asset import make_client
 
@@ -127,7 +127,7 @@ def setup_command(
         click.echo("Nothing changed: run again with --yes to apply.")
         return
     apply(client, steps)
-    click.echo("Done. `keysentry feed check` says what else the feed needs.")
+    click.echo("Done. `keysentry feed check` says what else the feeds need.")
 
 
 @feed_group.command("check")
@@ -148,7 +148,7 @@ def check_command(
     subscription: str | None,
     service_agent_project: str | None,
 ) -> None:
-    """Say what the feed still needs (the feed, the topic, permissions), with the fix."""
+    """Say what the feeds still need (the feeds, the topic, permissions), with the fix."""
     from scanner.feed.check import Problem, check_subscription, check_topic
     from scanner.feed.clients import make_publisher, make_subscriber
     from scanner.feed.setup import plan, service_agent, wanted_feeds
@@ -160,7 +160,7 @@ def check_command(
     steps = plan(make_client(config.inventory), wanted_feeds(parent, config.feed.feed_id,
                                                              chosen_topic))  # fmt: skip
     setup = f"keysentry feed setup {_scope_flag(parent)} --topic {chosen_topic} --yes"
-    problems = [Problem(step.line(), setup) for step in steps if step.action != "ok"]
+    problems = [Problem(step.problem(), setup) for step in steps if step.action != "ok"]
     agent = service_agent(service_agent_project) if service_agent_project else None
     problems += check_topic(make_publisher(), chosen_topic, agent)
     chosen_subscription = subscription or config.feed.subscription
@@ -172,7 +172,7 @@ def check_command(
     if agent is None:
         click.echo("Not checked: who may publish to the topic (give --service-agent-project).")
     if not problems:
-        click.echo("The feed has what it needs.")
+        click.echo("The feeds have what they need.")
         return
     for problem in problems:
         click.echo(f"missing: {problem.what}\n  fix: {problem.fix}")

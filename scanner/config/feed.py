@@ -14,7 +14,7 @@ _SUBSCRIPTION = re.compile(
     r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/subscriptions/[A-Za-z][\w.~+%-]{2,254}"
 )
 _TOPIC = re.compile(r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][\w.~+%-]{2,254}")
-_FEED_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_FEED_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,59}")  # FEED_ID-iam: at most 64
 
 
 class FeedConfig(Strict):
@@ -22,7 +22,8 @@ class FeedConfig(Strict):
     subscription: str | None = None
     # projects/PROJECT/topics/NAME: where `feed setup` points the feed.
     topic: str | None = None
-    feed_id: str = "keysentry-keys"
+    # The RESOURCE feed's id; the IAM_POLICY feed is FEED_ID-iam.
+    feed_id: str = "keysentry"
     # How long the messages of a burst gather before one feed scan applies them.
     batch_seconds: float = Field(default=1.0, gt=0, le=60)
     max_messages: int = Field(default=1000, ge=1, le=100_000)  # outstanding at once

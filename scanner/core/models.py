@@ -264,6 +264,9 @@ class InventoryContext:
     services_known: bool  # False: the source listed no services, so Gemini is unknown
     scope: str | None  # organizations/N, folders/N or projects/ID, when known
     iam: IamIndex | None = None  # None: the source read no IAM policies
+    # The Gemini services enabled on each of gemini_projects: disabling one
+    # of two leaves the project Gemini-capable (scanner.feed.context_edit).
+    gemini_services: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

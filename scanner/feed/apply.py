@@ -2,7 +2,10 @@
 judges only the keys the messages name, with what the last full scan
 judged with (its inventory context, the usage it read; the leak reports and
 key creators history holds), writes what moved, plans the alerts and seals
-its chain entry, in one transaction.
+its chain entry, in one transaction. Messages about what the rules read
+besides keys (services, IAM) edit that context (scanner.feed.context_edit):
+the scan judges again the open keys they reach, as history holds them, and
+stores the edited context for the feed scans after it.
 
 Messages come at least once and in any order: of several about one key the
 newest counts, and one no newer than what history holds of the key changes
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -22,24 +25,26 @@ from sqlalchemy import Engine
 from scanner.alerts.plan.planner import PlanHook
 from scanner.config import Config
 from scanner.core.errors import InputError, KeysentryError
-from scanner.core.models import KeyRecord, ScanStats
+from scanner.core.models import InventoryContext, KeyRecord, ScanStats
 from scanner.exceptions.matching import ExceptionsInForce
+from scanner.feed.context_edit import ContextEdit, Reach
 from scanner.feed.messages import Change
 from scanner.feed.stored_usage import StoredUsage
 from scanner.inputs.fields import AssetDataError
 from scanner.rules.base import RuleContext
 from scanner.rules.catalog import VERDICT_RULES
-from scanner.rules.selection import enabled, enabled_rules, resolution_for
+from scanner.rules.selection import enabled, enabled_rules, project_findings, resolution_for
 from scanner.rules.verdict import assess
 from scanner.scan.enrich import enricher
 from scanner.scan.in_force import in_force_document, judging_changed
-from scanner.sources.inventory.normalize import normalize_key
+from scanner.sources.inventory.normalize import gemini_of, normalize_key
 from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
-from scanner.store.contexts import Judged, judged_as_of
+from scanner.store.contexts import Judged, judged_as_of, record_context
 from scanner.store.feed_keys import Held, latest_versions
 from scanner.store.history.writer import HistoryWriter
+from scanner.store.open_records import open_key_records
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
 
@@ -58,13 +63,13 @@ class FeedOutcome:
     applied: list[Change] = field(default_factory=list)
 
 
-def newest(changes: Sequence[Change]) -> dict[str, Change]:
-    """The newest change of each key (a deletion wins a tie)."""
-    found: dict[str, Change] = {}
+def newest(changes: Sequence[Change]) -> dict[tuple[str, str], Change]:
+    """The newest change of each asset (a deletion wins a tie), by subject."""
+    found: dict[tuple[str, str], Change] = {}
     for change in changes:
-        held = found.get(change.name)
+        held = found.get(change.subject)
         if held is None or (change.at, change.deleted) > (held.at, held.deleted):
-            found[change.name] = change
+            found[change.subject] = change
     return found
 
 
@@ -99,7 +104,7 @@ def apply_changes(
     if latest is None:
         raise FeedError("no full scan yet: run `keysentry scan` first; the feed changes its keys")
     with engine.connect() as conn:
-        judged = judged_as_of(conn, latest.id)
+        judged = judged_as_of(conn)
         if judged is None:
             raise FeedError(
                 f"scan {latest.id} stored no inventory context (it ran before this version): "
@@ -107,59 +112,99 @@ def apply_changes(
             )
         wanted = newest(changes)
         outcome.outcomes["superseded"] = len(changes) - len(wanted)
-        held = latest_versions(conn, sorted(wanted))
-        news = {name: _news(c, held.get(name)) for name, c in wanted.items()}
+        keys = {c.name: c for c in wanted.values() if c.is_key}
+        held = latest_versions(conn, sorted(keys))
+        news = {name: _news(c, held.get(name)) for name, c in keys.items()}
     outcome.outcomes.update(news.values())
+    edit = ContextEdit(judged, latest.evaluated_at, config.gemini.project_services)
+    for change in sorted((c for c in wanted.values() if not c.is_key), key=lambda c: c.at):
+        outcome.outcomes[edit.apply(change)] += 1
     applied = sorted(name for name, what in news.items() if what == "applied")
-    if not applied:
+    edited = edit.changed != judged.changed
+    if not applied and not edited:
         return outcome
-    outcome.applied = [wanted[n] for n in applied]
-    records = _records(outcome.applied, engine, config, judged)
-    outcome.scan_id, outcome.stats = _write(engine, config, judged, latest, applied, records, at,
-                                            source, plan)  # fmt: skip
+    outcome.applied = [keys[n] for n in applied] + edit.applied
+    if edited:
+        judged = edit.judged()
+    records = _records([keys[n] for n in applied], engine, config, judged, edit.reach)
+    names = sorted(set(applied) | {r.name for r in records})
+    work = _Work(judged, edited, names, records, sorted(edit.reach.projects))
+    outcome.scan_id, outcome.stats = _write(engine, config, work, latest, at, source, plan)
     return outcome
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What a feed scan writes: the keys it judges (NAMES; RECORDS, those
+    still present) with JUDGED, stored when EDITED; the projects whose
+    project findings it judges again."""
+
+    judged: Judged
+    edited: bool
+    names: list[str]
+    records: list[KeyRecord]
+    projects: list[str]
+
+
 def _records(
-    changes: list[Change], engine: Engine, config: Config, judged: Judged
+    changes: list[Change], engine: Engine, config: Config, judged: Judged, reach: Reach
 ) -> list[KeyRecord]:
-    """The changed keys, completed as a full scan completes them."""
+    """The changed keys, and the open keys a context change reaches,
+    completed as a full scan completes them."""
     context = judged.context
-    with engine.connect() as conn:
-        usage = StoredUsage(conn, [c.name for c in changes]) if judged.usage_read else None
-    enrich, _ = enricher(engine, context, config, usage, [], judged.audit_read)
-    records = []
+    listed: dict[str, KeyRecord] = {}
     for change in changes:
         if change.data is None:
             continue  # deleted: the key leaves history, as when a full scan no longer lists it
         try:
-            record = normalize_key(
+            listed[change.name] = normalize_key(
                 change.data, context.projects, context.gemini_projects, context.services_known
             )
         except AssetDataError as exc:
             raise InputError(f"key {change.name}: {exc}") from None
-        records.append(enrich(record))
-    return records
+    reached: list[KeyRecord] = []
+    if reach:
+        named = {c.name for c in changes}
+        with engine.connect() as conn:
+            held = open_key_records(conn, reach.projects, reach.service_accounts)
+        reached = [_as_now(r, context) for r in held if r.name not in named]
+    records = list(listed.values()) + reached
+    with engine.connect() as conn:
+        usage = StoredUsage(conn, [r.name for r in records]) if judged.usage_read else None
+    enrich, _ = enricher(engine, context, config, usage, [], judged.audit_read)
+    return [enrich(r) for r in records]
+
+
+def _as_now(record: KeyRecord, context: InventoryContext) -> KeyRecord:
+    """A key as history holds it, with its project as CONTEXT now has it."""
+    number = record.project_number
+    project = context.projects.get(number)
+    return replace(
+        record,
+        project_id=project.project_id if project else record.project_id,
+        gemini_enabled=gemini_of(
+            number, context.projects, context.gemini_projects, context.services_known
+        ),
+    )
 
 
 def _write(
     engine: Engine,
     config: Config,
-    judged: Judged,
+    work: _Work,
     latest: Scan,
-    names: list[str],
-    records: list[KeyRecord],
     at: datetime,
     source: str,
     plan: PlanHook | None,
 ) -> tuple[int, ScanStats]:
-    context = judged.context
-    usage_read, iam_read = judged.usage_read, context.iam is not None
+    context = work.judged.context
+    usage_read, iam_read = work.judged.usage_read, context.iam is not None
     rules = enabled_rules(config, usage_read, iam_read)
     after = enabled(VERDICT_RULES, config, usage_read, iam_read)
     ctx = RuleContext(config, at, usage_read, context.iam, context.projects)
     exceptions = ExceptionsInForce(config.exceptions.entries, at.date())
-    stats = ScanStats(assets_read=len(names))
+    stats = ScanStats(assets_read=len(work.names))
+    subjects = [f"projects/{n}" for n in work.projects]
     with engine.begin() as conn:
         scan_id = scans.insert_scan(conn, source, context.scope, at, kind=FEED)
         document = in_force_document(config)
@@ -172,22 +217,28 @@ def _write(
             config_changed=judging_changed(conn, latest.config_digest, digest, document),
             lapsed_exceptions=frozenset(exceptions.lapsed),
         )
-        resolution.deleted.update(set(names) - {r.name for r in records})
-        writer = HistoryWriter(conn, scan_id, at, resolution, only=names)
+        resolution.deleted.update(set(work.names) - {r.name for r in work.records})
+        writer = HistoryWriter(conn, scan_id, at, resolution, only=work.names + subjects)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
-        for record in records:
+        for record in work.records:
             assessment = assess(record, rules, ctx, after, exceptions)
-            writer.add(assessment)
+            # A key judged again as history holds it keeps the digest it was listed with.
+            held = writer.open_version(record.name)
+            writer.add(assessment, held.source_hash if held is not None else None)
             by_status[assessment.status.value] += 1
             by_severity.update(
                 f.severity.value for f in assessment.findings if f.accepted_by is None
             )
-        stats.keys_total = len(records)
+        if work.projects:
+            writer.add_findings(project_findings(context, config, ctx, exceptions, work.projects))
+        stats.keys_total = len(work.records)
         stats.by_status, stats.by_severity = dict(by_status), dict(by_severity)
         writer.finish(stats)
         scans.set_whole_counts(conn, scan_id)
         scans.set_config(conn, scan_id, digest)
+        if work.edited:
+            record_context(conn, scan_id, work.judged)
         if plan is not None:
             stats.alerts = plan(conn, scan_id, at)
             scans.add_counts(conn, scan_id, "alerts", stats.alerts)

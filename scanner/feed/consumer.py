@@ -234,9 +234,10 @@ class FeedConsumer:
             self._on_applied()
         if outcome.scan_id is not None:
             log.info(
-                "feed scan %d: %d key(s) applied",
+                "feed scan %d: %d change(s) applied, %d key(s) judged",
                 outcome.scan_id,
                 outcome.outcomes["applied"],
+                outcome.stats.keys_total if outcome.stats is not None else 0,
                 extra={"scan_id": outcome.scan_id, "feed": dict(outcome.outcomes)},
             )
         return True

@@ -21,8 +21,8 @@ from scanner.feed.consumer import LAG_BUCKETS, FeedStatus
 from scanner.store.queries import latest_succeeded_scan
 
 log = logging.getLogger(__name__)
-OUTCOMES = ("applied", "duplicate", "stale", "superseded", "welcome", "other_asset_type",
-            "invalid", "failed")  # fmt: skip
+OUTCOMES = ("applied", "duplicate", "stale", "superseded", "ignored", "iam_not_read", "welcome",
+            "other_asset_type", "invalid", "failed")  # fmt: skip
 
 
 class FeedCollector(Collector):
@@ -44,7 +44,8 @@ class FeedCollector(Collector):
         messages = CounterMetricFamily(
             "keysentry_feed_messages",
             "Feed messages by outcome: applied, duplicate, stale or superseded (a newer one "
-            "came with it), welcome, other_asset_type, invalid (acknowledged unread), failed "
+            "came with it), ignored (nothing a rule reads), iam_not_read (the last full scan "
+            "read no IAM), welcome, other_asset_type, invalid (acknowledged unread), failed "
             "(to be delivered again).",
             labels=["outcome"],
         )

@@ -2,22 +2,28 @@
 looked at by `feed check` (google-cloud-asset: GetFeed, CreateFeed,
 UpdateFeed; the Feed resource of google/cloud/asset/v1/asset_service.proto).
 
-One feed of the keys (content type RESOURCE): each created, changed or
-deleted key within seconds. What the rules read besides (services, service
-accounts, IAM policies) changes the judgement of many keys at once and is
-read again by every full scan; the feed does not watch it."""
+Two feeds, one per content type, to one topic: FEED_ID (RESOURCE) of the
+keys and of the projects, services, service accounts and custom roles the
+rules read; FEED_ID-iam (IAM_POLICY) of the organization's, folders' and
+projects' IAM policies. Each key created, changed or deleted arrives within
+seconds, and so does each change that judges keys differently (a Gemini
+service enabled, an owner removed, a bound service account disabled)."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions as gexc
 
 from scanner.calls.google_errors import google_errors, transient_retry
-from scanner.sources.inventory.normalize import KEY_TYPE
+from scanner.sources.inventory.iam import POLICY_TYPES, ROLE_TYPE, SERVICE_ACCOUNT_TYPE
+from scanner.sources.inventory.normalize import KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE
 
 RESOURCE = "RESOURCE"
+IAM_POLICY = "IAM_POLICY"
+RESOURCE_TYPES = (KEY_TYPE, PROJECT_TYPE, SERVICE_TYPE, SERVICE_ACCOUNT_TYPE, ROLE_TYPE)
 NEEDS = (
     "cloudasset.feeds.get, cloudasset.feeds.create and cloudasset.feeds.update on the parent "
     "(roles/cloudasset.owner)"
@@ -49,19 +55,36 @@ class Step:
     action: str  # create | update | ok
     fields: tuple[str, ...] = ()
 
+    def problem(self) -> str:
+        """What `feed check` says of a feed setup would change."""
+        if self.action == "create":
+            return f"feed {self.wanted.name} does not exist"
+        return f"feed {self.wanted.name} differs in {', '.join(self.fields)}"
+
     def line(self) -> str:
         if self.action == "ok":
             return f"{self.wanted.name}: as wanted"
         if self.action == "create":
+            wanted = self.wanted
+            types = textwrap.fill(
+                "asset types: " + ", ".join(wanted.asset_types),
+                width=80,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
             return (
-                f"{self.wanted.name}: create ({', '.join(self.wanted.asset_types)}, content type "
-                f"{self.wanted.content_type}, to {self.wanted.topic})"
+                f"{wanted.name}: create\n  content type {wanted.content_type}, "
+                f"to {wanted.topic}\n{types}"
             )
         return f"{self.wanted.name}: update {', '.join(self.fields)}"
 
 
 def wanted_feeds(parent: str, feed_id: str, topic: str) -> list[Wanted]:
-    return [Wanted(f"{parent}/feeds/{feed_id}", (KEY_TYPE,), RESOURCE, topic)]
+    return [
+        Wanted(f"{parent}/feeds/{feed_id}", RESOURCE_TYPES, RESOURCE, topic),
+        Wanted(f"{parent}/feeds/{feed_id}-iam", POLICY_TYPES, IAM_POLICY, topic),
+    ]
 
 
 def plan(client: Any, feeds: list[Wanted]) -> list[Step]:

@@ -3,6 +3,7 @@ the project-level findings, and the notes that say what was not judged."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TypeVar
 
 from scanner.config import Config
@@ -62,10 +63,16 @@ def project_findings(
     config: Config,
     ctx: RuleContext,
     exceptions: ExceptionsInForce | None = None,
+    numbers: Collection[str] | None = None,
 ) -> list[Finding]:
+    """The findings about projects: those of NUMBERS, or of every project."""
     rules = enabled(PROJECT_RULES, config, False, context.iam is not None)
     found = []
-    for project in context.projects.values():
+    projects = context.projects
+    chosen = (
+        projects.values() if numbers is None else [projects[n] for n in numbers if n in projects]
+    )
+    for project in chosen:
         of_project = [f for rule in rules if (f := rule.evaluate(project, ctx)) is not None]
         if exceptions and of_project:
             of_project = exceptions.apply(of_project, None, project, project.number)

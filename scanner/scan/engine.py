@@ -45,6 +45,7 @@ from scanner.sources.usage.source import UsageSource
 from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
+from scanner.store.contexts import changed_since
 from scanner.store.figures import record_figures
 from scanner.store.history.writer import HistoryWriter
 from scanner.store.queries import latest_succeeded_scan
@@ -221,6 +222,15 @@ class _ScanRun:
             check_shrink(problems, self.stage)
         return bool(problems)
 
+    def _reusable(self, conn: Connection) -> Scan | None:
+        """The scan whose judgements this one may keep; None: judge every key."""
+        latest = self.latest if self.reuse_judgements else None
+        if latest is not None and changed_since(conn, latest.id):
+            # A feed scan judged keys with a context LATEST did not read: what
+            # they hold is no judgement of LATEST's to keep.
+            return None
+        return latest
+
     def _write(
         self,
         conn: Connection,
@@ -255,7 +265,7 @@ class _ScanRun:
         )
         rules = enabled_rules(config, usage_available, iam_available)
         after = enabled(VERDICT_RULES, config, usage_available, iam_available)
-        latest = self.latest if self.reuse_judgements else None  # None: nothing to keep
+        latest = self._reusable(conn)
         judging, window = judging_of(
             judging_code((self.source, self.usage, self.audit)),
             config_digest,

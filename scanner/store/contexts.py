@@ -1,13 +1,16 @@
-"""The inventory context a full scan judged with (projects, the Gemini
-services, IAM), stored so that a feed scan judges the keys it changes with
-the same: a key's owners, key admins and service-account checks come from
-it. Stored once per distinct context, compressed."""
+"""The inventory context a scan judged with (projects, the Gemini services,
+IAM), stored so that a feed scan judges the keys it changes with the same:
+a key's owners, key admins and service-account checks come from it. A full
+scan stores the context it read; a feed scan that changed it (a service
+enabled, an IAM policy set) stores the context it judged with. Stored once
+per distinct context, compressed."""
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,6 +28,15 @@ class Judged:
     context: InventoryContext
     usage_read: bool
     audit_read: bool
+    # When a feed last changed each asset of the context (by asset name and
+    # content): a feed message no newer changes nothing. Empty after a full scan.
+    changed: dict[str, datetime] = field(default_factory=dict)
+
+
+# The service of a Gemini project whose services a context stored before it
+# named them: no feed message disables it, so the project stays Gemini-capable
+# until the next full scan.
+UNNAMED_SERVICE = "(unnamed)"
 
 
 def _document(judged: Judged) -> dict[str, Any]:
@@ -38,6 +50,10 @@ def _document(judged: Judged) -> dict[str, Any]:
             for p in sorted(context.projects.values(), key=lambda p: p.number)
         ],
         "gemini_projects": sorted(context.gemini_projects),
+        "gemini_services": {
+            number: sorted(names) for number, names in sorted(context.gemini_services.items())
+        },
+        "changed": {name: at.isoformat() for name, at in sorted(judged.changed.items())},
         "services_known": context.services_known,
         "scope": context.scope,
         "iam": None
@@ -85,14 +101,20 @@ def _judged(document: dict[str, Any]) -> Judged:
             service_account_projects=frozenset(raw["service_account_projects"]),
             custom_roles={role: frozenset(p) for role, p in raw["custom_roles"].items()},
         )
+    gemini = frozenset(document["gemini_projects"])
+    services = document.get("gemini_services")
+    if services is None:
+        services = {number: [UNNAMED_SERVICE] for number in gemini}
     context = InventoryContext(
         projects,
-        frozenset(document["gemini_projects"]),
+        gemini,
         document["services_known"],
         document["scope"],
         iam,
+        {number: frozenset(names) for number, names in services.items()},
     )
-    return Judged(context, document["usage_read"], document["audit_read"])
+    changed = {name: datetime.fromisoformat(at) for name, at in document.get("changed", {}).items()}
+    return Judged(context, document["usage_read"], document["audit_read"], changed)
 
 
 def record_context(conn: Connection, scan_id: int, judged: Judged) -> None:
@@ -111,12 +133,18 @@ def record_context(conn: Connection, scan_id: int, judged: Judged) -> None:
     conn.execute(insert(InventoryContextRow).values(**row))
 
 
-def judged_as_of(conn: Connection, scan_id: int) -> Judged | None:
-    """What scan SCAN_ID judged with: the last stored at or before it."""
-    data = conn.scalar(
-        select(InventoryContextRow.document)
-        .where(InventoryContextRow.scan_id <= scan_id)
-        .order_by(InventoryContextRow.scan_id.desc())
-        .limit(1)
-    )
+def judged_as_of(conn: Connection, scan_id: int | None = None) -> Judged | None:
+    """What scan SCAN_ID judged with: the last stored at or before it (the
+    last stored, when None)."""
+    query = select(InventoryContextRow.document)
+    if scan_id is not None:
+        query = query.where(InventoryContextRow.scan_id <= scan_id)
+    data = conn.scalar(query.order_by(InventoryContextRow.scan_id.desc()).limit(1))
     return None if data is None else _judged(orjson.loads(zlib.decompress(data)))
+
+
+def changed_since(conn: Connection, scan_id: int) -> bool:
+    """Whether a context was stored after scan SCAN_ID: a feed scan judged
+    keys with a context that scan did not read."""
+    later = select(InventoryContextRow.scan_id).where(InventoryContextRow.scan_id > scan_id)
+    return conn.scalar(later.limit(1)) is not None

@@ -11,7 +11,7 @@ from scanner.sources.inventory.iam import IamBuilder
 from scanner.sources.inventory.normalize import (
     PROJECT_TYPE,
     SERVICE_TYPE,
-    enabled_gemini_project,
+    gemini_service,
     normalize_project,
 )
 
@@ -23,7 +23,7 @@ class ContextBuilder:
         self._gemini_services = gemini_services
         self.iam = IamBuilder()
         self.projects: dict[str, ProjectRecord] = {}
-        self.gemini_projects: set[str] = set()
+        self.gemini_services: dict[str, set[str]] = {}  # by project number: those enabled
         self.services_seen = False
         self.scope: str | None = None
 
@@ -39,9 +39,9 @@ class ContextBuilder:
                 self.scope = ancestors[-1]
         elif asset_type == SERVICE_TYPE:
             self.services_seen = True
-            number = enabled_gemini_project(data, name, self._gemini_services)
-            if number is not None:
-                self.gemini_projects.add(number)
+            found = gemini_service(data, name, self._gemini_services)
+            if found is not None and found[2]:
+                self.gemini_services.setdefault(found[0], set()).add(found[1])
         else:
             self.iam.add_resource(asset_type, name, data)
 
@@ -69,5 +69,10 @@ class ContextBuilder:
         if service_accounts_listed:
             self.iam.note_projects({p.project_id for p in self.projects.values() if p.project_id})
         return InventoryContext(
-            self.projects, frozenset(self.gemini_projects), services_known, scope, self.iam.build()
+            self.projects,
+            frozenset(self.gemini_services),
+            services_known,
+            scope,
+            self.iam.build(),
+            {number: frozenset(names) for number, names in self.gemini_services.items()},
         )

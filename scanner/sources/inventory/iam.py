@@ -33,7 +33,7 @@ def policy_resource(asset_name: str) -> str | None:
     return resource
 
 
-def _bindings(policy: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+def policy_bindings(policy: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     bindings = policy.get("bindings") or []
     if not isinstance(bindings, list):
         raise AssetDataError("iam_policy.bindings: expected a list")
@@ -51,6 +51,30 @@ def _bindings(policy: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     return {role: frozenset(members) for role, members in by_role.items()}
 
 
+def service_account(asset_name: str, data: Mapping[str, Any]) -> ServiceAccountRecord:
+    """An iam.googleapis.com/ServiceAccount asset's resource data."""
+    email = data.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise AssetDataError(f"service account {asset_name}: no email")
+    project_id = data.get("projectId")
+    return ServiceAccountRecord(
+        email=email.lower(),
+        project_id=project_id if isinstance(project_id, str) else None,
+        disabled=bool(data.get("disabled", False)),
+    )
+
+
+def custom_role(asset_name: str, data: Mapping[str, Any]) -> tuple[str, frozenset[str] | None]:
+    """An iam.googleapis.com/Role asset's name and permissions (None: deleted)."""
+    name = data.get("name")
+    permissions = data.get("includedPermissions") or []
+    if not isinstance(name, str) or not isinstance(permissions, list):
+        raise AssetDataError(f"role {asset_name}: needs a name and includedPermissions")
+    if data.get("deleted"):
+        return name, None
+    return name, frozenset(str(p) for p in permissions)
+
+
 class IamBuilder:
     def __init__(self) -> None:
         self.bindings: dict[str, dict[str, frozenset[str]]] = {}
@@ -64,28 +88,18 @@ class IamBuilder:
         if resource is None:
             return  # IAM on other resources does not decide who owns keys
         self.policies_seen = True
-        self.bindings[resource] = _bindings(policy)
+        self.bindings[resource] = policy_bindings(policy)
 
     def add_resource(self, asset_type: str, asset_name: str, data: Mapping[str, Any]) -> None:
         if asset_type == SERVICE_ACCOUNT_TYPE:
-            email = data.get("email")
-            if not isinstance(email, str) or "@" not in email:
-                raise AssetDataError(f"service account {asset_name}: no email")
-            project_id = data.get("projectId")
-            self.service_accounts[email.lower()] = ServiceAccountRecord(
-                email=email.lower(),
-                project_id=project_id if isinstance(project_id, str) else None,
-                disabled=bool(data.get("disabled", False)),
-            )
-            if isinstance(project_id, str):
-                self.service_account_projects.add(project_id)
+            account = service_account(asset_name, data)
+            self.service_accounts[account.email] = account
+            if account.project_id is not None:
+                self.service_account_projects.add(account.project_id)
         elif asset_type == ROLE_TYPE:
-            name = data.get("name")
-            permissions = data.get("includedPermissions") or []
-            if not isinstance(name, str) or not isinstance(permissions, list):
-                raise AssetDataError(f"role {asset_name}: needs a name and includedPermissions")
-            if not data.get("deleted"):
-                self.custom_roles[name] = frozenset(str(p) for p in permissions)
+            name, permissions = custom_role(asset_name, data)
+            if permissions is not None:
+                self.custom_roles[name] = permissions
 
     def note_projects(self, project_ids: set[str]) -> None:
         """The projects in scope: their service accounts were listed (live)."""

@@ -5,7 +5,7 @@ format: name, asset_type, resource.data, ancestors, update_time."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from scanner.core.models import AppRestriction, KeyRecord, KeyType, ProjectRecord
@@ -137,10 +137,7 @@ def normalize_key(
     service_account = text(data.get("serviceAccountEmail"), "resource.data.serviceAccountEmail")
     annotations = _annotations(data.get("annotations"))
     project = projects.get(number)
-    if number in gemini_projects:
-        gemini: bool | None = True
-    else:
-        gemini = False if services_known and project is not None else None
+    gemini = gemini_of(number, projects, gemini_projects, services_known)
     return KeyRecord(
         name=name,
         uid=str(uid),
@@ -183,13 +180,25 @@ def normalize_project(
     )
 
 
-def enabled_gemini_project(
-    data: Mapping[str, Any], asset_name: str, gemini_services: list[str]
-) -> str | None:
-    """The project number when this Service asset is an enabled Gemini service."""
+def gemini_service(
+    data: Mapping[str, Any], asset_name: str, gemini_services: Collection[str]
+) -> tuple[str, str, bool] | None:
+    """(project number, service, whether enabled) when this Service asset is
+    one of GEMINI_SERVICES; None for any other service."""
     full_name = str(data.get("name") or asset_name.removeprefix("//serviceusage.googleapis.com/"))
     service = service_name(full_name.rsplit("/", 1)[-1])
-    if service not in gemini_services or data.get("state") != "ENABLED":
+    if service not in gemini_services:
         return None
     parent = str(data.get("parent") or full_name)
-    return project_number_of(parent)
+    return project_number_of(parent), service, data.get("state") == "ENABLED"
+
+
+def gemini_of(
+    number: str, projects: Mapping[str, ProjectRecord], gemini_projects: frozenset[str],
+    services_known: bool,
+) -> bool | None:  # fmt: skip
+    """Whether project NUMBER has a Gemini service enabled; None when the
+    source did not say (it listed no services, or not the project)."""
+    if number in gemini_projects:
+        return True
+    return False if services_known and number in projects else None
