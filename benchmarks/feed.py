@@ -210,7 +210,7 @@ def main() -> None:
         config = work / "keysentry.yaml"
         config.write_text(
             "schedule: {interval: 24h, jitter: 0s}\n"
-            f"feed: {{subscription: {SUBSCRIPTION}, batch_seconds: 1}}\n"
+            f"feed: {{subscription: {SUBSCRIPTION}, batch_seconds: 1, backlog_every: 0}}\n"
             "alerts:\n"
             "  route: {receiver: security}\n"
             "  receivers:\n"

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from scanner.alerts.delivery.metrics import OutboxCollector
 from scanner.config import Config
+from scanner.feed.backlog import Backlog
 from scanner.feed.consumer import FeedStatus
 from scanner.feed.metrics import FeedCollector
 from scanner.metrics.collector import StoreCollector, WorkerState
@@ -74,7 +75,8 @@ def test_the_metrics_reference_lists_what_a_scrape_serves(engine: Engine) -> Non
     state = WorkerState(ScanLock(engine), next_run=lambda: datetime.now(UTC))  # as scheduled
     registry.register(StoreCollector(engine, config, state))
     registry.register(OutboxCollector(engine))
-    registry.register(FeedCollector(engine, FeedStatus()))  # with feed.subscription
+    # With feed.subscription, and its backlog read from Cloud Monitoring.
+    registry.register(FeedCollector(engine, FeedStatus(backlog=Backlog(120.0, 3))))
     suffix = {"counter": "_total", "info": "_info"}
     served = {
         family.name + suffix.get(family.type, "")

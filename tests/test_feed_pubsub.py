@@ -7,10 +7,13 @@ applied is delivered again and applied once it can."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import grpc
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -24,6 +27,7 @@ from tests.fakes.pubsub import FakeSubscription, Faults, emulated
 from tests.test_feed import CONFIG, NAME, before, full_scan, messages
 
 SUBSCRIPTION = "projects/acme-security/subscriptions/keysentry-feed"
+T = TypeVar("T")
 FEED_CONFIG = CONFIG.model_copy(
     update={
         "feed": CONFIG.feed.model_copy(update={"subscription": SUBSCRIPTION, "batch_seconds": 0.3})
@@ -121,7 +125,8 @@ def test_the_worker_hears_of_a_new_key_from_the_feed_and_alerts(
     with HttpReceiver() as hook:
         config = write_config(
             tmp_path,
-            f"feed: {{subscription: {SUBSCRIPTION}, batch_seconds: 0.2}}\n"
+            # No backlog from Cloud Monitoring: it has no emulator.
+            f"feed: {{subscription: {SUBSCRIPTION}, batch_seconds: 0.2, backlog_every: 0}}\n"
             "alerts:\n"
             "  route: {receiver: team}\n"
             "  receivers:\n"
@@ -138,7 +143,7 @@ def test_the_worker_hears_of_a_new_key_from_the_feed_and_alerts(
             new = assets.key("100", uid="k-new", display_name="made in a hurry")
             new["resource"]["data"]["updateTime"] = "2026-12-07T09:00:00Z"
             pubsub.publish(message(new, prior="DOES_NOT_EXIST"))
-            child.wait_for(r"feed scan \d+: 1 key\(s\) applied")
+            child.wait_for(r"feed scan \d+: 1 change\(s\) applied, 1 key\(s\) judged")
             with hook.arrived:
                 heard = hook.arrived.wait_for(
                     lambda: any(b"k-new" in r.body for r in hook.requests), 60
@@ -156,3 +161,49 @@ def test_the_worker_hears_of_a_new_key_from_the_feed_and_alerts(
     documents = [json.loads(r.body) for r in hook.requests if b"k-new" in r.body]
     names = {k["name"] for d in documents for k in d.get("keys", [])}
     assert NAME + "k-new" in names
+
+
+def test_the_backlog_is_read_from_cloud_monitoring(
+    engine: Engine, pubsub: FakeSubscription
+) -> None:
+    """The age of the oldest unacknowledged message and the undelivered count,
+    as Pub/Sub reports them to Cloud Monitoring, read through the real client
+    from the loopback Monitoring fake; a refused read names the role."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from scanner.feed.backlog import OLDEST_UNACKED, UNDELIVERED, Backlog
+    from scanner.feed.metrics import FeedCollector
+    from tests.fakes.monitoring import FakeMonitoring, FakeMonitoringServer, ProjectFault
+
+    gauges = {OLDEST_UNACKED: {"keysentry-feed": 420}, UNDELIVERED: {"keysentry-feed": 37}}
+    fake = FakeMonitoring({}, gauges=gauges)
+    fake.faults.append(ProjectFault("projects/acme-security", grpc.StatusCode.PERMISSION_DENIED))
+    config = FEED_CONFIG.model_copy(
+        update={"feed": FEED_CONFIG.feed.model_copy(update={"backlog_every": 0.2})}
+    )
+    with FakeMonitoringServer(fake) as server:
+        feed = FeedConsumer(engine, config, ScanLock(engine), None, monitoring=server.client)
+        feed.start()
+        try:
+            refused = wait_until(lambda: feed.status.backlog_problem)
+            assert "roles/monitoring.viewer" in refused and feed.status.backlog is None
+            assert wait_until(lambda: feed.status.backlog) == Backlog(420.0, 37)
+        finally:
+            feed.stop(5)
+    assert feed.status.backlog_problem is None
+    names = {r.name for r in fake.requests}
+    assert names == {"projects/acme-security"}
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FeedCollector(engine, feed.status))
+    scraped = generate_latest(registry).decode()
+    assert "keysentry_feed_oldest_unacked_seconds 420.0" in scraped
+    assert "keysentry_feed_undelivered_messages 37.0" in scraped
+
+
+def wait_until(value: Callable[[], T], timeout: float = 30.0) -> T:
+    """VALUE once it is truthy; fails after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := value()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return found

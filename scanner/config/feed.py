@@ -29,6 +29,9 @@ class FeedConfig(Strict):
     max_messages: int = Field(default=1000, ge=1, le=100_000)  # outstanding at once
     # /readyz fails when a received message waits this long to be applied.
     stall_after: Duration = 300.0
+    # How often the subscription's backlog is read from Cloud Monitoring
+    # (the age of its oldest unacknowledged message); 0: not read.
+    backlog_every: Duration = 60.0
 
     @field_validator("subscription")
     @classmethod

@@ -25,3 +25,13 @@ def make_publisher() -> Any:
     from google.cloud.pubsub_v1 import PublisherClient
 
     return PublisherClient(**_credentials())
+
+
+def make_monitoring() -> Any:
+    """The Cloud Monitoring client the subscription's backlog is read with
+    (scanner.feed.backlog): Application Default Credentials always, since
+    the Pub/Sub emulator has no metrics."""
+    from google.cloud import monitoring_v3
+
+    credentials = default_credentials("feed backlog", "monitoring.read")
+    return monitoring_v3.MetricServiceClient(credentials=credentials)

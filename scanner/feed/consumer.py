@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scanner.config import Config
 from scanner.core.errors import KeysentryError
 from scanner.feed.apply import apply_changes
+from scanner.feed.backlog import Backlog, read_backlog
 from scanner.feed.clients import make_subscriber
 from scanner.feed.messages import Change, parse
 from scanner.store.lock import ScanLock
@@ -46,6 +47,10 @@ class FeedStatus:
     waiting_since: float | None = None  # monotonic: the oldest message not yet applied
     pulling: bool = False
     problem: str | None = None  # why the pull stopped, while it is stopped
+    # As Pub/Sub reported them to Cloud Monitoring (scanner.feed.backlog);
+    # None until read, and after a read failed (backlog_problem says why).
+    backlog: Backlog | None = None
+    backlog_problem: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe_lag(self, seconds: float) -> None:
@@ -68,7 +73,10 @@ class FeedConsumer:
         client_factory: Callable[[], Any] = make_subscriber,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_applied: Callable[[], None] | None = None,
+        monitoring: Callable[[], Any] | None = None,
     ) -> None:
+        """MONITORING: makes the Cloud Monitoring client the subscription's
+        backlog is read with, every `feed.backlog_every`; None: not read."""
         assert config.feed.subscription is not None
         self._engine = engine
         self._config = config
@@ -80,6 +88,10 @@ class FeedConsumer:
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="keysentry-feed", daemon=True)
+        self._monitoring = monitoring
+        self._watcher = threading.Thread(
+            target=self._watch_backlog, name="keysentry-feed-backlog", daemon=True
+        )
         self._future: Any = None
         self._client: Any = None
         self._applying = threading.Lock()
@@ -87,12 +99,34 @@ class FeedConsumer:
 
     def start(self) -> None:
         self._thread.start()
+        if self._monitoring is not None:
+            self._watcher.start()
 
     def stop(self, grace: float) -> None:
         """Stop pulling; a batch being applied gets GRACE seconds to commit.
         What was received and not applied is left unacknowledged: redelivered."""
         self._stop.set()
         self._thread.join(grace)
+        if self._watcher.is_alive():
+            self._watcher.join(grace)
+
+    def _watch_backlog(self) -> None:
+        assert self._monitoring is not None and self._config.feed.subscription is not None
+        subscription = self._config.feed.subscription
+        client: Any = None
+        while True:
+            try:
+                client = client or self._monitoring()
+                backlog = read_backlog(client, subscription, datetime.now(UTC))
+                problem = None
+            except KeysentryError as exc:
+                backlog, problem = None, str(exc)
+            with self.status.lock:
+                if problem is not None and self.status.backlog_problem != problem:
+                    log.warning("feed: backlog not read: %s", problem)
+                self.status.backlog, self.status.backlog_problem = backlog, problem
+            if self._stop.wait(self._config.feed.backlog_every):
+                return
 
     def _received(self, message: Any) -> None:
         now = time.monotonic()

@@ -17,12 +17,34 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from scanner.feed.backlog import Backlog
 from scanner.feed.consumer import LAG_BUCKETS, FeedStatus
 from scanner.store.queries import latest_succeeded_scan
 
 log = logging.getLogger(__name__)
 OUTCOMES = ("applied", "duplicate", "stale", "superseded", "ignored", "iam_not_read", "welcome",
             "other_asset_type", "invalid", "failed")  # fmt: skip
+
+
+def _backlog(backlog: Backlog | None) -> Iterator[Metric]:
+    """The subscription's backlog as Cloud Monitoring last reported it; no
+    sample when it was not read (feed.backlog_every: 0, or the read failed)."""
+    if backlog is None:
+        return
+    if backlog.oldest_unacked_seconds is not None:
+        yield GaugeMetricFamily(
+            "keysentry_feed_oldest_unacked_seconds",
+            "Age of the subscription's oldest unacknowledged message, as Pub/Sub reports it "
+            "to Cloud Monitoring (with the messages the worker has not received).",
+            value=backlog.oldest_unacked_seconds,
+        )
+    if backlog.undelivered is not None:
+        yield GaugeMetricFamily(
+            "keysentry_feed_undelivered_messages",
+            "Messages the subscription has not delivered, as Pub/Sub reports it to Cloud "
+            "Monitoring.",
+            value=backlog.undelivered,
+        )
 
 
 class FeedCollector(Collector):
@@ -41,6 +63,7 @@ class FeedCollector(Collector):
             total = status.lag_sum
             waited = status.oldest_unapplied()
             pulling = status.pulling
+            backlog = status.backlog
         messages = CounterMetricFamily(
             "keysentry_feed_messages",
             "Feed messages by outcome: applied, duplicate, stale or superseded (a newer one "
@@ -71,6 +94,7 @@ class FeedCollector(Collector):
         yield GaugeMetricFamily(
             "keysentry_feed_pulling", "1 while the subscription is being pulled.", value=pulling
         )
+        yield from _backlog(backlog)
         try:
             latest = latest_succeeded_scan(self._engine)
         except SQLAlchemyError as exc:

@@ -28,7 +28,7 @@ from scanner.alerts.plan.planner import FEED_STAGES, scan_hook
 from scanner.config import Config
 from scanner.config.schedule import interval_seconds, make_trigger
 from scanner.core.errors import KeysentryError
-from scanner.feed.clients import make_subscriber
+from scanner.feed.clients import make_monitoring, make_subscriber
 from scanner.feed.consumer import FeedConsumer
 from scanner.leaks.pull import GitHubPull
 from scanner.metrics.collector import WorkerState
@@ -57,6 +57,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _backlog_client(config: Config, given: Callable[[], Any] | None) -> Callable[[], Any] | None:
+    """What makes the Cloud Monitoring client the feed's backlog is read
+    with (Application Default Credentials unless GIVEN); None: not read."""
+    if config.feed.backlog_every == 0:
+        return None
+    return given or make_monitoring
+
+
 class Worker:
     def __init__(
         self,
@@ -71,6 +79,7 @@ class Worker:
         scc_client: Callable[[], Any] | None = None,
         ticket_systems: Callable[[str], Any] | None = None,
         feed_client: Callable[[], Any] | None = None,
+        feed_monitoring: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self._leak_pull = leak_pull
@@ -125,6 +134,7 @@ class Worker:
                 feed_client or make_subscriber,
                 evaluated_at,
                 on_applied=self._dispatch_now,
+                monitoring=_backlog_client(config, feed_monitoring),
             )
 
     # -- the scan job -----------------------------------------------------

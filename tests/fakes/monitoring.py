@@ -1,9 +1,12 @@
 """A Cloud Monitoring MetricService speaking the real gRPC protocol on
 loopback: ListTimeSeries over daily request counts per key, with page tokens
-and faults per project, like the Cloud Asset fake."""
+and faults per project, like the Cloud Asset fake; and over the gauges
+Pub/Sub reports of a subscription (pubsub_subscription: the age of its
+oldest unacknowledged message, its undelivered messages)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -58,6 +61,8 @@ class ProjectFault:
 class FakeMonitoring:
     traffic: dict[str, list[Traffic]]  # project id -> its traffic
     faults: list[ProjectFault] = field(default_factory=list)
+    # metric type -> subscription id -> its value now (pubsub.googleapis.com/subscription/...)
+    gauges: dict[str, dict[str, int]] = field(default_factory=dict)
     requests: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,9 +73,11 @@ class FakeMonitoring:
                 if fault.project == request.name and fault.times != 0:
                     fault.times -= 1
                     context.abort(fault.code, f"injected fault for {request.name}")
+        end = request.interval.end_time.ToDatetime(tzinfo=UTC)
+        if "pubsub.googleapis.com/subscription/" in request.filter:
+            return self._gauge(request.filter, end, context)
         if "serviceruntime.googleapis.com/api/request_count" not in request.filter:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unexpected filter")
-        end = request.interval.end_time.ToDatetime(tzinfo=UTC)
         project = request.name.removeprefix("projects/")
         all_series = [series(t, end) for t in self.traffic.get(project, [])]
         size = request.page_size or 2
@@ -79,6 +86,28 @@ class FakeMonitoring:
         response.time_series.extend(all_series[start : start + size])
         if start + size < len(all_series):
             response.next_page_token = str(start + size)
+        return response
+
+
+    def _gauge(self, text: str, end: datetime, context: grpc.ServicerContext) -> Any:
+        """One series with a point a minute before END and one at END, as
+        Pub/Sub samples its gauges every minute."""
+        metric = re.search(r'metric\.type = "([^"]+)"', text)
+        subscription = re.search(r'resource\.labels\.subscription_id = "([^"]+)"', text)
+        if metric is None or subscription is None or 'resource.type = "pubsub_subscription"' not in text:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unexpected filter {text}")
+        response = ResponsePb()
+        value = self.gauges.get(metric.group(1), {}).get(subscription.group(1))
+        if value is None:
+            return response
+        pb = response.time_series.add()
+        pb.metric.type = metric.group(1)
+        pb.resource.type = "pubsub_subscription"
+        pb.resource.labels["subscription_id"] = subscription.group(1)
+        for at, sample in ((end, value), (end - timedelta(minutes=1), value // 2)):
+            point = pb.points.add()  # newest first, as Monitoring returns them
+            point.interval.end_time.FromDatetime(at.replace(tzinfo=None))
+            point.value.int64_value = sample
         return response
 
 
