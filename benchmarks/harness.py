@@ -153,5 +153,6 @@ def stored_scan(args: Any) -> Iterator[tuple[str, Path, dict[str, Any]]]:
 
     with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url:
         export = Path(tmp) / "org.jsonl"
-        write_export(export, organization(args.keys, args.projects, args.seed))
+        iam = bool(getattr(args, "iam", False))
+        write_export(export, organization(args.keys, args.projects, args.seed, iam=iam))
         yield url, Path(tmp), phase("load", "--export", str(export), "--db", url)

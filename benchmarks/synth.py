@@ -151,20 +151,41 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
     }
 
 
+def iam_policy(resource: str, bindings: dict[str, list[str]]) -> dict[str, Any]:
+    """An IAM_POLICY asset of the organization, a folder or a project."""
+    kinds = {"organizations": "Organization", "folders": "Folder", "projects": "Project"}
+    kind = kinds[resource.split("/", maxsplit=1)[0]]
+    return {
+        "name": f"//cloudresourcemanager.googleapis.com/{resource}",
+        "asset_type": f"cloudresourcemanager.googleapis.com/{kind}",
+        "iam_policy": {
+            "bindings": [{"role": role, "members": members} for role, members in bindings.items()]
+        },
+        "ancestors": [resource, ORG] if resource != ORG else [ORG],
+    }
+
+
 def organization(
     keys: int,
     projects: int,
     seed: int = 1,
     changed_fraction: float = 0.0,
     changed_slices: int = 1,
+    iam: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Projects, their services, then keys. CHANGED_FRACTION of the keys (every
     1/fraction-th) differ from the seed's baseline, for changed-scan runs;
     CHANGED_SLICES such fractions (keys whose index modulo 1/fraction is below
-    it), so that scan N of a series can change one more fraction than scan N-1."""
+    it), so that scan N of a series can change one more fraction than scan N-1.
+    IAM: with the organization's IAM policy and an owner on each project."""
     rng = random.Random(seed)
+    if iam:
+        yield iam_policy(ORG, {"roles/viewer": ["group:security@example.com"]})
     for index in range(projects):
         yield _project(index)
+        if iam:
+            owner = f"user:owner-{index}@example.com"
+            yield iam_policy(f"projects/{project_number(index)}", {"roles/owner": [owner]})
         if index % 2 == 0:
             yield _service(index, GEMINI)
         for service in rng.sample(OTHER_SERVICES, 2):

@@ -88,13 +88,13 @@ class FakeMonitoring:
             response.next_page_token = str(start + size)
         return response
 
-
     def _gauge(self, text: str, end: datetime, context: grpc.ServicerContext) -> Any:
         """One series with a point a minute before END and one at END, as
         Pub/Sub samples its gauges every minute."""
         metric = re.search(r'metric\.type = "([^"]+)"', text)
         subscription = re.search(r'resource\.labels\.subscription_id = "([^"]+)"', text)
-        if metric is None or subscription is None or 'resource.type = "pubsub_subscription"' not in text:
+        typed = 'resource.type = "pubsub_subscription"' in text
+        if metric is None or subscription is None or not typed:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unexpected filter {text}")
         response = ResponsePb()
         value = self.gauges.get(metric.group(1), {}).get(subscription.group(1))
