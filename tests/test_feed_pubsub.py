@@ -191,6 +191,11 @@ def test_the_backlog_is_read_from_cloud_monitoring(
         finally:
             feed.stop(5)
     assert feed.status.backlog_problem is None
+    # What /readyz says: Pub/Sub holds a message past the limit, though the worker has none.
+    assert feed.status.stalled(300) == (
+        "Pub/Sub has held a message unacknowledged for 420s (limit 300s)"
+    )
+    assert feed.status.stalled(600) is None
     names = {r.name for r in fake.requests}
     assert names == {"projects/acme-security"}
     registry = CollectorRegistry(auto_describe=False)

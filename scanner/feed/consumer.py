@@ -62,6 +62,23 @@ class FeedStatus:
         """Seconds the oldest received message has waited (0 when none does)."""
         return 0.0 if self.waiting_since is None else time.monotonic() - self.waiting_since
 
+    def stalled(self, limit: float) -> str | None:
+        """Why the feed is not keeping up (/readyz), if a message has waited
+        more than LIMIT seconds: received and not applied, or unacknowledged
+        in Pub/Sub (a pull that never reached it, or that cannot keep up).
+        The caller holds the lock."""
+        if self.problem is not None:
+            return self.problem
+        waited = self.oldest_unapplied()
+        if waited > limit:
+            return f"a message has waited {waited:.0f}s to be applied (limit {limit:.0f}s)"
+        unacked = self.backlog.oldest_unacked_seconds if self.backlog is not None else None
+        if unacked is not None and unacked > limit:
+            return (
+                f"Pub/Sub has held a message unacknowledged for {unacked:.0f}s (limit {limit:.0f}s)"
+            )
+        return None
+
 
 class FeedConsumer:
     def __init__(

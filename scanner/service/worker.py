@@ -360,22 +360,14 @@ class Worker:
         if self.feed is not None:
             stalled = self._feed_stalled()
             if stalled is not None:
-                return Readiness(False, stalled)
+                return Readiness(False, f"feed: {stalled}")
         return Readiness(True, f"ok: last successful scan {latest.id}, {age:.0f}s ago")
 
     def _feed_stalled(self) -> str | None:
         """Why the feed is not keeping up, if it is not."""
         assert self.feed is not None
-        status = self.feed.status
-        if status.problem is not None:
-            return f"feed: {status.problem}"
-        waited = status.oldest_unapplied()
-        if waited > self.config.feed.stall_after:
-            return (
-                f"feed: a message has waited {waited:.0f}s to be applied "
-                f"(limit {self.config.feed.stall_after:.0f}s)"
-            )
-        return None
+        with self.feed.status.lock:
+            return self.feed.status.stalled(self.config.feed.stall_after)
 
     def _dispatch_now(self) -> None:
         """What a scan queued goes out now, not at the next dispatch tick."""
