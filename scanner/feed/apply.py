@@ -17,34 +17,30 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
 
 from scanner.alerts.plan.planner import PlanHook
 from scanner.config import Config
-from scanner.core.errors import InputError, KeysentryError
-from scanner.core.models import InventoryContext, KeyRecord, ScanStats
+from scanner.core.errors import KeysentryError
+from scanner.core.models import ScanStats
 from scanner.exceptions.matching import ExceptionsInForce
-from scanner.feed.context_edit import ContextEdit, Reach
+from scanner.feed.context_edit import ContextEdit
+from scanner.feed.keys import FeedKeys
 from scanner.feed.messages import Change
-from scanner.feed.stored_usage import StoredUsage
-from scanner.inputs.fields import AssetDataError
 from scanner.rules.base import RuleContext
 from scanner.rules.catalog import VERDICT_RULES
 from scanner.rules.selection import enabled, enabled_rules, project_findings, resolution_for
 from scanner.rules.verdict import assess
-from scanner.scan.enrich import enricher
 from scanner.scan.in_force import in_force_document, judging_changed
-from scanner.sources.inventory.normalize import gemini_of, normalize_key
 from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
 from scanner.store.contexts import Judged, judged_as_of, record_context
 from scanner.store.feed_keys import Held, latest_versions
 from scanner.store.history.writer import HistoryWriter
-from scanner.store.open_records import open_key_records
 from scanner.store.queries import latest_succeeded_scan
 from scanner.store.tables import Scan
 
@@ -126,66 +122,21 @@ def apply_changes(
     outcome.applied = [keys[n] for n in applied] + edit.applied
     if edited:
         judged = edit.judged()
-    records = _records([keys[n] for n in applied], engine, config, judged, edit.reach)
-    names = sorted(set(applied) | {r.name for r in records})
-    work = _Work(judged, edited, names, records, sorted(edit.reach.projects))
+    judging = FeedKeys(engine, config, judged, [keys[n] for n in applied], edit.reach)
+    work = _Work(judged, edited, judging, sorted(edit.reach.projects))
     outcome.scan_id, outcome.stats = _write(engine, config, work, latest, at, source, plan)
     return outcome
 
 
 @dataclass(frozen=True)
 class _Work:
-    """What a feed scan writes: the keys it judges (NAMES; RECORDS, those
-    still present) with JUDGED, stored when EDITED; the projects whose
-    project findings it judges again."""
+    """What a feed scan writes: KEYS judged with JUDGED, stored when EDITED;
+    the PROJECTS whose project findings it judges again."""
 
     judged: Judged
     edited: bool
-    names: list[str]
-    records: list[KeyRecord]
+    keys: FeedKeys
     projects: list[str]
-
-
-def _records(
-    changes: list[Change], engine: Engine, config: Config, judged: Judged, reach: Reach
-) -> list[KeyRecord]:
-    """The changed keys, and the open keys a context change reaches,
-    completed as a full scan completes them."""
-    context = judged.context
-    listed: dict[str, KeyRecord] = {}
-    for change in changes:
-        if change.data is None:
-            continue  # deleted: the key leaves history, as when a full scan no longer lists it
-        try:
-            listed[change.name] = normalize_key(
-                change.data, context.projects, context.gemini_projects, context.services_known
-            )
-        except AssetDataError as exc:
-            raise InputError(f"key {change.name}: {exc}") from None
-    reached: list[KeyRecord] = []
-    if reach:
-        named = {c.name for c in changes}
-        with engine.connect() as conn:
-            held = open_key_records(conn, reach.projects, reach.service_accounts)
-        reached = [_as_now(r, context) for r in held if r.name not in named]
-    records = list(listed.values()) + reached
-    with engine.connect() as conn:
-        usage = StoredUsage(conn, [r.name for r in records]) if judged.usage_read else None
-    enrich, _ = enricher(engine, context, config, usage, [], judged.audit_read)
-    return [enrich(r) for r in records]
-
-
-def _as_now(record: KeyRecord, context: InventoryContext) -> KeyRecord:
-    """A key as history holds it, with its project as CONTEXT now has it."""
-    number = record.project_number
-    project = context.projects.get(number)
-    return replace(
-        record,
-        project_id=project.project_id if project else record.project_id,
-        gemini_enabled=gemini_of(
-            number, context.projects, context.gemini_projects, context.services_known
-        ),
-    )
 
 
 def _write(
@@ -203,9 +154,10 @@ def _write(
     after = enabled(VERDICT_RULES, config, usage_read, iam_read)
     ctx = RuleContext(config, at, usage_read, context.iam, context.projects)
     exceptions = ExceptionsInForce(config.exceptions.entries, at.date())
-    stats = ScanStats(assets_read=len(work.names))
     subjects = [f"projects/{n}" for n in work.projects]
     with engine.begin() as conn:
+        names = work.keys.names(conn)
+        stats = ScanStats(assets_read=len(names))
         scan_id = scans.insert_scan(conn, source, context.scope, at, kind=FEED)
         document = in_force_document(config)
         digest = record_config(conn, scan_id, document)
@@ -217,11 +169,11 @@ def _write(
             config_changed=judging_changed(conn, latest.config_digest, digest, document),
             lapsed_exceptions=frozenset(exceptions.lapsed),
         )
-        resolution.deleted.update(set(work.names) - {r.name for r in work.records})
-        writer = HistoryWriter(conn, scan_id, at, resolution, only=work.names + subjects)
+        resolution.deleted.update(work.keys.deleted)
+        writer = HistoryWriter(conn, scan_id, at, resolution, only=names + subjects)
         by_status: Counter[str] = Counter()
         by_severity: Counter[str] = Counter()
-        for record in work.records:
+        for record in work.keys.records(conn):
             assessment = assess(record, rules, ctx, after, exceptions)
             # A key judged again as history holds it keeps the digest it was listed with.
             held = writer.open_version(record.name)
@@ -232,7 +184,7 @@ def _write(
             )
         if work.projects:
             writer.add_findings(project_findings(context, config, ctx, exceptions, work.projects))
-        stats.keys_total = len(work.records)
+        stats.keys_total = by_status.total()
         stats.by_status, stats.by_severity = dict(by_status), dict(by_severity)
         writer.finish(stats)
         scans.set_whole_counts(conn, scan_id)

@@ -116,6 +116,10 @@ class Enricher:
             ),
         )
 
+    def with_usage(self, usage: UsageSource | None) -> Enricher:
+        """The same completion, with USAGE for the usage."""
+        return Enricher(self._created_by, self._leaks, self._owners, usage, self._string_read)
+
     @property
     def reads_usage(self) -> bool:
         return self._usage is not None

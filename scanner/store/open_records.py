@@ -1,8 +1,9 @@
 """The open keys of some projects, or bound to some service accounts, as
 history holds them: what a feed scan judges again when a context change
-(an IAM policy, a Gemini service) reaches them (scanner.feed.apply). What
-the other sources add (usage, leaks, creator) is added again by the
-enricher, as for a listed key."""
+(an IAM policy, a Gemini service) reaches them (scanner.feed.keys). Their
+names first, then their versions a few hundred at a time, so that a change
+reaching every key never holds them all. What the other sources add
+(usage, leaks, creator) is added again by the enricher, as for a listed key."""
 
 from __future__ import annotations
 
@@ -17,21 +18,29 @@ from scanner.store.tables import KeyVersion
 _CHUNK = 500
 
 
-def open_key_records(
+def open_key_names(
     conn: Connection, projects: Collection[str], service_accounts: Collection[str]
-) -> list[KeyRecord]:
-    """The open version of each key of PROJECTS (numbers) or bound to
+) -> list[str]:
+    """The keys open in history of PROJECTS (numbers) or bound to
     SERVICE_ACCOUNTS (emails, lowercase), in name order."""
     kv = KeyVersion
-    found: dict[str, KeyRecord] = {}
+    found: set[str] = set()
     for chunk in _chunks(sorted(projects)):
-        query = select(kv).where(kv.valid_to_scan_id.is_(None), kv.project_number.in_(chunk))
-        found |= {r.key_name: _record(r) for r in conn.execute(query)}
+        query = select(kv.key_name).where(
+            kv.valid_to_scan_id.is_(None), kv.project_number.in_(chunk)
+        )
+        found.update(conn.scalars(query))
     for chunk in _chunks(sorted(service_accounts)):
         bound = func.lower(kv.service_account).in_(chunk)
-        query = select(kv).where(kv.valid_to_scan_id.is_(None), bound)
-        found |= {r.key_name: _record(r) for r in conn.execute(query)}
-    return [found[name] for name in sorted(found)]
+        found.update(conn.scalars(select(kv.key_name).where(kv.valid_to_scan_id.is_(None), bound)))
+    return sorted(found)
+
+
+def open_key_records(conn: Connection, names: Collection[str]) -> list[KeyRecord]:
+    """The open version of each of NAMES (at most a few hundred: one query)."""
+    kv = KeyVersion
+    query = select(kv).where(kv.valid_to_scan_id.is_(None), kv.key_name.in_(sorted(names)))
+    return sorted((_record(r) for r in conn.execute(query)), key=lambda r: r.name)
 
 
 def _chunks(values: list[str]) -> Iterator[list[str]]:
