@@ -33,6 +33,9 @@ ENV PATH=/opt/keysentry/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 COPY --from=build /opt/keysentry /opt/keysentry
+# Nothing but /tmp writable by the user, even where the root is not mounted
+# read-only: the base leaves /var/tmp and /run/lock world-writable.
+RUN find / -xdev -perm -0002 ! -type l ! -path /tmp -exec chmod o-w {} +
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 9184

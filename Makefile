@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo demo-serve test bench lint typecheck lock clean
+.PHONY: demo demo-serve test bench lint typecheck lock clean image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ lint: $(STAMP_DEV)
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
+
+# The image, on a machine with no container daemon or registry, as root (podman,
+# debootstrap): scripts/build-image. KEYSENTRY_IMAGE=$(IMAGE) make test runs
+# tests/test_image.py on it.
+IMAGE ?= localhost/keysentry:dev
+image:
+	scripts/build-image $(IMAGE)
 
 # Regenerate the lock files after editing dependencies in pyproject.toml.
 lock:

@@ -36,8 +36,8 @@ WAIT = 60.0
 class Child:
     """A child process whose stdout lines are collected as they come."""
 
-    def __init__(self, args: list[str]) -> None:
-        env = {**os.environ, "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1"}
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        env = {**(env or os.environ), "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             args,
             cwd=ROOT,
@@ -87,8 +87,8 @@ class Child:
 
 
 @contextmanager
-def running(args: list[str]) -> Iterator[Child]:
-    child = Child(args)
+def running(args: list[str], env: dict[str, str] | None = None) -> Iterator[Child]:
+    child = Child(args, env)
     try:
         yield child
     finally:
