@@ -104,7 +104,6 @@ def test_the_dockerfile_has_the_properties_a_platform_team_checks() -> None:
     stages = [i for i, (k, _) in enumerate(steps) if k == "FROM"]
     assert len(stages) >= 2  # multi-stage
     final = steps[stages[-1] :]
-    kinds = [k for k, _ in final]
     build = " ".join(a for k, a in steps[: stages[-1]] if k == "RUN")
     assert "--require-hashes -r requirements.lock" in build
     # The runtime stage installs nothing: its one RUN takes the world's write bit off

@@ -47,7 +47,7 @@ def evidence(
         return
     if since is None or output is None:
         raise InputError("evidence needs --since DATE and --output DIR (or: evidence verify DIR)")
-    # Here, not at the top: matplotlib takes a second to import, and only this command needs it.
+    # Here, not at the top: only this command needs the pack's templates.
     from scanner.evidence.pack import write_pack
     from scanner.evidence.signing import ManifestSigner
 
