@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from scanner.alerts.plan.planner import FEED_STAGES, scan_hook
 from scanner.feed.apply import apply_changes
+from scanner.report.build import build_report
 from scanner.store import db
 from scanner.store.chain import verify
 from scanner.store.tables import Notification
@@ -34,9 +35,15 @@ SERVER = {"server": ["192.0.2.1"]}
 def organization(changed: bool) -> list[dict[str, Any]]:
     """Two projects; CHANGED: after a Gemini service was enabled on beta,
     alpha's owner replaced, beta's service account disabled and granted
-    roles/owner on the organization."""
+    roles/owner on the organization, and key administration granted to
+    every signed-in user there."""
     owner = "user:carol@example.com" if changed else "user:alice@example.com"
-    org_bindings = {"roles/owner": [f"serviceAccount:{ACCOUNT}"]} if changed else {}
+    org_bindings: dict[str, list[str]] = {}
+    if changed:  # the account made owner, and key administration granted to everyone
+        org_bindings = {
+            "roles/owner": [f"serviceAccount:{ACCOUNT}"],
+            "roles/serviceusage.apiKeysAdmin": ["allAuthenticatedUsers"],
+        }
     return [
         assets.project("100", "alpha"),
         assets.project("200", "beta"),
@@ -97,9 +104,15 @@ def test_a_feed_scan_judges_the_keys_a_context_change_reaches_as_a_full_scan_doe
     full_scan(other, tmp_path, organization(False), NOW)
     only_full = full_scan(other, tmp_path, organization(True), NOW + timedelta(days=1))
     by_full = judged(other, only_full)
-    other.dispose()
     assert by_feed == by_full
     assert by_feed != judged(engine, 1)  # the changes moved something
+    # The projects' own findings too: key administration granted broadly, above both.
+    projects_by_full = build_report(other, only_full).project_findings()
+    assert build_report(engine, outcome.scan_id).project_findings() == projects_by_full
+    broadly = [f["subject"] for f in projects_by_full if f["rule"] == "key-admin-granted-broadly"]
+    assert broadly == ["projects/100", "projects/200"]
+    assert build_report(engine, 1).project_findings() != projects_by_full
+    other.dispose()
     beta = by_feed[KEYS.format("200", "k-beta")]
     assert beta[0] == "blocked"  # Gemini is on in beta now: its unrestricted key is cut off
     auth = {rule for rule, _ in by_feed[KEYS.format("200", "k-auth")][2]}
