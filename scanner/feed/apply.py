@@ -1,10 +1,11 @@
 """Applies Cloud Asset feed messages to history: a scan of kind `feed` that
-judges only the keys the messages name, with what the last full scan
-judged with (its inventory context, the usage it read; the leak reports and
-key creators history holds), writes what moved, plans the alerts and seals
-its chain entry, in one transaction. Messages about what the rules read
-besides keys (services, IAM) edit that context (scanner.feed.context_edit):
-the scan judges again the open keys they reach, as history holds them, and
+judges only the keys the messages name, with the inventory context last
+stored (the last full scan's, as feed scans since have edited it), the
+usage that scan read, and the leak reports and key creators history holds;
+writes what moved, plans the alerts and seals its chain entry, in one
+transaction. Messages about what the rules read besides keys (services,
+IAM) edit that context (scanner.feed.context_edit): the scan judges again
+the open keys they reach, as history holds them (scanner.feed.keys), and
 stores the edited context for the feed scans after it.
 
 Messages come at least once and in any order: of several about one key the
