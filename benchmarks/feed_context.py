@@ -23,12 +23,13 @@ from typing import Any
 
 from benchmarks.harness import organization_args, stored_scan
 from benchmarks.phases import peak_rss_mb
-from benchmarks.synth import GEMINI, ORG, REFERENCE, iam_policy, project_number
+from benchmarks.synth import GEMINI, ORG, REFERENCE, project_number
 from scanner.alerts.plan.planner import FEED_STAGES, scan_hook
 from scanner.configfile import parse_config
 from scanner.feed.apply import apply_changes
 from scanner.feed.messages import Change, parse
 from scanner.store import db
+from tests.assets import iam_policy
 
 CONFIG = parse_config(
     """
@@ -74,13 +75,13 @@ def main() -> None:
         engine = db.open_engine(url)
         plan = scan_hook(CONFIG.alerts, stages=FEED_STAGES)
         new_owner = {"roles/owner": ["user:new@example.com"]}
-        owner = iam_policy(f"projects/{project_number(2)}", new_owner)
+        owner = iam_policy(f"projects/{project_number(2)}", new_owner, ORG)
         # Odd projects have Gemini off (benchmarks.synth).
         changes = {
             "project_owner_replaced": message(owner, "2026-11-21T10:00:00Z"),
             "gemini_enabled_on_a_project": gemini_on(3, "2026-11-21T10:01:00Z"),
             "organization_policy_changed": message(
-                iam_policy(ORG, {"roles/owner": ["group:platform@example.com"]}),
+                iam_policy(ORG, {"roles/owner": ["group:platform@example.com"]}, ORG),
                 "2026-11-21T10:02:00Z",
             ),
         }

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from tests.assets import iam_policy
+
 REFERENCE = datetime(2026, 11, 21, tzinfo=UTC)
 ORG = "organizations/700000000001"
 GEMINI = "generativelanguage.googleapis.com"
@@ -151,20 +153,6 @@ def _key(rng: random.Random, index: int, projects: int, changed: bool) -> dict[s
     }
 
 
-def iam_policy(resource: str, bindings: dict[str, list[str]]) -> dict[str, Any]:
-    """An IAM_POLICY asset of the organization, a folder or a project."""
-    kinds = {"organizations": "Organization", "folders": "Folder", "projects": "Project"}
-    kind = kinds[resource.split("/", maxsplit=1)[0]]
-    return {
-        "name": f"//cloudresourcemanager.googleapis.com/{resource}",
-        "asset_type": f"cloudresourcemanager.googleapis.com/{kind}",
-        "iam_policy": {
-            "bindings": [{"role": role, "members": members} for role, members in bindings.items()]
-        },
-        "ancestors": [resource, ORG] if resource != ORG else [ORG],
-    }
-
-
 def organization(
     keys: int,
     projects: int,
@@ -180,12 +168,13 @@ def organization(
     IAM: with the organization's IAM policy and an owner on each project."""
     rng = random.Random(seed)
     if iam:
-        yield iam_policy(ORG, {"roles/viewer": ["group:security@example.com"]})
+        yield iam_policy(ORG, {"roles/viewer": ["group:security@example.com"]}, ORG)
     for index in range(projects):
         yield _project(index)
         if iam:
             owner = f"user:owner-{index}@example.com"
-            yield iam_policy(f"projects/{project_number(index)}", {"roles/owner": [owner]})
+            policy = {"roles/owner": [owner]}
+            yield iam_policy(f"projects/{project_number(index)}", policy, ORG)
         if index % 2 == 0:
             yield _service(index, GEMINI)
         for service in rng.sample(OTHER_SERVICES, 2):

@@ -38,8 +38,8 @@ def project(
     }
 
 
-def iam_policy(resource: str, bindings: dict[str, list[str]]) -> dict[str, Any]:
-    """An IAM_POLICY asset for organizations/N, folders/N or projects/N."""
+def iam_policy(resource: str, bindings: dict[str, list[str]], org: str = ORG) -> dict[str, Any]:
+    """An IAM_POLICY asset for organizations/N, folders/N or projects/N of ORG."""
     kind = {"organizations": "Organization", "folders": "Folder", "projects": "Project"}[
         resource.split("/", maxsplit=1)[0]
     ]
@@ -49,7 +49,7 @@ def iam_policy(resource: str, bindings: dict[str, list[str]]) -> dict[str, Any]:
         "iam_policy": {
             "bindings": [{"role": role, "members": members} for role, members in bindings.items()]
         },
-        "ancestors": [resource, ORG] if resource != ORG else [ORG],
+        "ancestors": [resource, org] if resource != org else [org],
     }
 
 

@@ -39,7 +39,7 @@ from scanner.scan.in_force import in_force_document, judging_changed
 from scanner.store import scans
 from scanner.store.chain import seal
 from scanner.store.configs import record_config
-from scanner.store.contexts import Judged, judged_as_of, record_context
+from scanner.store.contexts import Judged, last_judged, record_context
 from scanner.store.feed_keys import Held, latest_versions
 from scanner.store.history.writer import HistoryWriter
 from scanner.store.queries import latest_succeeded_scan
@@ -101,7 +101,7 @@ def apply_changes(
     if latest is None:
         raise FeedError("no full scan yet: run `keysentry scan` first; the feed changes its keys")
     with engine.connect() as conn:
-        judged = judged_as_of(conn)
+        judged = last_judged(conn)
         if judged is None:
             raise FeedError(
                 f"scan {latest.id} stored no inventory context (it ran before this version): "
@@ -117,7 +117,7 @@ def apply_changes(
     for change in sorted((c for c in wanted.values() if not c.is_key), key=lambda c: c.at):
         outcome.outcomes[edit.apply(change)] += 1
     applied = sorted(name for name, what in news.items() if what == "applied")
-    edited = edit.changed != judged.changed
+    edited = bool(edit.applied)
     if not applied and not edited:
         return outcome
     outcome.applied = [keys[n] for n in applied] + edit.applied

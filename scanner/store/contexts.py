@@ -133,13 +133,11 @@ def record_context(conn: Connection, scan_id: int, judged: Judged) -> None:
     conn.execute(insert(InventoryContextRow).values(**row))
 
 
-def judged_as_of(conn: Connection, scan_id: int | None = None) -> Judged | None:
-    """What scan SCAN_ID judged with: the last stored at or before it (the
-    last stored, when None)."""
-    query = select(InventoryContextRow.document)
-    if scan_id is not None:
-        query = query.where(InventoryContextRow.scan_id <= scan_id)
-    data = conn.scalar(query.order_by(InventoryContextRow.scan_id.desc()).limit(1))
+def last_judged(conn: Connection) -> Judged | None:
+    """The context stored last: the last full scan's, as feed scans since
+    have edited it."""
+    query = select(InventoryContextRow.document).order_by(InventoryContextRow.scan_id.desc())
+    data = conn.scalar(query.limit(1))
     return None if data is None else _judged(orjson.loads(zlib.decompress(data)))
 
 
